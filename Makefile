@@ -1,0 +1,63 @@
+# fastserve: `make run` builds and starts the demo, `make test` runs every test.
+PREFIX ?= /usr/local
+VERSION := 0.1.0
+CC ?= cc
+CFLAGS_EX := -Wall -Wextra -Werror -O2 -g -Iinclude
+LIBDIR := build/lib
+CARGO ?= cargo
+PYTHON ?= python3
+
+.PHONY: all lib run test test-rust test-c test-header install clean bench bench-parse fuzz
+
+all: lib
+
+# The release library, staged with its SONAME links under build/lib.
+lib:
+	$(CARGO) build --release
+	@mkdir -p $(LIBDIR)
+	cp target/release/libfastserve.so $(LIBDIR)/libfastserve.so.$(VERSION)
+	ln -sf libfastserve.so.$(VERSION) $(LIBDIR)/libfastserve.so.0
+	ln -sf libfastserve.so.0 $(LIBDIR)/libfastserve.so
+	cp target/release/libfastserve.a $(LIBDIR)/libfastserve.a
+
+build/%: c-examples/%.c lib
+	$(CC) $(CFLAGS_EX) $< -L$(LIBDIR) -lfastserve -Wl,-rpath,'$$ORIGIN/lib' -o $@ -lpthread
+
+run: build/pico_compat
+	./build/pico_compat
+
+test: test-header test-rust test-c
+	@echo "make test: all suites passed"
+
+# The checked-in header must equal what cbindgen generates from the sources.
+test-header: lib
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git diff --exit-code -- include/fastserve.h || { echo "include/fastserve.h is stale: commit the regenerated header"; exit 1; }; \
+	fi
+
+test-rust:
+	$(CARGO) test
+
+test-c: build/pico_compat
+	./build/pico_compat > build/pico_compat.out
+	diff -u tests/c/pico_compat.expected build/pico_compat.out
+	@echo "c-examples: pico_compat OK"
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(LIBDIR)/libfastserve.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libfastserve.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libfastserve.so.0
+	ln -sf libfastserve.so.0 $(DESTDIR)$(PREFIX)/lib/libfastserve.so
+	install -m 644 $(LIBDIR)/libfastserve.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/fastserve.h include/picohttpparser.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' fastserve.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fastserve.pc
+
+# Parser speed against httparse and C picohttpparser (-O2 -march=native), one core.
+bench-parse:
+	CFLAGS="-O2 -march=native" taskset -c 0 $(CARGO) bench --no-default-features --bench parse
+
+bench: bench-parse
+
+clean:
+	$(CARGO) clean
+	rm -rf build

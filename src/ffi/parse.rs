@@ -1,0 +1,304 @@
+//! `fastserve_parse_*`: the native parser API for C.
+
+use core::mem::MaybeUninit;
+
+use super::fastserve_result::{self, *};
+use super::{bytes, bytes_mut, guard};
+use crate::parse::{
+    raw, ChunkedDecoder, Fail, Header, Kernel, Mode, PResult, RequestOut, ResponseOut,
+};
+
+/// Parser strictness, for the `mode` argument of the parse calls.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum fastserve_parse_mode {
+    /// RFC 9112 grammar: CRLF line ends, single SP separators, no obs-fold,
+    /// no control bytes, token methods, `HTTP/d.d` versions.
+    FASTSERVE_PARSE_STRICT = 0,
+    /// picohttpparser's acceptance: bare LF, runs of SP, continuation lines.
+    FASTSERVE_PARSE_PICO = 1,
+}
+
+/// One header field. `name`/`value` point into the caller's input buffer and
+/// are valid as long as it is. Not NUL-terminated. A continuation line (pico
+/// mode only) has `name == NULL`. Values have leading and trailing SP/HTAB
+/// removed. The layout equals picohttpparser's `struct phr_header`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fastserve_header {
+    pub name: *const u8,
+    pub name_len: usize,
+    pub value: *const u8,
+    pub value_len: usize,
+}
+
+const _: () = assert!(core::mem::size_of::<fastserve_header>() == core::mem::size_of::<Header>());
+const _: () = assert!(core::mem::align_of::<fastserve_header>() == core::mem::align_of::<Header>());
+
+/// A parsed request line. Pointers borrow the input buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fastserve_request_line {
+    pub method: *const u8,
+    pub method_len: usize,
+    pub path: *const u8,
+    pub path_len: usize,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: i32,
+}
+
+/// A parsed status line. `reason` borrows the input buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fastserve_status_line {
+    pub minor_version: i32,
+    pub status: i32,
+    pub reason: *const u8,
+    pub reason_len: usize,
+}
+
+fn mode(m: fastserve_parse_mode) -> Mode {
+    match m {
+        fastserve_parse_mode::FASTSERVE_PARSE_PICO => Mode::Pico,
+        _ => Mode::Strict,
+    }
+}
+
+fn mode_of(m: u32) -> Option<Mode> {
+    match m {
+        0 => Some(mode(fastserve_parse_mode::FASTSERVE_PARSE_STRICT)),
+        1 => Some(mode(fastserve_parse_mode::FASTSERVE_PARSE_PICO)),
+        _ => None,
+    }
+}
+
+/// # Safety
+/// `h` is NULL with `n == 0`, or points to `n` writable headers.
+unsafe fn slots<'a>(
+    h: *mut fastserve_header,
+    n: usize,
+) -> Option<&'a mut [MaybeUninit<Header<'a>>]> {
+    if h.is_null() {
+        return if n == 0 { Some(&mut []) } else { None };
+    }
+    // SAFETY: identical layout (asserted above); `n` slots are writable by
+    // contract, and `MaybeUninit` accepts any prior contents.
+    Some(unsafe { core::slice::from_raw_parts_mut(h.cast(), n) })
+}
+
+fn result(r: PResult<usize>, consumed: &mut usize) -> fastserve_result {
+    match r {
+        Ok(n) => {
+            *consumed = n;
+            FASTSERVE_RESULT_OK
+        }
+        Err(Fail::Partial) => FASTSERVE_RESULT_PARTIAL,
+        Err(Fail::Invalid(e)) => e.into(),
+    }
+}
+
+/// Parses an HTTP/1.x request head (request line and header fields, through
+/// the empty line) from `buf[0..len]`.
+///
+/// `mode` is a `fastserve_parse_mode`. `headers` is an array of `*num_headers`
+/// entries; on return `*num_headers` holds the number filled. On
+/// `FASTSERVE_RESULT_OK`, `*consumed` is the length of the head; the body, if
+/// any, starts at `buf + *consumed`. `FASTSERVE_RESULT_PARTIAL` means the head
+/// is incomplete: call again with more bytes (from the start of the head).
+/// Any other code is a parse error.
+///
+/// Every pointer written to `line` and `headers` points into `buf`.
+/// Thread-safe; no allocation.
+///
+/// # Safety
+/// `buf` readable for `len` bytes; `line`, `num_headers`, `consumed` writable;
+/// `headers` writable for `*num_headers` entries.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_parse_request(
+    buf: *const u8,
+    len: usize,
+    mode: u32,
+    line: *mut fastserve_request_line,
+    headers: *mut fastserve_header,
+    num_headers: *mut usize,
+    consumed: *mut usize,
+) -> fastserve_result {
+    if line.is_null() || num_headers.is_null() || consumed.is_null() {
+        return FASTSERVE_RESULT_NULL_ARGUMENT;
+    }
+    guard(|| {
+        // SAFETY: out-pointers checked; the rest valid by contract.
+        unsafe {
+            let Some(mode) = mode_of(mode) else {
+                return FASTSERVE_RESULT_INVALID_ARGUMENT;
+            };
+            let (Some(buf), Some(slots)) = (bytes(buf, len), slots(headers, *num_headers)) else {
+                return FASTSERVE_RESULT_NULL_ARGUMENT;
+            };
+            let mut out = RequestOut::default();
+            let r = raw::request(Kernel::best(), mode, buf, slots, &mut out);
+            *num_headers = out.headers;
+            *line = fastserve_request_line {
+                method: out.method.as_ptr(),
+                method_len: out.method.len(),
+                path: out.path.as_ptr(),
+                path_len: out.path.len(),
+                minor_version: if r.is_ok() { out.minor } else { -1 },
+            };
+            result(r, &mut *consumed)
+        }
+    })
+}
+
+/// Parses an HTTP/1.x response head. Arguments and results as
+/// `fastserve_parse_request`.
+///
+/// # Safety
+/// As `fastserve_parse_request`.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_parse_response(
+    buf: *const u8,
+    len: usize,
+    mode: u32,
+    line: *mut fastserve_status_line,
+    headers: *mut fastserve_header,
+    num_headers: *mut usize,
+    consumed: *mut usize,
+) -> fastserve_result {
+    if line.is_null() || num_headers.is_null() || consumed.is_null() {
+        return FASTSERVE_RESULT_NULL_ARGUMENT;
+    }
+    guard(|| {
+        // SAFETY: out-pointers checked; the rest valid by contract.
+        unsafe {
+            let Some(mode) = mode_of(mode) else {
+                return FASTSERVE_RESULT_INVALID_ARGUMENT;
+            };
+            let (Some(buf), Some(slots)) = (bytes(buf, len), slots(headers, *num_headers)) else {
+                return FASTSERVE_RESULT_NULL_ARGUMENT;
+            };
+            let mut out = ResponseOut::default();
+            let r = raw::response(Kernel::best(), mode, buf, slots, &mut out);
+            *num_headers = out.headers;
+            *line = fastserve_status_line {
+                minor_version: if r.is_ok() { out.minor } else { -1 },
+                status: out.status,
+                reason: out.reason.as_ptr(),
+                reason_len: out.reason.len(),
+            };
+            result(r, &mut *consumed)
+        }
+    })
+}
+
+/// Parses header fields through the terminating empty line (for trailers, or
+/// heads whose first line was parsed elsewhere). Arguments as
+/// `fastserve_parse_request`.
+///
+/// # Safety
+/// As `fastserve_parse_request`.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_parse_headers(
+    buf: *const u8,
+    len: usize,
+    mode: u32,
+    headers: *mut fastserve_header,
+    num_headers: *mut usize,
+    consumed: *mut usize,
+) -> fastserve_result {
+    if num_headers.is_null() || consumed.is_null() {
+        return FASTSERVE_RESULT_NULL_ARGUMENT;
+    }
+    guard(|| {
+        // SAFETY: out-pointers checked; the rest valid by contract.
+        unsafe {
+            let Some(mode) = mode_of(mode) else {
+                return FASTSERVE_RESULT_INVALID_ARGUMENT;
+            };
+            let (Some(buf), Some(slots)) = (bytes(buf, len), slots(headers, *num_headers)) else {
+                return FASTSERVE_RESULT_NULL_ARGUMENT;
+            };
+            let mut n = 0;
+            let r = raw::headers(Kernel::best(), mode, buf, slots, &mut n);
+            *num_headers = n;
+            result(r, &mut *consumed)
+        }
+    })
+}
+
+/// State of a chunked-body decoder. Opaque; one per body. Not thread-safe:
+/// use one decoder from one thread at a time.
+pub struct fastserve_chunked_decoder {
+    inner: ChunkedDecoder,
+    mode: Mode,
+}
+
+/// Creates a chunked decoder. `mode` is a `fastserve_parse_mode`; with
+/// `consume_trailer` non-zero the trailer section is read and dropped too.
+/// Returns NULL for an unknown mode. Free it with `fastserve_chunked_decoder_free`.
+#[no_mangle]
+pub extern "C" fn fastserve_chunked_decoder_new(
+    mode: u32,
+    consume_trailer: bool,
+) -> *mut fastserve_chunked_decoder {
+    let Some(mode) = mode_of(mode) else {
+        return core::ptr::null_mut();
+    };
+    Box::into_raw(Box::new(fastserve_chunked_decoder {
+        inner: ChunkedDecoder::new(consume_trailer),
+        mode,
+    }))
+}
+
+/// Frees a decoder. NULL is a no-op.
+///
+/// # Safety
+/// `dec` is NULL or came from `fastserve_chunked_decoder_new` and is not used again.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_chunked_decoder_free(dec: *mut fastserve_chunked_decoder) {
+    if !dec.is_null() {
+        // SAFETY: by contract `dec` came from `Box::into_raw` and is freed once.
+        drop(unsafe { Box::from_raw(dec) });
+    }
+}
+
+/// Decodes the next piece of a chunked body in place.
+///
+/// On entry `*len` is the number of bytes at `buf`. On return the first `*len`
+/// bytes of `buf` are body data decoded by this call. `FASTSERVE_RESULT_PARTIAL`
+/// means the body continues: feed the next bytes in a new call.
+/// `FASTSERVE_RESULT_OK` means the body ended; `*rest` bytes that followed it
+/// were moved to `buf + *len`. Other codes are framing errors.
+///
+/// # Safety
+/// `dec` valid; `buf` writable for `*len` bytes; `len` and `rest` writable.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_chunked_decode(
+    dec: *mut fastserve_chunked_decoder,
+    buf: *mut u8,
+    len: *mut usize,
+    rest: *mut usize,
+) -> fastserve_result {
+    if dec.is_null() || len.is_null() || rest.is_null() {
+        return FASTSERVE_RESULT_NULL_ARGUMENT;
+    }
+    guard(|| {
+        // SAFETY: pointers checked; `buf` holds `*len` writable bytes by contract.
+        unsafe {
+            let dec = &mut *dec;
+            let Some(data) = bytes_mut(buf, *len) else {
+                return FASTSERVE_RESULT_NULL_ARGUMENT;
+            };
+            let (n, r) = dec.inner.decode_raw(data, dec.mode == Mode::Strict);
+            *len = n;
+            match r {
+                Ok(Some(after)) => {
+                    *rest = after;
+                    FASTSERVE_RESULT_OK
+                }
+                Ok(None) => FASTSERVE_RESULT_PARTIAL,
+                Err(e) => e.into(),
+            }
+        }
+    })
+}

@@ -1,0 +1,196 @@
+//! Run-time kernel selection. The CPU is probed once; each entry point then does
+//! one `match` and calls a copy of the parser compiled for that kernel, so the
+//! scanners inline into it.
+
+use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use super::message::{self, PResult, RequestOut, ResponseOut};
+use super::scan::Swar;
+#[cfg(target_arch = "x86_64")]
+use super::scan::{Avx2, Sse42};
+use super::{Header, Mode};
+
+/// A scanning kernel. Every kernel gives identical results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Portable 8-byte SWAR words and scalar loops.
+    Swar,
+    /// 16-byte SSE vectors (x86_64 with SSE4.2).
+    Sse42,
+    /// 32-byte AVX2 vectors (x86_64 with AVX2).
+    Avx2,
+}
+
+static BEST: AtomicU8 = AtomicU8::new(u8::MAX);
+
+impl Kernel {
+    /// Whether this CPU can run the kernel.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Kernel::Swar => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Sse42 => std::is_x86_feature_detected!("sse4.2"),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => {
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("sse4.2")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// Every kernel this CPU can run, the fastest last.
+    pub fn supported() -> Vec<Kernel> {
+        [Kernel::Swar, Kernel::Sse42, Kernel::Avx2]
+            .into_iter()
+            .filter(|k| k.is_supported())
+            .collect()
+    }
+
+    /// The fastest supported kernel, probed on first use. `FASTSERVE_KERNEL=swar|sse42|avx2`
+    /// overrides it when that kernel is supported.
+    #[inline(always)]
+    pub fn best() -> Kernel {
+        match BEST.load(Ordering::Relaxed) {
+            0 => Kernel::Swar,
+            1 => Kernel::Sse42,
+            2 => Kernel::Avx2,
+            _ => Self::probe(),
+        }
+    }
+
+    #[cold]
+    fn probe() -> Kernel {
+        let forced = std::env::var("FASTSERVE_KERNEL")
+            .ok()
+            .and_then(|v| match v.as_str() {
+                "swar" => Some(Kernel::Swar),
+                "sse42" => Some(Kernel::Sse42),
+                "avx2" => Some(Kernel::Avx2),
+                _ => None,
+            });
+        let k = match forced {
+            Some(k) if k.is_supported() => k,
+            _ => *Self::supported().last().unwrap_or(&Kernel::Swar),
+        };
+        BEST.store(k as u8, Ordering::Relaxed);
+        k
+    }
+
+    /// Lower-case name: `swar`, `sse42` or `avx2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Swar => "swar",
+            Kernel::Sse42 => "sse42",
+            Kernel::Avx2 => "avx2",
+        }
+    }
+}
+
+/// Stamps out one copy of each entry point per kernel.
+macro_rules! kernel_entries {
+    ($m:ident, $scan:ty $(, $feat:literal)?) => {
+        mod $m {
+            use super::*;
+
+            $(#[target_feature(enable = $feat)])?
+            pub(super) unsafe fn request<'b, const STRICT: bool>(
+                buf: &'b [u8],
+                h: &mut [MaybeUninit<Header<'b>>],
+                out: &mut RequestOut<'b>,
+            ) -> PResult<usize> {
+                message::request::<$scan, STRICT>(buf, h, out)
+            }
+
+            $(#[target_feature(enable = $feat)])?
+            pub(super) unsafe fn response<'b, const STRICT: bool>(
+                buf: &'b [u8],
+                h: &mut [MaybeUninit<Header<'b>>],
+                out: &mut ResponseOut<'b>,
+            ) -> PResult<usize> {
+                message::response::<$scan, STRICT>(buf, h, out)
+            }
+
+            $(#[target_feature(enable = $feat)])?
+            pub(super) unsafe fn headers<'b, const STRICT: bool>(
+                buf: &'b [u8],
+                h: &mut [MaybeUninit<Header<'b>>],
+                n: &mut usize,
+            ) -> PResult<usize> {
+                message::fields::<$scan, STRICT>(buf, 0, h, n)
+            }
+        }
+    };
+}
+
+kernel_entries!(swar, Swar);
+#[cfg(target_arch = "x86_64")]
+kernel_entries!(sse42, Sse42, "sse4.2");
+#[cfg(target_arch = "x86_64")]
+kernel_entries!(avx2, Avx2, "avx2,sse4.2,bmi1");
+
+macro_rules! dispatch {
+    ($k:expr, $mode:expr, $f:ident ($($a:expr),*)) => {{
+        let strict = $mode == Mode::Strict;
+        // SAFETY: a kernel other than Swar is only chosen when `is_supported`
+        // said so (`Kernel::best`), or by a caller who checked it (tests and
+        // benches go through `Kernel::supported`).
+        unsafe {
+            match ($k, strict) {
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Avx2, true) => avx2::$f::<true>($($a),*),
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Avx2, false) => avx2::$f::<false>($($a),*),
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Sse42, true) => sse42::$f::<true>($($a),*),
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Sse42, false) => sse42::$f::<false>($($a),*),
+                (_, true) => swar::$f::<true>($($a),*),
+                (_, false) => swar::$f::<false>($($a),*),
+            }
+        }
+    }};
+}
+
+fn checked(k: Kernel) -> Kernel {
+    // A forced kernel the CPU lacks would be undefined behaviour; fall back.
+    if k == Kernel::Swar || k == Kernel::best() || k.is_supported() {
+        k
+    } else {
+        Kernel::Swar
+    }
+}
+
+#[inline(always)]
+pub(crate) fn request<'b>(
+    k: Kernel,
+    mode: Mode,
+    buf: &'b [u8],
+    h: &mut [MaybeUninit<Header<'b>>],
+    out: &mut RequestOut<'b>,
+) -> PResult<usize> {
+    dispatch!(checked(k), mode, request(buf, h, out))
+}
+
+#[inline(always)]
+pub(crate) fn response<'b>(
+    k: Kernel,
+    mode: Mode,
+    buf: &'b [u8],
+    h: &mut [MaybeUninit<Header<'b>>],
+    out: &mut ResponseOut<'b>,
+) -> PResult<usize> {
+    dispatch!(checked(k), mode, response(buf, h, out))
+}
+
+#[inline(always)]
+pub(crate) fn headers<'b>(
+    k: Kernel,
+    mode: Mode,
+    buf: &'b [u8],
+    h: &mut [MaybeUninit<Header<'b>>],
+    n: &mut usize,
+) -> PResult<usize> {
+    dispatch!(checked(k), mode, headers(buf, h, n))
+}
