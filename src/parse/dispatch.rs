@@ -6,9 +6,9 @@ use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::message::{self, PResult, RequestOut, ResponseOut};
-use super::scan::Swar;
 #[cfg(target_arch = "x86_64")]
 use super::scan::{Avx2, Sse42};
+use super::scan::{Scan, Swar};
 use super::{Header, Mode};
 
 /// A scanning kernel. Every kernel gives identical results.
@@ -118,7 +118,7 @@ macro_rules! kernel_entries {
                 h: &mut [MaybeUninit<Header<'b>>],
                 n: &mut usize,
             ) -> PResult<usize> {
-                message::fields::<$scan, STRICT>(buf, 0, h, n)
+                message::fields::<$scan, STRICT>(&mut <$scan as Scan>::new(), buf, 0, h, n)
             }
         }
     };
@@ -153,6 +153,7 @@ macro_rules! dispatch {
     }};
 }
 
+#[inline(always)]
 fn checked(k: Kernel) -> Kernel {
     // A forced kernel the CPU lacks would be undefined behaviour; fall back.
     if k == Kernel::Swar || k == Kernel::best() || k.is_supported() {

@@ -62,10 +62,10 @@ fn eol<const STRICT: bool>(buf: &[u8], i: usize) -> PResult<usize> {
 
 /// A token ending in `next`; returns the index of `next`.
 #[inline(always)]
-fn token<S: Scan>(buf: &[u8], i: usize, next: u8, err: Error) -> PResult<usize> {
-    // SAFETY: i <= buf.len() (callers index from a consumed prefix), and the
-    // dispatcher only runs a kernel the CPU supports.
-    let end = unsafe { S::token_end(buf, i) };
+fn token<S: Scan>(s: &mut S, buf: &[u8], i: usize, next: u8, err: Error) -> PResult<usize> {
+    // SAFETY: i <= buf.len() (callers index from a consumed prefix), positions
+    // only grow, and the dispatcher only runs a kernel the CPU supports.
+    let end = unsafe { s.token_end(buf, i) };
     match buf.get(end) {
         None => Err(PARTIAL),
         Some(&b) if b == next => Ok(end),
@@ -106,7 +106,8 @@ pub(crate) fn request<'b, S: Scan, const STRICT: bool>(
         _ => 0,
     };
 
-    let m_end = token::<S>(buf, i, b' ', Error::Method)?;
+    let mut scan = S::new();
+    let m_end = token(&mut scan, buf, i, b' ', Error::Method)?;
     out.method = &buf[i..m_end];
     i = m_end + 1;
     if !STRICT {
@@ -118,7 +119,7 @@ pub(crate) fn request<'b, S: Scan, const STRICT: bool>(
     let start = i;
     loop {
         // SAFETY: i <= buf.len(); kernel supported (see `token`).
-        i = unsafe { S::uri_end(buf, i) };
+        i = unsafe { scan.uri_end(buf, i) };
         match byte(buf, i)? {
             b' ' => break,
             b if b >= 0x80 && !STRICT => i += 1,
@@ -142,7 +143,7 @@ pub(crate) fn request<'b, S: Scan, const STRICT: bool>(
     let (minor, after) = version::<STRICT>(buf, i)?;
     out.minor = minor;
     i = eol::<STRICT>(buf, after)?;
-    fields::<S, STRICT>(buf, i, headers, &mut out.headers)
+    fields::<S, STRICT>(&mut scan, buf, i, headers, &mut out.headers)
 }
 
 #[inline(always)]
@@ -178,8 +179,9 @@ pub(crate) fn response<'b, S: Scan, const STRICT: bool>(
 
     // The reason phrase, with the SP that separates it.
     let start = i;
+    let mut scan = S::new();
     // SAFETY: i <= buf.len(); kernel supported.
-    let stop = unsafe { S::value_end(buf, i) };
+    let stop = unsafe { scan.value_end(buf, i) };
     let next = line_end::<STRICT>(buf, stop)?;
     let mut reason = &buf[start..stop];
     if let Some((&first, rest)) = reason.split_first() {
@@ -194,7 +196,7 @@ pub(crate) fn response<'b, S: Scan, const STRICT: bool>(
         }
     }
     out.reason = reason;
-    fields::<S, STRICT>(buf, next, headers, &mut out.headers)
+    fields::<S, STRICT>(&mut scan, buf, next, headers, &mut out.headers)
 }
 
 /// The byte at `stop` ended a value scan: it must start the line end.
@@ -218,6 +220,7 @@ fn trim_end(v: &[u8]) -> &[u8] {
 /// Header fields up to and including the empty line. `count` is kept current.
 #[inline(always)]
 pub(crate) fn fields<'b, S: Scan, const STRICT: bool>(
+    scan: &mut S,
     buf: &'b [u8],
     mut i: usize,
     headers: &mut [MaybeUninit<Header<'b>>],
@@ -235,7 +238,7 @@ pub(crate) fn fields<'b, S: Scan, const STRICT: bool>(
         if n == headers.len() {
             break bad(Error::TooManyHeaders);
         }
-        match field::<S, STRICT>(buf, i, c, n == 0) {
+        match field::<S, STRICT>(scan, buf, i, c, n == 0) {
             Ok((h, next)) => {
                 headers[n].write(h);
                 n += 1;
@@ -250,6 +253,7 @@ pub(crate) fn fields<'b, S: Scan, const STRICT: bool>(
 
 #[inline(always)]
 fn field<'b, S: Scan, const STRICT: bool>(
+    scan: &mut S,
     buf: &'b [u8],
     mut i: usize,
     first_byte: u8,
@@ -264,7 +268,7 @@ fn field<'b, S: Scan, const STRICT: bool>(
         if !TOKEN[first_byte as usize] {
             return bad(Error::HeaderName);
         }
-        let colon = token::<S>(buf, i + 1, b':', Error::HeaderName)?;
+        let colon = token(scan, buf, i + 1, b':', Error::HeaderName)?;
         let name = &buf[i..colon];
         i = colon + 1;
         loop {
@@ -277,7 +281,7 @@ fn field<'b, S: Scan, const STRICT: bool>(
     };
     let start = i;
     // SAFETY: i <= buf.len(); kernel supported.
-    let stop = unsafe { S::value_end(buf, i) };
+    let stop = unsafe { scan.value_end(buf, i) };
     let next = line_end::<STRICT>(buf, stop)?;
     Ok((Header::new(name, trim_end(&buf[start..stop])), next))
 }

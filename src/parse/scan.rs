@@ -45,23 +45,26 @@ pub(crate) fn is_value_stop(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
-/// The scanning kernel used by the parser core. Implementations are zero-sized.
+/// The scanning kernel used by the parser core: a cursor created per parse,
+/// queried at increasing positions.
 pub(crate) trait Scan {
+    fn new() -> Self;
     /// First byte at or after `pos` outside `0x21..=0x7e`.
     ///
     /// # Safety
-    /// `pos <= buf.len()`, and the CPU supports the kernel's instruction set.
-    unsafe fn uri_end(buf: &[u8], pos: usize) -> usize;
+    /// `pos <= buf.len()`; every query on one cursor uses the same `buf` and a
+    /// position no lower than the last; the CPU supports the kernel.
+    unsafe fn uri_end(&mut self, buf: &[u8], pos: usize) -> usize;
     /// First byte at or after `pos` that is a control byte other than HTAB, or DEL.
     ///
     /// # Safety
     /// As for [`Scan::uri_end`].
-    unsafe fn value_end(buf: &[u8], pos: usize) -> usize;
+    unsafe fn value_end(&mut self, buf: &[u8], pos: usize) -> usize;
     /// First byte at or after `pos` that is not a `tchar`.
     ///
     /// # Safety
     /// As for [`Scan::uri_end`].
-    unsafe fn token_end(buf: &[u8], pos: usize) -> usize;
+    unsafe fn token_end(&mut self, buf: &[u8], pos: usize) -> usize;
 }
 
 #[inline(always)]
@@ -102,7 +105,12 @@ fn load8(buf: &[u8], pos: usize) -> u64 {
 
 impl Scan for Swar {
     #[inline(always)]
-    unsafe fn uri_end(buf: &[u8], mut pos: usize) -> usize {
+    fn new() -> Self {
+        Swar
+    }
+
+    #[inline(always)]
+    unsafe fn uri_end(&mut self, buf: &[u8], mut pos: usize) -> usize {
         while pos + 8 <= buf.len() {
             let x = load8(buf, pos);
             // below 0x21, DEL, or high bit set
@@ -116,7 +124,7 @@ impl Scan for Swar {
     }
 
     #[inline(always)]
-    unsafe fn value_end(buf: &[u8], mut pos: usize) -> usize {
+    unsafe fn value_end(&mut self, buf: &[u8], mut pos: usize) -> usize {
         while pos + 8 <= buf.len() {
             let x = load8(buf, pos);
             let m = lanes_below(x, 0x20) | lanes_equal(x, 0x7f);
@@ -134,7 +142,7 @@ impl Scan for Swar {
     }
 
     #[inline(always)]
-    unsafe fn token_end(buf: &[u8], pos: usize) -> usize {
+    unsafe fn token_end(&mut self, buf: &[u8], pos: usize) -> usize {
         scalar_until(buf, pos, |b| !TOKEN[b as usize])
     }
 }
@@ -142,10 +150,15 @@ impl Scan for Swar {
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::{Avx2, Sse42};
 
+/// The x86 kernels classify 64 bytes at a time into two bit masks (value stops
+/// and non-token bytes) and answer queries from the cached masks. Each header
+/// field then costs a few bit operations instead of a load-compare-movemask
+/// chain per scan, so consecutive fields do not wait on each other's loads.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{scalar_until, Scan, TOKEN};
+    use super::{is_uri_byte, is_value_stop, scalar_until, Scan, TOKEN};
     use core::arch::x86_64::*;
+    use core::marker::PhantomData;
 
     /// Nibble tables for `tchar`: byte `b` is a token byte iff
     /// `LO[b & 15] & HI[b >> 4] != 0`. Bit `h` of `LO[l]` marks byte `h*16 + l`.
@@ -162,147 +175,239 @@ mod x86 {
     };
     const TOKEN_HI: [u8; 16] = [1, 2, 4, 8, 16, 32, 64, 128, 0, 0, 0, 0, 0, 0, 0, 0];
 
-    /// 128-bit kernel, for CPUs with SSE4.2 but no AVX2.
-    pub(crate) struct Sse42;
-    /// 256-bit kernel.
-    pub(crate) struct Avx2;
+    /// One instruction set's classifier.
+    pub(crate) trait Block {
+        /// `(stop, nontoken)` masks of the 32 bytes at `p`; bit `i` is byte `i`.
+        ///
+        /// # Safety
+        /// `p..p + 32` is readable; the CPU has the instruction set.
+        unsafe fn masks(p: *const u8) -> (u32, u32);
+        /// Direct scan for the first byte outside `0x21..=0x7e`.
+        ///
+        /// # Safety
+        /// `pos <= buf.len()`; the CPU has the instruction set.
+        unsafe fn uri_end(buf: &[u8], pos: usize) -> usize;
+    }
 
-    impl Scan for Sse42 {
-        #[inline]
-        #[target_feature(enable = "sse4.2")]
-        unsafe fn uri_end(buf: &[u8], mut pos: usize) -> usize {
-            let p = buf.as_ptr();
-            let lo = _mm_set1_epi8(0x20);
-            let hi = _mm_set1_epi8(0x7f);
-            while pos + 16 <= buf.len() {
-                // SAFETY: pos + 16 <= len, so the 16-byte load is in bounds.
-                let v = _mm_loadu_si128(p.add(pos) as *const __m128i);
-                // signed compare: bytes >= 0x80 are negative and fail `> 0x20`
-                let ok = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
-                let m = !_mm_movemask_epi8(ok) & 0xffff;
-                if m != 0 {
-                    return pos + m.trailing_zeros() as usize;
-                }
-                pos += 16;
-            }
-            scalar_until(buf, pos, |b| !super::is_uri_byte(b))
-        }
+    pub(crate) struct Sse42Block;
+    pub(crate) struct Avx2Block;
 
-        #[inline]
-        #[target_feature(enable = "sse4.2")]
-        unsafe fn value_end(buf: &[u8], mut pos: usize) -> usize {
-            let p = buf.as_ptr();
-            let c1f = _mm_set1_epi8(0x1f);
-            let tab = _mm_set1_epi8(b'\t' as i8);
-            let del = _mm_set1_epi8(0x7f);
-            while pos + 16 <= buf.len() {
-                // SAFETY: pos + 16 <= len.
-                let v = _mm_loadu_si128(p.add(pos) as *const __m128i);
-                let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);
+    /// 16-byte SSE vectors (SSSE3 shuffles, SSE4.2-class CPUs).
+    pub(crate) type Sse42 = Cursor<Sse42Block>;
+    /// 32-byte AVX2 vectors.
+    pub(crate) type Avx2 = Cursor<Avx2Block>;
+
+    impl Sse42Block {
+        #[inline(always)]
+        unsafe fn masks16(p: *const u8) -> (u32, u32) {
+            // SAFETY: the caller guarantees 16 readable bytes at `p`; the
+            // tables are 16 bytes each.
+            unsafe {
+                let v = _mm_loadu_si128(p as *const __m128i);
+                let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
                 let stop = _mm_or_si128(
-                    _mm_andnot_si128(_mm_cmpeq_epi8(v, tab), ctl),
-                    _mm_cmpeq_epi8(v, del),
+                    _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\t' as i8)), ctl),
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
                 );
-                let m = _mm_movemask_epi8(stop);
-                if m != 0 {
-                    return pos + m.trailing_zeros() as usize;
-                }
-                pos += 16;
-            }
-            scalar_until(buf, pos, super::is_value_stop)
-        }
-
-        #[inline]
-        #[target_feature(enable = "sse4.2")]
-        unsafe fn token_end(buf: &[u8], mut pos: usize) -> usize {
-            let p = buf.as_ptr();
-            // SAFETY: both tables are 16 bytes.
-            let lo_t = _mm_loadu_si128(TOKEN_LO.as_ptr() as *const __m128i);
-            let hi_t = _mm_loadu_si128(TOKEN_HI.as_ptr() as *const __m128i);
-            let nib = _mm_set1_epi8(0x0f);
-            while pos + 16 <= buf.len() {
-                // SAFETY: pos + 16 <= len.
-                let v = _mm_loadu_si128(p.add(pos) as *const __m128i);
+                let nib = _mm_set1_epi8(0x0f);
+                let lo_t = _mm_loadu_si128(TOKEN_LO.as_ptr() as *const __m128i);
+                let hi_t = _mm_loadu_si128(TOKEN_HI.as_ptr() as *const __m128i);
                 let l = _mm_shuffle_epi8(lo_t, _mm_and_si128(v, nib));
                 let h = _mm_shuffle_epi8(hi_t, _mm_and_si128(_mm_srli_epi16(v, 4), nib));
                 let bad = _mm_cmpeq_epi8(_mm_and_si128(l, h), _mm_setzero_si128());
-                let m = _mm_movemask_epi8(bad);
+                (
+                    _mm_movemask_epi8(stop) as u32,
+                    _mm_movemask_epi8(bad) as u32,
+                )
+            }
+        }
+    }
+
+    impl Block for Sse42Block {
+        #[inline(always)]
+        unsafe fn masks(p: *const u8) -> (u32, u32) {
+            // SAFETY: 32 readable bytes at `p` (caller), so two 16-byte halves.
+            unsafe {
+                let (s0, n0) = Self::masks16(p);
+                let (s1, n1) = Self::masks16(p.add(16));
+                (s0 | s1 << 16, n0 | n1 << 16)
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn uri_end(buf: &[u8], mut pos: usize) -> usize {
+            let p = buf.as_ptr();
+            while pos + 16 <= buf.len() {
+                // SAFETY: pos + 16 <= len, so the load is in bounds.
+                let m = unsafe {
+                    let v = _mm_loadu_si128(p.add(pos) as *const __m128i);
+                    // signed compares: bytes >= 0x80 are negative and fail `> 0x20`
+                    let ok = _mm_and_si128(
+                        _mm_cmpgt_epi8(v, _mm_set1_epi8(0x20)),
+                        _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)),
+                    );
+                    !_mm_movemask_epi8(ok) & 0xffff
+                };
                 if m != 0 {
                     return pos + m.trailing_zeros() as usize;
                 }
                 pos += 16;
             }
-            scalar_until(buf, pos, |b| !TOKEN[b as usize])
+            scalar_until(buf, pos, |b| !is_uri_byte(b))
         }
     }
 
-    impl Scan for Avx2 {
-        #[inline]
-        #[target_feature(enable = "avx2")]
-        unsafe fn uri_end(buf: &[u8], mut pos: usize) -> usize {
-            let p = buf.as_ptr();
-            let lo = _mm256_set1_epi8(0x20);
-            let hi = _mm256_set1_epi8(0x7f);
-            while pos + 32 <= buf.len() {
-                // SAFETY: pos + 32 <= len, so the 32-byte load is in bounds.
-                let v = _mm256_loadu_si256(p.add(pos) as *const __m256i);
-                let ok = _mm256_and_si256(_mm256_cmpgt_epi8(v, lo), _mm256_cmpgt_epi8(hi, v));
-                let m = !(_mm256_movemask_epi8(ok) as u32);
-                if m != 0 {
-                    return pos + m.trailing_zeros() as usize;
-                }
-                pos += 32;
-            }
-            Sse42::uri_end(buf, pos)
-        }
-
-        #[inline]
-        #[target_feature(enable = "avx2")]
-        unsafe fn value_end(buf: &[u8], mut pos: usize) -> usize {
-            let p = buf.as_ptr();
-            let c1f = _mm256_set1_epi8(0x1f);
-            let tab = _mm256_set1_epi8(b'\t' as i8);
-            let del = _mm256_set1_epi8(0x7f);
-            while pos + 32 <= buf.len() {
-                // SAFETY: pos + 32 <= len.
-                let v = _mm256_loadu_si256(p.add(pos) as *const __m256i);
-                let ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, c1f), v);
+    impl Block for Avx2Block {
+        #[inline(always)]
+        unsafe fn masks(p: *const u8) -> (u32, u32) {
+            // SAFETY: 32 readable bytes at `p` (caller); 16-byte tables.
+            unsafe {
+                let v = _mm256_loadu_si256(p as *const __m256i);
+                let ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
                 let stop = _mm256_or_si256(
-                    _mm256_andnot_si256(_mm256_cmpeq_epi8(v, tab), ctl),
-                    _mm256_cmpeq_epi8(v, del),
+                    _mm256_andnot_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\t' as i8)), ctl),
+                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f)),
                 );
-                let m = _mm256_movemask_epi8(stop) as u32;
-                if m != 0 {
-                    return pos + m.trailing_zeros() as usize;
-                }
-                pos += 32;
-            }
-            Sse42::value_end(buf, pos)
-        }
-
-        #[inline]
-        #[target_feature(enable = "avx2")]
-        unsafe fn token_end(buf: &[u8], mut pos: usize) -> usize {
-            let p = buf.as_ptr();
-            // SAFETY: both tables are 16 bytes; broadcast to both lanes.
-            let lo_t =
-                _mm256_broadcastsi128_si256(_mm_loadu_si128(TOKEN_LO.as_ptr() as *const __m128i));
-            let hi_t =
-                _mm256_broadcastsi128_si256(_mm_loadu_si128(TOKEN_HI.as_ptr() as *const __m128i));
-            let nib = _mm256_set1_epi8(0x0f);
-            while pos + 32 <= buf.len() {
-                // SAFETY: pos + 32 <= len.
-                let v = _mm256_loadu_si256(p.add(pos) as *const __m256i);
+                let nib = _mm256_set1_epi8(0x0f);
+                let lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+                    TOKEN_LO.as_ptr() as *const __m128i
+                ));
+                let hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+                    TOKEN_HI.as_ptr() as *const __m128i
+                ));
                 let l = _mm256_shuffle_epi8(lo_t, _mm256_and_si256(v, nib));
                 let h = _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
                 let bad = _mm256_cmpeq_epi8(_mm256_and_si256(l, h), _mm256_setzero_si256());
-                let m = _mm256_movemask_epi8(bad) as u32;
+                (
+                    _mm256_movemask_epi8(stop) as u32,
+                    _mm256_movemask_epi8(bad) as u32,
+                )
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn uri_end(buf: &[u8], mut pos: usize) -> usize {
+            let p = buf.as_ptr();
+            while pos + 32 <= buf.len() {
+                // SAFETY: pos + 32 <= len, so the load is in bounds.
+                let m = unsafe {
+                    let v = _mm256_loadu_si256(p.add(pos) as *const __m256i);
+                    let ok = _mm256_and_si256(
+                        _mm256_cmpgt_epi8(v, _mm256_set1_epi8(0x20)),
+                        _mm256_cmpgt_epi8(_mm256_set1_epi8(0x7f), v),
+                    );
+                    !(_mm256_movemask_epi8(ok) as u32)
+                };
                 if m != 0 {
                     return pos + m.trailing_zeros() as usize;
                 }
                 pos += 32;
             }
-            Sse42::token_end(buf, pos)
+            // SAFETY: AVX2 CPUs have SSE4.2; pos <= len.
+            unsafe { Sse42Block::uri_end(buf, pos) }
+        }
+    }
+
+    /// Cached masks of the window `base..base + 64` (or `base..len` at the end
+    /// of the input, where bit `len - base` is set in both masks as a sentinel).
+    pub(crate) struct Cursor<B> {
+        base: usize,
+        stop: u64,
+        nontok: u64,
+        _block: PhantomData<B>,
+    }
+
+    impl<B: Block> Cursor<B> {
+        /// Classifies the window starting at `pos`. Near the end of the input
+        /// the last 32 bytes are loaded instead, and the masks shifted into
+        /// place, so that no load crosses `buf.len()`.
+        #[inline(always)]
+        unsafe fn load(&mut self, buf: &[u8], pos: usize) {
+            let (len, p) = (buf.len(), buf.as_ptr());
+            self.base = pos;
+            // SAFETY (all loads below): each reads 32 bytes at an offset `o`
+            // with `o + 32 <= len`.
+            unsafe {
+                if pos + 64 <= len {
+                    let (s0, n0) = B::masks(p.add(pos));
+                    let (s1, n1) = B::masks(p.add(pos + 32));
+                    self.stop = s0 as u64 | (s1 as u64) << 32;
+                    self.nontok = n0 as u64 | (n1 as u64) << 32;
+                    return;
+                }
+                let end = 1u64 << (len - pos);
+                let (s, n) = if len < 32 {
+                    let mut s = 0u64;
+                    let mut n = 0u64;
+                    for (k, &b) in buf[pos..].iter().enumerate() {
+                        s |= (is_value_stop(b) as u64) << k;
+                        n |= (!TOKEN[b as usize] as u64) << k;
+                    }
+                    (s, n)
+                } else if pos + 32 <= len {
+                    let (s0, n0) = B::masks(p.add(pos));
+                    let (s1, n1) = B::masks(p.add(len - 32));
+                    let shift = pos + 64 - len; // 1..=32
+                    (
+                        s0 as u64 | ((s1 as u64) >> shift) << 32,
+                        n0 as u64 | ((n1 as u64) >> shift) << 32,
+                    )
+                } else {
+                    let (s1, n1) = B::masks(p.add(len - 32));
+                    let shift = pos + 32 - len; // 0..=32
+                    ((s1 as u64) >> shift, (n1 as u64) >> shift)
+                };
+                self.stop = s | end;
+                self.nontok = n | end;
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn find<const STOP: bool>(&mut self, buf: &[u8], mut pos: usize) -> usize {
+            loop {
+                let off = pos.wrapping_sub(self.base);
+                if off >= 64 {
+                    // SAFETY: pos <= len (caller).
+                    unsafe { self.load(buf, pos) };
+                    continue;
+                }
+                let m = if STOP { self.stop } else { self.nontok } >> off;
+                if m != 0 {
+                    return pos + m.trailing_zeros() as usize;
+                }
+                // a full window ran out; tail windows always hold the sentinel
+                pos = self.base + 64;
+            }
+        }
+    }
+
+    impl<B: Block> Scan for Cursor<B> {
+        #[inline(always)]
+        fn new() -> Self {
+            Cursor {
+                base: usize::MAX - 64,
+                stop: 0,
+                nontok: 0,
+                _block: PhantomData,
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn uri_end(&mut self, buf: &[u8], pos: usize) -> usize {
+            // SAFETY: forwarded contract.
+            unsafe { B::uri_end(buf, pos) }
+        }
+
+        #[inline(always)]
+        unsafe fn value_end(&mut self, buf: &[u8], pos: usize) -> usize {
+            // SAFETY: forwarded contract.
+            unsafe { self.find::<true>(buf, pos) }
+        }
+
+        #[inline(always)]
+        unsafe fn token_end(&mut self, buf: &[u8], pos: usize) -> usize {
+            // SAFETY: forwarded contract.
+            unsafe { self.find::<false>(buf, pos) }
         }
     }
 }
