@@ -22,6 +22,13 @@
 #include <sys/uio.h>
 
 /**
+ * Route flag: match every path that starts with the given path.
+ */
+#define FASTSERVE_ROUTE_PREFIX 1
+
+#define DATE_LEN 29
+
+/**
  * Result code of every fallible fastserve call. 0 is success.
  */
 typedef enum fastserve_result {
@@ -93,6 +100,22 @@ typedef enum fastserve_result {
    * Chunked body: framing overhead out of proportion to the data.
    */
   FASTSERVE_RESULT_CHUNK_OVERHEAD = 21,
+  /**
+   * A system call failed (bind, listen, thread creation, ...).
+   */
+  FASTSERVE_RESULT_IO = 30,
+  /**
+   * The server is running; routes and listeners are fixed.
+   */
+  FASTSERVE_RESULT_ALREADY_STARTED = 31,
+  /**
+   * The server is not listening or not started yet.
+   */
+  FASTSERVE_RESULT_NOT_STARTED = 32,
+  /**
+   * The response was already sent or deferred.
+   */
+  FASTSERVE_RESULT_RESPONSE_CLOSED = 33,
 } fastserve_result;
 
 /**
@@ -100,6 +123,33 @@ typedef enum fastserve_result {
  * use one decoder from one thread at a time.
  */
 typedef struct fastserve_chunked_decoder fastserve_chunked_decoder;
+
+/**
+ * Engine settings; copied by `fastserve_server_new`. Not thread-safe.
+ */
+typedef struct fastserve_config fastserve_config;
+
+/**
+ * A request, valid only during the handler call that received it. Every
+ * string it returns points into the connection's buffer and is valid for
+ * that call only: copy what a deferred response needs.
+ */
+typedef struct fastserve_request fastserve_request;
+
+/**
+ * A response under construction. Inline (the one a handler receives) it is
+ * valid during the handler call. After `fastserve_response_defer` the new
+ * handle may be used from any thread, one thread at a time, until
+ * `fastserve_response_send`, which consumes it.
+ */
+typedef struct fastserve_response fastserve_response;
+
+/**
+ * A server. `fastserve_server_stop` and `fastserve_server_stats` may be
+ * called from any thread at any time (`stop` also from a signal handler);
+ * every other call from one thread at a time.
+ */
+typedef struct fastserve_server fastserve_server;
 
 /**
  * A parsed request line. Pointers borrow the input buffer.
@@ -137,6 +187,44 @@ typedef struct fastserve_status_line {
   const uint8_t *reason;
   size_t reason_len;
 } fastserve_status_line;
+
+/**
+ * A request handler. Runs on a worker thread; it must not block for long.
+ * It answers through `res` (status, headers, body; sent when it returns) or
+ * calls `fastserve_response_defer`. A non-zero return answers 500 unless a
+ * response was already sent or deferred.
+ */
+typedef int (*fastserve_handler)(const struct fastserve_request *req,
+                                 struct fastserve_response *res,
+                                 void *userdata);
+
+/**
+ * Server counters, summed over workers.
+ */
+typedef struct fastserve_stats {
+  /**
+   * Requests parsed and dispatched (error answers included).
+   */
+  uint64_t requests;
+  uint64_t bytes_in;
+  uint64_t bytes_out;
+  uint64_t open_connections;
+  uint64_t accepted_connections;
+} fastserve_stats;
+
+/**
+ * A byte string: `ptr` and `len`, not NUL-terminated. `ptr` is NULL when
+ * the value is absent.
+ */
+typedef struct fastserve_str {
+  const char *ptr;
+  size_t len;
+} fastserve_str;
+
+/**
+ * Called once, on any thread, when a borrowed body is no longer needed.
+ */
+typedef void (*fastserve_release_fn)(void *userdata);
 
 #ifdef __cplusplus
 extern "C" {
@@ -236,6 +324,407 @@ enum fastserve_result fastserve_chunked_decode(struct fastserve_chunked_decoder 
                                                uint8_t *buf,
                                                size_t *len,
                                                size_t *rest);
+
+/**
+ * Creates a configuration with the defaults (1 worker, 10000 connections per
+ * worker, 8 KiB heads, 100 headers, 1 MiB bodies). Free with `fastserve_config_free`.
+ */
+struct fastserve_config *fastserve_config_new(void);
+
+/**
+ * Frees a configuration. NULL is a no-op.
+ *
+ * # Safety
+ * `cfg` is NULL or from `fastserve_config_new`, and not used again.
+ */
+void fastserve_config_free(struct fastserve_config *cfg);
+
+/**
+ * Worker threads (default 1). Each runs its own event loop and listener.
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_workers(struct fastserve_config *cfg, size_t value);
+
+/**
+ * Most open connections per worker (default 10000); new ones past it are closed at once.
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_max_connections(struct fastserve_config *cfg,
+                                                           size_t value);
+
+/**
+ * Largest request head in bytes (default 8192); larger gets 431.
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_max_header_bytes(struct fastserve_config *cfg,
+                                                            size_t value);
+
+/**
+ * Longest request line in bytes (default 8192); longer gets 414.
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_max_request_line(struct fastserve_config *cfg,
+                                                            size_t value);
+
+/**
+ * Most header fields per request (default 100); more gets 431.
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_max_headers(struct fastserve_config *cfg, size_t value);
+
+/**
+ * Largest request body in bytes (default 1 MiB); larger gets 413.
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_max_body(struct fastserve_config *cfg, size_t value);
+
+/**
+ * Most requests in flight per connection (default 128); at the limit the
+ * connection is not read until responses drain.
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_max_pipelined(struct fastserve_config *cfg,
+                                                         size_t value);
+
+/**
+ * Most unsent response bytes per connection (default 1 MiB); past it the
+ * connection is not read until the client reads.
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_max_unsent_bytes(struct fastserve_config *cfg,
+                                                            size_t value);
+
+/**
+ * Buffer block size in bytes (default 16384, rounded up to 4 KiB).
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_buffer_size(struct fastserve_config *cfg, size_t value);
+
+/**
+ * How long `fastserve_server_stop` lets in-flight requests finish, in ms (default 30000).
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_shutdown_grace_ms(struct fastserve_config *cfg,
+                                                             uint64_t value);
+
+/**
+ * Sets the `Server` header value; `len == 0` removes the header.
+ *
+ * # Safety
+ * `cfg` valid; `name` readable for `len` bytes.
+ */
+enum fastserve_result fastserve_config_set_server_name(struct fastserve_config *cfg,
+                                                       const char *name,
+                                                       size_t len);
+
+/**
+ * Creates a server from `cfg` (copied; NULL means the defaults). Free it
+ * with `fastserve_server_free`.
+ *
+ * # Safety
+ * `cfg` is NULL or valid.
+ */
+struct fastserve_server *fastserve_server_new(const struct fastserve_config *cfg);
+
+/**
+ * Stops the server if it runs, waits for its workers, and frees it. NULL is a no-op.
+ *
+ * # Safety
+ * `srv` is NULL or from `fastserve_server_new`, and not used again.
+ */
+void fastserve_server_free(struct fastserve_server *srv);
+
+/**
+ * Adds a static route: the response (status, Content-Type, body) is rendered
+ * now, and served with the current Date without calling out. `method` NULL
+ * matches any method (a GET route also answers HEAD). `flags` may hold
+ * `FASTSERVE_ROUTE_PREFIX`. Everything is copied.
+ *
+ * # Safety
+ * `srv` valid; every pointer readable for its length.
+ */
+enum fastserve_result fastserve_server_route_static(struct fastserve_server *srv,
+                                                    const char *method,
+                                                    size_t method_len,
+                                                    const char *path,
+                                                    size_t path_len,
+                                                    uint32_t flags,
+                                                    uint16_t status,
+                                                    const char *content_type,
+                                                    size_t content_type_len,
+                                                    const uint8_t *body,
+                                                    size_t body_len);
+
+/**
+ * Adds a handler route. `method` NULL matches any method (a GET route also
+ * answers HEAD, with the body left out). `userdata` is passed to every call,
+ * from worker threads, possibly concurrently with several workers.
+ *
+ * # Safety
+ * `srv` valid; pointers readable for their lengths.
+ */
+enum fastserve_result fastserve_server_route(struct fastserve_server *srv,
+                                             const char *method,
+                                             size_t method_len,
+                                             const char *path,
+                                             size_t path_len,
+                                             uint32_t flags,
+                                             fastserve_handler handler,
+                                             void *userdata);
+
+/**
+ * Replaces the response for unknown paths (status 404) or for a known path
+ * with another method (status 405).
+ *
+ * # Safety
+ * `srv` valid; pointers readable for their lengths.
+ */
+enum fastserve_result fastserve_server_set_error_page(struct fastserve_server *srv,
+                                                      uint16_t status,
+                                                      const char *content_type,
+                                                      size_t content_type_len,
+                                                      const uint8_t *body,
+                                                      size_t body_len);
+
+/**
+ * Binds the listening sockets: an IPv4 or IPv6 literal (`host`, not
+ * NUL-terminated) and a port; port 0 picks a free one (see
+ * `fastserve_server_port`). Errors surface here, not in `start`.
+ *
+ * # Safety
+ * `srv` valid; `host` readable for `host_len` bytes.
+ */
+enum fastserve_result fastserve_server_listen(struct fastserve_server *srv,
+                                              const char *host,
+                                              size_t host_len,
+                                              uint16_t port);
+
+/**
+ * The bound port, or 0 before a successful `fastserve_server_listen`.
+ *
+ * # Safety
+ * `srv` is NULL or valid.
+ */
+uint16_t fastserve_server_port(const struct fastserve_server *srv);
+
+/**
+ * Starts the worker threads and returns. Routes are fixed from here on.
+ *
+ * # Safety
+ * `srv` is NULL or valid.
+ */
+enum fastserve_result fastserve_server_start(struct fastserve_server *srv);
+
+/**
+ * Blocks until the workers exit (after `fastserve_server_stop`).
+ *
+ * # Safety
+ * `srv` is NULL or valid.
+ */
+enum fastserve_result fastserve_server_wait(const struct fastserve_server *srv);
+
+/**
+ * `fastserve_server_start`, then `fastserve_server_wait`.
+ *
+ * # Safety
+ * `srv` is NULL or valid.
+ */
+enum fastserve_result fastserve_server_run(struct fastserve_server *srv);
+
+/**
+ * Stops gracefully: no new connections; requests in flight are answered;
+ * then connections close and the workers exit. Returns at once. Safe from
+ * any thread and from a signal handler (it stores a flag and writes to an
+ * eventfd). A no-op before `start`.
+ *
+ * # Safety
+ * `srv` is NULL or valid.
+ */
+enum fastserve_result fastserve_server_stop(const struct fastserve_server *srv);
+
+/**
+ * Reads the counters into `*out`.
+ *
+ * # Safety
+ * `srv` valid; `out` writable.
+ */
+enum fastserve_result fastserve_server_stats(const struct fastserve_server *srv,
+                                             struct fastserve_stats *out);
+
+/**
+ * The method, e.g. `GET`.
+ *
+ * # Safety
+ * `req` is the request of a running handler call.
+ */
+struct fastserve_str fastserve_request_method(const struct fastserve_request *req);
+
+/**
+ * The path: the request target up to `?`.
+ *
+ * # Safety
+ * `req` is the request of a running handler call.
+ */
+struct fastserve_str fastserve_request_path(const struct fastserve_request *req);
+
+/**
+ * The query string after `?` (without it); `ptr` is NULL when there is no `?`.
+ *
+ * # Safety
+ * `req` is the request of a running handler call.
+ */
+struct fastserve_str fastserve_request_query(const struct fastserve_request *req);
+
+/**
+ * The request target exactly as sent.
+ *
+ * # Safety
+ * `req` is the request of a running handler call.
+ */
+struct fastserve_str fastserve_request_target(const struct fastserve_request *req);
+
+/**
+ * The body (Content-Length or decoded chunked); empty when there is none.
+ *
+ * # Safety
+ * `req` is the request of a running handler call.
+ */
+struct fastserve_str fastserve_request_body(const struct fastserve_request *req);
+
+/**
+ * 0 for HTTP/1.0, 1 for HTTP/1.1; -1 for a NULL request.
+ *
+ * # Safety
+ * `req` is the request of a running handler call.
+ */
+int fastserve_request_minor_version(const struct fastserve_request *req);
+
+/**
+ * The first header named `name` (case-insensitive); `ptr` NULL when absent.
+ *
+ * # Safety
+ * `req` is the request of a running handler call; `name` readable.
+ */
+struct fastserve_str fastserve_request_header(const struct fastserve_request *req,
+                                              const char *name,
+                                              size_t name_len);
+
+/**
+ * How many header fields the request has.
+ *
+ * # Safety
+ * `req` is the request of a running handler call.
+ */
+size_t fastserve_request_header_count(const struct fastserve_request *req);
+
+/**
+ * The `i`-th header field, in the order received.
+ *
+ * # Safety
+ * `req` is the request of a running handler call; `name` and `value` writable.
+ */
+enum fastserve_result fastserve_request_header_at(const struct fastserve_request *req,
+                                                  size_t i,
+                                                  struct fastserve_str *name,
+                                                  struct fastserve_str *value);
+
+/**
+ * Sets the status code (200 by default; 200..999).
+ *
+ * # Safety
+ * `res` is a live response handle.
+ */
+enum fastserve_result fastserve_response_status(struct fastserve_response *res, uint16_t status);
+
+/**
+ * Adds a header field (copied). `Content-Length`, `Date`, `Connection` and
+ * `Transfer-Encoding` are set by the engine and refused here.
+ *
+ * # Safety
+ * `res` live; `name` and `value` readable for their lengths.
+ */
+enum fastserve_result fastserve_response_header(struct fastserve_response *res,
+                                                const char *name,
+                                                size_t name_len,
+                                                const char *value,
+                                                size_t value_len);
+
+/**
+ * Sets the body, copying `len` bytes from `body`.
+ *
+ * # Safety
+ * `res` live; `body` readable for `len` bytes.
+ */
+enum fastserve_result fastserve_response_body(struct fastserve_response *res,
+                                              const uint8_t *body,
+                                              size_t len);
+
+/**
+ * Sets a body that is sent from `body` without a copy. The bytes must stay
+ * valid and unchanged until `release(userdata)` is called (once, from any
+ * thread) after they were sent or dropped. `release` may be NULL.
+ *
+ * # Safety
+ * `res` live; `body` readable for `len` bytes until released.
+ */
+enum fastserve_result fastserve_response_body_borrowed(struct fastserve_response *res,
+                                                       const uint8_t *body,
+                                                       size_t len,
+                                                       fastserve_release_fn release,
+                                                       void *userdata);
+
+/**
+ * Detaches the response from the handler call. Returns a new handle, usable
+ * from any thread, to fill and then `fastserve_response_send` later; the
+ * handler's own `res` must not be used again. Responses on one connection
+ * still go out in request order. Returns NULL if `res` was already sent or
+ * deferred. A deferred handle that is never sent holds its connection's
+ * later responses back; always send it.
+ *
+ * # Safety
+ * `res` is the live inline handle of a running handler.
+ */
+struct fastserve_response *fastserve_response_defer(struct fastserve_response *res);
+
+/**
+ * Finishes the response. For the inline handle it is optional (the response
+ * goes out when the handler returns). For a deferred handle it posts the
+ * response to its worker and frees the handle: do not use it afterwards.
+ *
+ * # Safety
+ * `res` is a live handle.
+ */
+enum fastserve_result fastserve_response_send(struct fastserve_response *res);
 
 #ifdef __cplusplus
 }  // extern "C"

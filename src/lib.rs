@@ -8,3 +8,5 @@ pub mod parse;
 
 #[doc(hidden)]
 pub mod ffi;
+pub mod proto;
+pub mod server;

@@ -4,6 +4,7 @@
 
 pub mod parse;
 pub mod pico;
+pub mod server;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -45,6 +46,14 @@ pub enum fastserve_result {
     FASTSERVE_RESULT_BAD_CHUNK_DATA = 20,
     /// Chunked body: framing overhead out of proportion to the data.
     FASTSERVE_RESULT_CHUNK_OVERHEAD = 21,
+    /// A system call failed (bind, listen, thread creation, ...).
+    FASTSERVE_RESULT_IO = 30,
+    /// The server is running; routes and listeners are fixed.
+    FASTSERVE_RESULT_ALREADY_STARTED = 31,
+    /// The server is not listening or not started yet.
+    FASTSERVE_RESULT_NOT_STARTED = 32,
+    /// The response was already sent or deferred.
+    FASTSERVE_RESULT_RESPONSE_CLOSED = 33,
 }
 
 use fastserve_result::*;
@@ -91,6 +100,10 @@ pub extern "C" fn fastserve_result_str(code: i32) -> *const std::ffi::c_char {
         19 => b"invalid chunk size line\0",
         20 => b"chunk data not followed by CRLF\0",
         21 => b"chunked framing overhead too large\0",
+        30 => b"system call failed\0",
+        31 => b"server already started\0",
+        32 => b"server not listening or not started\0",
+        33 => b"response already sent or deferred\0",
         _ => b"unknown result code\0",
     };
     s.as_ptr().cast()

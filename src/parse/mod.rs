@@ -125,6 +125,12 @@ pub struct Header<'b> {
     _buf: PhantomData<&'b [u8]>,
 }
 
+// SAFETY: a `Header` is two shared borrows of `&'b [u8]` data, which is
+// itself `Send` and `Sync`.
+unsafe impl Send for Header<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for Header<'_> {}
+
 impl<'b> Header<'b> {
     pub const EMPTY: Header<'static> = Header {
         name: core::ptr::null(),

@@ -1,0 +1,92 @@
+/* hello: the fastserve C API in one page.
+ *   GET  /plaintext     static response, served without calling out
+ *   GET  /hello?name=x  a handler: "Hello, x!" ("Hello, World!" without a name)
+ *   POST /echo          a handler that answers with the request body
+ * Usage: hello [host] [port] [workers]   (default 127.0.0.1 8080 1)
+ * Ctrl-C or SIGTERM stops it gracefully. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastserve.h"
+
+static fastserve_server *server;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    fastserve_server_stop(server); /* safe in a signal handler */
+}
+
+static int hello(const fastserve_request *req, fastserve_response *res, void *userdata)
+{
+    (void)userdata;
+    fastserve_str q = fastserve_request_query(req);
+    const char *name = "World";
+    size_t name_len = 5;
+    /* find name=... in the query string */
+    for (size_t i = 0; q.ptr != NULL && i + 5 <= q.len; i++) {
+        if ((i == 0 || q.ptr[i - 1] == '&') && memcmp(q.ptr + i, "name=", 5) == 0) {
+            name = q.ptr + i + 5;
+            name_len = 0;
+            while (i + 5 + name_len < q.len && name[name_len] != '&')
+                name_len++;
+            break;
+        }
+    }
+    char body[256];
+    if (name_len > 200)
+        name_len = 200;
+    int n = snprintf(body, sizeof(body), "Hello, %.*s!", (int)name_len, name);
+    fastserve_response_header(res, "Content-Type", 12, "text/plain", 10);
+    fastserve_response_body(res, (const uint8_t *)body, (size_t)n);
+    return 0;
+}
+
+static int echo(const fastserve_request *req, fastserve_response *res, void *userdata)
+{
+    (void)userdata;
+    fastserve_str body = fastserve_request_body(req);
+    fastserve_str ct = fastserve_request_header(req, "content-type", 12);
+    if (ct.ptr != NULL)
+        fastserve_response_header(res, "Content-Type", 12, ct.ptr, ct.len);
+    return fastserve_response_body(res, (const uint8_t *)body.ptr, body.len) == FASTSERVE_RESULT_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *host = argc > 1 ? argv[1] : "127.0.0.1";
+    int port = argc > 2 ? atoi(argv[2]) : 8080;
+    int workers = argc > 3 ? atoi(argv[3]) : 1;
+
+    fastserve_config *cfg = fastserve_config_new();
+    fastserve_config_set_workers(cfg, (size_t)workers);
+    server = fastserve_server_new(cfg);
+    fastserve_config_free(cfg);
+
+    static const char text[] = "Hello, World!";
+    fastserve_server_route_static(server, "GET", 3, "/plaintext", 10, 0, 200, "text/plain", 10,
+                                  (const uint8_t *)text, sizeof(text) - 1);
+    fastserve_server_route(server, "GET", 3, "/hello", 6, 0, hello, NULL);
+    fastserve_server_route(server, "POST", 4, "/echo", 5, 0, echo, NULL);
+
+    fastserve_result r = fastserve_server_listen(server, host, strlen(host), (uint16_t)port);
+    if (r != FASTSERVE_RESULT_OK) {
+        fprintf(stderr, "listen on %s:%d: %s\n", host, port, fastserve_result_str(r));
+        fastserve_server_free(server);
+        return 1;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    printf("hello: listening on http://%s:%u/ with %d worker(s)\n", host, fastserve_server_port(server), workers);
+    printf("try:   curl 'http://%s:%u/hello?name=you'\n", host, fastserve_server_port(server));
+    fflush(stdout);
+
+    r = fastserve_server_run(server);
+    fastserve_stats st;
+    fastserve_server_stats(server, &st);
+    printf("hello: stopped after %llu requests\n", (unsigned long long)st.requests);
+    fastserve_server_free(server);
+    return r == FASTSERVE_RESULT_OK ? 0 : 1;
+}

@@ -1,0 +1,54 @@
+//! The sans-I/O HTTP/1.1 connection core: bytes in, request events out;
+//! responses in, ordered output segments out. No sockets, threads or clocks.
+
+mod conn;
+pub mod date;
+mod output;
+mod pool;
+mod render;
+
+pub use conn::{Conn, Request, Responder, Service, Ticket};
+pub use output::{ExtBody, ReleaseFn};
+pub use pool::BufPool;
+pub use render::{reason, Body, Response, StaticResponse};
+
+/// Per-connection limits. Each one bounds memory or work a client can cause.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest request head (request line and fields), in bytes. Over it: 431.
+    pub max_head: usize,
+    /// Longest request line, in bytes. Over it: 414.
+    pub max_request_line: usize,
+    /// Most header fields in one request. Over it: 431.
+    pub max_headers: usize,
+    /// Largest request body, in bytes. Over it: 413 (before reading it when
+    /// Content-Length says so).
+    pub max_body: usize,
+    /// Most requests parsed and not yet fully answered on one connection.
+    /// At the limit the connection stops reading until responses drain.
+    pub max_pipelined: usize,
+    /// Most response bytes queued and unsent on one connection. Over it the
+    /// connection stops reading until the client reads.
+    pub max_unsent: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head: 8 * 1024,
+            max_request_line: 8 * 1024,
+            max_headers: 100,
+            max_body: 1024 * 1024,
+            max_pipelined: 128,
+            max_unsent: 1024 * 1024,
+        }
+    }
+}
+
+/// Settings shared by every connection of a server.
+#[derive(Clone, Debug, Default)]
+pub struct ProtoConfig {
+    pub limits: Limits,
+    /// Value of the `Server` header, if any.
+    pub server_name: Option<Vec<u8>>,
+}

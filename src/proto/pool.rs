@@ -1,0 +1,51 @@
+//! A free list of byte buffers, so that steady-state serving allocates nothing
+//! and idle connections hold no buffer at all.
+
+/// Buffers of `block` bytes (a multiple of 4 KiB). Buffers that grew beyond it
+/// are dropped on return instead of kept.
+pub struct BufPool {
+    free: Vec<Vec<u8>>,
+    block: usize,
+    max_free: usize,
+}
+
+impl BufPool {
+    pub fn new(block: usize, max_free: usize) -> Self {
+        let block = block.max(4096).div_ceil(4096) * 4096;
+        BufPool {
+            free: Vec::with_capacity(max_free),
+            block,
+            max_free,
+        }
+    }
+
+    pub fn block(&self) -> usize {
+        self.block
+    }
+
+    #[inline]
+    pub fn get(&mut self) -> Vec<u8> {
+        self.free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.block))
+    }
+
+    #[inline]
+    pub fn put(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() == self.block && self.free.len() < self.max_free {
+            buf.clear();
+            self.free.push(buf);
+        }
+    }
+
+    /// Buffers waiting for reuse.
+    pub fn idle(&self) -> usize {
+        self.free.len()
+    }
+}
+
+impl Default for BufPool {
+    fn default() -> Self {
+        BufPool::new(16 * 1024, 1024)
+    }
+}

@@ -1,0 +1,199 @@
+//! Response heads: rendered straight into the output buffer, with the cached
+//! `Date`, an automatic `Content-Length` and the connection header.
+
+use super::date::DATE_LEN;
+use super::output::ExtBody;
+
+/// The standard reason phrase of a status code ("" for unknown codes).
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        417 => "Expectation Failed",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// A response built by a handler: status, extra header lines (each already
+/// `Name: value\r\n`), and a body.
+pub struct Response<'a> {
+    pub status: u16,
+    pub headers: &'a [u8],
+    pub body: Body<'a>,
+}
+
+/// Where a response body lives.
+pub enum Body<'a> {
+    /// Copied into the output buffer.
+    Copy(&'a [u8]),
+    /// Sent from its own storage without a copy.
+    Ext(ExtBody),
+}
+
+impl Body<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Body::Copy(b) => b.len(),
+            Body::Ext(e) => e.as_slice().len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How the head must describe the connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnHeader {
+    /// HTTP/1.1 keep-alive: nothing to say.
+    None,
+    /// HTTP/1.0 client that asked for keep-alive.
+    KeepAlive,
+    /// The connection closes after this response.
+    Close,
+}
+
+#[inline]
+fn push_num(dst: &mut Vec<u8>, mut n: usize) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.extend_from_slice(&tmp[i..]);
+}
+
+/// Renders a status line and the automatic fields, then `extra`, then the blank line.
+#[inline]
+pub(crate) fn head(
+    dst: &mut Vec<u8>,
+    status: u16,
+    server: Option<&[u8]>,
+    date: &[u8; DATE_LEN],
+    content_length: Option<usize>,
+    conn: ConnHeader,
+    extra: &[u8],
+) {
+    dst.extend_from_slice(b"HTTP/1.1 ");
+    push_num(dst, status as usize);
+    dst.push(b' ');
+    dst.extend_from_slice(reason(status).as_bytes());
+    dst.extend_from_slice(b"\r\n");
+    if let Some(s) = server {
+        dst.extend_from_slice(b"Server: ");
+        dst.extend_from_slice(s);
+        dst.extend_from_slice(b"\r\n");
+    }
+    dst.extend_from_slice(b"Date: ");
+    dst.extend_from_slice(date);
+    dst.extend_from_slice(b"\r\n");
+    if let Some(n) = content_length {
+        dst.extend_from_slice(b"Content-Length: ");
+        push_num(dst, n);
+        dst.extend_from_slice(b"\r\n");
+    }
+    match conn {
+        ConnHeader::None => {}
+        ConnHeader::KeepAlive => dst.extend_from_slice(b"Connection: keep-alive\r\n"),
+        ConnHeader::Close => dst.extend_from_slice(b"Connection: close\r\n"),
+    }
+    dst.extend_from_slice(extra);
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// A response rendered once, at route registration, and served by copying it
+/// into the output buffer around the current date.
+#[derive(Clone, Debug)]
+pub struct StaticResponse {
+    /// Status line, `Server`, and the `Date: ` field name.
+    pre_date: Vec<u8>,
+    /// CRLF after the date, `Content-Length`, the caller's fields.
+    post_date: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl StaticResponse {
+    /// `headers` holds complete `Name: value\r\n` lines.
+    pub fn new(status: u16, server: Option<&[u8]>, headers: &[u8], body: &[u8]) -> Self {
+        let mut pre = Vec::new();
+        let date = [0u8; DATE_LEN];
+        head(
+            &mut pre,
+            status,
+            server,
+            &date,
+            Some(body.len()),
+            ConnHeader::None,
+            headers,
+        );
+        let at = pre.windows(6).position(|w| w == b"Date: ").unwrap() + 6;
+        let post = pre[at + DATE_LEN..pre.len() - 2].to_vec(); // without the final CRLF
+        pre.truncate(at);
+        StaticResponse {
+            pre_date: pre,
+            post_date: post,
+            body: body.to_vec(),
+        }
+    }
+
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    #[inline]
+    pub(crate) fn write(
+        &self,
+        dst: &mut Vec<u8>,
+        date: &[u8; DATE_LEN],
+        conn: ConnHeader,
+        head_only: bool,
+    ) {
+        dst.extend_from_slice(&self.pre_date);
+        dst.extend_from_slice(date);
+        dst.extend_from_slice(&self.post_date);
+        match conn {
+            ConnHeader::None => {}
+            ConnHeader::KeepAlive => dst.extend_from_slice(b"Connection: keep-alive\r\n"),
+            ConnHeader::Close => dst.extend_from_slice(b"Connection: close\r\n"),
+        }
+        dst.extend_from_slice(b"\r\n");
+        if !head_only {
+            dst.extend_from_slice(&self.body);
+        }
+    }
+}

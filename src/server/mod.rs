@@ -1,0 +1,311 @@
+//! The engine: worker threads, each a mio loop with its own `SO_REUSEPORT`
+//! listener, driving the connection core, with a router in front.
+
+mod response;
+mod router;
+mod worker;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+pub use response::{BuildError, Handler, ResponseBuilder};
+pub use router::{Router, Target};
+
+use crate::proto::{ProtoConfig, StaticResponse};
+use worker::{ErrorPages, Mailbox, Worker};
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Worker threads, each with its own event loop and listener.
+    pub workers: usize,
+    /// Most open connections per worker; past it new ones are closed at once.
+    pub max_connections: usize,
+    /// Read and write buffer block size (rounded up to a multiple of 4 KiB).
+    pub buffer_size: usize,
+    /// How long a graceful stop waits for in-flight requests.
+    pub shutdown_grace: Duration,
+    pub backlog: i32,
+    pub proto: ProtoConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            workers: 1,
+            max_connections: 10_000,
+            buffer_size: 16 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+            backlog: 1024,
+            proto: ProtoConfig {
+                server_name: Some(b"fastserve".to_vec()),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Counters, summed over workers.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub open: AtomicU64,
+    pub accepted: AtomicU64,
+}
+
+/// A snapshot of [`Stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub requests: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub open_connections: u64,
+    pub accepted: u64,
+}
+
+/// What workers share, read-only once running.
+pub(crate) struct Shared {
+    pub(crate) cfg: ServerConfig,
+    pub(crate) router: Router,
+    pub(crate) errors: ErrorPages,
+    pub(crate) stop: AtomicBool,
+}
+
+/// A configured server: routes first, then `listen`, `start`, `stop`, `wait`.
+pub struct Server {
+    cfg: ServerConfig,
+    router: Router,
+    not_found: Option<StaticResponse>,
+    method_not_allowed: Option<StaticResponse>,
+    listeners: Vec<TcpListener>,
+    local: Option<SocketAddr>,
+    running: Option<Running>,
+}
+
+struct Running {
+    shared: Arc<Shared>,
+    mailboxes: Vec<Arc<Mailbox>>,
+    stats: Vec<Arc<Stats>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Misuse of the server's life cycle.
+#[derive(Debug)]
+pub enum ServerError {
+    Io(io::Error),
+    /// Routes and settings are fixed once started.
+    AlreadyStarted,
+    /// `start` needs a successful `listen` first.
+    NotListening,
+    NotStarted,
+}
+
+impl From<io::Error> for ServerError {
+    fn from(e: io::Error) -> Self {
+        ServerError::Io(e)
+    }
+}
+
+impl Server {
+    pub fn new(cfg: ServerConfig) -> Self {
+        Server {
+            cfg,
+            router: Router::default(),
+            not_found: None,
+            method_not_allowed: None,
+            listeners: Vec::new(),
+            local: None,
+            running: None,
+        }
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.cfg
+    }
+
+    fn server_name(&self) -> Option<&[u8]> {
+        self.cfg.proto.server_name.as_deref()
+    }
+
+    /// A static route: the response is rendered now and served without any
+    /// call-out. `headers` holds complete `Name: value\r\n` lines.
+    pub fn route_static(
+        &mut self,
+        method: Option<&[u8]>,
+        path: &[u8],
+        prefix: bool,
+        status: u16,
+        headers: &[u8],
+        body: &[u8],
+    ) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        let r = StaticResponse::new(status, self.server_name(), headers, body);
+        self.router.add(method, path, prefix, Target::Static(r));
+        Ok(())
+    }
+
+    pub fn route(
+        &mut self,
+        method: Option<&[u8]>,
+        path: &[u8],
+        prefix: bool,
+        h: Arc<dyn Handler>,
+    ) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        self.router.add(method, path, prefix, Target::Handler(h));
+        Ok(())
+    }
+
+    /// Replaces the 404 or 405 response.
+    pub fn error_page(
+        &mut self,
+        status: u16,
+        headers: &[u8],
+        body: &[u8],
+    ) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        let r = StaticResponse::new(status, self.server_name(), headers, body);
+        match status {
+            404 => self.not_found = Some(r),
+            405 => self.method_not_allowed = Some(r),
+            _ => {
+                return Err(ServerError::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "only 404 and 405",
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    fn check_not_started(&self) -> Result<(), ServerError> {
+        if self.running.is_some() {
+            Err(ServerError::AlreadyStarted)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Binds one `SO_REUSEPORT` listener per worker. Port 0 picks a free port,
+    /// shared by all workers; [`Server::local_addr`] tells which.
+    pub fn listen(&mut self, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
+        self.check_not_started()?;
+        self.listeners.clear();
+        let mut addr = addr;
+        for _ in 0..self.cfg.workers.max(1) {
+            let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            s.set_reuse_address(true)?;
+            s.set_reuse_port(true)?;
+            s.set_nonblocking(true)?;
+            s.bind(&addr.into())?;
+            s.listen(self.cfg.backlog)?;
+            let l: TcpListener = s.into();
+            addr = l.local_addr()?;
+            self.listeners.push(l);
+        }
+        self.local = Some(addr);
+        Ok(addr)
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local
+    }
+
+    /// Starts the workers and returns.
+    pub fn start(&mut self) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        if self.listeners.is_empty() {
+            return Err(ServerError::NotListening);
+        }
+        let name = self.cfg.proto.server_name.clone();
+        let text = b"Content-Type: text/plain\r\n";
+        let errors = ErrorPages {
+            not_found: self
+                .not_found
+                .take()
+                .unwrap_or_else(|| StaticResponse::new(404, name.as_deref(), text, b"Not Found\n")),
+            method_not_allowed: self.method_not_allowed.take().unwrap_or_else(|| {
+                StaticResponse::new(405, name.as_deref(), text, b"Method Not Allowed\n")
+            }),
+        };
+        let shared = Arc::new(Shared {
+            cfg: self.cfg.clone(),
+            router: std::mem::take(&mut self.router),
+            errors,
+            stop: AtomicBool::new(false),
+        });
+        let mut mailboxes = Vec::new();
+        let mut stats = Vec::new();
+        let mut threads = Vec::new();
+        for (i, l) in self.listeners.drain(..).enumerate() {
+            let st = Arc::new(Stats::default());
+            let (w, mb) = Worker::new(l, shared.clone(), st.clone())?;
+            mailboxes.push(mb);
+            stats.push(st);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("fastserve-{i}"))
+                    .spawn(move || w.run())?,
+            );
+        }
+        self.running = Some(Running {
+            shared,
+            mailboxes,
+            stats,
+            threads: Mutex::new(threads),
+        });
+        Ok(())
+    }
+
+    /// Asks the workers to stop: no new connections, in-flight requests
+    /// finish, then connections close. Returns at once; see [`Server::wait`].
+    pub fn stop(&self) {
+        if let Some(r) = &self.running {
+            r.shared.stop.store(true, Ordering::Release);
+            for m in &r.mailboxes {
+                m.wake();
+            }
+        }
+    }
+
+    /// Blocks until every worker has exited.
+    pub fn wait(&self) -> Result<(), ServerError> {
+        let r = self.running.as_ref().ok_or(ServerError::NotStarted)?;
+        let threads = std::mem::take(&mut *r.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+        Ok(())
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        let mut s = StatsSnapshot::default();
+        if let Some(r) = &self.running {
+            for st in &r.stats {
+                s.requests += st.requests.load(Ordering::Relaxed);
+                s.bytes_in += st.bytes_in.load(Ordering::Relaxed);
+                s.bytes_out += st.bytes_out.load(Ordering::Relaxed);
+                s.open_connections += st.open.load(Ordering::Relaxed);
+                s.accepted += st.accepted.load(Ordering::Relaxed);
+            }
+        }
+        s
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.running.is_some() {
+            self.stop();
+            let _ = self.wait();
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! One worker: a mio poll loop owning a listener and a slab of connections.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use super::response::{Origin, ResponseBuilder, State};
+use super::router::{Miss, Router, Target};
+use super::{Shared, Stats};
+use crate::parse::Header;
+use crate::proto::date::{http_date, DATE_LEN};
+use crate::proto::{
+    self, BufPool, Conn, ExtBody, Request, Responder, Service, StaticResponse, Ticket,
+};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_CONN: usize = 2;
+
+/// A deferred response on its way back to the worker.
+pub(crate) struct Completion {
+    pub(crate) token: usize,
+    pub(crate) gen: u32,
+    pub(crate) ticket: Ticket,
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<u8>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) ext: Option<ExtBody>,
+}
+
+/// The worker's inbox for deferred responses; any thread may post.
+pub(crate) struct Mailbox {
+    queue: Mutex<Vec<Completion>>,
+    waker: Waker,
+}
+
+impl Mailbox {
+    pub(crate) fn post(&self, c: Completion) {
+        let was_empty = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            q.push(c);
+            q.len() == 1
+        };
+        if was_empty {
+            let _ = self.waker.wake();
+        }
+    }
+
+    pub(crate) fn wake(&self) {
+        let _ = self.waker.wake();
+    }
+}
+
+struct Entry {
+    conn: Conn,
+    stream: TcpStream,
+    gen: u32,
+    /// Readiness not yet used up (edge-triggered).
+    readable: bool,
+    writable: bool,
+}
+
+/// Per-worker services handed to the connection core.
+struct Dispatch<'a> {
+    router: &'a Router,
+    builder: &'a mut ResponseBuilder,
+    mailbox: &'a Arc<Mailbox>,
+    errors: &'a ErrorPages,
+    token: usize,
+    gen: u32,
+}
+
+pub(crate) struct ErrorPages {
+    pub(crate) not_found: StaticResponse,
+    pub(crate) method_not_allowed: StaticResponse,
+}
+
+impl Service for Dispatch<'_> {
+    #[inline]
+    fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
+        let h = match self.router.find(req.method, req.path) {
+            Ok(Target::Static(s)) => return res.send_static(s),
+            Ok(Target::Handler(h)) => h,
+            Err(Miss::NotFound) => return res.send_static(&self.errors.not_found),
+            Err(Miss::MethodNotAllowed) => return res.send_static(&self.errors.method_not_allowed),
+        };
+        let b = &mut *self.builder;
+        b.reset(Origin {
+            mailbox: self.mailbox.clone(),
+            token: self.token,
+            gen: self.gen,
+            ticket: res.ticket(),
+        });
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(req, b)))
+            .unwrap_or(Err(()));
+        b.origin = None;
+        match (&b.state, ok) {
+            (State::Deferred, _) => {
+                res.defer();
+            }
+            (State::Sent, _) | (State::Open, Ok(())) => res.send(b.response()),
+            (State::Open, Err(())) => {
+                b.status = 500;
+                b.headers.clear();
+                b.body.clear();
+                b.ext = None;
+                res.send(b.response());
+            }
+        }
+    }
+}
+
+pub(crate) struct Worker {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    conns: Slab<Entry>,
+    gens: Vec<u32>,
+    pool: BufPool,
+    headers: Vec<Header<'static>>,
+    builder: ResponseBuilder,
+    mailbox: Arc<Mailbox>,
+    shared: Arc<Shared>,
+    stats: Arc<Stats>,
+    date: [u8; DATE_LEN],
+    date_secs: u64,
+    stopping: Option<Instant>,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        listener: std::net::TcpListener,
+        shared: Arc<Shared>,
+        stats: Arc<Stats>,
+    ) -> io::Result<(Self, Arc<Mailbox>)> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::from_std(listener);
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let mailbox = Arc::new(Mailbox {
+            queue: Mutex::new(Vec::new()),
+            waker,
+        });
+        let max_headers = shared.cfg.proto.limits.max_headers;
+        let w = Worker {
+            poll,
+            listener: Some(listener),
+            conns: Slab::with_capacity(1024),
+            gens: Vec::new(),
+            pool: BufPool::new(shared.cfg.buffer_size, 4096),
+            headers: vec![Header::EMPTY; max_headers],
+            builder: ResponseBuilder::default(),
+            mailbox: mailbox.clone(),
+            shared,
+            stats,
+            date: [0; DATE_LEN],
+            date_secs: 0,
+            stopping: None,
+        };
+        Ok((w, mailbox))
+    }
+
+    fn tick(&mut self) {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if secs != self.date_secs {
+            self.date_secs = secs;
+            self.date = http_date(secs);
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        self.tick();
+        loop {
+            let timeout = Some(Duration::from_millis(if self.stopping.is_some() {
+                50
+            } else {
+                1000
+            }));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                break;
+            }
+            self.tick();
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.accept(),
+                    WAKER => self.drain_mailbox(),
+                    Token(t) => {
+                        let idx = t - FIRST_CONN;
+                        if let Some(e) = self.conns.get_mut(idx) {
+                            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                                e.readable = true;
+                            }
+                            if ev.is_writable() || ev.is_error() {
+                                e.writable = true;
+                            }
+                            self.drive(idx);
+                        }
+                    }
+                }
+            }
+            if self.shared.stop.load(Ordering::Acquire) && self.stopping.is_none() {
+                self.begin_stop();
+            }
+            if let Some(since) = self.stopping {
+                if self.conns.is_empty() || since.elapsed() > self.shared.cfg.shutdown_grace {
+                    break;
+                }
+            }
+        }
+        let idxs: Vec<usize> = self.conns.iter().map(|(i, _)| i).collect();
+        for i in idxs {
+            self.close(i);
+        }
+    }
+
+    fn begin_stop(&mut self) {
+        self.stopping = Some(Instant::now());
+        if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        let idxs: Vec<usize> = self.conns.iter().map(|(i, _)| i).collect();
+        for i in idxs {
+            self.conns[i].conn.shutdown();
+            self.drive(i);
+        }
+    }
+
+    fn accept(&mut self) {
+        loop {
+            let Some(l) = &self.listener else { return };
+            match l.accept() {
+                Ok((mut stream, _)) => {
+                    if self.conns.len() >= self.shared.cfg.max_connections {
+                        drop(stream);
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let entry = self.conns.vacant_entry();
+                    let idx = entry.key();
+                    if self.gens.len() <= idx {
+                        self.gens.resize(idx + 1, 0);
+                    }
+                    let gen = self.gens[idx];
+                    if self
+                        .poll
+                        .registry()
+                        .register(
+                            &mut stream,
+                            Token(idx + FIRST_CONN),
+                            Interest::READABLE | Interest::WRITABLE,
+                        )
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    entry.insert(Entry {
+                        conn: Conn::new(),
+                        stream,
+                        gen,
+                        readable: false,
+                        writable: true,
+                    });
+                    self.stats.open.fetch_add(1, Ordering::Relaxed);
+                    self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return, // EMFILE and friends: retry on the next event
+            }
+        }
+    }
+
+    fn drain_mailbox(&mut self) {
+        let batch =
+            std::mem::take(&mut *self.mailbox.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        for mut c in batch {
+            let idx = c.token;
+            let Some(e) = self.conns.get_mut(idx) else {
+                continue;
+            };
+            if e.gen != c.gen {
+                continue; // the connection closed; its slot was reused
+            }
+            let body = match c.ext.take() {
+                Some(x) => proto::Body::Ext(x),
+                None => proto::Body::Copy(&c.body),
+            };
+            let r = proto::Response {
+                status: c.status,
+                headers: &c.headers,
+                body,
+            };
+            e.conn.complete(
+                c.ticket,
+                r,
+                &self.shared.cfg.proto,
+                &mut self.pool,
+                &self.date,
+            );
+            self.drive(idx);
+        }
+    }
+
+    /// Reads, processes and writes until the connection can make no progress.
+    fn drive(&mut self, idx: usize) {
+        let cfg = &self.shared.cfg.proto;
+        let limits = &cfg.limits;
+        loop {
+            let e = &mut self.conns[idx];
+            let mut progressed = false;
+            if e.readable && e.conn.wants_read(limits) {
+                let spare = e.conn.recv_buf(&mut self.pool, limits);
+                match read(&e.stream, spare) {
+                    Ok(0) => {
+                        e.readable = false;
+                        e.conn.received_eof();
+                    }
+                    Ok(n) => {
+                        // a short read drained the socket: wait for the next edge
+                        if n < spare.len() {
+                            e.readable = false;
+                        }
+                        e.conn.received(n);
+                        self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                        progressed = true;
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => e.readable = false,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return self.close(idx),
+                }
+            }
+            let before = e.conn.requests();
+            let mut d = Dispatch {
+                router: &self.shared.router,
+                builder: &mut self.builder,
+                mailbox: &self.mailbox,
+                errors: &self.shared.errors,
+                token: idx,
+                gen: e.gen,
+            };
+            e.conn
+                .process(&mut d, cfg, &mut self.pool, &mut self.headers, &self.date);
+            let served = e.conn.requests() - before;
+            if served > 0 {
+                self.stats.requests.fetch_add(served, Ordering::Relaxed);
+            }
+            if e.writable && e.conn.unsent() > 0 {
+                match write(&e.stream, &e.conn) {
+                    Ok(n) => {
+                        if n < e.conn.unsent() {
+                            e.writable = false;
+                        }
+                        e.conn.written(n, &mut self.pool);
+                        self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+                        progressed = true;
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => e.writable = false,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return self.close(idx),
+                }
+            }
+            if e.conn.should_close() {
+                return self.close(idx);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn close(&mut self, idx: usize) {
+        let mut e = self.conns.remove(idx);
+        let _ = self.poll.registry().deregister(&mut e.stream);
+        e.conn.release(&mut self.pool);
+        self.gens[idx] = self.gens[idx].wrapping_add(1);
+        self.stats.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn read(s: &TcpStream, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid writable memory of its length; read(2) writes at
+    // most that many bytes and they are then initialised.
+    let n = unsafe { libc::read(s.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// One `sendmsg` for all queued responses. MSG_NOSIGNAL: a peer that went
+/// away is an EPIPE error here, never a SIGPIPE in the host process.
+fn write(s: &TcpStream, conn: &Conn) -> io::Result<usize> {
+    let mut iov = [io::IoSlice::new(&[]); 64];
+    let n = match conn.out_single() {
+        Some(b) => {
+            iov[0] = io::IoSlice::new(b);
+            1
+        }
+        None => conn.iovecs(&mut iov),
+    };
+    // SAFETY: a zeroed msghdr is valid; IoSlice is ABI-compatible with iovec.
+    let r = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = iov.as_mut_ptr().cast();
+        msg.msg_iovlen = n as _;
+        libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
