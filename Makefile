@@ -7,7 +7,10 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run test test-rust test-c test-header install clean bench bench-parse fuzz
+.PHONY: all lib run test test-rust test-c test-header test-python test-asan install clean bench bench-parse fuzz examples
+EXAMPLES := build/hello build/deferred build/pico_compat
+VENV := .venv
+PYTEST := $(VENV)/bin/pytest
 
 all: lib
 
@@ -23,11 +26,30 @@ lib:
 build/%: c-examples/%.c lib
 	$(CC) $(CFLAGS_EX) $< -L$(LIBDIR) -lfastserve -Wl,-rpath,'$$ORIGIN/lib' -o $@ -lpthread
 
-run: build/pico_compat
-	./build/pico_compat
+examples: $(EXAMPLES)
 
-test: test-header test-rust test-c
+run: build/hello
+	@echo "starting the hello server; try: curl 'http://127.0.0.1:8080/hello?name=you'"
+	./build/hello 127.0.0.1 8080
+
+test: test-header test-rust test-c test-python test-asan
 	@echo "make test: all suites passed"
+
+$(PYTEST):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check pytest
+
+test-python: $(EXAMPLES) $(PYTEST)
+	cd tests/python && ../../$(PYTEST) -q
+
+# The examples again under AddressSanitizer with LeakSanitizer: a leak or an
+# invalid access makes the example exit non-zero, which fails the tests.
+build/asan/%: c-examples/%.c lib
+	@mkdir -p build/asan
+	$(CC) $(CFLAGS_EX) -O1 -fsanitize=address -fno-omit-frame-pointer $< -L$(LIBDIR) -lfastserve -Wl,-rpath,'$$ORIGIN/../lib' -o $@ -lpthread
+
+test-asan: build/asan/hello build/asan/deferred $(PYTEST)
+	cd tests/python && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q
 
 # The checked-in header must equal what cbindgen generates from the sources.
 test-header: lib
@@ -38,7 +60,7 @@ test-header: lib
 test-rust:
 	$(CARGO) test
 
-test-c: build/pico_compat
+test-c: $(EXAMPLES)
 	./build/pico_compat > build/pico_compat.out
 	diff -u tests/c/pico_compat.expected build/pico_compat.out
 	@echo "c-examples: pico_compat OK"

@@ -482,13 +482,13 @@ impl Conn {
             }
         };
         self.scanned = 0;
-        if head_len > limits.max_head {
-            self.fail(431, pool, date, cfg);
+        let line_len = avail.iter().position(|&b| b == b'\n').unwrap_or(head_len);
+        if line_len > limits.max_request_line {
+            self.fail(414, pool, date, cfg);
             return false;
         }
-        let line_len = avail.iter().position(|&b| b == b'\n').unwrap_or(head_len);
-        if line_len > limits.max_request_line || req.path.len() > limits.max_request_line {
-            self.fail(414, pool, date, cfg);
+        if head_len > limits.max_head {
+            self.fail(431, pool, date, cfg);
             return false;
         }
         let framing = match framing(req.minor_version, &hs[..req.headers]) {

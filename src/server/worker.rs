@@ -65,6 +65,8 @@ struct Entry {
     /// Readiness not yet used up (edge-triggered).
     readable: bool,
     writable: bool,
+    /// The peer's FIN was reported: read until 0 even after a short read.
+    hup: bool,
 }
 
 /// Per-worker services handed to the connection core.
@@ -203,6 +205,9 @@ impl Worker {
                             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                                 e.readable = true;
                             }
+                            if ev.is_read_closed() {
+                                e.hup = true;
+                            }
                             if ev.is_writable() || ev.is_error() {
                                 e.writable = true;
                             }
@@ -272,6 +277,7 @@ impl Worker {
                         gen,
                         readable: false,
                         writable: true,
+                        hup: false,
                     });
                     self.stats.open.fetch_add(1, Ordering::Relaxed);
                     self.stats.accepted.fetch_add(1, Ordering::Relaxed);
@@ -330,7 +336,7 @@ impl Worker {
                     }
                     Ok(n) => {
                         // a short read drained the socket: wait for the next edge
-                        if n < spare.len() {
+                        if n < spare.len() && !e.hup {
                             e.readable = false;
                         }
                         e.conn.received(n);

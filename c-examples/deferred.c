@@ -1,0 +1,126 @@
+/* deferred: responses completed later, by a pool of C threads, out of order.
+ *   GET /job?id=N   the handler defers; a pool thread answers "job N" later.
+ * The pool takes the newest job first (a stack), so a pipelined burst is
+ * completed in reverse order; fastserve still sends the answers in request
+ * order. Usage: deferred [host] [port] [threads]   (default 127.0.0.1 8081 4) */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fastserve.h"
+
+struct job {
+    fastserve_response *res;
+    long id;
+    struct job *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ready = PTHREAD_COND_INITIALIZER;
+static struct job *stack;
+static int quitting;
+static fastserve_server *server;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    fastserve_server_stop(server);
+}
+
+static int job(const fastserve_request *req, fastserve_response *res, void *userdata)
+{
+    (void)userdata;
+    fastserve_str q = fastserve_request_query(req);
+    long id = -1;
+    if (q.ptr != NULL && q.len > 3 && memcmp(q.ptr, "id=", 3) == 0) {
+        char num[24] = {0};
+        memcpy(num, q.ptr + 3, q.len - 3 < sizeof(num) - 1 ? q.len - 3 : sizeof(num) - 1);
+        id = strtol(num, NULL, 10);
+    }
+    struct job *j = malloc(sizeof(*j));
+    if (j == NULL)
+        return 1; /* answered with 500 */
+    j->res = fastserve_response_defer(res);
+    j->id = id;
+    pthread_mutex_lock(&lock);
+    j->next = stack;
+    stack = j;
+    pthread_cond_signal(&ready);
+    pthread_mutex_unlock(&lock);
+    return 0;
+}
+
+static void *completer(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        while (stack == NULL && !quitting)
+            pthread_cond_wait(&ready, &lock);
+        if (stack == NULL && quitting) {
+            pthread_mutex_unlock(&lock);
+            return NULL;
+        }
+        /* let a pipelined burst pile up, then take the newest first */
+        pthread_mutex_unlock(&lock);
+        struct timespec pause = {0, 2 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        pthread_mutex_lock(&lock);
+        struct job *j = stack;
+        if (j != NULL)
+            stack = j->next;
+        pthread_mutex_unlock(&lock);
+        if (j == NULL)
+            continue;
+        char body[64];
+        int n = snprintf(body, sizeof(body), "job %ld\n", j->id);
+        fastserve_response_header(j->res, "Content-Type", 12, "text/plain", 10);
+        fastserve_response_body(j->res, (const uint8_t *)body, (size_t)n);
+        fastserve_response_send(j->res); /* consumes the handle */
+        free(j);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *host = argc > 1 ? argv[1] : "127.0.0.1";
+    int port = argc > 2 ? atoi(argv[2]) : 8081;
+    int nthreads = argc > 3 ? atoi(argv[3]) : 4;
+    if (nthreads < 1 || nthreads > 64)
+        nthreads = 4;
+
+    server = fastserve_server_new(NULL);
+    static const char text[] = "Hello, World!";
+    fastserve_server_route_static(server, "GET", 3, "/plaintext", 10, 0, 200, "text/plain", 10,
+                                  (const uint8_t *)text, sizeof(text) - 1);
+    fastserve_server_route(server, "GET", 3, "/job", 4, 0, job, NULL);
+    fastserve_result r = fastserve_server_listen(server, host, strlen(host), (uint16_t)port);
+    if (r != FASTSERVE_RESULT_OK) {
+        fprintf(stderr, "listen: %s\n", fastserve_result_str(r));
+        fastserve_server_free(server);
+        return 1;
+    }
+    pthread_t threads[64];
+    for (int i = 0; i < nthreads; i++)
+        pthread_create(&threads[i], NULL, completer, NULL);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    printf("deferred: listening on http://%s:%u/ with %d completer threads\n", host, fastserve_server_port(server),
+           nthreads);
+    printf("try:      curl 'http://%s:%u/job?id=7'\n", host, fastserve_server_port(server));
+    fflush(stdout);
+
+    r = fastserve_server_run(server);
+    pthread_mutex_lock(&lock);
+    quitting = 1;
+    pthread_cond_broadcast(&ready);
+    pthread_mutex_unlock(&lock);
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(threads[i], NULL);
+    fastserve_server_free(server);
+    printf("deferred: stopped\n");
+    return r == FASTSERVE_RESULT_OK ? 0 : 1;
+}
