@@ -1,0 +1,10 @@
+//! A bare header section (as trailers are parsed): every kernel agrees, in
+//! strict and pico mode.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/support/fuzz_checks.rs"]
+mod fuzz_checks;
+
+fuzz_target!(|data: &[u8]| fuzz_checks::check_headers(data));
