@@ -228,6 +228,7 @@ pub(crate) fn fields<'b, S: Scan, const STRICT: bool>(
 ) -> PResult<usize> {
     let mut n = 0;
     let r = loop {
+        i = common_fields(scan, buf, i, headers, &mut n);
         let c = match byte(buf, i) {
             Ok(c) => c,
             Err(e) => break Err(e),
@@ -284,4 +285,45 @@ fn field<'b, S: Scan, const STRICT: bool>(
     let stop = unsafe { scan.value_end(buf, i) };
     let next = line_end::<STRICT>(buf, stop)?;
     Ok((Header::new(name, trim_end(&buf[start..stop])), next))
+}
+
+/// The common case, without `Result` plumbing: `name: value CRLF` lines with
+/// token names. Stops, without consuming it, at the first line that is
+/// anything else (the end of the head, a partial line, obs-fold, a bare LF, an
+/// error) and leaves that line to [`field`], which decides exactly.
+#[inline(always)]
+fn common_fields<'b, S: Scan>(
+    scan: &mut S,
+    buf: &'b [u8],
+    mut i: usize,
+    headers: &mut [MaybeUninit<Header<'b>>],
+    n: &mut usize,
+) -> usize {
+    let len = buf.len();
+    while *n < headers.len() && i + 1 < len {
+        if buf[i] == b'\r' {
+            break;
+        }
+        // SAFETY: i < len; positions only grow; kernel supported (dispatcher).
+        let colon = unsafe { scan.token_end(buf, i) };
+        if colon == i || colon + 1 >= len || buf[colon] != b':' {
+            break;
+        }
+        let mut v = colon + 1;
+        while v < len && (buf[v] == b' ' || buf[v] == b'\t') {
+            v += 1;
+        }
+        if v >= len {
+            break;
+        }
+        // SAFETY: as above.
+        let e = unsafe { scan.value_end(buf, v) };
+        if e + 1 >= len || buf[e] != b'\r' || buf[e + 1] != b'\n' {
+            break;
+        }
+        headers[*n].write(Header::new(Some(&buf[i..colon]), trim_end(&buf[v..e])));
+        *n += 1;
+        i = e + 2;
+    }
+    i
 }

@@ -52,8 +52,8 @@ pub(crate) trait Scan {
     /// First byte at or after `pos` outside `0x21..=0x7e`.
     ///
     /// # Safety
-    /// `pos <= buf.len()`; every query on one cursor uses the same `buf` and a
-    /// position no lower than the last; the CPU supports the kernel.
+    /// `pos <= buf.len()`; every query on one cursor uses the same `buf`; the
+    /// CPU supports the kernel. (Queries are cheapest at growing positions.)
     unsafe fn uri_end(&mut self, buf: &[u8], pos: usize) -> usize;
     /// First byte at or after `pos` that is a control byte other than HTAB, or DEL.
     ///
@@ -177,11 +177,12 @@ mod x86 {
 
     /// One instruction set's classifier.
     pub(crate) trait Block {
-        /// `(stop, nontoken)` masks of the 32 bytes at `p`; bit `i` is byte `i`.
+        /// The stop mask (`STOP`) or the non-token mask of the 32 bytes at
+        /// `p`; bit `i` is byte `i`.
         ///
         /// # Safety
         /// `p..p + 32` is readable; the CPU has the instruction set.
-        unsafe fn masks(p: *const u8) -> (u32, u32);
+        unsafe fn mask<const STOP: bool>(p: *const u8) -> u32;
         /// Direct scan for the first byte outside `0x21..=0x7e`.
         ///
         /// # Safety
@@ -199,39 +200,35 @@ mod x86 {
 
     impl Sse42Block {
         #[inline(always)]
-        unsafe fn masks16(p: *const u8) -> (u32, u32) {
+        unsafe fn mask16<const STOP: bool>(p: *const u8) -> u32 {
             // SAFETY: the caller guarantees 16 readable bytes at `p`; the
             // tables are 16 bytes each.
             unsafe {
                 let v = _mm_loadu_si128(p as *const __m128i);
-                let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-                let stop = _mm_or_si128(
-                    _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\t' as i8)), ctl),
-                    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
-                );
-                let nib = _mm_set1_epi8(0x0f);
-                let lo_t = _mm_loadu_si128(TOKEN_LO.as_ptr() as *const __m128i);
-                let hi_t = _mm_loadu_si128(TOKEN_HI.as_ptr() as *const __m128i);
-                let l = _mm_shuffle_epi8(lo_t, _mm_and_si128(v, nib));
-                let h = _mm_shuffle_epi8(hi_t, _mm_and_si128(_mm_srli_epi16(v, 4), nib));
-                let bad = _mm_cmpeq_epi8(_mm_and_si128(l, h), _mm_setzero_si128());
-                (
-                    _mm_movemask_epi8(stop) as u32,
-                    _mm_movemask_epi8(bad) as u32,
-                )
+                let m = if STOP {
+                    let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+                    _mm_or_si128(
+                        _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\t' as i8)), ctl),
+                        _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
+                    )
+                } else {
+                    let nib = _mm_set1_epi8(0x0f);
+                    let lo_t = _mm_loadu_si128(TOKEN_LO.as_ptr() as *const __m128i);
+                    let hi_t = _mm_loadu_si128(TOKEN_HI.as_ptr() as *const __m128i);
+                    let l = _mm_shuffle_epi8(lo_t, _mm_and_si128(v, nib));
+                    let h = _mm_shuffle_epi8(hi_t, _mm_and_si128(_mm_srli_epi16(v, 4), nib));
+                    _mm_cmpeq_epi8(_mm_and_si128(l, h), _mm_setzero_si128())
+                };
+                _mm_movemask_epi8(m) as u32
             }
         }
     }
 
     impl Block for Sse42Block {
         #[inline(always)]
-        unsafe fn masks(p: *const u8) -> (u32, u32) {
+        unsafe fn mask<const STOP: bool>(p: *const u8) -> u32 {
             // SAFETY: 32 readable bytes at `p` (caller), so two 16-byte halves.
-            unsafe {
-                let (s0, n0) = Self::masks16(p);
-                let (s1, n1) = Self::masks16(p.add(16));
-                (s0 | s1 << 16, n0 | n1 << 16)
-            }
+            unsafe { Self::mask16::<STOP>(p) | Self::mask16::<STOP>(p.add(16)) << 16 }
         }
 
         #[inline(always)]
@@ -259,29 +256,33 @@ mod x86 {
 
     impl Block for Avx2Block {
         #[inline(always)]
-        unsafe fn masks(p: *const u8) -> (u32, u32) {
+        unsafe fn mask<const STOP: bool>(p: *const u8) -> u32 {
             // SAFETY: 32 readable bytes at `p` (caller); 16-byte tables.
             unsafe {
                 let v = _mm256_loadu_si256(p as *const __m256i);
-                let ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
-                let stop = _mm256_or_si256(
-                    _mm256_andnot_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\t' as i8)), ctl),
-                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f)),
-                );
-                let nib = _mm256_set1_epi8(0x0f);
-                let lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(
-                    TOKEN_LO.as_ptr() as *const __m128i
-                ));
-                let hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(
-                    TOKEN_HI.as_ptr() as *const __m128i
-                ));
-                let l = _mm256_shuffle_epi8(lo_t, _mm256_and_si256(v, nib));
-                let h = _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
-                let bad = _mm256_cmpeq_epi8(_mm256_and_si256(l, h), _mm256_setzero_si256());
-                (
-                    _mm256_movemask_epi8(stop) as u32,
-                    _mm256_movemask_epi8(bad) as u32,
-                )
+                let m = if STOP {
+                    let ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
+                    _mm256_or_si256(
+                        _mm256_andnot_si256(
+                            _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\t' as i8)),
+                            ctl,
+                        ),
+                        _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f)),
+                    )
+                } else {
+                    let nib = _mm256_set1_epi8(0x0f);
+                    let lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+                        TOKEN_LO.as_ptr() as *const __m128i
+                    ));
+                    let hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+                        TOKEN_HI.as_ptr() as *const __m128i
+                    ));
+                    let l = _mm256_shuffle_epi8(lo_t, _mm256_and_si256(v, nib));
+                    let h =
+                        _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
+                    _mm256_cmpeq_epi8(_mm256_and_si256(l, h), _mm256_setzero_si256())
+                };
+                _mm256_movemask_epi8(m) as u32
             }
         }
 
@@ -308,70 +309,72 @@ mod x86 {
         }
     }
 
-    /// Cached masks of the window `base..base + 64` (or `base..len` at the end
-    /// of the input, where bit `len - base` is set in both masks as a sentinel).
-    pub(crate) struct Cursor<B> {
+    /// One cached mask of the window `base..base + 64` (or `base..len` at the
+    /// end of the input, where bit `len - base` is set as a sentinel).
+    #[derive(Clone, Copy)]
+    struct Window {
         base: usize,
-        stop: u64,
-        nontok: u64,
-        _block: PhantomData<B>,
+        bits: u64,
     }
 
-    impl<B: Block> Cursor<B> {
+    impl Window {
+        const EMPTY: Window = Window {
+            base: usize::MAX - 64,
+            bits: 0,
+        };
+
         /// Classifies the window starting at `pos`. Near the end of the input
-        /// the last 32 bytes are loaded instead, and the masks shifted into
+        /// the last 32 bytes are loaded instead, and the mask shifted into
         /// place, so that no load crosses `buf.len()`.
         #[inline(always)]
-        unsafe fn load(&mut self, buf: &[u8], pos: usize) {
+        unsafe fn load<B: Block, const STOP: bool>(buf: &[u8], pos: usize) -> Window {
             let (len, p) = (buf.len(), buf.as_ptr());
-            self.base = pos;
             // SAFETY (all loads below): each reads 32 bytes at an offset `o`
             // with `o + 32 <= len`.
             unsafe {
                 if pos + 64 <= len {
-                    let (s0, n0) = B::masks(p.add(pos));
-                    let (s1, n1) = B::masks(p.add(pos + 32));
-                    self.stop = s0 as u64 | (s1 as u64) << 32;
-                    self.nontok = n0 as u64 | (n1 as u64) << 32;
-                    return;
+                    let bits = B::mask::<STOP>(p.add(pos)) as u64
+                        | (B::mask::<STOP>(p.add(pos + 32)) as u64) << 32;
+                    return Window { base: pos, bits };
                 }
                 let end = 1u64 << (len - pos);
-                let (s, n) = if len < 32 {
-                    let mut s = 0u64;
-                    let mut n = 0u64;
+                let bits = if len < 32 {
+                    let mut m = 0u64;
                     for (k, &b) in buf[pos..].iter().enumerate() {
-                        s |= (is_value_stop(b) as u64) << k;
-                        n |= (!TOKEN[b as usize] as u64) << k;
+                        let hit = if STOP {
+                            is_value_stop(b)
+                        } else {
+                            !TOKEN[b as usize]
+                        };
+                        m |= (hit as u64) << k;
                     }
-                    (s, n)
+                    m
                 } else if pos + 32 <= len {
-                    let (s0, n0) = B::masks(p.add(pos));
-                    let (s1, n1) = B::masks(p.add(len - 32));
                     let shift = pos + 64 - len; // 1..=32
-                    (
-                        s0 as u64 | ((s1 as u64) >> shift) << 32,
-                        n0 as u64 | ((n1 as u64) >> shift) << 32,
-                    )
+                    B::mask::<STOP>(p.add(pos)) as u64
+                        | ((B::mask::<STOP>(p.add(len - 32)) as u64) >> shift) << 32
                 } else {
-                    let (s1, n1) = B::masks(p.add(len - 32));
                     let shift = pos + 32 - len; // 0..=32
-                    ((s1 as u64) >> shift, (n1 as u64) >> shift)
+                    (B::mask::<STOP>(p.add(len - 32)) as u64) >> shift
                 };
-                self.stop = s | end;
-                self.nontok = n | end;
+                Window {
+                    base: pos,
+                    bits: bits | end,
+                }
             }
         }
 
+        /// First flagged byte at or after `pos`.
         #[inline(always)]
-        unsafe fn find<const STOP: bool>(&mut self, buf: &[u8], mut pos: usize) -> usize {
+        unsafe fn find<B: Block, const STOP: bool>(&mut self, buf: &[u8], mut pos: usize) -> usize {
             loop {
                 let off = pos.wrapping_sub(self.base);
                 if off >= 64 {
                     // SAFETY: pos <= len (caller).
-                    unsafe { self.load(buf, pos) };
+                    *self = unsafe { Self::load::<B, STOP>(buf, pos) };
                     continue;
                 }
-                let m = if STOP { self.stop } else { self.nontok } >> off;
+                let m = self.bits >> off;
                 if m != 0 {
                     return pos + m.trailing_zeros() as usize;
                 }
@@ -381,13 +384,21 @@ mod x86 {
         }
     }
 
+    /// Separate windows for value stops and for token bytes: each query
+    /// classifies only what it needs, and a long value costs one compare
+    /// chain per 32 bytes.
+    pub(crate) struct Cursor<B> {
+        stop: Window,
+        token: Window,
+        _block: PhantomData<B>,
+    }
+
     impl<B: Block> Scan for Cursor<B> {
         #[inline(always)]
         fn new() -> Self {
             Cursor {
-                base: usize::MAX - 64,
-                stop: 0,
-                nontok: 0,
+                stop: Window::EMPTY,
+                token: Window::EMPTY,
                 _block: PhantomData,
             }
         }
@@ -401,13 +412,13 @@ mod x86 {
         #[inline(always)]
         unsafe fn value_end(&mut self, buf: &[u8], pos: usize) -> usize {
             // SAFETY: forwarded contract.
-            unsafe { self.find::<true>(buf, pos) }
+            unsafe { self.stop.find::<B, true>(buf, pos) }
         }
 
         #[inline(always)]
         unsafe fn token_end(&mut self, buf: &[u8], pos: usize) -> usize {
             // SAFETY: forwarded contract.
-            unsafe { self.find::<false>(buf, pos) }
+            unsafe { self.token.find::<B, false>(buf, pos) }
         }
     }
 }
