@@ -370,6 +370,7 @@ impl Conn {
                         head,
                         head..head + len,
                         head + len,
+                        None,
                     );
                 }
                 Reading::Chunked { head, decoded } => {
@@ -408,6 +409,7 @@ impl Conn {
                                 head,
                                 head..head + total,
                                 head + total,
+                                None,
                             );
                         }
                         Err(_) => {
@@ -443,7 +445,15 @@ impl Conn {
         date: &[u8; DATE_LEN],
     ) -> bool {
         let limits = &cfg.limits;
-        let avail = &self.rbuf[self.rpos..];
+        // SAFETY: `rbuf` is neither written nor reallocated while `avail` and
+        // the request borrowed from it are in use: dispatching touches only the
+        // output side and the counters, and `fail` only moves `rpos`.
+        let avail: &[u8] = unsafe {
+            std::slice::from_raw_parts(
+                self.rbuf.as_ptr().add(self.rpos),
+                self.rbuf.len() - self.rpos,
+            )
+        };
         if avail.is_empty() {
             return false;
         }
@@ -482,8 +492,9 @@ impl Conn {
             }
         };
         self.scanned = 0;
-        let line_len = avail.iter().position(|&b| b == b'\n').unwrap_or(head_len);
-        if line_len > limits.max_request_line {
+        if head_len > limits.max_request_line
+            && avail.iter().position(|&b| b == b'\n').unwrap_or(head_len) > limits.max_request_line
+        {
             self.fail(414, pool, date, cfg);
             return false;
         }
@@ -507,11 +518,12 @@ impl Conn {
                     svc,
                     cfg,
                     pool,
-                    headers,
+                    &mut [],
                     date,
                     head_len,
                     head_len..head_len,
                     head_len,
+                    Some((req, &hs[..req.headers])),
                 );
             }
             FramingBody::Length(len) => {
@@ -524,11 +536,12 @@ impl Conn {
                         svc,
                         cfg,
                         pool,
-                        headers,
+                        &mut [],
                         date,
                         head_len,
                         head_len..head_len + len,
                         head_len + len,
+                        Some((req, &hs[..req.headers])),
                     );
                 } else {
                     self.body = Reading::Length {
@@ -586,7 +599,7 @@ impl Conn {
     /// `body` the body range and `consumed` the bytes used, all from `rpos`.
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn dispatch<S: Service>(
+    fn dispatch<'b, S: Service>(
         &mut self,
         svc: &mut S,
         cfg: &ProtoConfig,
@@ -596,20 +609,33 @@ impl Conn {
         head: usize,
         body: std::ops::Range<usize>,
         consumed: usize,
+        parsed: Option<(parse::Request<'b>, &'b [Header<'b>])>,
     ) {
-        let base = self.rpos;
-        let buf = &self.rbuf[base..];
-        let max = cfg.limits.max_headers.min(headers.len());
-        // SAFETY: as in `next_head`: the borrow ends with this function.
-        let hs: &mut [Header<'_>] = unsafe {
-            std::mem::transmute::<&mut [Header<'_>], &mut [Header<'_>]>(&mut headers[..max])
+        // SAFETY: as in `next_head`: `rbuf` is not written or reallocated
+        // until this function returns.
+        let buf: &[u8] = unsafe {
+            std::slice::from_raw_parts(
+                self.rbuf.as_ptr().add(self.rpos),
+                self.rbuf.len() - self.rpos,
+            )
         };
-        // The head was validated already; parse it again to get the borrows
-        // (a request whose body arrived later has lost its header array).
-        let Ok(Status::Complete { value: req, .. }) =
-            parse::parse_request(&buf[..head], hs, &parse::Config::strict())
-        else {
-            unreachable!("a parsed head parses again")
+        let (req, hs) = match parsed {
+            Some(p) => p,
+            None => {
+                // A request whose body arrived later lost its header array to
+                // other connections: parse the (valid) head again.
+                let max = cfg.limits.max_headers.min(headers.len());
+                // SAFETY: the borrow ends with this function.
+                let hs: &mut [Header<'_>] = unsafe {
+                    std::mem::transmute::<&mut [Header<'_>], &mut [Header<'_>]>(&mut headers[..max])
+                };
+                let Ok(Status::Complete { value: req, .. }) =
+                    parse::parse_request(&buf[..head], hs, &parse::Config::strict())
+                else {
+                    unreachable!("a parsed head parses again")
+                };
+                (req, &hs[..req.headers])
+            }
         };
         let (path, query) = match req.path.iter().position(|&b| b == b'?') {
             Some(q) => (&req.path[..q], Some(&req.path[q + 1..])),
@@ -625,7 +651,7 @@ impl Conn {
             path,
             query,
             minor_version: req.minor_version,
-            headers: &hs[..req.headers],
+            headers: hs,
             body: &buf[body],
             seq,
         };

@@ -189,10 +189,10 @@ impl Worker {
                 1000
             }));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
+                if e.kind() != io::ErrorKind::Interrupted {
+                    break;
                 }
-                break;
+                events.clear();
             }
             self.tick();
             for ev in events.iter() {
