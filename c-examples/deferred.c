@@ -1,5 +1,6 @@
 /* deferred: responses completed later, by a pool of C threads, out of order.
- *   GET /job?id=N   the handler defers; a pool thread answers "job N" later.
+ *   GET /job?id=N[&delay=MS]   the handler defers; a pool thread answers
+ *                              "job N" later (after MS milliseconds).
  * The pool takes the newest job first (a stack), so a pipelined burst is
  * completed in reverse order; fastserve still sends the answers in request
  * order. Usage: deferred [host] [port] [threads]   (default 127.0.0.1 8081 4) */
@@ -15,6 +16,7 @@
 struct job {
     fastserve_response *res;
     long id;
+    long delay_ms;
     struct job *next;
 };
 
@@ -34,17 +36,22 @@ static int job(const fastserve_request *req, fastserve_response *res, void *user
 {
     (void)userdata;
     fastserve_str q = fastserve_request_query(req);
-    long id = -1;
-    if (q.ptr != NULL && q.len > 3 && memcmp(q.ptr, "id=", 3) == 0) {
-        char num[24] = {0};
-        memcpy(num, q.ptr + 3, q.len - 3 < sizeof(num) - 1 ? q.len - 3 : sizeof(num) - 1);
-        id = strtol(num, NULL, 10);
-    }
+    long id = -1, delay = 0;
+    char query[128] = {0};
+    if (q.ptr != NULL)
+        memcpy(query, q.ptr, q.len < sizeof(query) - 1 ? q.len : sizeof(query) - 1);
+    char *at = strstr(query, "id=");
+    if (at != NULL)
+        id = strtol(at + 3, NULL, 10);
+    at = strstr(query, "delay=");
+    if (at != NULL)
+        delay = strtol(at + 6, NULL, 10);
     struct job *j = malloc(sizeof(*j));
     if (j == NULL)
         return 1; /* answered with 500 */
     j->res = fastserve_response_defer(res);
     j->id = id;
+    j->delay_ms = delay;
     pthread_mutex_lock(&lock);
     j->next = stack;
     stack = j;
@@ -75,6 +82,10 @@ static void *completer(void *arg)
         pthread_mutex_unlock(&lock);
         if (j == NULL)
             continue;
+        if (j->delay_ms > 0) {
+            struct timespec d = {j->delay_ms / 1000, (j->delay_ms % 1000) * 1000 * 1000};
+            nanosleep(&d, NULL);
+        }
         char body[64];
         int n = snprintf(body, sizeof(body), "job %ld\n", j->id);
         fastserve_response_header(j->res, "Content-Type", 12, "text/plain", 10);

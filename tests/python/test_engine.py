@@ -204,9 +204,11 @@ def test_half_closed_client_gets_its_response(hello):
 def test_graceful_stop_finishes_in_flight_request():
     p = start("deferred")
     s = p.connect()
-    s.sendall(b"GET /job?id=42 HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(0.0005)
+    s.sendall(b"GET /job?id=42&delay=400 HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.1)  # accepted, read and deferred; the answer is 300 ms away
+    t = time.monotonic()
     code, out, err = p.stop()
+    assert time.monotonic() - t > 0.2  # the stop waited for it
     data = read_all_until_close(s)
     assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"job 42\n"), data
     assert code == 0, err
