@@ -1,0 +1,114 @@
+//! Steady-state serving allocates nothing: a counting global allocator sees
+//! no allocation while thousands of keep-alive requests are answered.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use fastserve::proto::Request;
+use fastserve::server::{Handler, ResponseBuilder, Server, ServerConfig};
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards to the system allocator, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+struct Hello;
+impl Handler for Hello {
+    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+        res.header(b"Content-Type", b"text/plain").map_err(|_| ())?;
+        res.body(if req.query.is_some() {
+            b"Hello, query!"
+        } else {
+            b"Hello, World!"
+        })
+        .map_err(|_| ())
+    }
+}
+
+/// Sends `reps` rounds of `depth` pipelined requests and reads the answers,
+/// each `resp_len` bytes long, with buffers allocated up front.
+fn exchange(
+    s: &mut TcpStream,
+    batch: &[u8],
+    depth: usize,
+    resp_len: usize,
+    reps: usize,
+    buf: &mut [u8],
+) {
+    for _ in 0..reps {
+        s.write_all(batch).unwrap();
+        let mut got = 0;
+        while got < depth * resp_len {
+            let n = s.read(&mut buf[got..]).unwrap();
+            assert!(n > 0, "server closed");
+            got += n;
+        }
+        assert_eq!(got, depth * resp_len);
+        assert!(buf[..got].ends_with(b"Hello, World!"));
+    }
+}
+
+#[test]
+fn keep_alive_requests_allocate_nothing() {
+    let mut srv = Server::new(ServerConfig::default());
+    srv.route_static(
+        Some(b"GET"),
+        b"/plaintext",
+        false,
+        200,
+        b"Content-Type: text/plain\r\n",
+        b"Hello, World!",
+    )
+    .unwrap();
+    srv.route(Some(b"GET"), b"/hello", false, Arc::new(Hello))
+        .unwrap();
+    let addr = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    srv.start().unwrap();
+
+    let mut buf = vec![0u8; 1 << 20];
+    for path in ["/plaintext", "/hello"] {
+        let one = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes();
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_nodelay(true).unwrap();
+        s.write_all(&one).unwrap();
+        let n = s.read(&mut buf).unwrap();
+        let resp_len = n; // one full response: it fits in one read
+        for depth in [1usize, 16] {
+            let batch = one.repeat(depth);
+            exchange(&mut s, &batch, depth, resp_len, 200, &mut buf); // warm up
+            let before = ALLOCS.load(Ordering::SeqCst);
+            exchange(&mut s, &batch, depth, resp_len, 2000, &mut buf);
+            let allocs = ALLOCS.load(Ordering::SeqCst) - before;
+            assert_eq!(
+                allocs,
+                0,
+                "{path} depth {depth}: {allocs} allocations for {} requests",
+                2000 * depth
+            );
+        }
+    }
+    srv.stop();
+    srv.wait().unwrap();
+}
