@@ -438,6 +438,56 @@ enum fastserve_result fastserve_config_set_shutdown_grace_ms(struct fastserve_co
                                                              uint64_t value);
 
 /**
+ * A request head must be complete this many ms after its first byte (default 10000); else 408 and close.
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_header_timeout_ms(struct fastserve_config *cfg,
+                                                             uint64_t value);
+
+/**
+ * A request body may pause this many ms between reads (default 30000); else 408 and close.
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_body_timeout_ms(struct fastserve_config *cfg,
+                                                           uint64_t value);
+
+/**
+ * An idle keep-alive connection is closed after this many ms (default 60000).
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_keepalive_timeout_ms(struct fastserve_config *cfg,
+                                                                uint64_t value);
+
+/**
+ * Output that makes no progress for this many ms drops the connection (default 30000).
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_write_timeout_ms(struct fastserve_config *cfg,
+                                                            uint64_t value);
+
+/**
+ * A deferred response not sent within this many ms is answered 503 (default 60000).
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_request_timeout_ms(struct fastserve_config *cfg,
+                                                              uint64_t value);
+
+/**
  * Sets the `Server` header value; `len == 0` removes the header.
  *
  * # Safety

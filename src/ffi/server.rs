@@ -278,6 +278,96 @@ pub unsafe extern "C" fn fastserve_config_set_shutdown_grace_ms(
     }
 }
 
+/// A request head must be complete this many ms after its first byte (default 10000); else 408 and close.
+/// 0 is refused.
+///
+/// # Safety
+/// `cfg` is NULL or a valid configuration.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_config_set_header_timeout_ms(
+    cfg: *mut fastserve_config,
+    value: u64,
+) -> fastserve_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        set(cfg, value, |c, v| {
+            c.timeouts.header = Duration::from_millis(v)
+        })
+    }
+}
+
+/// A request body may pause this many ms between reads (default 30000); else 408 and close.
+/// 0 is refused.
+///
+/// # Safety
+/// `cfg` is NULL or a valid configuration.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_config_set_body_timeout_ms(
+    cfg: *mut fastserve_config,
+    value: u64,
+) -> fastserve_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        set(cfg, value, |c, v| {
+            c.timeouts.body = Duration::from_millis(v)
+        })
+    }
+}
+
+/// An idle keep-alive connection is closed after this many ms (default 60000).
+/// 0 is refused.
+///
+/// # Safety
+/// `cfg` is NULL or a valid configuration.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_config_set_keepalive_timeout_ms(
+    cfg: *mut fastserve_config,
+    value: u64,
+) -> fastserve_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        set(cfg, value, |c, v| {
+            c.timeouts.keepalive = Duration::from_millis(v)
+        })
+    }
+}
+
+/// Output that makes no progress for this many ms drops the connection (default 30000).
+/// 0 is refused.
+///
+/// # Safety
+/// `cfg` is NULL or a valid configuration.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_config_set_write_timeout_ms(
+    cfg: *mut fastserve_config,
+    value: u64,
+) -> fastserve_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        set(cfg, value, |c, v| {
+            c.timeouts.write = Duration::from_millis(v)
+        })
+    }
+}
+
+/// A deferred response not sent within this many ms is answered 503 (default 60000).
+/// 0 is refused.
+///
+/// # Safety
+/// `cfg` is NULL or a valid configuration.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_config_set_request_timeout_ms(
+    cfg: *mut fastserve_config,
+    value: u64,
+) -> fastserve_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        set(cfg, value, |c, v| {
+            c.timeouts.request = Duration::from_millis(v)
+        })
+    }
+}
+
 /// Sets the `Server` header value; `len == 0` removes the header.
 ///
 /// # Safety

@@ -105,12 +105,14 @@ impl Responder<'_> {
 
     /// Promises a response later, through [`Conn::complete`] with this ticket.
     pub fn defer(&mut self) -> Ticket {
+        let ticket = self.ticket();
         self.out.held.push_back(Held {
             seq: self.seq,
             data: None,
+            ticket: Some(ticket),
         });
         self.done = true;
-        self.ticket()
+        ticket
     }
 
     /// The ticket [`Responder::defer`] would return.
@@ -141,6 +143,8 @@ struct Rendered {
 struct Held {
     seq: u64,
     data: Option<Rendered>,
+    /// How to render it, while it is still pending.
+    ticket: Option<Ticket>,
 }
 
 /// Response ordering: output goes straight to the writer while nothing is
@@ -174,6 +178,7 @@ impl Slots {
             self.held.push_back(Held {
                 seq,
                 data: Some(Rendered { bytes, body: ext }),
+                ticket: None,
             });
         }
     }
@@ -328,10 +333,14 @@ impl Conn {
     /// and once reading has ended.
     #[inline]
     pub fn wants_read(&self, limits: &Limits) -> bool {
-        (!self.no_more || self.reading_body())
-            && !self.eof
-            && self.in_flight < limits.max_pipelined
-            && self.slots.out.unsent() < limits.max_unsent
+        (!self.no_more || self.reading_body()) && !self.eof && !self.backpressured(limits)
+    }
+
+    /// Too many responses in flight, or too many bytes unsent: take no more
+    /// requests until the client reads.
+    #[inline]
+    fn backpressured(&self, limits: &Limits) -> bool {
+        self.in_flight >= limits.max_pipelined || self.slots.out.unsent() >= limits.max_unsent
     }
 
     /// Whether input is buffered that `process` has not consumed.
@@ -349,7 +358,7 @@ impl Conn {
         date: &[u8; DATE_LEN],
     ) {
         let limits = &cfg.limits;
-        while self.in_flight < limits.max_pipelined {
+        while !self.backpressured(limits) {
             match self.body {
                 Reading::None => {
                     if self.no_more || !self.next_head(svc, cfg, pool, headers, date) {
@@ -428,7 +437,7 @@ impl Conn {
             self.scanned = 0;
             pool.put(std::mem::take(&mut self.rbuf));
         }
-        if self.eof && (self.in_flight < limits.max_pipelined || self.no_more) {
+        if self.eof && (!self.backpressured(limits) || self.no_more) {
             // nothing more can arrive: what is buffered and incomplete is dropped
             self.no_more = true;
             self.closing = true;
@@ -738,6 +747,38 @@ impl Conn {
         self.slots.release(pool);
         self.sync_released();
         true
+    }
+
+    /// Answers the oldest deferred response still pending with `status` (its
+    /// handler took too long). A late completion for it is then ignored.
+    pub fn expire_deferred(
+        &mut self,
+        status: u16,
+        cfg: &ProtoConfig,
+        pool: &mut BufPool,
+        date: &[u8; DATE_LEN],
+    ) -> bool {
+        let Some(ticket) = self
+            .slots
+            .held
+            .iter()
+            .find(|h| h.data.is_none())
+            .and_then(|h| h.ticket)
+        else {
+            return false;
+        };
+        let body = render::reason(status).as_bytes();
+        let r = Response {
+            status,
+            headers: b"Content-Type: text/plain\r\n",
+            body: Body::Copy(body),
+        };
+        self.complete(ticket, r, cfg, pool, date)
+    }
+
+    /// Whether part of a request head is buffered.
+    pub fn reading_head(&self) -> bool {
+        !self.no_more && self.has_input() && matches!(self.body, Reading::None)
     }
 
     /// Answers with an error status and closes after it.

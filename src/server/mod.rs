@@ -3,6 +3,7 @@
 
 mod response;
 mod router;
+mod timers;
 mod worker;
 
 use std::io;
@@ -16,6 +17,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 pub use response::{BuildError, Handler, ResponseBuilder};
 pub use router::{Router, Target};
+pub use timers::Timeouts;
 
 use crate::proto::{ProtoConfig, StaticResponse};
 use worker::{ErrorPages, Mailbox, Worker};
@@ -32,6 +34,7 @@ pub struct ServerConfig {
     /// How long a graceful stop waits for in-flight requests.
     pub shutdown_grace: Duration,
     pub backlog: i32,
+    pub timeouts: Timeouts,
     pub proto: ProtoConfig,
 }
 
@@ -43,6 +46,7 @@ impl Default for ServerConfig {
             buffer_size: 16 * 1024,
             shutdown_grace: Duration::from_secs(30),
             backlog: 1024,
+            timeouts: Timeouts::default(),
             proto: ProtoConfig {
                 server_name: Some(b"fastserve".to_vec()),
                 ..Default::default()

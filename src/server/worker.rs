@@ -13,6 +13,7 @@ use slab::Slab;
 
 use super::response::{Origin, ResponseBuilder, State};
 use super::router::{Miss, Router, Target};
+use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
 use super::{Shared, Stats};
 use crate::parse::Header;
 use crate::proto::date::{http_date, DATE_LEN};
@@ -67,6 +68,19 @@ struct Entry {
     writable: bool,
     /// The peer's FIN was reported: read until 0 even after a short read.
     hup: bool,
+    clocks: Clocks,
+}
+
+impl Entry {
+    fn view(&self) -> View {
+        View {
+            unsent: self.conn.unsent() > 0,
+            pending: self.conn.pending() > 0,
+            reading_body: self.conn.reading_body(),
+            reading_head: self.conn.reading_head(),
+            idle: self.conn.is_idle(),
+        }
+    }
 }
 
 /// Per-worker services handed to the connection core.
@@ -133,6 +147,11 @@ pub(crate) struct Worker {
     date: [u8; DATE_LEN],
     date_secs: u64,
     stopping: Option<Instant>,
+    timers: Timers,
+    epoch: Instant,
+    now: Ms,
+    /// When to retry `accept` after running out of descriptors.
+    accept_retry: Option<Ms>,
 }
 
 impl Worker {
@@ -165,11 +184,16 @@ impl Worker {
             date: [0; DATE_LEN],
             date_secs: 0,
             stopping: None,
+            timers: Timers::default(),
+            epoch: Instant::now(),
+            now: 1,
+            accept_retry: None,
         };
         Ok((w, mailbox))
     }
 
     fn tick(&mut self) {
+        self.now = self.epoch.elapsed().as_millis() as Ms + 1;
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -183,11 +207,14 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         self.tick();
         loop {
-            let timeout = Some(Duration::from_millis(if self.stopping.is_some() {
-                50
-            } else {
-                1000
-            }));
+            let mut wait = if self.stopping.is_some() { 50 } else { 1000 };
+            if let Some(t) = self.timers.next_in(self.now) {
+                wait = wait.min(t);
+            }
+            if let Some(t) = self.accept_retry {
+                wait = wait.min(t.saturating_sub(self.now));
+            }
+            let timeout = Some(Duration::from_millis(wait));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     break;
@@ -215,6 +242,11 @@ impl Worker {
                         }
                     }
                 }
+            }
+            self.fire_timers();
+            if matches!(self.accept_retry, Some(t) if t <= self.now) {
+                self.accept_retry = None;
+                self.accept();
             }
             if self.shared.stop.load(Ordering::Acquire) && self.stopping.is_none() {
                 self.begin_stop();
@@ -278,13 +310,25 @@ impl Worker {
                         readable: false,
                         writable: true,
                         hup: false,
+                        clocks: Clocks {
+                            last_io: self.now,
+                            armed: NEVER,
+                            ..Default::default()
+                        },
                     });
+                    self.arm(idx);
                     self.stats.open.fetch_add(1, Ordering::Relaxed);
                     self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return, // EMFILE and friends: retry on the next event
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(_) => {
+                    // Out of descriptors or memory: the pending connection
+                    // stays queued. Back off instead of spinning on it.
+                    self.accept_retry = Some(self.now + 100);
+                    return;
+                }
             }
         }
     }
@@ -320,8 +364,59 @@ impl Worker {
         }
     }
 
-    /// Reads, processes and writes until the connection can make no progress.
+    /// Reads, processes and writes until the connection can make no progress,
+    /// then re-arms its timer.
     fn drive(&mut self, idx: usize) {
+        if self.drive_io(idx) {
+            self.arm(idx);
+        }
+    }
+
+    fn arm(&mut self, idx: usize) {
+        let t = &self.shared.cfg.timeouts;
+        let e = &mut self.conns[idx];
+        let v = e.view();
+        e.clocks.update(&v, self.now);
+        let (at, _) = e.clocks.deadline(&v, t);
+        self.timers.arm(&mut e.clocks, at, idx, e.gen);
+    }
+
+    fn fire_timers(&mut self) {
+        while let Some((at, idx, gen)) = self.timers.pop_due(self.now) {
+            let Some(e) = self.conns.get_mut(idx) else {
+                continue;
+            };
+            if e.gen != gen || e.clocks.armed != at {
+                continue; // closed, or superseded by an earlier entry
+            }
+            e.clocks.armed = NEVER;
+            let v = e.view();
+            e.clocks.update(&v, self.now);
+            let (due, what) = e.clocks.deadline(&v, &self.shared.cfg.timeouts);
+            if due > self.now {
+                self.timers.arm(&mut e.clocks, due, idx, gen);
+                continue;
+            }
+            let cfg = &self.shared.cfg.proto;
+            match what {
+                Some(Expired::Write) | Some(Expired::Idle) | None => {
+                    self.close(idx);
+                    continue;
+                }
+                Some(Expired::Request) => {
+                    e.conn.expire_deferred(503, cfg, &mut self.pool, &self.date);
+                    e.clocks.deferred_since = 0;
+                }
+                Some(Expired::Body) | Some(Expired::Header) => {
+                    e.conn.abort(408, cfg, &mut self.pool, &self.date);
+                }
+            }
+            self.drive(idx);
+        }
+    }
+
+    /// Returns false when the connection was closed.
+    fn drive_io(&mut self, idx: usize) -> bool {
         let cfg = &self.shared.cfg.proto;
         let limits = &cfg.limits;
         loop {
@@ -340,12 +435,17 @@ impl Worker {
                             e.readable = false;
                         }
                         e.conn.received(n);
+                        e.clocks.last_io = self.now;
+                        e.clocks.last_read = self.now;
                         self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
                         progressed = true;
                     }
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => e.readable = false,
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => return self.close(idx),
+                    Err(_) => {
+                        self.close(idx);
+                        return false;
+                    }
                 }
             }
             let before = e.conn.requests();
@@ -370,19 +470,25 @@ impl Worker {
                             e.writable = false;
                         }
                         e.conn.written(n, &mut self.pool);
+                        e.clocks.last_io = self.now;
+                        e.clocks.write_since = if e.conn.unsent() > 0 { self.now } else { 0 };
                         self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
                         progressed = true;
                     }
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => e.writable = false,
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => return self.close(idx),
+                    Err(_) => {
+                        self.close(idx);
+                        return false;
+                    }
                 }
             }
             if e.conn.should_close() {
-                return self.close(idx);
+                self.close(idx);
+                return false;
             }
             if !progressed {
-                return;
+                return true;
             }
         }
     }
