@@ -76,6 +76,10 @@ install: lib
 
 # Parser speed against httparse and C picohttpparser (-O2 -march=native), one core.
 bench-parse:
+	CFLAGS="-O2 -march=native" taskset -c 0 $(CARGO) bench --no-default-features --bench parse_ratio
+
+# The same contenders under criterion, with its statistics.
+bench-parse-criterion:
 	CFLAGS="-O2 -march=native" taskset -c 0 $(CARGO) bench --no-default-features --bench parse
 
 bench: bench-parse
