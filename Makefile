@@ -7,7 +7,7 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run test test-rust test-c test-header test-python test-asan install clean bench bench-parse fuzz examples
+.PHONY: all lib run test test-rust test-c test-header test-python test-asan install clean bench bench-parse bench-parse-criterion examples
 EXAMPLES := build/hello build/deferred build/pico_compat
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
@@ -82,7 +82,15 @@ bench-parse:
 bench-parse-criterion:
 	CFLAGS="-O2 -march=native" taskset -c 0 $(CARGO) bench --no-default-features --bench parse
 
-bench: bench-parse
+# Installs wrk and the peer servers, then measures server CPU per request for
+# each, pinned to core 0 with wrk on core 1, and the parser ratios.
+BENCH_SERVERS ?= fastserve_static,fastserve_handler,may_minihttp,japronto,nginx,h2o
+BENCH_SECONDS ?= 10
+bench: lib examples
+	bash bench/setup.sh
+	$(PYTHON) bench/http_bench.py --servers $(BENCH_SERVERS) --baseline may_minihttp \
+	  --workloads plain,pipe16,pipe24 -d $(BENCH_SECONDS) --out build/bench.json
+	$(MAKE) bench-parse
 
 clean:
 	$(CARGO) clean
