@@ -646,7 +646,7 @@ impl Conn {
                 (req, &hs[..req.headers])
             }
         };
-        let (path, query) = match req.path.iter().position(|&b| b == b'?') {
+        let (path, query) = match memchr::memchr(b'?', req.path) {
             Some(q) => (&req.path[..q], Some(&req.path[q + 1..])),
             None => (req.path, None),
         };

@@ -144,6 +144,8 @@ pub struct StaticResponse {
     pre_date: Vec<u8>,
     /// CRLF after the date, `Content-Length`, the caller's fields.
     post_date: Vec<u8>,
+    /// `post_date`, the blank line and the body: the keep-alive case in one copy.
+    post_date_body: Vec<u8>,
     body: Vec<u8>,
 }
 
@@ -166,6 +168,7 @@ impl StaticResponse {
         pre.truncate(at);
         StaticResponse {
             pre_date: pre,
+            post_date_body: [&post[..], b"\r\n", body].concat(),
             post_date: post,
             body: body.to_vec(),
         }
@@ -185,6 +188,10 @@ impl StaticResponse {
     ) {
         dst.extend_from_slice(&self.pre_date);
         dst.extend_from_slice(date);
+        if conn == ConnHeader::None && !head_only {
+            dst.extend_from_slice(&self.post_date_body);
+            return;
+        }
         dst.extend_from_slice(&self.post_date);
         match conn {
             ConnHeader::None => {}
