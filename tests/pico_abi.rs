@@ -36,6 +36,7 @@ fn parse(buf: &[u8], max: usize, last_len: usize) -> Req {
         if p.is_null() {
             vec![]
         } else {
+            // SAFETY: the parser set `p`/`l` to a range inside `buf`.
             unsafe { std::slice::from_raw_parts(p.cast::<u8>(), l) }.to_vec()
         }
     };
