@@ -8,7 +8,9 @@ use crate::proto::{self, Body, ExtBody, Request, Ticket};
 
 /// Application code behind a route. Runs on a worker thread.
 pub trait Handler: Send + Sync {
-    /// Fills `res` (or defers it). `Err` answers 500 unless already sent.
+    /// Fills `res` (or defers it). `Err` answers 500 unless already sent;
+    /// there is nothing more to say about a failure than that.
+    #[allow(clippy::result_unit_err)]
     fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()>;
 }
 
