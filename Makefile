@@ -64,6 +64,14 @@ test-c: $(EXAMPLES)
 	./build/pico_compat > build/pico_compat.out
 	diff -u tests/c/pico_compat.expected build/pico_compat.out
 	@echo "c-examples: pico_compat OK"
+	rm -rf build/prefix
+	$(MAKE) -s install PREFIX=$(CURDIR)/build/prefix
+	@if command -v pkg-config >/dev/null; then \
+	  flags=$$(PKG_CONFIG_PATH=build/prefix/lib/pkgconfig pkg-config --cflags --libs fastserve); \
+	else flags="-Ibuild/prefix/include -Lbuild/prefix/lib -lfastserve"; fi; \
+	$(CC) -Wall -Wextra -Werror -O2 c-examples/pico_compat.c $$flags -Wl,-rpath,$(CURDIR)/build/prefix/lib -o build/pico_installed
+	./build/pico_installed | diff -u tests/c/pico_compat.expected -
+	@echo "make install: the installed library and headers build a picohttpparser program"
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
