@@ -7,7 +7,7 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run test test-rust test-c test-header test-python test-asan install clean bench bench-parse bench-parse-criterion examples
+.PHONY: all lib run deps test test-rust test-c test-header test-python test-asan install clean bench bench-parse bench-parse-criterion examples
 EXAMPLES := build/hello build/deferred build/pico_compat
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
@@ -32,8 +32,12 @@ run: build/hello
 	@echo "starting the hello server; try: curl 'http://127.0.0.1:8080/hello?name=you'"
 	./build/hello 127.0.0.1 8080
 
-test: test-header test-rust test-c test-python test-asan
+test: deps test-header test-rust test-c test-python test-asan
 	@echo "make test: all suites passed"
+
+# Tools the tests use beyond a compiler, Rust and Python.
+deps:
+	@command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
 $(PYTEST):
 	$(PYTHON) -m venv $(VENV)
