@@ -3,6 +3,7 @@
 //! covers every input the fuzzer has kept.
 
 mod support {
+    pub mod conn_checks;
     pub mod fuzz_checks;
 }
 
@@ -10,6 +11,7 @@ use std::fs;
 use std::panic;
 use std::path::{Path, PathBuf};
 
+use support::conn_checks::{check_conn, check_framing_diff};
 use support::fuzz_checks::{check_chunked, check_headers, check_request, check_response};
 
 /// A fuzz target's invariant: panics when it breaks.
@@ -21,6 +23,8 @@ const TARGETS: &[(&str, Check)] = &[
     ("parse_response", check_response),
     ("parse_headers", check_headers),
     ("chunked", check_chunked),
+    ("conn", check_conn),
+    ("framing_diff", check_framing_diff),
 ];
 
 fn corpus_root() -> PathBuf {
@@ -88,6 +92,16 @@ fn corpus_parse_headers() {
 #[test]
 fn corpus_chunked() {
     replay("chunked");
+}
+
+#[test]
+fn corpus_conn() {
+    replay("conn");
+}
+
+#[test]
+fn corpus_framing_diff() {
+    replay("framing_diff");
 }
 
 /// Every corpus directory belongs to a target replayed above, and every target has one.
