@@ -16,7 +16,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 pub use response::{BuildError, Handler, ResponseBuilder};
 pub use router::{Router, Target};
+pub use worker::batch::{Batch, BatchHandler};
 
+use crate::proto::flat::ReplyError;
 use crate::proto::{ProtoConfig, StaticResponse};
 use worker::{ErrorPages, Mailbox, Worker};
 
@@ -77,6 +79,9 @@ pub(crate) struct Shared {
     pub(crate) router: Router,
     pub(crate) errors: ErrorPages,
     pub(crate) stop: AtomicBool,
+    pub(crate) batch_handler: Option<Arc<dyn BatchHandler>>,
+    /// One per worker, in worker order: where deferred batch requests go.
+    pub(crate) batch_links: Mutex<Vec<Arc<worker::batch::BatchLink>>>,
 }
 
 /// A configured server: routes first, then `listen`, `start`, `stop`, `wait`.
@@ -85,6 +90,7 @@ pub struct Server {
     router: Router,
     not_found: Option<StaticResponse>,
     method_not_allowed: Option<StaticResponse>,
+    batch_handler: Option<Arc<dyn BatchHandler>>,
     listeners: Vec<TcpListener>,
     local: Option<SocketAddr>,
     running: Option<Running>,
@@ -108,6 +114,13 @@ pub enum ServerError {
     NotStarted,
 }
 
+/// Why [`Server::complete`] refused its replies.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CompleteError {
+    NotStarted,
+    Reply(ReplyError),
+}
+
 impl From<io::Error> for ServerError {
     fn from(e: io::Error) -> Self {
         ServerError::Io(e)
@@ -121,6 +134,7 @@ impl Server {
             router: Router::default(),
             not_found: None,
             method_not_allowed: None,
+            batch_handler: None,
             listeners: Vec::new(),
             local: None,
             running: None,
@@ -162,6 +176,47 @@ impl Server {
         self.check_not_started()?;
         self.router.add(method, path, prefix, Target::Handler(h));
         Ok(())
+    }
+
+    /// A batch route: its requests are collected per event-loop pass and
+    /// handed, tagged with `tag`, to the batch handler in one call.
+    pub fn route_batch(
+        &mut self,
+        method: Option<&[u8]>,
+        path: &[u8],
+        prefix: bool,
+        tag: u32,
+    ) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        self.router.add(method, path, prefix, Target::Batch(tag));
+        Ok(())
+    }
+
+    /// Sets the handler of every batch route (without one they answer 500).
+    pub fn set_batch_handler(&mut self, h: Arc<dyn BatchHandler>) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        self.batch_handler = Some(h);
+        Ok(())
+    }
+
+    /// Answers batch requests that were deferred (status 0), from any
+    /// thread, in the columnar form of [`crate::proto::flat`], one id per
+    /// reply. Returns how many ids were unknown (answered already, or from a
+    /// connection's worker that is gone); their replies are dropped.
+    pub fn complete(
+        &self,
+        ids: &[u64],
+        status: &[u32],
+        lens: &[u32],
+        data: &[u8],
+    ) -> Result<usize, CompleteError> {
+        let r = self.running.as_ref().ok_or(CompleteError::NotStarted)?;
+        let links = r
+            .shared
+            .batch_links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        worker::batch::complete(&links, ids, status, lens, data).map_err(CompleteError::Reply)
     }
 
     /// Replaces the 404 or 405 response.
@@ -241,6 +296,8 @@ impl Server {
             router: std::mem::take(&mut self.router),
             errors,
             stop: AtomicBool::new(false),
+            batch_handler: self.batch_handler.clone(),
+            batch_links: Mutex::new(Vec::new()),
         });
         let mut mailboxes = Vec::new();
         let mut stats = Vec::new();

@@ -11,6 +11,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
+pub(crate) mod batch;
+
 use super::response::{Origin, ResponseBuilder, State};
 use super::router::{Miss, Router, Target};
 use super::{Shared, Stats};
@@ -75,6 +77,7 @@ struct Dispatch<'a> {
     builder: &'a mut ResponseBuilder,
     mailbox: &'a Arc<Mailbox>,
     errors: &'a ErrorPages,
+    batch: &'a mut batch::Batcher,
     token: usize,
     gen: u32,
 }
@@ -90,6 +93,7 @@ impl Service for Dispatch<'_> {
         let h = match self.router.find(req.method, req.path) {
             Ok(Target::Static(s)) => return res.send_static(s),
             Ok(Target::Handler(h)) => h,
+            Ok(Target::Batch(tag)) => return self.batch.push(*tag, req, res, self.token, self.gen),
             Err(Miss::NotFound) => return res.send_static(&self.errors.not_found),
             Err(Miss::MethodNotAllowed) => return res.send_static(&self.errors.method_not_allowed),
         };
@@ -133,6 +137,7 @@ pub(crate) struct Worker {
     date: [u8; DATE_LEN],
     date_secs: u64,
     stopping: Option<Instant>,
+    batch: batch::Batcher,
 }
 
 impl Worker {
@@ -151,6 +156,7 @@ impl Worker {
             waker,
         });
         let max_headers = shared.cfg.proto.limits.max_headers;
+        let batch = batch::Batcher::new(&shared, &mailbox);
         let w = Worker {
             poll,
             listener: Some(listener),
@@ -165,6 +171,7 @@ impl Worker {
             date: [0; DATE_LEN],
             date_secs: 0,
             stopping: None,
+            batch,
         };
         Ok((w, mailbox))
     }
@@ -219,6 +226,7 @@ impl Worker {
             if self.shared.stop.load(Ordering::Acquire) && self.stopping.is_none() {
                 self.begin_stop();
             }
+            self.flush_batch();
             if let Some(since) = self.stopping {
                 if self.conns.is_empty() || since.elapsed() > self.shared.cfg.shutdown_grace {
                     break;
@@ -354,6 +362,7 @@ impl Worker {
                 builder: &mut self.builder,
                 mailbox: &self.mailbox,
                 errors: &self.shared.errors,
+                batch: &mut self.batch,
                 token: idx,
                 gen: e.gen,
             };

@@ -1,0 +1,363 @@
+//! Requests laid out flat, and responses read back flat: how a batch of
+//! requests crosses to a host language in one call, and how all its answers
+//! come back in one call.
+//!
+//! Requests: an array of fixed 64-byte [`FlatRecord`]s plus one data area.
+//! Each request's head and body are copied into the data area with a single
+//! copy; every offset in a record points into that area.
+//!
+//! Replies (columnar, so that a host builds them with a few list appends):
+//! - `status[i]`: the status code in the low 16 bits and a content type code
+//!   (`CT_*`) in the high 16 bits; status 0 means "answered later";
+//! - `lens[2i]`, `lens[2i+1]`: the length of reply `i`'s extra header lines
+//!   and of its body;
+//! - `data`: reply 0's header lines, reply 0's body, reply 1's header lines, ...
+
+use super::conn::Request;
+
+/// The request was `HEAD`: its response goes out without a body.
+pub const FLAG_HEAD: u32 = 1;
+/// HTTP/1.1 (otherwise HTTP/1.0).
+pub const FLAG_HTTP11: u32 = 2;
+/// The target has a `?`: the query follows the path and the `?`.
+pub const FLAG_QUERY: u32 = 4;
+
+/// No Content-Type is added (the header lines may carry one).
+pub const CT_NONE: u32 = 0;
+pub const CT_TEXT: u32 = 1;
+pub const CT_JSON: u32 = 2;
+pub const CT_HTML: u32 = 3;
+pub const CT_OCTET: u32 = 4;
+
+/// The Content-Type line for a `CT_*` code; `None` for an unknown code.
+pub fn content_type_line(code: u32) -> Option<&'static [u8]> {
+    Some(match code {
+        CT_NONE => b"",
+        CT_TEXT => b"Content-Type: text/plain; charset=utf-8\r\n",
+        CT_JSON => b"Content-Type: application/json\r\n",
+        CT_HTML => b"Content-Type: text/html; charset=utf-8\r\n",
+        CT_OCTET => b"Content-Type: application/octet-stream\r\n",
+        _ => return None,
+    })
+}
+
+/// One request of a flat batch. Offsets are into the batch's data area.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlatRecord {
+    /// The route's tag (batch routes) or 0.
+    pub tag: u32,
+    /// `FLAG_*` bits.
+    pub flags: u32,
+    /// Identifies the request when it is answered.
+    pub id: u64,
+    pub method_off: u32,
+    pub method_len: u32,
+    /// The request target as sent: the path, then `?` and the query if any.
+    pub target_off: u32,
+    pub target_len: u32,
+    /// Bytes of the target that are the path.
+    pub path_len: u32,
+    pub header_count: u32,
+    /// Offset of `header_count` [`FlatHeader`]s (4-byte aligned).
+    pub headers_off: u32,
+    pub body_off: u32,
+    pub body_len: u32,
+    /// A number identifying the connection (stable while it is open).
+    pub conn: u32,
+    pub reserved: [u32; 2],
+}
+
+/// One header field of a flat request.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlatHeader {
+    pub name_off: u32,
+    pub name_len: u32,
+    pub value_off: u32,
+    pub value_len: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<FlatRecord>() == 64);
+const _: () = assert!(std::mem::size_of::<FlatHeader>() == 16);
+
+/// A batch of requests under construction. Reused between batches, so
+/// steady-state batching allocates nothing.
+#[derive(Default)]
+pub struct FlatBatch {
+    records: Vec<FlatRecord>,
+    data: Vec<u8>,
+}
+
+/// Data areas stay below this, so that offsets fit in 32 bits with room.
+const MAX_DATA: usize = 1 << 31;
+
+impl FlatBatch {
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.data.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn records(&self) -> &[FlatRecord] {
+        &self.records
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Appends `req`. Returns false (and appends nothing) when the data area
+    /// would grow past its limit; the caller answers that request otherwise.
+    pub fn push(
+        &mut self,
+        tag: u32,
+        id: u64,
+        conn: u32,
+        head_only: bool,
+        req: &Request<'_>,
+    ) -> bool {
+        // The head and body are one region of the connection's buffer: the
+        // method starts it and the body ends it (a chunked body was decoded
+        // in place right behind the head).
+        let start = req.method.as_ptr() as usize;
+        let end = req.body.as_ptr() as usize + req.body.len();
+        let need = end.wrapping_sub(start) + 3 + 16 * req.headers.len();
+        if end < start || self.data.len() + need > MAX_DATA {
+            return false;
+        }
+        // SAFETY: `method` and `body` point into the same buffer (the
+        // connection's read buffer) with the method first, so the whole
+        // range `start..end` lies inside that one live allocation.
+        let region = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
+        let base = self.data.len();
+        self.data.extend_from_slice(region);
+        let off = |s: &[u8]| (base + (s.as_ptr() as usize - start)) as u32;
+        while self.data.len() % 4 != 0 {
+            self.data.push(0);
+        }
+        let headers_off = self.data.len() as u32;
+        for h in req.headers {
+            let (n, v) = (h.name(), h.value());
+            for x in [off(n), n.len() as u32, off(v), v.len() as u32] {
+                self.data.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        let mut flags = 0;
+        if head_only {
+            flags |= FLAG_HEAD;
+        }
+        if req.minor_version >= 1 {
+            flags |= FLAG_HTTP11;
+        }
+        if req.query.is_some() {
+            flags |= FLAG_QUERY;
+        }
+        self.records.push(FlatRecord {
+            tag,
+            flags,
+            id,
+            method_off: off(req.method),
+            method_len: req.method.len() as u32,
+            target_off: off(req.target),
+            target_len: req.target.len() as u32,
+            path_len: req.path.len() as u32,
+            header_count: req.headers.len() as u32,
+            headers_off,
+            body_off: off(req.body),
+            body_len: req.body.len() as u32,
+            conn,
+            reserved: [0; 2],
+        });
+        true
+    }
+}
+
+/// Why a set of replies was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyError {
+    /// `lens` is not twice as long as `status`, or the lengths do not add up
+    /// to the data's length.
+    Shape,
+    /// More replies than requests.
+    TooMany,
+}
+
+/// One reply, read from the columnar form.
+#[derive(Clone, Copy, Debug)]
+pub struct Reply<'a> {
+    /// 0: answered later.
+    pub status: u16,
+    pub content_type: u32,
+    pub headers: &'a [u8],
+    pub body: &'a [u8],
+}
+
+/// Checks the columnar form's shape; then [`replies`] cannot fail.
+pub fn check_replies(status: &[u32], lens: &[u32], data: &[u8]) -> Result<(), ReplyError> {
+    if lens.len() != 2 * status.len() {
+        return Err(ReplyError::Shape);
+    }
+    let total = lens
+        .iter()
+        .try_fold(0usize, |a, &l| a.checked_add(l as usize));
+    if total != Some(data.len()) {
+        return Err(ReplyError::Shape);
+    }
+    Ok(())
+}
+
+/// The replies of a checked columnar set, in order.
+pub fn replies<'a>(
+    status: &'a [u32],
+    lens: &'a [u32],
+    data: &'a [u8],
+) -> impl Iterator<Item = Reply<'a>> + 'a {
+    let mut pos = 0usize;
+    status.iter().zip(lens.chunks_exact(2)).map(move |(&s, l)| {
+        let h = &data[pos..pos + l[0] as usize];
+        pos += l[0] as usize;
+        let b = &data[pos..pos + l[1] as usize];
+        pos += l[1] as usize;
+        Reply {
+            status: (s & 0xffff) as u16,
+            content_type: s >> 16,
+            headers: h,
+            body: b,
+        }
+    })
+}
+
+/// Reusable storage for a copy of a columnar reply set.
+#[derive(Default)]
+pub struct ReplyBuf {
+    pub status: Vec<u32>,
+    pub lens: Vec<u32>,
+    pub data: Vec<u8>,
+}
+
+impl ReplyBuf {
+    pub fn clear(&mut self) {
+        self.status.clear();
+        self.lens.clear();
+        self.data.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.status.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.status.is_empty()
+    }
+
+    /// Appends a checked set of replies.
+    pub fn extend(&mut self, status: &[u32], lens: &[u32], data: &[u8]) -> Result<(), ReplyError> {
+        check_replies(status, lens, data)?;
+        self.status.extend_from_slice(status);
+        self.lens.extend_from_slice(lens);
+        self.data.extend_from_slice(data);
+        Ok(())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Reply<'_>> + '_ {
+        replies(&self.status, &self.lens, &self.data)
+    }
+}
+
+/// Whether `block` is zero or more `Name: value\r\n` lines that a host may
+/// add: token names, field-value bytes, and none of the fields the engine
+/// writes itself (Content-Length, Date, Connection, Transfer-Encoding).
+pub fn valid_header_lines(block: &[u8]) -> bool {
+    let token = |b: &u8| crate::parse::scan::TOKEN[*b as usize];
+    let field = |b: &u8| (*b >= 0x20 && *b != 0x7f) || *b == b'\t';
+    let mut rest = block;
+    while !rest.is_empty() {
+        let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return false;
+        };
+        let line = &rest[..end];
+        rest = &rest[end + 2..];
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return false;
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        if name.is_empty() || !name.iter().all(token) || !value.iter().all(field) {
+            return false;
+        }
+        for reserved in [
+            &b"content-length"[..],
+            b"date",
+            b"connection",
+            b"transfer-encoding",
+        ] {
+            if name.eq_ignore_ascii_case(reserved) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Builds the extra header lines of a reply into `dst`: the content type line,
+/// then the host's lines. Returns false (leaving `dst` empty) when the reply's
+/// content type code or header lines are invalid.
+pub fn reply_headers(dst: &mut Vec<u8>, r: &Reply<'_>) -> bool {
+    dst.clear();
+    let Some(ct) = content_type_line(r.content_type) else {
+        return false;
+    };
+    if !r.headers.is_empty() && !valid_header_lines(r.headers) {
+        return false;
+    }
+    dst.extend_from_slice(ct);
+    dst.extend_from_slice(r.headers);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_round_trip() {
+        let status = [200 | (CT_TEXT << 16), 0, 404];
+        let lens = [0, 5, 0, 0, 8, 2];
+        let data = b"helloX: y\r\nno";
+        assert!(check_replies(&status, &lens, data).is_ok());
+        let r: Vec<_> = replies(&status, &lens, data).collect();
+        assert_eq!(
+            (r[0].status, r[0].content_type, r[0].body),
+            (200, CT_TEXT, &b"hello"[..])
+        );
+        assert_eq!(r[1].status, 0);
+        assert_eq!((r[2].headers, r[2].body), (&b"X: y\r\n"[..], &b"no"[..]));
+        assert_eq!(
+            check_replies(&status, &lens[..4], data),
+            Err(ReplyError::Shape)
+        );
+        assert_eq!(
+            check_replies(&status, &lens, &data[1..]),
+            Err(ReplyError::Shape)
+        );
+    }
+
+    #[test]
+    fn header_lines_are_checked() {
+        assert!(valid_header_lines(b""));
+        assert!(valid_header_lines(b"X-A: 1\r\nSet-Cookie: a=b; Path=/\r\n"));
+        assert!(!valid_header_lines(b"X-A: 1"));
+        assert!(!valid_header_lines(b"X-A: 1\r\nEvil\r\n"));
+        assert!(!valid_header_lines(b"X A: 1\r\n"));
+        assert!(!valid_header_lines(b"X-A: 1\nInjected: 2\r\n"));
+        assert!(!valid_header_lines(b"Content-Length: 3\r\n"));
+        assert!(!valid_header_lines(b"connection: close\r\n"));
+    }
+}
