@@ -8,7 +8,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 
 .PHONY: all lib run test test-rust test-c test-header test-python test-asan install clean bench bench-parse fuzz examples
-EXAMPLES := build/hello build/deferred build/pico_compat
+EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 

@@ -21,21 +21,46 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+/**
+ * The request was HEAD: the response's body is not sent.
+ */
+#define FASTSERVE_BATCH_HEAD 1
 
+/**
+ * HTTP/1.1 (otherwise HTTP/1.0).
+ */
+#define FASTSERVE_BATCH_HTTP11 2
 
+/**
+ * The target has a query (after `?`).
+ */
+#define FASTSERVE_BATCH_QUERY 4
 
+/**
+ * Content type codes, in the high 16 bits of a reply's status word. NONE
+ * adds no Content-Type (put one in the reply's header lines).
+ */
+#define FASTSERVE_CT_NONE 0
 
+/**
+ * `text/plain; charset=utf-8`
+ */
+#define FASTSERVE_CT_TEXT 1
 
+/**
+ * `application/json`
+ */
+#define FASTSERVE_CT_JSON 2
 
+/**
+ * `text/html; charset=utf-8`
+ */
+#define FASTSERVE_CT_HTML 3
 
-
-
-
-
-
-
-
-
+/**
+ * `application/octet-stream`
+ */
+#define FASTSERVE_CT_OCTET 4
 
 /**
  * Route flag: match every path that starts with the given path.

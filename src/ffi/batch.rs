@@ -71,23 +71,31 @@ const _: () =
     assert!(std::mem::size_of::<fastserve_batch_header>() == std::mem::size_of::<FlatHeader>());
 
 /// The request was HEAD: the response's body is not sent.
-pub const FASTSERVE_BATCH_HEAD: u32 = flat::FLAG_HEAD;
+pub const FASTSERVE_BATCH_HEAD: u32 = 1;
+const _: () = assert!(FASTSERVE_BATCH_HEAD == flat::FLAG_HEAD);
 /// HTTP/1.1 (otherwise HTTP/1.0).
-pub const FASTSERVE_BATCH_HTTP11: u32 = flat::FLAG_HTTP11;
+pub const FASTSERVE_BATCH_HTTP11: u32 = 2;
+const _: () = assert!(FASTSERVE_BATCH_HTTP11 == flat::FLAG_HTTP11);
 /// The target has a query (after `?`).
-pub const FASTSERVE_BATCH_QUERY: u32 = flat::FLAG_QUERY;
+pub const FASTSERVE_BATCH_QUERY: u32 = 4;
+const _: () = assert!(FASTSERVE_BATCH_QUERY == flat::FLAG_QUERY);
 
 /// Content type codes, in the high 16 bits of a reply's status word. NONE
 /// adds no Content-Type (put one in the reply's header lines).
-pub const FASTSERVE_CT_NONE: u32 = flat::CT_NONE;
+pub const FASTSERVE_CT_NONE: u32 = 0;
+const _: () = assert!(FASTSERVE_CT_NONE == flat::CT_NONE);
 /// `text/plain; charset=utf-8`
-pub const FASTSERVE_CT_TEXT: u32 = flat::CT_TEXT;
+pub const FASTSERVE_CT_TEXT: u32 = 1;
+const _: () = assert!(FASTSERVE_CT_TEXT == flat::CT_TEXT);
 /// `application/json`
-pub const FASTSERVE_CT_JSON: u32 = flat::CT_JSON;
+pub const FASTSERVE_CT_JSON: u32 = 2;
+const _: () = assert!(FASTSERVE_CT_JSON == flat::CT_JSON);
 /// `text/html; charset=utf-8`
-pub const FASTSERVE_CT_HTML: u32 = flat::CT_HTML;
+pub const FASTSERVE_CT_HTML: u32 = 3;
+const _: () = assert!(FASTSERVE_CT_HTML == flat::CT_HTML);
 /// `application/octet-stream`
-pub const FASTSERVE_CT_OCTET: u32 = flat::CT_OCTET;
+pub const FASTSERVE_CT_OCTET: u32 = 4;
+const _: () = assert!(FASTSERVE_CT_OCTET == flat::CT_OCTET);
 
 /// A batch handed to a batch handler. Valid only during that call.
 pub struct fastserve_batch {
