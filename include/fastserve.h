@@ -407,8 +407,9 @@ enum fastserve_result fastserve_server_set_batch_handler(struct fastserve_server
  * - `status[i]`: status code (200..999) in the low 16 bits, a
  *   `FASTSERVE_CT_*` content type code in the high 16 bits; a status of 0
  *   defers the request (answer it later with `fastserve_server_complete`);
- * - `lens[2*i]` and `lens[2*i+1]`: byte lengths of reply `i`'s extra header
- *   lines and of its body;
+ * - `header_lens[i]`: byte length of reply `i`'s extra header lines; pass
+ *   NULL when no reply has any;
+ * - `body_lens[i]`: byte length of reply `i`'s body;
  * - `data`: reply 0's header lines, reply 0's body, reply 1's header lines, ...
  *
  * Header lines are complete `Name: value\r\n` lines; `Date`,
@@ -421,12 +422,14 @@ enum fastserve_result fastserve_server_set_batch_handler(struct fastserve_server
  * requests.
  *
  * # Safety
- * `batch` is the batch of a running batch handler call; `status` readable
- * for `count` words, `lens` for `2 * count`, `data` for `data_len` bytes.
+ * `batch` is the batch of a running batch handler call; `status`,
+ * `body_lens` and (unless NULL) `header_lens` readable for `count` words,
+ * `data` for `data_len` bytes.
  */
 enum fastserve_result fastserve_batch_respond(struct fastserve_batch *batch,
                                               const uint32_t *status,
-                                              const uint32_t *lens,
+                                              const uint32_t *header_lens,
+                                              const uint32_t *body_lens,
                                               size_t count,
                                               const uint8_t *data,
                                               size_t data_len);
@@ -446,7 +449,8 @@ enum fastserve_result fastserve_batch_respond(struct fastserve_batch *batch,
 enum fastserve_result fastserve_server_complete(const struct fastserve_server *srv,
                                                 const uint64_t *ids,
                                                 const uint32_t *status,
-                                                const uint32_t *lens,
+                                                const uint32_t *header_lens,
+                                                const uint32_t *body_lens,
                                                 size_t count,
                                                 const uint8_t *data,
                                                 size_t data_len,
@@ -523,19 +527,21 @@ enum fastserve_result fastserve_conn_respond(struct fastserve_conn *c,
 /**
  * Answers `count` requests in one call: `ids[i]` gets reply `i`, given as
  * the columns of `fastserve_batch_respond` (a `FASTSERVE_CT_*` code in the
- * status word's high 16 bits; status 0 is not allowed here and answers
- * 500). Ids that are not waiting are skipped; `*unknown` (if not NULL)
- * receives how many. `FASTSERVE_RESULT_INVALID_ARGUMENT` (nothing answered)
+ * status word's high 16 bits). A reply with status 0 (and no bytes) leaves
+ * its request unanswered, for later. Ids that are not waiting are skipped;
+ * `*unknown` (if not NULL) receives how many. `FASTSERVE_RESULT_INVALID_ARGUMENT` (nothing answered)
  * when the lengths do not add up.
  *
  * # Safety
- * `c` valid; `ids` and `status` readable for `count` elements, `lens` for
- * `2 * count`, `data` for `data_len` bytes; `unknown` NULL or writable.
+ * `c` valid; `ids`, `status`, `body_lens` and (unless NULL) `header_lens`
+ * readable for `count` elements, `data` for `data_len` bytes; `unknown`
+ * NULL or writable.
  */
 enum fastserve_result fastserve_conn_respond_batch(struct fastserve_conn *c,
                                                    const uint64_t *ids,
                                                    const uint32_t *status,
-                                                   const uint32_t *lens,
+                                                   const uint32_t *header_lens,
+                                                   const uint32_t *body_lens,
                                                    size_t count,
                                                    const uint8_t *data,
                                                    size_t data_len,

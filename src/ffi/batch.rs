@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::fastserve_result::{self, *};
 use super::guard;
 use super::server::{fastserve_server, route_args, server_result, FASTSERVE_ROUTE_PREFIX};
-use crate::proto::flat::{self, FlatHeader, FlatRecord, ReplyError};
+use crate::proto::flat::{self, Columns, FlatHeader, FlatRecord, ReplyError};
 use crate::server::{Batch, BatchHandler, CompleteError};
 
 /// One request of a batch: 64 bytes, fixed layout. Every `*_off` is a byte
@@ -209,29 +209,46 @@ pub unsafe extern "C" fn fastserve_server_set_batch_handler(
     })
 }
 
+/// The reply columns of the C calls.
+///
 /// # Safety
-/// Each pointer is NULL or readable for its count of elements.
-unsafe fn columns<'a>(
+/// Each pointer is NULL or readable for `count` elements (`data`: `data_len`
+/// bytes).
+pub(crate) unsafe fn columns<'a>(
     status: *const u32,
-    lens: *const u32,
+    header_lens: *const u32,
+    body_lens: *const u32,
     count: usize,
     data: *const u8,
     data_len: usize,
-) -> Option<(&'a [u32], &'a [u32], &'a [u8])> {
-    let slice = |p: *const u32, n: usize| -> Option<&'a [u32]> {
-        if n == 0 {
+) -> Result<Columns<'a>, fastserve_result> {
+    let slice = |p: *const u32| -> Option<&'a [u32]> {
+        if count == 0 {
             return Some(&[]);
         }
-        // SAFETY: non-NULL and readable for `n` elements by contract.
-        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, n) })
+        // SAFETY: non-NULL and readable for `count` elements by contract.
+        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, count) })
+    };
+    let header_lens = if header_lens.is_null() {
+        Some(&[][..])
+    } else {
+        slice(header_lens)
     };
     // SAFETY: readable for `data_len` bytes by contract.
-    let d = unsafe { super::bytes(data, data_len) }?;
-    Some((
-        slice(status, count)?,
-        slice(lens, count.checked_mul(2)?)?,
-        d,
-    ))
+    let data = unsafe { super::bytes(data, data_len) };
+    match (slice(status), header_lens, slice(body_lens), data) {
+        (Some(status), Some(header_lens), Some(body_lens), Some(data)) => {
+            let c = Columns {
+                status,
+                header_lens,
+                body_lens,
+                data,
+            };
+            c.check().map_err(|_| FASTSERVE_RESULT_INVALID_ARGUMENT)?;
+            Ok(c)
+        }
+        _ => Err(FASTSERVE_RESULT_NULL_ARGUMENT),
+    }
 }
 
 /// Answers the next `count` requests of the batch, in order. Replies are
@@ -239,8 +256,9 @@ unsafe fn columns<'a>(
 /// - `status[i]`: status code (200..999) in the low 16 bits, a
 ///   `FASTSERVE_CT_*` content type code in the high 16 bits; a status of 0
 ///   defers the request (answer it later with `fastserve_server_complete`);
-/// - `lens[2*i]` and `lens[2*i+1]`: byte lengths of reply `i`'s extra header
-///   lines and of its body;
+/// - `header_lens[i]`: byte length of reply `i`'s extra header lines; pass
+///   NULL when no reply has any;
+/// - `body_lens[i]`: byte length of reply `i`'s body;
 /// - `data`: reply 0's header lines, reply 0's body, reply 1's header lines, ...
 ///
 /// Header lines are complete `Name: value\r\n` lines; `Date`,
@@ -253,13 +271,15 @@ unsafe fn columns<'a>(
 /// requests.
 ///
 /// # Safety
-/// `batch` is the batch of a running batch handler call; `status` readable
-/// for `count` words, `lens` for `2 * count`, `data` for `data_len` bytes.
+/// `batch` is the batch of a running batch handler call; `status`,
+/// `body_lens` and (unless NULL) `header_lens` readable for `count` words,
+/// `data` for `data_len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn fastserve_batch_respond(
     batch: *mut fastserve_batch,
     status: *const u32,
-    lens: *const u32,
+    header_lens: *const u32,
+    body_lens: *const u32,
     count: usize,
     data: *const u8,
     data_len: usize,
@@ -270,10 +290,10 @@ pub unsafe extern "C" fn fastserve_batch_respond(
             return FASTSERVE_RESULT_NULL_ARGUMENT;
         };
         // SAFETY: readable for the given counts by contract.
-        let Some((s, l, d)) = (unsafe { columns(status, lens, count, data, data_len) }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
-        };
-        reply_result(b.respond(s, l, d))
+        match unsafe { columns(status, header_lens, body_lens, count, data, data_len) } {
+            Ok(c) => reply_result(b.respond(c)),
+            Err(e) => e,
+        }
     })
 }
 
@@ -299,7 +319,8 @@ pub unsafe extern "C" fn fastserve_server_complete(
     srv: *const fastserve_server,
     ids: *const u64,
     status: *const u32,
-    lens: *const u32,
+    header_lens: *const u32,
+    body_lens: *const u32,
     count: usize,
     data: *const u8,
     data_len: usize,
@@ -311,8 +332,9 @@ pub unsafe extern "C" fn fastserve_server_complete(
             return FASTSERVE_RESULT_NULL_ARGUMENT;
         };
         // SAFETY: readable for the given counts by contract.
-        let Some((st, l, d)) = (unsafe { columns(status, lens, count, data, data_len) }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        let c = match unsafe { columns(status, header_lens, body_lens, count, data, data_len) } {
+            Ok(c) => c,
+            Err(e) => return e,
         };
         let ids: &[u64] = if count == 0 {
             &[]
@@ -322,7 +344,7 @@ pub unsafe extern "C" fn fastserve_server_complete(
             // SAFETY: readable for `count` ids by contract.
             unsafe { std::slice::from_raw_parts(ids, count) }
         };
-        match s.inner.complete(ids, st, l, d) {
+        match s.inner.complete(ids, c) {
             Ok(n) => {
                 // SAFETY: `unknown` is NULL or writable by contract.
                 if let Some(u) = unsafe { unknown.as_mut() } {

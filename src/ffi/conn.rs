@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::ffi::{c_char, c_void};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::batch::fastserve_batch_request;
+use super::batch::{columns, fastserve_batch_request};
 use super::fastserve_result::{self, *};
 use super::server::fastserve_config;
 use super::{bytes, guard, guard_or};
@@ -299,20 +299,22 @@ pub unsafe extern "C" fn fastserve_conn_respond(
 
 /// Answers `count` requests in one call: `ids[i]` gets reply `i`, given as
 /// the columns of `fastserve_batch_respond` (a `FASTSERVE_CT_*` code in the
-/// status word's high 16 bits; status 0 is not allowed here and answers
-/// 500). Ids that are not waiting are skipped; `*unknown` (if not NULL)
-/// receives how many. `FASTSERVE_RESULT_INVALID_ARGUMENT` (nothing answered)
+/// status word's high 16 bits). A reply with status 0 (and no bytes) leaves
+/// its request unanswered, for later. Ids that are not waiting are skipped;
+/// `*unknown` (if not NULL) receives how many. `FASTSERVE_RESULT_INVALID_ARGUMENT` (nothing answered)
 /// when the lengths do not add up.
 ///
 /// # Safety
-/// `c` valid; `ids` and `status` readable for `count` elements, `lens` for
-/// `2 * count`, `data` for `data_len` bytes; `unknown` NULL or writable.
+/// `c` valid; `ids`, `status`, `body_lens` and (unless NULL) `header_lens`
+/// readable for `count` elements, `data` for `data_len` bytes; `unknown`
+/// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn fastserve_conn_respond_batch(
     c: *mut fastserve_conn,
     ids: *const u64,
     status: *const u32,
-    lens: *const u32,
+    header_lens: *const u32,
+    body_lens: *const u32,
     count: usize,
     data: *const u8,
     data_len: usize,
@@ -323,39 +325,24 @@ pub unsafe extern "C" fn fastserve_conn_respond_batch(
         let Some(c) = (unsafe { c.as_mut() }) else {
             return FASTSERVE_RESULT_NULL_ARGUMENT;
         };
-        if count > 0 && (ids.is_null() || status.is_null() || lens.is_null()) {
+        // SAFETY: readable for the given counts by contract.
+        let cols = match unsafe { columns(status, header_lens, body_lens, count, data, data_len) } {
+            Ok(cols) => cols,
+            Err(e) => return e,
+        };
+        let ids: &[u64] = if count == 0 {
+            &[]
+        } else if ids.is_null() {
             return FASTSERVE_RESULT_NULL_ARGUMENT;
-        }
-        let Some(n2) = count.checked_mul(2) else {
-            return FASTSERVE_RESULT_INVALID_ARGUMENT;
+        } else {
+            // SAFETY: readable for `count` ids by contract.
+            unsafe { std::slice::from_raw_parts(ids, count) }
         };
-        // SAFETY: readable for these counts by contract (non-NULL when count > 0).
-        let (ids, st, l, d) = unsafe {
-            let ids: &[u64] = if count == 0 {
-                &[]
-            } else {
-                std::slice::from_raw_parts(ids, count)
-            };
-            let st: &[u32] = if count == 0 {
-                &[]
-            } else {
-                std::slice::from_raw_parts(status, count)
-            };
-            let l: &[u32] = if count == 0 {
-                &[]
-            } else {
-                std::slice::from_raw_parts(lens, n2)
-            };
-            let Some(d) = bytes(data, data_len) else {
-                return FASTSERVE_RESULT_NULL_ARGUMENT;
-            };
-            (ids, st, l, d)
-        };
-        if flat::check_replies(st, l, d).is_err() {
-            return FASTSERVE_RESULT_INVALID_ARGUMENT;
-        }
         let mut missed = 0;
-        for (&id, r) in ids.iter().zip(flat::replies(st, l, d)) {
+        for (&id, r) in ids.iter().zip(cols.iter()) {
+            if r.status == 0 && r.headers.is_empty() && r.body.is_empty() {
+                continue;
+            }
             if !c.answer(id, &r) {
                 missed += 1;
             }

@@ -9,8 +9,9 @@
 //! Replies (columnar, so that a host builds them with a few list appends):
 //! - `status[i]`: the status code in the low 16 bits and a content type code
 //!   (`CT_*`) in the high 16 bits; status 0 means "answered later";
-//! - `lens[2i]`, `lens[2i+1]`: the length of reply `i`'s extra header lines
-//!   and of its body;
+//! - `header_lens[i]`: the length of reply `i`'s extra header lines (the
+//!   whole column may be absent: no reply has any);
+//! - `body_lens[i]`: the length of reply `i`'s body;
 //! - `data`: reply 0's header lines, reply 0's body, reply 1's header lines, ...
 
 use super::conn::Request;
@@ -200,53 +201,78 @@ pub struct Reply<'a> {
     pub body: &'a [u8],
 }
 
-/// Checks the columnar form's shape; then [`replies`] cannot fail.
-pub fn check_replies(status: &[u32], lens: &[u32], data: &[u8]) -> Result<(), ReplyError> {
-    if lens.len() != 2 * status.len() {
-        return Err(ReplyError::Shape);
-    }
-    let total = lens
-        .iter()
-        .try_fold(0usize, |a, &l| a.checked_add(l as usize));
-    if total != Some(data.len()) {
-        return Err(ReplyError::Shape);
-    }
-    Ok(())
+/// A columnar set of replies (see the module comment).
+#[derive(Clone, Copy, Debug)]
+pub struct Columns<'a> {
+    pub status: &'a [u32],
+    /// Empty: no reply has header lines.
+    pub header_lens: &'a [u32],
+    pub body_lens: &'a [u32],
+    pub data: &'a [u8],
 }
 
-/// The replies of a checked columnar set, in order.
-pub fn replies<'a>(
-    status: &'a [u32],
-    lens: &'a [u32],
-    data: &'a [u8],
-) -> impl Iterator<Item = Reply<'a>> + 'a {
-    let mut pos = 0usize;
-    status.iter().zip(lens.chunks_exact(2)).map(move |(&s, l)| {
-        let h = &data[pos..pos + l[0] as usize];
-        pos += l[0] as usize;
-        let b = &data[pos..pos + l[1] as usize];
-        pos += l[1] as usize;
-        Reply {
-            status: (s & 0xffff) as u16,
-            content_type: s >> 16,
-            headers: h,
-            body: b,
+impl<'a> Columns<'a> {
+    /// Checks the shape: the columns have one entry per reply (or none for
+    /// `header_lens`), and the lengths add up to the data's length.
+    pub fn check(&self) -> Result<(), ReplyError> {
+        let n = self.status.len();
+        if self.body_lens.len() != n
+            || !(self.header_lens.is_empty() || self.header_lens.len() == n)
+        {
+            return Err(ReplyError::Shape);
         }
-    })
+        let sum = |l: &[u32]| l.iter().try_fold(0usize, |a, &x| a.checked_add(x as usize));
+        let total =
+            sum(self.header_lens).and_then(|h| sum(self.body_lens).and_then(|b| h.checked_add(b)));
+        if total != Some(self.data.len()) {
+            return Err(ReplyError::Shape);
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.status.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.status.is_empty()
+    }
+
+    /// The replies, in order. Call [`Columns::check`] first: a set of the
+    /// wrong shape panics.
+    pub fn iter(self) -> impl Iterator<Item = Reply<'a>> + 'a {
+        let mut pos = 0usize;
+        (0..self.status.len()).map(move |i| {
+            let hl = self.header_lens.get(i).copied().unwrap_or(0) as usize;
+            let h = &self.data[pos..pos + hl];
+            pos += hl;
+            let b = &self.data[pos..pos + self.body_lens[i] as usize];
+            pos += b.len();
+            let s = self.status[i];
+            Reply {
+                status: (s & 0xffff) as u16,
+                content_type: s >> 16,
+                headers: h,
+                body: b,
+            }
+        })
+    }
 }
 
 /// Reusable storage for a copy of a columnar reply set.
 #[derive(Default)]
 pub struct ReplyBuf {
-    pub status: Vec<u32>,
-    pub lens: Vec<u32>,
-    pub data: Vec<u8>,
+    status: Vec<u32>,
+    header_lens: Vec<u32>,
+    body_lens: Vec<u32>,
+    data: Vec<u8>,
 }
 
 impl ReplyBuf {
     pub fn clear(&mut self) {
         self.status.clear();
-        self.lens.clear();
+        self.header_lens.clear();
+        self.body_lens.clear();
         self.data.clear();
     }
 
@@ -258,17 +284,30 @@ impl ReplyBuf {
         self.status.is_empty()
     }
 
-    /// Appends a checked set of replies.
-    pub fn extend(&mut self, status: &[u32], lens: &[u32], data: &[u8]) -> Result<(), ReplyError> {
-        check_replies(status, lens, data)?;
-        self.status.extend_from_slice(status);
-        self.lens.extend_from_slice(lens);
-        self.data.extend_from_slice(data);
+    /// Appends a set of replies, after checking its shape.
+    pub fn extend(&mut self, c: Columns<'_>) -> Result<(), ReplyError> {
+        c.check()?;
+        if !c.header_lens.is_empty() || !self.header_lens.is_empty() {
+            // keep one header length per reply once any reply has one
+            self.header_lens.resize(self.status.len(), 0);
+            match c.header_lens.is_empty() {
+                true => self.header_lens.resize(self.status.len() + c.len(), 0),
+                false => self.header_lens.extend_from_slice(c.header_lens),
+            }
+        }
+        self.status.extend_from_slice(c.status);
+        self.body_lens.extend_from_slice(c.body_lens);
+        self.data.extend_from_slice(c.data);
         Ok(())
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = Reply<'_>> + '_ {
-        replies(&self.status, &self.lens, &self.data)
+    pub fn columns(&self) -> Columns<'_> {
+        Columns {
+            status: &self.status,
+            header_lens: &self.header_lens,
+            body_lens: &self.body_lens,
+            data: &self.data,
+        }
     }
 }
 
@@ -329,10 +368,14 @@ mod tests {
     #[test]
     fn replies_round_trip() {
         let status = [200 | (CT_TEXT << 16), 0, 404];
-        let lens = [0, 5, 0, 0, 8, 2];
-        let data = b"helloX: y\r\nno";
-        assert!(check_replies(&status, &lens, data).is_ok());
-        let r: Vec<_> = replies(&status, &lens, data).collect();
+        let c = Columns {
+            status: &status,
+            header_lens: &[0, 0, 6],
+            body_lens: &[5, 0, 2],
+            data: b"helloX: y\r\nno",
+        };
+        assert!(c.check().is_ok());
+        let r: Vec<_> = c.iter().collect();
         assert_eq!(
             (r[0].status, r[0].content_type, r[0].body),
             (200, CT_TEXT, &b"hello"[..])
@@ -340,13 +383,37 @@ mod tests {
         assert_eq!(r[1].status, 0);
         assert_eq!((r[2].headers, r[2].body), (&b"X: y\r\n"[..], &b"no"[..]));
         assert_eq!(
-            check_replies(&status, &lens[..4], data),
+            Columns {
+                header_lens: &[0, 0],
+                ..c
+            }
+            .check(),
             Err(ReplyError::Shape)
         );
         assert_eq!(
-            check_replies(&status, &lens, &data[1..]),
+            Columns {
+                data: b"hello",
+                ..c
+            }
+            .check(),
             Err(ReplyError::Shape)
         );
+        let no_headers = Columns {
+            header_lens: &[],
+            body_lens: &[5, 0, 8],
+            ..c
+        };
+        assert!(no_headers.check().is_ok());
+        assert_eq!(no_headers.iter().nth(2).unwrap().body, b"X: y\r\nno");
+        let mut buf = ReplyBuf::default();
+        buf.extend(no_headers).unwrap();
+        buf.extend(c).unwrap();
+        let all: Vec<_> = buf
+            .columns()
+            .iter()
+            .map(|r| (r.headers.len(), r.body.len()))
+            .collect();
+        assert_eq!(all, [(0, 5), (0, 0), (0, 8), (0, 5), (0, 0), (6, 2)]);
     }
 
     #[test]

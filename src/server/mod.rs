@@ -18,7 +18,7 @@ pub use response::{BuildError, Handler, ResponseBuilder};
 pub use router::{Router, Target};
 pub use worker::batch::{Batch, BatchHandler};
 
-use crate::proto::flat::ReplyError;
+use crate::proto::flat::{Columns, ReplyError};
 use crate::proto::{ProtoConfig, StaticResponse};
 use worker::{ErrorPages, Mailbox, Worker};
 
@@ -203,20 +203,14 @@ impl Server {
     /// thread, in the columnar form of [`crate::proto::flat`], one id per
     /// reply. Returns how many ids were unknown (answered already, or from a
     /// connection's worker that is gone); their replies are dropped.
-    pub fn complete(
-        &self,
-        ids: &[u64],
-        status: &[u32],
-        lens: &[u32],
-        data: &[u8],
-    ) -> Result<usize, CompleteError> {
+    pub fn complete(&self, ids: &[u64], replies: Columns<'_>) -> Result<usize, CompleteError> {
         let r = self.running.as_ref().ok_or(CompleteError::NotStarted)?;
         let links = r
             .shared
             .batch_links
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        worker::batch::complete(&links, ids, status, lens, data).map_err(CompleteError::Reply)
+        worker::batch::complete(&links, ids, replies).map_err(CompleteError::Reply)
     }
 
     /// Replaces the 404 or 405 response.

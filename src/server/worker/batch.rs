@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::{Completion, Mailbox, Worker};
-use crate::proto::flat::{self, FlatBatch, FlatRecord, ReplyBuf, ReplyError};
+use crate::proto::flat::{self, Columns, FlatBatch, FlatRecord, ReplyBuf, ReplyError};
 use crate::proto::{self, Request, Responder, Ticket};
 
 /// The application code behind every batch route of a server.
@@ -43,11 +43,11 @@ impl Batch<'_> {
     /// Answers the next `status.len()` requests, in order (see
     /// [`crate::proto::flat`] for the columnar form). May be called several
     /// times; the replies are copied.
-    pub fn respond(&mut self, status: &[u32], lens: &[u32], data: &[u8]) -> Result<(), ReplyError> {
-        if self.replies.len() + status.len() > self.records.len() {
+    pub fn respond(&mut self, replies: Columns<'_>) -> Result<(), ReplyError> {
+        if self.replies.len() + replies.len() > self.records.len() {
             return Err(ReplyError::TooMany);
         }
-        self.replies.extend(status, lens, data)
+        self.replies.extend(replies)
     }
 }
 
@@ -178,7 +178,7 @@ impl Worker {
         }
         let cfg = &self.shared.cfg.proto;
         let mut deferred = Vec::new();
-        let mut replies = b.replies.iter();
+        let mut replies = b.replies.columns().iter();
         let mut last = usize::MAX;
         for (rec, o) in b.flat.records().iter().zip(b.origins.drain(..)) {
             let r = replies.next();
@@ -235,18 +235,16 @@ impl Worker {
 pub(crate) fn complete(
     links: &[Arc<BatchLink>],
     ids: &[u64],
-    status: &[u32],
-    lens: &[u32],
-    data: &[u8],
+    replies: Columns<'_>,
 ) -> Result<usize, ReplyError> {
-    flat::check_replies(status, lens, data)?;
-    if ids.len() != status.len() {
+    replies.check()?;
+    if ids.len() != replies.len() {
         return Err(ReplyError::Shape);
     }
     let mut unknown = 0;
     let mut posts: Vec<Vec<Completion>> = (0..links.len()).map(|_| Vec::new()).collect();
     let mut headers = Vec::new();
-    for (&id, r) in ids.iter().zip(flat::replies(status, lens, data)) {
+    for (&id, r) in ids.iter().zip(replies.iter()) {
         let w = (id >> WORKER_SHIFT) as usize;
         let origin = links.get(w).and_then(|l| {
             l.pending
