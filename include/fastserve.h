@@ -250,8 +250,10 @@ typedef struct fastserve_batch_request {
 /**
  * A batch handler: gets every request for the server's batch routes that one
  * worker read in one pass of its event loop, `count >= 1` of them, in the
- * array `reqs`, with their bytes in `data` (`data_len` bytes). `reqs`, `data` and `batch` are valid until it returns: copy what is needed
- * later.
+ * array `reqs`, with their bytes in `data` (`data_len` bytes), which
+ * directly follows the array: `data == (const uint8_t *)(reqs + count)`, so
+ * one copy of `count * 64 + data_len` bytes from `reqs` takes both. `reqs`,
+ * `data` and `batch` are valid until it returns: copy what is needed later.
  *
  * It answers with `fastserve_batch_respond`, in request order; a reply with
  * status 0 defers that request, to be answered later through
@@ -268,7 +270,9 @@ typedef void (*fastserve_batch_fn)(struct fastserve_batch *batch,
 
 /**
  * The requests parsed by one `fastserve_conn_feed`: `count` records in
- * `requests` (see `fastserve_batch_request`) and their bytes in `data`.
+ * `requests` (see `fastserve_batch_request`) and their bytes in `data`,
+ * which directly follows the records (`data == (const uint8_t *)(requests
+ * + count)`).
  * Valid until the next `fastserve_conn_feed`, `fastserve_conn_feed_eof` or
  * `fastserve_conn_free` on the same connection, whatever was answered.
  */
@@ -412,6 +416,10 @@ enum fastserve_result fastserve_server_set_batch_handler(struct fastserve_server
  * - `body_lens[i]`: byte length of reply `i`'s body;
  * - `data`: reply 0's header lines, reply 0's body, reply 1's header lines, ...
  *
+ * When both `header_lens` and `body_lens` are NULL, `data` holds the
+ * bodies separated by single NUL bytes (`count - 1` of them): text replies
+ * joined in one step, with no lengths to compute.
+ *
  * Header lines are complete `Name: value\r\n` lines; `Date`,
  * `Content-Length`, `Server` and `Connection` are added by the engine (and
  * refused here). A reply with a bad status, content type or header line is
@@ -433,6 +441,24 @@ enum fastserve_result fastserve_batch_respond(struct fastserve_batch *batch,
                                               size_t count,
                                               const uint8_t *data,
                                               size_t data_len);
+
+/**
+ * Answers the next `count` requests of the batch with the same status word
+ * (status | `FASTSERVE_CT_*` << 16) and the bodies in `data`, separated by
+ * single NUL bytes (`count - 1` of them). The common case of handlers that
+ * return text, in one call with nothing to measure. Copied; returns
+ * `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers nothing) when the count
+ * of separators is wrong or there are more replies than requests.
+ *
+ * # Safety
+ * `batch` is the batch of a running batch handler call; `data` readable
+ * for `data_len` bytes.
+ */
+enum fastserve_result fastserve_batch_respond_text(struct fastserve_batch *batch,
+                                                   uint32_t status,
+                                                   size_t count,
+                                                   const uint8_t *data,
+                                                   size_t data_len);
 
 /**
  * Answers deferred batch requests (those given status 0) by id, from any

@@ -1,13 +1,15 @@
 """Requests, responses and the batch dispatch loop shared by `Server` and
 `fastserve.asyncio.HttpProtocol`.
 
-A batch arrives as two byte strings: the records (64 bytes each, read as 16
-little-endian u32 words through one memoryview) and the data area. A Request
-is a view of one record: nothing is decoded until an attribute is read.
+A batch arrives as one byte string: `count` records of 64 bytes (the
+layout of fastserve_batch_request), then the data area they point into. A
+Request is a view of one record: nothing is decoded until an attribute is
+read.
 
 The answers go back as columns (see fastserve.h, fastserve_batch_respond):
-a status word per reply (status | content type code << 16), optional header
-line lengths, body lengths, and all the bytes joined.
+a status word per reply (status | content type code << 16), then either the
+header line lengths, body lengths and all the bytes joined, or, when every
+handler returned text, just the bodies joined with NUL separators.
 """
 import asyncio
 import inspect
@@ -15,14 +17,16 @@ import json
 import logging
 import sys
 from array import array
-from struct import unpack_from
+from struct import Struct, unpack_from
 from urllib.parse import parse_qsl
 
 log = logging.getLogger("fastserve")
 
-REC_WORDS = 16  # a fastserve_batch_request is 16 u32 words
-# word indexes inside a record
-_TAG, _FLAGS, _ID_LO, _ID_HI, _M_OFF, _M_LEN, _T_OFF, _T_LEN, _P_LEN, _H_CNT, _H_OFF, _B_OFF, _B_LEN, _CONN = range(14)
+REC = 64  # bytes in a fastserve_batch_request
+# tag, flags, id, method off/len, target off/len, path len, header count,
+# headers off, body off/len, conn, reserved
+_RECORD = Struct("<IIQ10I8x")
+assert _RECORD.size == REC
 FLAG_HEAD, FLAG_HTTP11, FLAG_QUERY = 1, 2, 4
 
 CT_NONE, CT_TEXT, CT_JSON, CT_HTML, CT_OCTET = 0, 1, 2, 3, 4
@@ -35,9 +39,6 @@ _CT_CODES = {
 
 _RESERVED = {b"content-length", b"date", b"connection", b"transfer-encoding", b"server"}
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-assert array("I").itemsize == 4
-
 
 class Headers:
     """Request header fields: a read-only, case-insensitive mapping (the
@@ -87,53 +88,62 @@ class Headers:
 
 
 class Request:
-    """One request. Attributes are decoded when first read:
+    """One request. Attributes are decoded when read:
 
-    - method, path (str), query_string (str), query (dict of the first value
-      of each name, percent-decoded), headers (Headers), body (bytes),
-      json(), http_version ("1.0"/"1.1"), id (the engine's request id).
+    - method, path, target (str), query_string (str), query (dict of the
+      first value of each name, percent-decoded), headers (Headers), body
+      (bytes), json(), http_version ("1.0"/"1.1"), id (the engine's id).
+
+    A sync handler may keep its Request (or pass it to a thread): each one
+    stays valid for good.
     """
 
-    __slots__ = ("_w", "_d", "_i", "_c")
+    __slots__ = ("_b", "_i", "_o", "_c")
 
-    def __init__(self, words, data, index):
-        self._w = words  # the batch's records as a memoryview of u32
-        self._d = data  # the batch's data area (bytes)
-        self._i = index * REC_WORDS
-        self._c = None  # decoded values, by name
+    def __init__(self, blob, index, data_offset):
+        self._b = blob  # the batch: records, then the data area
+        self._i = index  # this request's record
+        self._o = data_offset  # where the data area starts
+        self._c = None  # (index, {name: decoded value})
 
-    def _str(self, off_word, len_word):
-        w, i = self._w, self._i
-        o = w[i + off_word]
-        return self._d[o : o + w[i + len_word]].decode("latin-1")
+    def _fields(self):
+        return _RECORD.unpack_from(self._b, self._i * REC)
+
+    def _bytes(self, off, n):
+        o = self._o + off
+        return self._b[o : o + n]
 
     @property
     def method(self):
-        return self._str(_M_OFF, _M_LEN)
+        f = self._fields()
+        return self._bytes(f[3], f[4]).decode("latin-1")
 
     @property
     def path(self):
-        return self._str(_T_OFF, _P_LEN)
+        f = self._fields()
+        return self._bytes(f[5], f[7]).decode("latin-1")
 
     @property
     def target(self):
-        return self._str(_T_OFF, _T_LEN)
+        f = self._fields()
+        return self._bytes(f[5], f[6]).decode("latin-1")
 
     @property
     def query_string(self):
-        w, i = self._w, self._i
-        if not w[i + _FLAGS] & FLAG_QUERY:
+        f = self._fields()
+        if not f[1] & FLAG_QUERY:
             return ""
-        o = w[i + _T_OFF] + w[i + _P_LEN] + 1
-        return self._d[o : w[i + _T_OFF] + w[i + _T_LEN]].decode("latin-1")
+        return self._bytes(f[5] + f[7] + 1, f[6] - f[7] - 1).decode("latin-1")
 
     def _cached(self, name, make):
+        # the dispatch loop re-aims a Request at the next record without
+        # clearing this: a cache made for another record is dropped here
         c = self._c
-        if c is None:
-            c = self._c = {}
-        v = c.get(name)
+        if c is None or c[0] != self._i:
+            c = self._c = (self._i, {})
+        v = c[1].get(name)
         if v is None:
-            v = c[name] = make()
+            v = c[1][name] = make()
         return v
 
     @property
@@ -149,33 +159,31 @@ class Request:
     @property
     def headers(self):
         def make():
-            w, i, d = self._w, self._i, self._d
-            n, off = w[i + _H_CNT], w[i + _H_OFF]
+            f = self._fields()
+            b, o = self._b, self._o
             items = []
-            for k in range(n):
-                no, nl, vo, vl = unpack_from("<4I", d, off + 16 * k)
-                items.append((d[no : no + nl].decode("latin-1"), d[vo : vo + vl].decode("latin-1")))
+            for k in range(f[8]):
+                no, nl, vo, vl = unpack_from("<4I", b, o + f[9] + 16 * k)
+                items.append((b[o + no : o + no + nl].decode("latin-1"), b[o + vo : o + vo + vl].decode("latin-1")))
             return Headers(items)
 
         return self._cached("headers", make)
 
     @property
     def body(self):
-        w, i = self._w, self._i
-        o = w[i + _B_OFF]
-        return self._d[o : o + w[i + _B_LEN]]
+        f = self._fields()
+        return self._bytes(f[10], f[11])
 
     def json(self):
         return json.loads(self.body)
 
     @property
     def http_version(self):
-        return "1.1" if self._w[self._i + _FLAGS] & FLAG_HTTP11 else "1.0"
+        return "1.1" if self._fields()[1] & FLAG_HTTP11 else "1.0"
 
     @property
     def id(self):
-        w, i = self._w, self._i
-        return w[i + _ID_LO] | (w[i + _ID_HI] << 32)
+        return self._fields()[2]
 
     def __repr__(self):
         return f"<Request {self.method} {self.target}>"
@@ -248,7 +256,8 @@ class _Failed:
 
 
 FAILED = _Failed()
-_text_word = array("I", [200 | (CT_TEXT << 16)]).tobytes()
+TEXT_200 = 200 | (CT_TEXT << 16)
+_text_word = array("I", [TEXT_200]).tobytes()
 
 
 async def _probe():
@@ -290,55 +299,60 @@ _BASELINE = _refcount_baseline()
 
 
 class Dispatch:
-    """Runs the handlers of one batch: `run` returns the reply columns and the
-    coroutines of async handlers, each with its request id."""
+    """Runs the handlers of one batch. `run` returns the reply columns and
+    the coroutines of async handlers, each with its request id."""
 
-    def __init__(self, handlers, on_error=None):
-        # handlers[tag] is a callable taking a Request; async def handlers
-        # return a coroutine, which defers the reply
-        self.handlers = handlers
+    def __init__(self, handlers):
+        # handlers[tag] takes a Request; an async def handler returns a
+        # coroutine, which defers its reply
+        self.handlers = list(handlers)
 
-    def run(self, recs, data, count):
-        """`recs`: count*64 bytes of records; `data`: the data area.
-        Returns (status, header_lens or None, body_lens, joined, deferred)
-        where the first four are bytes ready for the C call and deferred is
-        a list of (request id, coroutine)."""
-        words = memoryview(recs).cast("I")
-        tags = words[::REC_WORDS].tolist()
+    def run(self, blob, count):
+        """Calls the handler of each of the `count` requests in `blob` (the
+        records, then the data area). Returns (results, text): text is every
+        result joined with NUL separators when all of them are str, else
+        None."""
+        end = count * REC
         handlers = self.handlers
         grc = sys.getrefcount
         base = _BASELINE
         out = []
         append = out.append
-        req = Request(words, data, 0)
-        i = 0
-        mixed = False
-        # The hot loop: one Request object is reused while no handler keeps
-        # a reference to it (a kept one keeps its own record and data).
-        for tag in tags:
-            req._i = i
-            try:
-                r = handlers[tag](req)
-            except Exception:
-                log.exception("handler for %s %s failed", req.method, req.target)
-                r = FAILED
-            append(r)
-            if r.__class__ is not str:
-                mixed = True
-            if grc(req) > base:
-                req = Request(words, data, 0)
-            elif req._c is not None:
-                req._c = None
-            i += REC_WORDS
-        if not mixed:
-            joined = "".join(out)
-            if joined.isascii():
-                # every handler returned text: three C-speed conversions
-                body = joined.encode("ascii")
-                return _text_word * count, None, array("I", map(len, out)).tobytes(), body, ()
-        return self._general(out, words)
+        req = Request(blob, 0, end)
+        if len(handlers) <= 256:
+            # The hot loop; a record's tag is its first byte. One Request is
+            # re-aimed at each record as long as no handler keeps a reference
+            # to it (one that was kept is left alone, and stays valid).
+            for i, tag in enumerate(blob[0:end:REC]):
+                req._i = i
+                try:
+                    r = handlers[tag](req)
+                except Exception:
+                    r = _failed(req)
+                append(r)
+                if grc(req) != base:
+                    req = Request(blob, 0, end)
+        else:
+            for i in range(count):
+                req = Request(blob, i, end)
+                try:
+                    r = handlers[unpack_from("<I", blob, i * REC)[0]](req)
+                except Exception:
+                    r = _failed(req)
+                append(r)
+        try:
+            return out, "\0".join(out)
+        except TypeError:
+            return out, None
 
-    def _general(self, out, words):
+    def columns(self, out, blob):
+        """The reply columns for `run`'s results: (status, header_lens,
+        body_lens, data, deferred), the first four ready for the C call (None
+        for a column left out), deferred a list of (request id, coroutine)."""
+        return self._general(out, blob)
+
+    @staticmethod
+    def _general(out, blob):
         status = array("I")
         hlens = array("I")
         blens = array("I")
@@ -347,8 +361,7 @@ class Dispatch:
         any_head = False
         for k, r in enumerate(out):
             if r.__class__ is _coroutine:
-                w = k * REC_WORDS
-                deferred.append((words[w + _ID_LO] | (words[w + _ID_HI] << 32), r))
+                deferred.append((unpack_from("<Q", blob, k * REC + 8)[0], r))
                 status.append(0)
                 hlens.append(0)
                 blens.append(0)
@@ -368,6 +381,11 @@ class Dispatch:
             b"".join(parts),
             deferred,
         )
+
+
+def _failed(req):
+    log.exception("handler for %s %s failed", req.method, req.target)
+    return FAILED
 
 
 def columns_of(results):

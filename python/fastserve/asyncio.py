@@ -15,7 +15,7 @@ import asyncio
 from array import array
 from ctypes import byref, string_at
 
-from ._http import Dispatch, Response, columns_of, log, run_async
+from ._http import Dispatch, Response, _text_word, columns_of, log, run_async
 from ._lib import ConnBatch, IoVec, fast
 
 _NOT_FOUND = Response("Not Found\n", status=404)
@@ -122,10 +122,16 @@ class HttpProtocol(asyncio.Protocol):
             b = self._batch
             n = b.count
             if n:
-                recs = string_at(b.requests, n * 64)
-                data = string_at(b.data, b.data_len)
-                status, hlens, blens, joined, deferred = self._dispatch.run(recs, data, n)
-                ids = memoryview(recs).cast("Q")[1::8].tobytes()
+                blob = string_at(b.requests, n * 64 + b.data_len)
+                d = self._dispatch
+                out, text = d.run(blob, n)
+                if text is not None:
+                    status, hlens, blens, joined, deferred = _text_word * n, None, None, text.encode(), ()
+                    if joined.count(0) != n - 1:
+                        status, hlens, blens, joined, deferred = d.columns(out, blob)
+                else:
+                    status, hlens, blens, joined, deferred = d.columns(out, blob)
+                ids = memoryview(blob)[: n * 64].cast("Q")[1::8].tobytes()
                 fast.fastserve_conn_respond_batch(self._c, ids, status, hlens, blens, n, joined, len(joined), None)
                 for rid, coro in deferred:
                     t = asyncio.ensure_future(self._finish(rid, coro))

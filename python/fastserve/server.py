@@ -16,7 +16,7 @@ from array import array
 from ctypes import byref, string_at
 
 from . import _http
-from ._http import Dispatch, Response, columns_of, log, new_event_loop, run_async
+from ._http import TEXT_200, Dispatch, Response, columns_of, log, new_event_loop, run_async
 from ._lib import BATCH_FN, Stats, check, fast, lib
 
 _ROUTE_PREFIX = 1
@@ -175,9 +175,17 @@ class Server:
                 # having ctypes create and destroy one around every callback.
                 self._pinned.add(tid)
                 ctypes.pythonapi.PyGILState_Ensure()
-            recs = string_at(reqs, count * 64)
-            body = string_at(data, data_len)
-            status, hlens, blens, joined, deferred = self._dispatch.run(recs, body, count)
+            # one copy: the records and the data area are one block
+            blob = string_at(reqs, count * 64 + data_len)
+            d = self._dispatch
+            out, text = d.run(blob, count)
+            if text is not None:
+                # every handler returned text: bodies NUL-separated, one call
+                data = text.encode()
+                if fast.fastserve_batch_respond_text(batch, TEXT_200, count, data, len(data)) == 0:
+                    return
+                # a body held a NUL: answer with lengths instead
+            status, hlens, blens, joined, deferred = d.columns(out, blob)
             fast.fastserve_batch_respond(batch, status, hlens, blens, count, joined, len(joined))
             if deferred:
                 self._loop.call_soon_threadsafe(self._spawn, deferred)

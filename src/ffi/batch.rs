@@ -104,8 +104,10 @@ pub struct fastserve_batch {
 
 /// A batch handler: gets every request for the server's batch routes that one
 /// worker read in one pass of its event loop, `count >= 1` of them, in the
-/// array `reqs`, with their bytes in `data` (`data_len` bytes). `reqs`, `data` and `batch` are valid until it returns: copy what is needed
-/// later.
+/// array `reqs`, with their bytes in `data` (`data_len` bytes), which
+/// directly follows the array: `data == (const uint8_t *)(reqs + count)`, so
+/// one copy of `count * 64 + data_len` bytes from `reqs` takes both. `reqs`,
+/// `data` and `batch` are valid until it returns: copy what is needed later.
 ///
 /// It answers with `fastserve_batch_respond`, in request order; a reply with
 /// status 0 defers that request, to be answered later through
@@ -143,15 +145,48 @@ unsafe impl Sync for CBatch {}
 
 impl BatchHandler for CBatch {
     fn call(&self, batch: &mut Batch<'_>) {
-        let (recs, data) = (batch.records(), batch.data());
-        let (reqs, count) = (recs.as_ptr().cast::<fastserve_batch_request>(), recs.len());
-        let (data, data_len) = (data.as_ptr(), data.len());
-        let b = batch as *mut Batch<'_> as *mut fastserve_batch;
-        // SAFETY: `reqs` holds `count` records (same layout, asserted above)
-        // and `data` `data_len` bytes; they and `b` live until the call
-        // returns, which is what the C API promises.
-        unsafe { (self.f)(b, reqs, count, data, data_len, self.userdata) }
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let (recs, data) = (batch.records(), batch.data());
+            let rec_bytes = std::mem::size_of_val(recs);
+            // u64 words keep the records 8-byte aligned
+            let words = (rec_bytes + data.len()).div_ceil(8);
+            s.clear();
+            s.reserve(words);
+            let base = s.as_mut_ptr().cast::<u8>();
+            // SAFETY: `s` has room for `words` words, which hold the records
+            // and the data; the last word is zeroed first so that every word
+            // is initialised; the sources do not overlap `s`.
+            unsafe {
+                if words > 0 {
+                    s.as_mut_ptr().add(words - 1).write(0);
+                }
+                std::ptr::copy_nonoverlapping(recs.as_ptr().cast::<u8>(), base, rec_bytes);
+                std::ptr::copy_nonoverlapping(data.as_ptr(), base.add(rec_bytes), data.len());
+                s.set_len(words);
+            }
+            let (count, data_len) = (recs.len(), data.len());
+            let b = batch as *mut Batch<'_> as *mut fastserve_batch;
+            // SAFETY: `base` holds the `count` records (same layout, asserted
+            // above) followed by `data.len()` bytes; they and `b` live until
+            // the call returns, which is what the C API promises.
+            unsafe {
+                (self.f)(
+                    b,
+                    base.cast(),
+                    count,
+                    base.add(rec_bytes),
+                    data_len,
+                    self.userdata,
+                )
+            }
+        })
     }
+}
+
+thread_local! {
+    /// Per worker thread: the batch as one block, records then data.
+    static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Adds a batch route: requests for it are collected and handed to the batch
@@ -234,9 +269,15 @@ pub(crate) unsafe fn columns<'a>(
     } else {
         slice(header_lens)
     };
+    // NULL body lengths (and header lengths): NUL-separated bodies
+    let body_lens = if body_lens.is_null() && header_lens == Some(&[]) {
+        Some(&[][..])
+    } else {
+        slice(body_lens)
+    };
     // SAFETY: readable for `data_len` bytes by contract.
     let data = unsafe { super::bytes(data, data_len) };
-    match (slice(status), header_lens, slice(body_lens), data) {
+    match (slice(status), header_lens, body_lens, data) {
         (Some(status), Some(header_lens), Some(body_lens), Some(data)) => {
             let c = Columns {
                 status,
@@ -260,6 +301,10 @@ pub(crate) unsafe fn columns<'a>(
 ///   NULL when no reply has any;
 /// - `body_lens[i]`: byte length of reply `i`'s body;
 /// - `data`: reply 0's header lines, reply 0's body, reply 1's header lines, ...
+///
+/// When both `header_lens` and `body_lens` are NULL, `data` holds the
+/// bodies separated by single NUL bytes (`count - 1` of them): text replies
+/// joined in one step, with no lengths to compute.
 ///
 /// Header lines are complete `Name: value\r\n` lines; `Date`,
 /// `Content-Length`, `Server` and `Connection` are added by the engine (and
@@ -302,6 +347,58 @@ fn reply_result(r: Result<(), ReplyError>) -> fastserve_result {
         Ok(()) => FASTSERVE_RESULT_OK,
         Err(_) => FASTSERVE_RESULT_INVALID_ARGUMENT,
     }
+}
+
+/// Answers the next `count` requests of the batch with the same status word
+/// (status | `FASTSERVE_CT_*` << 16) and the bodies in `data`, separated by
+/// single NUL bytes (`count - 1` of them). The common case of handlers that
+/// return text, in one call with nothing to measure. Copied; returns
+/// `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers nothing) when the count
+/// of separators is wrong or there are more replies than requests.
+///
+/// # Safety
+/// `batch` is the batch of a running batch handler call; `data` readable
+/// for `data_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_batch_respond_text(
+    batch: *mut fastserve_batch,
+    status: u32,
+    count: usize,
+    data: *const u8,
+    data_len: usize,
+) -> fastserve_result {
+    guard(|| {
+        // SAFETY: a non-NULL `batch` is the live `Batch` of the running call.
+        let Some(b) = (unsafe { batch.cast::<Batch<'_>>().as_mut() }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        // SAFETY: readable for `data_len` bytes by contract.
+        let Some(d) = (unsafe { super::bytes(data, data_len) }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        if count > b.records().len() {
+            return FASTSERVE_RESULT_INVALID_ARGUMENT;
+        }
+        let words = STATUS.with(|w| {
+            let mut w = w.borrow_mut();
+            w.clear();
+            w.resize(count, status);
+            std::mem::take(&mut *w)
+        });
+        let c = Columns {
+            status: &words,
+            header_lens: &[],
+            body_lens: &[],
+            data: d,
+        };
+        let r = reply_result(b.respond(c));
+        STATUS.with(|w| *w.borrow_mut() = words);
+        r
+    })
+}
+
+thread_local! {
+    static STATUS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Answers deferred batch requests (those given status 0) by id, from any

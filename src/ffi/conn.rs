@@ -34,10 +34,14 @@ pub struct fastserve_conn {
     tickets: VecDeque<Option<Ticket>>,
     base: u64,
     scratch: Vec<u8>,
+    /// The last batch as one block: records, then data.
+    block: Vec<u64>,
 }
 
 /// The requests parsed by one `fastserve_conn_feed`: `count` records in
-/// `requests` (see `fastserve_batch_request`) and their bytes in `data`.
+/// `requests` (see `fastserve_batch_request`) and their bytes in `data`,
+/// which directly follows the records (`data == (const uint8_t *)(requests
+/// + count)`).
 /// Valid until the next `fastserve_conn_feed`, `fastserve_conn_feed_eof` or
 /// `fastserve_conn_free` on the same connection, whatever was answered.
 #[repr(C)]
@@ -114,11 +118,23 @@ impl fastserve_conn {
             &self.date,
         );
         if let Some(out) = out {
+            let (recs, data) = (self.flat.records(), self.flat.data());
+            let rec_bytes = std::mem::size_of_val(recs);
+            self.block.clear();
+            self.block.resize((rec_bytes + data.len()).div_ceil(8), 0);
+            let base = self.block.as_mut_ptr().cast::<u8>();
+            // SAFETY: `block` holds at least `rec_bytes + data.len()` bytes
+            // and overlaps neither source; the records are plain integers.
+            unsafe {
+                std::ptr::copy_nonoverlapping(recs.as_ptr().cast::<u8>(), base, rec_bytes);
+                std::ptr::copy_nonoverlapping(data.as_ptr(), base.add(rec_bytes), data.len());
+            }
             *out = fastserve_conn_batch {
-                requests: self.flat.records().as_ptr().cast(),
-                count: self.flat.len(),
-                data: self.flat.data().as_ptr(),
-                data_len: self.flat.data().len(),
+                requests: base.cast_const().cast(),
+                count: recs.len(),
+                // SAFETY: `rec_bytes` is within the block (see above).
+                data: unsafe { base.add(rec_bytes) }.cast_const(),
+                data_len: data.len(),
             };
         }
     }
@@ -181,6 +197,7 @@ pub unsafe extern "C" fn fastserve_conn_new(cfg: *const fastserve_config) -> *mu
             tickets: VecDeque::new(),
             base: 0,
             scratch: Vec::new(),
+            block: Vec::new(),
         }))
     })
 }

@@ -13,6 +13,10 @@
 //!   whole column may be absent: no reply has any);
 //! - `body_lens[i]`: the length of reply `i`'s body;
 //! - `data`: reply 0's header lines, reply 0's body, reply 1's header lines, ...
+//!
+//! Text replies can leave out both length columns: then `data` holds the
+//! bodies separated by single NUL bytes (a host joins its strings with
+//! "\0" in one call instead of measuring each).
 
 use super::conn::Request;
 
@@ -147,9 +151,12 @@ impl FlatBatch {
         let headers_off = self.data.len() as u32;
         for h in req.headers {
             let (n, v) = (h.name(), h.value());
-            for x in [off(n), n.len() as u32, off(v), v.len() as u32] {
-                self.data.extend_from_slice(&x.to_le_bytes());
+            let e = [off(n), n.len() as u32, off(v), v.len() as u32];
+            let mut b = [0u8; 16];
+            for (d, x) in b.chunks_exact_mut(4).zip(e) {
+                d.copy_from_slice(&x.to_le_bytes());
             }
+            self.data.extend_from_slice(&b);
         }
         let mut flags = 0;
         if head_only {
@@ -207,6 +214,7 @@ pub struct Columns<'a> {
     pub status: &'a [u32],
     /// Empty: no reply has header lines.
     pub header_lens: &'a [u32],
+    /// Empty (with `header_lens` empty): the bodies are NUL-separated.
     pub body_lens: &'a [u32],
     pub data: &'a [u8],
 }
@@ -216,6 +224,14 @@ impl<'a> Columns<'a> {
     /// `header_lens`), and the lengths add up to the data's length.
     pub fn check(&self) -> Result<(), ReplyError> {
         let n = self.status.len();
+        if self.nul_separated() {
+            let seps = self.data.iter().filter(|&&b| b == 0).count();
+            return match n {
+                0 if self.data.is_empty() => Ok(()),
+                _ if n > 0 && seps == n - 1 => Ok(()),
+                _ => Err(ReplyError::Shape),
+            };
+        }
         if self.body_lens.len() != n
             || !(self.header_lens.is_empty() || self.header_lens.len() == n)
         {
@@ -238,16 +254,28 @@ impl<'a> Columns<'a> {
         self.status.is_empty()
     }
 
+    fn nul_separated(&self) -> bool {
+        self.body_lens.is_empty() && self.header_lens.is_empty() && !self.status.is_empty()
+    }
+
     /// The replies, in order. Call [`Columns::check`] first: a set of the
     /// wrong shape panics.
     pub fn iter(self) -> impl Iterator<Item = Reply<'a>> + 'a {
         let mut pos = 0usize;
+        let nul = self.nul_separated();
         (0..self.status.len()).map(move |i| {
             let hl = self.header_lens.get(i).copied().unwrap_or(0) as usize;
             let h = &self.data[pos..pos + hl];
             pos += hl;
-            let b = &self.data[pos..pos + self.body_lens[i] as usize];
-            pos += b.len();
+            let blen = match nul {
+                false => self.body_lens[i] as usize,
+                true => self.data[pos..]
+                    .iter()
+                    .position(|&b| b == 0)
+                    .unwrap_or(self.data.len() - pos),
+            };
+            let b = &self.data[pos..pos + blen];
+            pos += blen + nul as usize;
             let s = self.status[i];
             Reply {
                 status: (s & 0xffff) as u16,
@@ -287,6 +315,17 @@ impl ReplyBuf {
     /// Appends a set of replies, after checking its shape.
     pub fn extend(&mut self, c: Columns<'_>) -> Result<(), ReplyError> {
         c.check()?;
+        if c.nul_separated() {
+            if !self.header_lens.is_empty() {
+                self.header_lens.resize(self.status.len() + c.len(), 0);
+            }
+            self.status.extend_from_slice(c.status);
+            for r in c.iter() {
+                self.body_lens.push(r.body.len() as u32);
+                self.data.extend_from_slice(r.body);
+            }
+            return Ok(());
+        }
         if !c.header_lens.is_empty() || !self.header_lens.is_empty() {
             // keep one header length per reply once any reply has one
             self.header_lens.resize(self.status.len(), 0);
@@ -405,6 +444,40 @@ mod tests {
         };
         assert!(no_headers.check().is_ok());
         assert_eq!(no_headers.iter().nth(2).unwrap().body, b"X: y\r\nno");
+        let nul = Columns {
+            header_lens: &[],
+            body_lens: &[],
+            data: b"hello\0\0X: y\r\nno",
+            ..c
+        };
+        assert!(nul.check().is_ok());
+        let bodies: Vec<_> = nul.iter().map(|r| r.body).collect();
+        assert_eq!(bodies, [&b"hello"[..], b"", b"X: y\r\nno"]);
+        assert_eq!(
+            Columns {
+                data: b"a\0b",
+                ..nul
+            }
+            .check(),
+            Err(ReplyError::Shape)
+        );
+        assert_eq!(
+            Columns {
+                data: b"a\0b\0c\0",
+                ..nul
+            }
+            .check(),
+            Err(ReplyError::Shape)
+        );
+        let mut buf = ReplyBuf::default();
+        buf.extend(nul).unwrap();
+        assert_eq!(
+            buf.columns()
+                .iter()
+                .map(|r| r.body.len())
+                .collect::<Vec<_>>(),
+            [5, 0, 8]
+        );
         let mut buf = ReplyBuf::default();
         buf.extend(no_headers).unwrap();
         buf.extend(c).unwrap();
