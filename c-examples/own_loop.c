@@ -242,7 +242,8 @@ int main(int argc, char **argv)
             drive(epfd, c);
         }
         /* the deferred answers, newest first: fastserve keeps them in order */
-        for (int i = later_count - 1; i >= 0; i--) {
+        int due = later_count;
+        for (int i = due - 1; i >= 0; i--) {
             struct client *c = clients[later[i].fd];
             if (c == NULL || c->serial != later[i].serial)
                 continue;
@@ -251,12 +252,14 @@ int main(int argc, char **argv)
             fastserve_conn_respond(c->conn, later[i].id, 200, TEXT, sizeof(TEXT) - 1, (const uint8_t *)body, (size_t)len);
             served++;
         }
-        for (int i = 0; i < later_count; i++) {
+        for (int i = 0; i < due; i++) {
             struct client *c = clients[later[i].fd];
             if (c != NULL && c->serial == later[i].serial)
                 drive(epfd, c);
         }
-        later_count = 0;
+        /* driving parsed more requests: their /later ones wait for the next turn */
+        memmove(later, later + due, (size_t)(later_count - due) * sizeof(later[0]));
+        later_count -= due;
     }
     close(epfd);
     printf("own_loop: stopped (%llu deferred answers)\n", served);
