@@ -289,13 +289,7 @@ class Server:
         try:
             self._build(host, port, workers)
             check(lib.fastserve_server_start(self._srv), "start")
-            stop = asyncio.Event()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            print(f"fastserve: listening on http://{host}:{self.port}/ with {workers} worker(s)", flush=True)
-            if ready is not None:
-                ready(self)
-            loop.run_until_complete(self._serve(stop))
+            loop.run_until_complete(self._serve(host, workers, ready))
         finally:
             self._free()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -304,7 +298,15 @@ class Server:
             loop.close()
             self._loop = None
 
-    async def _serve(self, stop):
+    async def _serve(self, host, workers, ready):
+        # signal handlers are set up from the running loop (uvloop only
+        # watches for signals once it runs)
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._loop.add_signal_handler(sig, stop.set)
+        print(f"fastserve: listening on http://{host}:{self.port}/ with {workers} worker(s)", flush=True)
+        if ready is not None:
+            ready(self)
         await stop.wait()
         lib.fastserve_server_stop(self._srv)
         # wait for the workers in a thread: this loop keeps finishing async
