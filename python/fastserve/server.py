@@ -8,6 +8,7 @@ loop (uvloop's when it is installed) and are answered through the engine's
 deferred responses, in request order.
 """
 import asyncio
+import atexit
 import ctypes
 import signal
 import sys
@@ -241,8 +242,11 @@ class Server:
             self._build(host, port, workers)
             check(lib.fastserve_server_start(self._srv), "start")
         except BaseException:
+            self._free()
             self._close_loop()
             raise
+        # worker threads must not call into an interpreter that is exiting
+        atexit.register(self.stop)
         return self.port
 
     def stop(self):
@@ -251,6 +255,7 @@ class Server:
         srv = self._srv
         if srv is None:
             return
+        atexit.unregister(self.stop)
         lib.fastserve_server_stop(srv)
         lib.fastserve_server_wait(srv)  # releases the GIL: workers and the loop go on
         self._free()
