@@ -1,27 +1,23 @@
 #!/usr/bin/env python3
 """What crossing between Python and fastserve costs, piece by piece.
 
-    .venv/bin/python bench/crossing.py [--requests 200000] [--depth 16]
+    .venv/bin/python bench/crossing.py
 
 1. a ctypes call into libfastserve (GIL released, and kept: PyDLL);
 2. a ctypes callback into Python (libc qsort's comparator, same thread);
 3. the Python side of a batch, per request: `Dispatch.run` on a real
    batch (parsed by fastserve_conn) of N requests to a handler returning
-   "Hello, World!", for N = 1, 16, 100;
-4. end to end: server CPU per request (all threads of this process, from
-   CLOCK_PROCESS_CPUTIME_ID) for the static route and for the Python route,
-   with a client in another process pipelining --depth requests on 50
-   connections to 127.0.0.1. The difference is what Python costs per request,
-   crossings included.
+   "Hello, World!", plus joining and encoding the replies, for N = 1, 16,
+   100.
 
-Bounded: each end-to-end run sends --requests requests, then stops.
+Under load, see bench/http_bench.py: `hello.py` prints how many batches it
+served on exit (the average batch size), in bench/.peers/logs/.
+No sockets; a few seconds.
 """
 import argparse
 import ctypes
 import os
-import subprocess
 import sys
-import textwrap
 import time
 import timeit
 from ctypes import byref, string_at
@@ -100,86 +96,14 @@ def dispatch_costs():
     return out
 
 
-CLIENT = textwrap.dedent(r"""
-    import selectors, socket, sys
-    port, path, total, depth, conns = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-    req = b"GET " + path.encode() + b" HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    s = socket.create_connection(("127.0.0.1", int(port)))
-    s.sendall(req)
-    one = b""
-    while not one.endswith(b"Hello, World!"):
-        one += s.recv(4096)
-    s.close()
-    size = len(one)
-    sel = selectors.DefaultSelector()
-    left = total
-    for _ in range(conns):
-        c = socket.create_connection(("127.0.0.1", int(port)))
-        c.setblocking(False)
-        sel.register(c, selectors.EVENT_READ, [0])
-    def send(c, st):
-        global left
-        k = min(depth, left)
-        if k <= 0:
-            return False
-        left -= k
-        st[0] = k * size
-        c.sendall(req * k)
-        return True
-    active = 0
-    for key in list(sel.get_map().values()):
-        if send(key.fileobj, key.data):
-            active += 1
-    while active:
-        for key, _ in sel.select():
-            d = key.fileobj.recv(1 << 20)
-            key.data[0] -= len(d)
-            if key.data[0] == 0 and not send(key.fileobj, key.data):
-                active -= 1
-""")
-
-
-def end_to_end(requests, depth, conns=50):
-    app = fastserve.Server()
-    app.static("/plaintext", "Hello, World!")
-
-    @app.get("/plaintext-py")
-    def hello(req):
-        return "Hello, World!"
-
-    port = app.start("127.0.0.1", 0, 1)
-    out = {}
-    try:
-        for path in ("/plaintext", "/plaintext-py"):
-            before = app.stats()["requests"]
-            t0 = time.process_time()
-            w0 = time.perf_counter()
-            subprocess.run([sys.executable, "-c", CLIENT, str(port), path, str(requests), str(depth), str(conns)],
-                           check=True, timeout=120)
-            cpu = time.process_time() - t0
-            n = app.stats()["requests"] - before
-            out[f"server CPU per request, {path}, depth {depth}"] = cpu / n * 1e9
-            out[f"  (requests, wall s) {path}"] = (n, round(time.perf_counter() - w0, 2))
-    finally:
-        app.stop()
-    return out
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=200_000)
-    ap.add_argument("--depth", type=int, default=16)
-    ap.add_argument("--skip-e2e", action="store_true")
-    args = ap.parse_args()
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     rows = {}
     rows.update(ctypes_costs())
     rows.update(dispatch_costs())
-    if not args.skip_e2e:
-        for depth in sorted({args.depth, 1}, reverse=True):
-            rows.update(end_to_end(args.requests if depth > 1 else args.requests // 4, depth))
     w = max(map(len, rows))
     for k, v in rows.items():
-        print(f"{k:<{w}}  {v:8.0f} ns" if isinstance(v, float) else f"{k:<{w}}  {v}")
+        print(f"{k:<{w}}  {v:8.0f} ns")
 
 
 if __name__ == "__main__":

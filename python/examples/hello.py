@@ -65,7 +65,8 @@ def main():
         print(f"try:   curl 'http://{args.host}:{server.port}/hello?name=you'", flush=True)
 
     app.run(args.host, args.port, args.workers, ready=ready)
-    print("hello: stopped")
+    st = app.final_stats
+    print(f"hello: stopped after {st['requests']} requests; Python was called {st['batches']} times")
 
 
 if __name__ == "__main__":

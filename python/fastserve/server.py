@@ -67,12 +67,13 @@ class Server:
         self._srv = None
         self._loop = None
         self._loop_thread = None
-        self._stopping = None
+        self.final_stats = None
         self._pinned = set()
         self._done_ids = array("Q")
         self._done = []
         self._flush_scheduled = False
         self._tasks = set()
+        self.batches = 0  # batch callbacks served (requests / batches = batch size)
         self._callback = BATCH_FN(self._on_batch)
 
     # ------------------------------------------------------------ routes
@@ -176,6 +177,7 @@ class Server:
                 # having ctypes create and destroy one around every callback.
                 self._pinned.add(tid)
                 ctypes.pythonapi.PyGILState_Ensure()
+            self.batches += 1
             # one copy: the records and the data area are one block
             blob = string_at(reqs, count * 64 + data_len)
             d = self._dispatch
@@ -258,6 +260,7 @@ class Server:
         atexit.unregister(self.stop)
         lib.fastserve_server_stop(srv)
         lib.fastserve_server_wait(srv)  # releases the GIL: workers and the loop go on
+        self.final_stats = self.stats()
         self._free()
         self._close_loop()
 
@@ -276,11 +279,14 @@ class Server:
 
     def stats(self):
         """Engine counters: requests, bytes_in, bytes_out, open_connections,
-        accepted_connections."""
+        accepted_connections; and batches, the number of calls into Python
+        (after a stop, `final_stats` keeps the last counts)."""
         st = Stats()
         if self._srv is not None:
             lib.fastserve_server_stats(self._srv, byref(st))
-        return {k: getattr(st, k) for k, _ in Stats._fields_}
+        out = {k: getattr(st, k) for k, _ in Stats._fields_}
+        out["batches"] = self.batches
+        return out
 
     def run(self, host="127.0.0.1", port=8080, workers=1, *, ready=None):
         """Serves until Ctrl-C or SIGTERM, then stops gracefully: requests
@@ -317,6 +323,7 @@ class Server:
         # wait for the workers in a thread: this loop keeps finishing async
         # handlers meanwhile, which the workers are waiting for
         await self._loop.run_in_executor(None, lib.fastserve_server_wait, self._srv)
+        self.final_stats = self.stats()
 
     def protocol(self):
         """An asyncio Protocol factory serving this app's routes on the
