@@ -376,29 +376,8 @@ pub unsafe extern "C" fn fastserve_batch_respond_text(
         let Some(d) = (unsafe { super::bytes(data, data_len) }) else {
             return FASTSERVE_RESULT_NULL_ARGUMENT;
         };
-        if count > b.records().len() {
-            return FASTSERVE_RESULT_INVALID_ARGUMENT;
-        }
-        let words = STATUS.with(|w| {
-            let mut w = w.borrow_mut();
-            w.clear();
-            w.resize(count, status);
-            std::mem::take(&mut *w)
-        });
-        let c = Columns {
-            status: &words,
-            header_lens: &[],
-            body_lens: &[],
-            data: d,
-        };
-        let r = reply_result(b.respond(c));
-        STATUS.with(|w| *w.borrow_mut() = words);
-        r
+        reply_result(b.respond_text(status, count, d))
     })
-}
-
-thread_local! {
-    static STATUS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Answers deferred batch requests (those given status 0) by id, from any

@@ -287,69 +287,6 @@ impl<'a> Columns<'a> {
     }
 }
 
-/// Reusable storage for a copy of a columnar reply set.
-#[derive(Default)]
-pub struct ReplyBuf {
-    status: Vec<u32>,
-    header_lens: Vec<u32>,
-    body_lens: Vec<u32>,
-    data: Vec<u8>,
-}
-
-impl ReplyBuf {
-    pub fn clear(&mut self) {
-        self.status.clear();
-        self.header_lens.clear();
-        self.body_lens.clear();
-        self.data.clear();
-    }
-
-    pub fn len(&self) -> usize {
-        self.status.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.status.is_empty()
-    }
-
-    /// Appends a set of replies, after checking its shape.
-    pub fn extend(&mut self, c: Columns<'_>) -> Result<(), ReplyError> {
-        c.check()?;
-        if c.nul_separated() {
-            if !self.header_lens.is_empty() {
-                self.header_lens.resize(self.status.len() + c.len(), 0);
-            }
-            self.status.extend_from_slice(c.status);
-            for r in c.iter() {
-                self.body_lens.push(r.body.len() as u32);
-                self.data.extend_from_slice(r.body);
-            }
-            return Ok(());
-        }
-        if !c.header_lens.is_empty() || !self.header_lens.is_empty() {
-            // keep one header length per reply once any reply has one
-            self.header_lens.resize(self.status.len(), 0);
-            match c.header_lens.is_empty() {
-                true => self.header_lens.resize(self.status.len() + c.len(), 0),
-                false => self.header_lens.extend_from_slice(c.header_lens),
-            }
-        }
-        self.status.extend_from_slice(c.status);
-        self.body_lens.extend_from_slice(c.body_lens);
-        self.data.extend_from_slice(c.data);
-        Ok(())
-    }
-
-    pub fn columns(&self) -> Columns<'_> {
-        Columns {
-            status: &self.status,
-            header_lens: &self.header_lens,
-            body_lens: &self.body_lens,
-            data: &self.data,
-        }
-    }
-}
-
 /// Whether `block` is zero or more `Name: value\r\n` lines that a host may
 /// add: token names, field-value bytes, and none of the fields the engine
 /// writes itself (Content-Length, Date, Connection, Transfer-Encoding).
@@ -469,24 +406,6 @@ mod tests {
             .check(),
             Err(ReplyError::Shape)
         );
-        let mut buf = ReplyBuf::default();
-        buf.extend(nul).unwrap();
-        assert_eq!(
-            buf.columns()
-                .iter()
-                .map(|r| r.body.len())
-                .collect::<Vec<_>>(),
-            [5, 0, 8]
-        );
-        let mut buf = ReplyBuf::default();
-        buf.extend(no_headers).unwrap();
-        buf.extend(c).unwrap();
-        let all: Vec<_> = buf
-            .columns()
-            .iter()
-            .map(|r| (r.headers.len(), r.body.len()))
-            .collect();
-        assert_eq!(all, [(0, 5), (0, 0), (0, 8), (0, 5), (0, 0), (6, 2)]);
     }
 
     #[test]

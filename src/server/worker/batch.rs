@@ -12,8 +12,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::{Completion, Mailbox, Worker};
-use crate::proto::flat::{self, Columns, FlatBatch, FlatRecord, ReplyBuf, ReplyError};
+use crate::proto::date::DATE_LEN;
+use crate::proto::flat::{self, Columns, FlatBatch, FlatRecord, Reply, ReplyError};
 use crate::proto::{self, Request, Responder, Ticket};
+use crate::proto::{BufPool, ProtoConfig};
 
 /// The application code behind every batch route of a server.
 pub trait BatchHandler: Send + Sync {
@@ -24,11 +26,18 @@ pub trait BatchHandler: Send + Sync {
 }
 
 /// The requests one worker collected in one pass, valid during the
-/// [`BatchHandler::call`] that received it.
+/// [`BatchHandler::call`] that received it. Replies are applied as they are
+/// given: nothing is copied on the way.
 pub struct Batch<'a> {
     records: &'a [FlatRecord],
     data: &'a [u8],
-    replies: &'a mut ReplyBuf,
+    sink: &'a mut dyn Sink,
+    answered: usize,
+}
+
+/// Where a batch's replies go, one by one, in request order.
+trait Sink {
+    fn reply(&mut self, index: usize, r: &Reply<'_>);
 }
 
 impl Batch<'_> {
@@ -40,18 +49,55 @@ impl Batch<'_> {
         self.data
     }
 
-    /// Answers the next `status.len()` requests, in order (see
+    /// Answers the next `replies.len()` requests, in order (see
     /// [`crate::proto::flat`] for the columnar form). May be called several
-    /// times; the replies are copied.
+    /// times. A set of the wrong shape is refused whole.
     pub fn respond(&mut self, replies: Columns<'_>) -> Result<(), ReplyError> {
-        if self.replies.len() + replies.len() > self.records.len() {
+        replies.check()?;
+        if self.answered + replies.len() > self.records.len() {
             return Err(ReplyError::TooMany);
         }
-        self.replies.extend(replies)
+        for r in replies.iter() {
+            self.sink.reply(self.answered, &r);
+            self.answered += 1;
+        }
+        Ok(())
+    }
+
+    /// Answers the next `count` requests with the same status word and the
+    /// bodies in `data`, separated by single NUL bytes.
+    pub fn respond_text(
+        &mut self,
+        status: u32,
+        count: usize,
+        data: &[u8],
+    ) -> Result<(), ReplyError> {
+        if self.answered + count > self.records.len() {
+            return Err(ReplyError::TooMany);
+        }
+        let seps = data.iter().filter(|&&b| b == 0).count();
+        if count == 0 && !data.is_empty() || count > 0 && seps != count - 1 {
+            return Err(ReplyError::Shape);
+        }
+        if count == 0 {
+            return Ok(());
+        }
+        for body in data.split(|&b| b == 0) {
+            let r = Reply {
+                status: (status & 0xffff) as u16,
+                content_type: status >> 16,
+                headers: b"",
+                body,
+            };
+            self.sink.reply(self.answered, &r);
+            self.answered += 1;
+        }
+        Ok(())
     }
 }
 
 /// Where a deferred batch request must be answered.
+#[derive(Clone, Copy)]
 struct Origin {
     token: usize,
     gen: u32,
@@ -76,9 +122,9 @@ pub(crate) struct Batcher {
     next: u64,
     flat: FlatBatch,
     origins: Vec<Origin>,
-    replies: ReplyBuf,
     headers: Vec<u8>,
     touched: Vec<usize>,
+    deferred: Vec<(u64, Origin)>,
 }
 
 impl Batcher {
@@ -96,9 +142,9 @@ impl Batcher {
             next: 0,
             flat: FlatBatch::default(),
             origins: Vec::new(),
-            replies: ReplyBuf::default(),
             headers: Vec::new(),
             touched: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 
@@ -162,63 +208,42 @@ impl Worker {
 
     fn flush_once(&mut self) {
         let b = &mut self.batch;
-        b.replies.clear();
+        let mut apply = Apply {
+            conns: &mut self.conns,
+            pool: &mut self.pool,
+            date: &self.date,
+            cfg: &self.shared.cfg.proto,
+            records: b.flat.records(),
+            origins: &b.origins,
+            headers: &mut b.headers,
+            touched: &mut b.touched,
+            deferred: &mut b.deferred,
+        };
+        let mut batch = Batch {
+            records: b.flat.records(),
+            data: b.flat.data(),
+            sink: &mut apply,
+            answered: 0,
+        };
         if let Some(h) = &b.handler {
-            let mut batch = Batch {
-                records: b.flat.records(),
-                data: b.flat.data(),
-                replies: &mut b.replies,
-            };
-            // A panic in the handler answers the whole batch with 500s.
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(&mut batch)))
-                .is_err()
-            {
-                b.replies.clear();
-            }
+            // A panic answers what the handler left unanswered with 500s.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(&mut batch)));
         }
-        let cfg = &self.shared.cfg.proto;
-        let mut deferred = Vec::new();
-        let mut replies = b.replies.columns().iter();
-        let mut last = usize::MAX;
-        for (rec, o) in b.flat.records().iter().zip(b.origins.drain(..)) {
-            let r = replies.next();
-            if let Some(r) = &r {
-                if r.status == 0 {
-                    deferred.push((rec.id, o));
-                    continue;
-                }
-            }
-            let Some(e) = self.conns.get_mut(o.token) else {
-                continue;
-            };
-            if e.gen != o.gen {
-                continue; // the connection closed; its slot was reused
-            }
-            let resp = match &r {
-                Some(r)
-                    if (200..=999).contains(&r.status)
-                        && flat::reply_headers(&mut b.headers, r) =>
-                {
-                    proto::Response {
-                        status: r.status,
-                        headers: &b.headers,
-                        body: proto::Body::Copy(r.body),
-                    }
-                }
-                _ => error(500),
-            };
-            e.conn
-                .complete(o.ticket, resp, cfg, &mut self.pool, &self.date);
-            if o.token != last {
-                b.touched.push(o.token);
-                last = o.token;
-            }
+        let answered = batch.answered;
+        let unanswered = Reply {
+            status: 500,
+            content_type: flat::CT_NONE,
+            headers: b"",
+            body: b"",
+        };
+        for i in answered..b.flat.len() {
+            apply.reply(i, &unanswered);
         }
-        drop(replies);
         b.flat.clear();
-        if !deferred.is_empty() {
+        b.origins.clear();
+        if !b.deferred.is_empty() {
             let mut p = b.link.pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.extend(deferred);
+            p.extend(b.deferred.drain(..));
         }
         let mut touched = std::mem::take(&mut self.batch.touched);
         for &idx in &touched {
@@ -228,6 +253,50 @@ impl Worker {
         }
         touched.clear();
         self.batch.touched = touched;
+    }
+}
+
+/// Applies a batch's replies to their connections as they come.
+struct Apply<'w> {
+    conns: &'w mut slab::Slab<super::Entry>,
+    pool: &'w mut BufPool,
+    date: &'w [u8; DATE_LEN],
+    cfg: &'w ProtoConfig,
+    records: &'w [FlatRecord],
+    origins: &'w [Origin],
+    headers: &'w mut Vec<u8>,
+    touched: &'w mut Vec<usize>,
+    deferred: &'w mut Vec<(u64, Origin)>,
+}
+
+impl Sink for Apply<'_> {
+    #[inline]
+    fn reply(&mut self, i: usize, r: &Reply<'_>) {
+        let o = self.origins[i];
+        if r.status == 0 {
+            self.deferred.push((self.records[i].id, o));
+            return;
+        }
+        let Some(e) = self.conns.get_mut(o.token) else {
+            return;
+        };
+        if e.gen != o.gen {
+            return; // the connection closed; its slot was reused
+        }
+        let resp = if (200..=999).contains(&r.status) && flat::reply_headers(self.headers, r) {
+            proto::Response {
+                status: r.status,
+                headers: self.headers,
+                body: proto::Body::Copy(r.body),
+            }
+        } else {
+            error(500)
+        };
+        e.conn
+            .complete(o.ticket, resp, self.cfg, self.pool, self.date);
+        if self.touched.last() != Some(&o.token) {
+            self.touched.push(o.token);
+        }
     }
 }
 
