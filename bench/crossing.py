@@ -36,11 +36,12 @@ def per_call(stmt, g, n=200_000):
 
 def ctypes_costs():
     g = {"slow": _lib.lib.fastserve_result_str, "fast": _lib.fast.fastserve_result_str,
-         "resp": _lib.fast.fastserve_batch_respond}
+         "resp": _lib.fast.fastserve_batch_respond, "text": _lib.fast.fastserve_batch_respond_text}
     empty = per_call("pass", g)
     out = {
         "ctypes call, 1 arg, GIL released (CDLL)": per_call("slow(0)", g) - empty,
         "ctypes call, 1 arg, GIL kept (PyDLL)": per_call("fast(0)", g) - empty,
+        "ctypes call, 5 args (fastserve_batch_respond_text)": per_call("text(None, 0, 0, None, 0)", g) - empty,
         "ctypes call, 7 args (fastserve_batch_respond)": per_call("resp(None, None, None, None, 0, None, 0)", g) - empty,
     }
     # callbacks: qsort over 1000 ints calls the comparator about n log n times

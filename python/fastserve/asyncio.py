@@ -15,7 +15,7 @@ import asyncio
 from array import array
 from ctypes import byref, string_at
 
-from ._http import Dispatch, Response, _text_word, columns_of, log, run_async
+from ._http import Dispatch, Response, _text_word, columns_of, run_async
 from ._lib import ConnBatch, IoVec, fast
 
 _NOT_FOUND = Response("Not Found\n", status=404)
@@ -190,4 +190,3 @@ def serve(app, host="127.0.0.1", port=0, **kwargs):
 
 
 __all__ = ["HttpProtocol", "serve"]
-log = log
