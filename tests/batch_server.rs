@@ -31,6 +31,7 @@ impl BatchHandler for Echo {
         let mut status = Vec::new();
         let mut body_lens = Vec::new();
         let mut data = Vec::new();
+        let mut later = Vec::new();
         for r in batch.records() {
             match r.tag {
                 0 => {
@@ -40,8 +41,7 @@ impl BatchHandler for Echo {
                     data.extend_from_slice(t.as_bytes());
                 }
                 1 => {
-                    let t = target(r, batch.data());
-                    self.deferred.lock().unwrap().send((r.id, t)).unwrap();
+                    later.push((r.id, target(r, batch.data())));
                     status.push(0);
                     body_lens.push(0);
                 }
@@ -55,6 +55,11 @@ impl BatchHandler for Echo {
             data: &data,
         };
         batch.respond(c).unwrap();
+        // ids are completable once the respond call that deferred them returned
+        let tx = self.deferred.lock().unwrap();
+        for l in later {
+            tx.send(l).unwrap();
+        }
     }
 }
 

@@ -111,7 +111,8 @@ pub struct fastserve_batch {
 ///
 /// It answers with `fastserve_batch_respond`, in request order; a reply with
 /// status 0 defers that request, to be answered later through
-/// `fastserve_server_complete` with its `id`. Requests it leaves without a
+/// `fastserve_server_complete` with its `id` (from any thread, once that
+/// `fastserve_batch_respond` call has returned). Requests it leaves without a
 /// reply get a 500. Runs on a worker thread; with several workers, calls may
 /// run concurrently.
 pub type fastserve_batch_fn = Option<

@@ -20,7 +20,8 @@ use crate::proto::{BufPool, ProtoConfig};
 /// The application code behind every batch route of a server.
 pub trait BatchHandler: Send + Sync {
     /// Answers the requests of `batch`, through [`Batch::respond`], now or
-    /// (with status 0) later through the server's `complete`. Requests left
+    /// (with status 0) later through the server's `complete`, which accepts
+    /// an id once the respond call that deferred it has returned. Requests left
     /// unanswered when it returns get a 500. Runs on a worker thread.
     fn call(&self, batch: &mut Batch<'_>);
 }
@@ -38,6 +39,8 @@ pub struct Batch<'a> {
 /// Where a batch's replies go, one by one, in request order.
 trait Sink {
     fn reply(&mut self, index: usize, r: &Reply<'_>);
+    /// The end of one respond call: deferred requests become completable.
+    fn done(&mut self);
 }
 
 impl Batch<'_> {
@@ -61,6 +64,7 @@ impl Batch<'_> {
             self.sink.reply(self.answered, &r);
             self.answered += 1;
         }
+        self.sink.done();
         Ok(())
     }
 
@@ -92,6 +96,7 @@ impl Batch<'_> {
             self.sink.reply(self.answered, &r);
             self.answered += 1;
         }
+        self.sink.done();
         Ok(())
     }
 }
@@ -218,6 +223,7 @@ impl Worker {
             headers: &mut b.headers,
             touched: &mut b.touched,
             deferred: &mut b.deferred,
+            link: &b.link,
         };
         let mut batch = Batch {
             records: b.flat.records(),
@@ -241,10 +247,6 @@ impl Worker {
         }
         b.flat.clear();
         b.origins.clear();
-        if !b.deferred.is_empty() {
-            let mut p = b.link.pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.extend(b.deferred.drain(..));
-        }
         let mut touched = std::mem::take(&mut self.batch.touched);
         for &idx in &touched {
             if self.conns.contains(idx) {
@@ -267,6 +269,7 @@ struct Apply<'w> {
     headers: &'w mut Vec<u8>,
     touched: &'w mut Vec<usize>,
     deferred: &'w mut Vec<(u64, Origin)>,
+    link: &'w BatchLink,
 }
 
 impl Sink for Apply<'_> {
@@ -296,6 +299,13 @@ impl Sink for Apply<'_> {
             .complete(o.ticket, resp, self.cfg, self.pool, self.date);
         if self.touched.last() != Some(&o.token) {
             self.touched.push(o.token);
+        }
+    }
+
+    fn done(&mut self) {
+        if !self.deferred.is_empty() {
+            let mut p = self.link.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.extend(self.deferred.drain(..));
         }
     }
 }
