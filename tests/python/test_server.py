@@ -111,6 +111,10 @@ def make_app():
         await asyncio.sleep(ms / 1000)
         return f"async {req.query.get('id')} {ms}"
 
+    @app.get("/async-now")
+    async def anow(req):
+        return "now " + req.query["i"]  # finishes at once: races the worker
+
     @app.get("/async-boom")
     async def aboom(req):
         await asyncio.sleep(0)
@@ -256,6 +260,18 @@ def test_async_handlers_finish_out_of_order_responses_in_order(app):
         else:
             assert body == b"async %d %d" % (i, (n - i) * 3)
     s.close()
+
+
+def test_async_handlers_that_finish_at_once(app):
+    socks = [socket.create_connection(("127.0.0.1", app.port), timeout=10) for _ in range(8)]
+    for k, s in enumerate(socks):
+        s.sendall(b"".join(b"GET /async-now?i=%d HTTP/1.1\r\n\r\n" % (k * 1000 + i) for i in range(200)))
+    for k, s in enumerate(socks):
+        rest = b""
+        for i in range(200):
+            status, _, body, rest = read_response(s, rest)
+            assert (status, body) == (200, b"now %d" % (k * 1000 + i))
+        s.close()
 
 
 def test_many_connections_pipelined(app):
