@@ -972,7 +972,8 @@ enum fastserve_result fastserve_server_run(struct fastserve_server *srv);
  * Stops gracefully: no new connections; requests in flight are answered;
  * then connections close and the workers exit. Returns at once. Safe from
  * any thread and from a signal handler (it stores a flag and writes to an
- * eventfd). A no-op before `start`.
+ * eventfd). Called before `start` or `run` (a signal that came early), it
+ * still counts: the server stops as soon as it has started.
  *
  * # Safety
  * `srv` is NULL or valid.

@@ -78,7 +78,8 @@ pub(crate) struct Shared {
     pub(crate) cfg: ServerConfig,
     pub(crate) router: Router,
     pub(crate) errors: ErrorPages,
-    pub(crate) stop: AtomicBool,
+    /// The server's stop flag (set before `start` too).
+    pub(crate) stop: Arc<AtomicBool>,
     pub(crate) batch_handler: Option<Arc<dyn BatchHandler>>,
     /// One per worker, in worker order: where deferred batch requests go.
     pub(crate) batch_links: Mutex<Vec<Arc<worker::batch::BatchLink>>>,
@@ -94,6 +95,10 @@ pub struct Server {
     listeners: Vec<TcpListener>,
     local: Option<SocketAddr>,
     running: Option<Running>,
+    /// Set by `stop`, whenever it is called; the workers read it.
+    stop_flag: Arc<AtomicBool>,
+    /// `running` is set: `stop` may wake the workers.
+    started: AtomicBool,
 }
 
 struct Running {
@@ -138,6 +143,8 @@ impl Server {
             listeners: Vec::new(),
             local: None,
             running: None,
+            stop_flag: Arc::new(AtomicBool::new(false)),
+            started: AtomicBool::new(false),
         }
     }
 
@@ -289,7 +296,7 @@ impl Server {
             cfg: self.cfg.clone(),
             router: std::mem::take(&mut self.router),
             errors,
-            stop: AtomicBool::new(false),
+            stop: self.stop_flag.clone(),
             batch_handler: self.batch_handler.clone(),
             batch_links: Mutex::new(Vec::new()),
         });
@@ -313,16 +320,29 @@ impl Server {
             stats,
             threads: Mutex::new(threads),
         });
+        self.started.store(true, Ordering::SeqCst);
+        if self.stop_flag.load(Ordering::SeqCst) {
+            // stopped while starting (a signal handler): the workers stop now
+            self.stop();
+        }
         Ok(())
     }
 
     /// Asks the workers to stop: no new connections, in-flight requests
     /// finish, then connections close. Returns at once; see [`Server::wait`].
+    ///
+    /// Called before or during `start` (from a signal handler, say), it
+    /// still takes effect: the workers stop as soon as they run. It only
+    /// touches atomics and eventfds, so a signal handler may call it.
     pub fn stop(&self) {
-        if let Some(r) = &self.running {
-            r.shared.stop.store(true, Ordering::Release);
-            for m in &r.mailboxes {
-                m.wake();
+        self.stop_flag.store(true, Ordering::SeqCst);
+        // `started` is set after `running`: once it reads true, `running` is
+        // complete; whoever comes second of `stop` and `start` wakes them
+        if self.started.load(Ordering::SeqCst) {
+            if let Some(r) = &self.running {
+                for m in &r.mailboxes {
+                    m.wake();
+                }
             }
         }
     }
