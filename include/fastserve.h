@@ -176,9 +176,27 @@ typedef struct fastserve_chunked_decoder fastserve_chunked_decoder;
 typedef struct fastserve_config fastserve_config;
 
 /**
- * A sans-I/O HTTP/1.1 server connection. Not thread-safe: use each one from
- * one thread at a time (different connections may be used on different
- * threads). Create with `fastserve_conn_new`, free with `fastserve_conn_free`.
+ * A sans-I/O HTTP/1.1 server connection: it parses, frames, orders and
+ * renders; the program does every read, write and close. Not thread-safe:
+ * use each one from one thread at a time (different connections may be used
+ * on different threads). Create with `fastserve_conn_new`, free with
+ * `fastserve_conn_free`. The loop, for each readable or writable socket:
+ *
+ * ```c
+ * while (fastserve_conn_wants_read(c) && (n = read(fd, buf, sizeof buf)) > 0) {
+ *     fastserve_conn_batch b;
+ *     fastserve_conn_feed(c, buf, n, &b);        // n == 0: fastserve_conn_feed_eof
+ *     for (size_t i = 0; i < b.count; i++)       // now or later, any order:
+ *         fastserve_conn_respond(c, b.requests[i].id, 200, hdrs, hlen, body, blen);
+ * }
+ * fastserve_iovec iov[16];
+ * size_t k = fastserve_conn_output(c, iov, 16);
+ * ssize_t w = writev(fd, (struct iovec *)iov, k);
+ * if (w > 0) fastserve_conn_written(c, w);        // then feed 0 bytes: held-back requests
+ * if (fastserve_conn_should_close(c)) close(fd);
+ * ```
+ *
+ * `c-examples/own_loop.c` is a complete epoll server built this way.
  */
 typedef struct fastserve_conn fastserve_conn;
 
@@ -241,7 +259,8 @@ typedef struct fastserve_batch_request {
   uint32_t body_off;
   uint32_t body_len;
   /**
-   * A number identifying the connection among the worker's open ones.
+   * A number identifying the connection among the worker's open ones
+   * (0 from `fastserve_conn_*`).
    */
   uint32_t conn;
   uint32_t reserved[2];

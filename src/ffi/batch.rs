@@ -42,7 +42,8 @@ pub struct fastserve_batch_request {
     pub headers_off: u32,
     pub body_off: u32,
     pub body_len: u32,
-    /// A number identifying the connection among the worker's open ones.
+    /// A number identifying the connection among the worker's open ones
+    /// (0 from `fastserve_conn_*`).
     pub conn: u32,
     pub reserved: [u32; 2],
 }
