@@ -7,8 +7,8 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run deps test test-rust test-c test-header test-python test-asan install clean bench bench-parse bench-parse-criterion examples
-EXAMPLES := build/hello build/deferred build/pico_compat
+.PHONY: all lib run deps test test-rust test-c test-header test-python test-asan install clean bench bench-parse bench-parse-criterion examples python
+EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 
@@ -39,11 +39,20 @@ test: deps test-header test-rust test-c test-python test-asan
 deps:
 	@command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
+# The test venv: pytest, uvloop (the HttpProtocol tests run on both loops),
+# and what `pip install ./python` needs to build without network access.
 $(PYTEST):
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check pytest
+	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel
 
-test-python: $(EXAMPLES) $(PYTEST)
+# The Python package, with the library beside it, installed into the venv
+# the way a user installs it (the tests import the installed copy).
+PYLIB := python/fastserve/libfastserve.so
+python: lib $(PYTEST)
+	cp $(LIBDIR)/libfastserve.so.$(VERSION) $(PYLIB)
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python
+
+test-python: $(EXAMPLES) python
 	cd tests/python && ../../$(PYTEST) -q
 
 # The examples again under AddressSanitizer with LeakSanitizer: a leak or an
@@ -52,8 +61,8 @@ build/asan/%: c-examples/%.c lib
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS_EX) -O1 -fsanitize=address -fno-omit-frame-pointer $< -L$(LIBDIR) -lfastserve -Wl,-rpath,'$$ORIGIN/../lib' -o $@ -lpthread
 
-test-asan: build/asan/hello build/asan/deferred $(PYTEST)
-	cd tests/python && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q
+test-asan: build/asan/hello build/asan/deferred build/asan/own_loop $(PYTEST)
+	cd tests/python && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py
 
 # The checked-in header must equal what cbindgen generates from the sources.
 test-header: lib
@@ -106,4 +115,4 @@ bench: lib examples
 
 clean:
 	$(CARGO) clean
-	rm -rf build
+	rm -rf build python/build python/*.egg-info $(PYLIB)

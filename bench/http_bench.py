@@ -107,13 +107,32 @@ SERVERS = {
         'path': '/hello',
         'requires': ['{root}/build/hello'],
     },
+    # python/examples/hello.py (Python 3.11 venv of `make python`): a sync
+    # Python handler returning "Hello, World!", batch-dispatched
     'fastserve_py': {
         'cmd': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
                 '--port', '{port}'],
         'path': '/plaintext-py',
         'env': {'PYTHONPATH': '{root}/python'},
-        'requires': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py'],
+        'requires': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
+                     '{root}/python/fastserve/libfastserve.so'],
     },
+    # the same process, its static route (served without calling Python)
+    'fastserve_py_static': {
+        'cmd': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
+                '--port', '{port}'],
+        'path': '/plaintext',
+        'env': {'PYTHONPATH': '{root}/python'},
+        'requires': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
+                     '{root}/python/fastserve/libfastserve.so'],
+    },
+}
+
+# Named sets for --servers.
+PRESETS = {
+    # Python handlers at Japronto speed: the issue's comparison in one go
+    'python': 'japronto,fastserve_py,fastserve_py_static,fastserve_static,'
+              'uvloop_httptools,granian',
 }
 
 DEFAULT_SERVERS = 'nginx,may_minihttp,japronto'
@@ -567,7 +586,8 @@ def parse_args(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog='servers: ' + ', '.join(SERVERS))
     ap.add_argument('--servers', default=DEFAULT_SERVERS,
-                    help=f'comma-separated server names (default {DEFAULT_SERVERS})')
+                    help=f'comma-separated server names, or a preset ({", ".join(PRESETS)}) '
+                         f'(default {DEFAULT_SERVERS})')
     ap.add_argument('--workloads', default=DEFAULT_WORKLOADS,
                     help=f'comma-separated: plain, pipeN (default {DEFAULT_WORKLOADS})')
     ap.add_argument('--baseline', help='server the ratio columns compare to '
@@ -600,7 +620,8 @@ def main(argv=None):
     if shutil.which('wrk') is None or shutil.which('taskset') is None:
         print('wrk and taskset are needed: run bench/setup.sh', file=sys.stderr)
         return 2
-    servers = [s.strip() for s in args.servers.split(',') if s.strip()]
+    servers = [s.strip() for s in PRESETS.get(args.servers, args.servers).split(',')
+               if s.strip()]
     unknown = [s for s in servers if s not in SERVERS]
     if unknown:
         print(f'unknown server(s): {", ".join(unknown)}; known: {", ".join(SERVERS)}',

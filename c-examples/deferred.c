@@ -119,12 +119,20 @@ int main(int argc, char **argv)
         pthread_create(&threads[i], NULL, completer, NULL);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    /* start the workers before saying so: a client that reads the line below
+     * finds the server serving */
+    r = fastserve_server_start(server);
+    if (r != FASTSERVE_RESULT_OK) {
+        fprintf(stderr, "start: %s\n", fastserve_result_str(r));
+        fastserve_server_free(server);
+        return 1;
+    }
     printf("deferred: listening on http://%s:%u/ with %d completer threads\n", host, fastserve_server_port(server),
            nthreads);
     printf("try:      curl 'http://%s:%u/job?id=7'\n", host, fastserve_server_port(server));
     fflush(stdout);
 
-    r = fastserve_server_run(server);
+    r = fastserve_server_wait(server);
     pthread_mutex_lock(&lock);
     quitting = 1;
     pthread_cond_broadcast(&ready);

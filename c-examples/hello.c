@@ -79,11 +79,19 @@ int main(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    /* start the workers before saying so: a client that reads the line below
+     * finds the server serving */
+    r = fastserve_server_start(server);
+    if (r != FASTSERVE_RESULT_OK) {
+        fprintf(stderr, "start: %s\n", fastserve_result_str(r));
+        fastserve_server_free(server);
+        return 1;
+    }
     printf("hello: listening on http://%s:%u/ with %d worker(s)\n", host, fastserve_server_port(server), workers);
     printf("try:   curl 'http://%s:%u/hello?name=you'\n", host, fastserve_server_port(server));
     fflush(stdout);
 
-    r = fastserve_server_run(server);
+    r = fastserve_server_wait(server);
     fastserve_stats st;
     fastserve_server_stats(server, &st);
     printf("hello: stopped after %llu requests\n", (unsigned long long)st.requests);

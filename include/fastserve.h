@@ -22,6 +22,47 @@
 #include <sys/uio.h>
 
 /**
+ * The request was HEAD: the response's body is not sent.
+ */
+#define FASTSERVE_BATCH_HEAD 1
+
+/**
+ * HTTP/1.1 (otherwise HTTP/1.0).
+ */
+#define FASTSERVE_BATCH_HTTP11 2
+
+/**
+ * The target has a query (after `?`).
+ */
+#define FASTSERVE_BATCH_QUERY 4
+
+/**
+ * Content type codes, in the high 16 bits of a reply's status word. NONE
+ * adds no Content-Type (put one in the reply's header lines).
+ */
+#define FASTSERVE_CT_NONE 0
+
+/**
+ * `text/plain; charset=utf-8`
+ */
+#define FASTSERVE_CT_TEXT 1
+
+/**
+ * `application/json`
+ */
+#define FASTSERVE_CT_JSON 2
+
+/**
+ * `text/html; charset=utf-8`
+ */
+#define FASTSERVE_CT_HTML 3
+
+/**
+ * `application/octet-stream`
+ */
+#define FASTSERVE_CT_OCTET 4
+
+/**
  * Route flag: match every path that starts with the given path.
  */
 #define FASTSERVE_ROUTE_PREFIX 1
@@ -119,6 +160,11 @@ typedef enum fastserve_result {
 } fastserve_result;
 
 /**
+ * A batch handed to a batch handler. Valid only during that call.
+ */
+typedef struct fastserve_batch fastserve_batch;
+
+/**
  * State of a chunked-body decoder. Opaque; one per body. Not thread-safe:
  * use one decoder from one thread at a time.
  */
@@ -128,6 +174,31 @@ typedef struct fastserve_chunked_decoder fastserve_chunked_decoder;
  * Engine settings; copied by `fastserve_server_new`. Not thread-safe.
  */
 typedef struct fastserve_config fastserve_config;
+
+/**
+ * A sans-I/O HTTP/1.1 server connection: it parses, frames, orders and
+ * renders; the program does every read, write and close. Not thread-safe:
+ * use each one from one thread at a time (different connections may be used
+ * on different threads). Create with `fastserve_conn_new`, free with
+ * `fastserve_conn_free`. The loop, for each readable or writable socket:
+ *
+ * ```c
+ * while (fastserve_conn_wants_read(c) && (n = read(fd, buf, sizeof buf)) > 0) {
+ *     fastserve_conn_batch b;
+ *     fastserve_conn_feed(c, buf, n, &b);        // n == 0: fastserve_conn_feed_eof
+ *     for (size_t i = 0; i < b.count; i++)       // now or later, any order:
+ *         fastserve_conn_respond(c, b.requests[i].id, 200, hdrs, hlen, body, blen);
+ * }
+ * fastserve_iovec iov[16];
+ * size_t k = fastserve_conn_output(c, iov, 16);
+ * ssize_t w = writev(fd, (struct iovec *)iov, k);
+ * if (w > 0) fastserve_conn_written(c, w);        // then feed 0 bytes: held-back requests
+ * if (fastserve_conn_should_close(c)) close(fd);
+ * ```
+ *
+ * `c-examples/own_loop.c` is a complete epoll server built this way.
+ */
+typedef struct fastserve_conn fastserve_conn;
 
 /**
  * A request, valid only during the handler call that received it. Every
@@ -150,6 +221,96 @@ typedef struct fastserve_response fastserve_response;
  * every other call from one thread at a time.
  */
 typedef struct fastserve_server fastserve_server;
+
+/**
+ * One request of a batch: 64 bytes, fixed layout. Every `*_off` is a byte
+ * offset into the batch's data area (the `data` argument of the batch
+ * handler, or `fastserve_conn_batch.data`); strings are not NUL-terminated.
+ *
+ * - method: `data + method_off`, `method_len` bytes;
+ * - target (path, then `?` and the query when `flags & FASTSERVE_BATCH_QUERY`):
+ *   `data + target_off`, `target_len` bytes; the path is its first
+ *   `path_len` bytes, the query starts at `target_off + path_len + 1`;
+ * - header fields: `header_count` `fastserve_batch_header`s at
+ *   `data + headers_off` (4-byte aligned);
+ * - body (Content-Length or decoded chunked): `data + body_off`, `body_len` bytes.
+ */
+typedef struct fastserve_batch_request {
+  /**
+   * The `tag` of the batch route that matched (0 for `fastserve_conn_*`).
+   */
+  uint32_t tag;
+  /**
+   * `FASTSERVE_BATCH_*` bits.
+   */
+  uint32_t flags;
+  /**
+   * The request's id: what `fastserve_server_complete` or
+   * `fastserve_conn_respond` take to answer it.
+   */
+  uint64_t id;
+  uint32_t method_off;
+  uint32_t method_len;
+  uint32_t target_off;
+  uint32_t target_len;
+  uint32_t path_len;
+  uint32_t header_count;
+  uint32_t headers_off;
+  uint32_t body_off;
+  uint32_t body_len;
+  /**
+   * A number identifying the connection among the worker's open ones
+   * (0 from `fastserve_conn_*`).
+   */
+  uint32_t conn;
+  uint32_t reserved[2];
+} fastserve_batch_request;
+
+/**
+ * A batch handler: gets every request for the server's batch routes that one
+ * worker read in one pass of its event loop, `count >= 1` of them, in the
+ * array `reqs`, with their bytes in `data` (`data_len` bytes), which
+ * directly follows the array: `data == (const uint8_t *)(reqs + count)`, so
+ * one copy of `count * 64 + data_len` bytes from `reqs` takes both. `reqs`,
+ * `data` and `batch` are valid until it returns: copy what is needed later.
+ *
+ * It answers with `fastserve_batch_respond`, in request order; a reply with
+ * status 0 defers that request, to be answered later through
+ * `fastserve_server_complete` with its `id` (from any thread, once that
+ * `fastserve_batch_respond` call has returned). Requests it leaves without a
+ * reply get a 500. Runs on a worker thread; with several workers, calls may
+ * run concurrently.
+ */
+typedef void (*fastserve_batch_fn)(struct fastserve_batch *batch,
+                                   const struct fastserve_batch_request *reqs,
+                                   size_t count,
+                                   const uint8_t *data,
+                                   size_t data_len,
+                                   void *userdata);
+
+/**
+ * The requests parsed by one `fastserve_conn_feed`: `count` records in
+ * `requests` (see `fastserve_batch_request`) and their bytes in `data`,
+ * which directly follows the records (`data == (const uint8_t *)(requests
+ * + count)`).
+ * Valid until the next `fastserve_conn_feed`, `fastserve_conn_feed_eof` or
+ * `fastserve_conn_free` on the same connection, whatever was answered.
+ */
+typedef struct fastserve_conn_batch {
+  const struct fastserve_batch_request *requests;
+  size_t count;
+  const uint8_t *data;
+  size_t data_len;
+} fastserve_conn_batch;
+
+/**
+ * One piece of output; the same layout as `struct iovec` from
+ * `<sys/uio.h>`, so an array of them can be passed to `writev`.
+ */
+typedef struct fastserve_iovec {
+  const void *base;
+  size_t len;
+} fastserve_iovec;
 
 /**
  * A parsed request line. Pointers borrow the input buffer.
@@ -235,6 +396,271 @@ extern "C" {
  * codes give "unknown result code". The string lives for the whole program.
  */
 const char *fastserve_result_str(int32_t code);
+
+/**
+ * Adds a batch route: requests for it are collected and handed to the batch
+ * handler (`fastserve_server_set_batch_handler`) together, tagged with
+ * `tag`. `method` NULL matches any method (a GET route also answers HEAD).
+ * `flags`: `FASTSERVE_ROUTE_PREFIX` or 0.
+ *
+ * # Safety
+ * `srv` valid; pointers readable for their lengths.
+ */
+enum fastserve_result fastserve_server_route_batch(struct fastserve_server *srv,
+                                                   const char *method,
+                                                   size_t method_len,
+                                                   const char *path,
+                                                   size_t path_len,
+                                                   uint32_t flags,
+                                                   uint32_t tag);
+
+/**
+ * Sets the handler of all batch routes. Without one they answer 500.
+ * `userdata` is passed to every call.
+ *
+ * # Safety
+ * `srv` valid; `handler` callable from worker threads with `userdata`.
+ */
+enum fastserve_result fastserve_server_set_batch_handler(struct fastserve_server *srv,
+                                                         fastserve_batch_fn handler,
+                                                         void *userdata);
+
+/**
+ * Answers the next `count` requests of the batch, in order. Replies are
+ * columns, so that they are cheap to build in any language:
+ * - `status[i]`: status code (200..999) in the low 16 bits, a
+ *   `FASTSERVE_CT_*` content type code in the high 16 bits; a status of 0
+ *   defers the request (answer it later with `fastserve_server_complete`);
+ * - `header_lens[i]`: byte length of reply `i`'s extra header lines; pass
+ *   NULL when no reply has any;
+ * - `body_lens[i]`: byte length of reply `i`'s body;
+ * - `data`: reply 0's header lines, reply 0's body, reply 1's header lines, ...
+ *
+ * When both `header_lens` and `body_lens` are NULL, `data` holds the
+ * bodies separated by single NUL bytes (`count - 1` of them): text replies
+ * joined in one step, with no lengths to compute.
+ *
+ * Header lines are complete `Name: value\r\n` lines; `Date`,
+ * `Content-Length`, `Server` and `Connection` are added by the engine (and
+ * refused here). A reply with a bad status, content type or header line is
+ * answered 500. Everything is copied: the arrays may be freed at once. May
+ * be called several times per batch; each call continues where the last
+ * stopped. Returns `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers
+ * nothing) when the lengths do not add up or there are more replies than
+ * requests.
+ *
+ * # Safety
+ * `batch` is the batch of a running batch handler call; `status`,
+ * `body_lens` and (unless NULL) `header_lens` readable for `count` words,
+ * `data` for `data_len` bytes.
+ */
+enum fastserve_result fastserve_batch_respond(struct fastserve_batch *batch,
+                                              const uint32_t *status,
+                                              const uint32_t *header_lens,
+                                              const uint32_t *body_lens,
+                                              size_t count,
+                                              const uint8_t *data,
+                                              size_t data_len);
+
+/**
+ * Answers the next `count` requests of the batch with the same status word
+ * (status | `FASTSERVE_CT_*` << 16) and the bodies in `data`, separated by
+ * single NUL bytes (`count - 1` of them). The common case of handlers that
+ * return text, in one call with nothing to measure. Copied; returns
+ * `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers nothing) when the count
+ * of separators is wrong or there are more replies than requests.
+ *
+ * # Safety
+ * `batch` is the batch of a running batch handler call; `data` readable
+ * for `data_len` bytes.
+ */
+enum fastserve_result fastserve_batch_respond_text(struct fastserve_batch *batch,
+                                                   uint32_t status,
+                                                   size_t count,
+                                                   const uint8_t *data,
+                                                   size_t data_len);
+
+/**
+ * Answers deferred batch requests (those given status 0) by id, from any
+ * thread, at any time while the server runs. `ids` holds `count` ids; the
+ * other arguments are the columns of `fastserve_batch_respond` (status 0 is
+ * not allowed here: it answers 500). Everything is copied. Each reply goes
+ * to its worker, which sends it in request order. `*unknown` (if not NULL)
+ * receives the number of ids that were not pending (answered already, or
+ * never issued); their replies are dropped.
+ *
+ * # Safety
+ * `srv` valid; arrays readable for their counts.
+ */
+enum fastserve_result fastserve_server_complete(const struct fastserve_server *srv,
+                                                const uint64_t *ids,
+                                                const uint32_t *status,
+                                                const uint32_t *header_lens,
+                                                const uint32_t *body_lens,
+                                                size_t count,
+                                                const uint8_t *data,
+                                                size_t data_len,
+                                                size_t *unknown);
+
+/**
+ * Creates a connection with the limits and `Server` name of `cfg` (NULL:
+ * the defaults). `cfg` is copied. Returns NULL only if out of memory.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+struct fastserve_conn *fastserve_conn_new(const struct fastserve_config *cfg);
+
+/**
+ * Frees a connection and every buffer it holds. NULL is a no-op.
+ *
+ * # Safety
+ * `c` is NULL or from `fastserve_conn_new`, and not used again.
+ */
+void fastserve_conn_free(struct fastserve_conn *c);
+
+/**
+ * Feeds `len` bytes received from the peer (copied), parses every complete
+ * request buffered, and writes the batch of new requests to `*out` (if not
+ * NULL; see `fastserve_conn_batch` for how long it stays valid). `len == 0`
+ * only parses: call it so after writing output, to pick up pipelined
+ * requests that were held back by the pipelining limit.
+ *
+ * Malformed input queues an error response (400, 413, 414, 431, 501, 505)
+ * and the connection then closes: keep writing the output until
+ * `fastserve_conn_should_close`. Bytes fed while `fastserve_conn_wants_read`
+ * is false are kept and parsed later.
+ *
+ * # Safety
+ * `c` valid; `data` readable for `len` bytes; `out` NULL or writable.
+ */
+enum fastserve_result fastserve_conn_feed(struct fastserve_conn *c,
+                                          const uint8_t *data,
+                                          size_t len,
+                                          struct fastserve_conn_batch *out);
+
+/**
+ * The peer closed its sending side. Requests already complete are still
+ * answered; `*out` as in `fastserve_conn_feed`.
+ *
+ * # Safety
+ * `c` valid; `out` NULL or writable.
+ */
+enum fastserve_result fastserve_conn_feed_eof(struct fastserve_conn *c,
+                                              struct fastserve_conn_batch *out);
+
+/**
+ * Answers request `id` (from its `fastserve_batch_request`), at any time and
+ * in any order: responses still leave in request order. `headers` holds
+ * zero or more complete `Name: value\r\n` lines (include `Content-Type`
+ * there); `Date`, `Content-Length`, `Server` and `Connection` are added by
+ * the engine and refused in `headers`. Status 200..999. Everything is
+ * copied. A refused status or header line answers 500 instead and returns
+ * `FASTSERVE_RESULT_INVALID_ARGUMENT`; an id that is not waiting for an answer
+ * returns `FASTSERVE_RESULT_INVALID_ARGUMENT` and changes nothing.
+ *
+ * # Safety
+ * `c` valid; `headers` and `body` readable for their lengths.
+ */
+enum fastserve_result fastserve_conn_respond(struct fastserve_conn *c,
+                                             uint64_t id,
+                                             uint16_t status,
+                                             const char *headers,
+                                             size_t headers_len,
+                                             const uint8_t *body,
+                                             size_t body_len);
+
+/**
+ * Answers `count` requests in one call: `ids[i]` gets reply `i`, given as
+ * the columns of `fastserve_batch_respond` (a `FASTSERVE_CT_*` code in the
+ * status word's high 16 bits). A reply with status 0 (and no bytes) leaves
+ * its request unanswered, for later. Ids that are not waiting are skipped;
+ * `*unknown` (if not NULL) receives how many. `FASTSERVE_RESULT_INVALID_ARGUMENT` (nothing answered)
+ * when the lengths do not add up.
+ *
+ * # Safety
+ * `c` valid; `ids`, `status`, `body_lens` and (unless NULL) `header_lens`
+ * readable for `count` elements, `data` for `data_len` bytes; `unknown`
+ * NULL or writable.
+ */
+enum fastserve_result fastserve_conn_respond_batch(struct fastserve_conn *c,
+                                                   const uint64_t *ids,
+                                                   const uint32_t *status,
+                                                   const uint32_t *header_lens,
+                                                   const uint32_t *body_lens,
+                                                   size_t count,
+                                                   const uint8_t *data,
+                                                   size_t data_len,
+                                                   size_t *unknown);
+
+/**
+ * Fills up to `max` iovecs with the output ready to send, in order, and
+ * returns how many it filled (0: nothing to send). The memory they point to
+ * is valid until the next call other than `fastserve_conn_output`,
+ * `fastserve_conn_unsent`, `fastserve_conn_wants_read` or
+ * `fastserve_conn_should_close` on this connection. After writing, report
+ * the bytes written with `fastserve_conn_written`.
+ *
+ * # Safety
+ * `c` valid; `iov` writable for `max` entries.
+ */
+size_t fastserve_conn_output(const struct fastserve_conn *c,
+                             struct fastserve_iovec *iov,
+                             size_t max);
+
+/**
+ * Bytes of output waiting to be sent.
+ *
+ * # Safety
+ * `c` NULL or valid.
+ */
+size_t fastserve_conn_unsent(const struct fastserve_conn *c);
+
+/**
+ * Records that the first `n` bytes of the output were sent. `n` larger than
+ * `fastserve_conn_unsent` is refused (`FASTSERVE_RESULT_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `c` valid.
+ */
+enum fastserve_result fastserve_conn_written(struct fastserve_conn *c, size_t n);
+
+/**
+ * Whether to read from the peer now. False under backpressure (too many
+ * unanswered or unsent responses: write first, then feed 0 bytes) and once
+ * no more requests will be read.
+ *
+ * # Safety
+ * `c` NULL or valid.
+ */
+bool fastserve_conn_wants_read(const struct fastserve_conn *c);
+
+/**
+ * True once the connection should be closed: no more requests will be
+ * served (`Connection: close`, HTTP/1.0, an error, or EOF) and every
+ * response owed has been written. NULL gives true.
+ *
+ * # Safety
+ * `c` NULL or valid.
+ */
+bool fastserve_conn_should_close(const struct fastserve_conn *c);
+
+/**
+ * Requests handed out and not answered yet.
+ *
+ * # Safety
+ * `c` NULL or valid.
+ */
+size_t fastserve_conn_pending(const struct fastserve_conn *c);
+
+/**
+ * Stops reading new requests (graceful shutdown): requests already handed
+ * out are still answered, then `fastserve_conn_should_close` turns true.
+ *
+ * # Safety
+ * `c` valid.
+ */
+enum fastserve_result fastserve_conn_shutdown(struct fastserve_conn *c);
 
 /**
  * Parses an HTTP/1.x request head (request line and header fields, through
@@ -615,7 +1041,8 @@ enum fastserve_result fastserve_server_run(struct fastserve_server *srv);
  * Stops gracefully: no new connections; requests in flight are answered;
  * then connections close and the workers exit. Returns at once. Safe from
  * any thread and from a signal handler (it stores a flag and writes to an
- * eventfd). A no-op before `start`.
+ * eventfd). Called before `start` or `run` (a signal that came early), it
+ * still counts: the server stops as soon as it has started.
  *
  * # Safety
  * `srv` is NULL or valid.

@@ -2,6 +2,8 @@
 //! failure through `fastserve_result` (or the picohttpparser codes for `phr_*`).
 #![allow(non_camel_case_types)]
 
+pub mod batch;
+pub mod conn;
 pub mod parse;
 pub mod pico;
 pub mod server;

@@ -14,14 +14,14 @@ use crate::server::{BuildError, Handler, ResponseBuilder, Server, ServerConfig, 
 
 /// Engine settings; copied by `fastserve_server_new`. Not thread-safe.
 pub struct fastserve_config {
-    inner: ServerConfig,
+    pub(crate) inner: ServerConfig,
 }
 
 /// A server. `fastserve_server_stop` and `fastserve_server_stats` may be
 /// called from any thread at any time (`stop` also from a signal handler);
 /// every other call from one thread at a time.
 pub struct fastserve_server {
-    inner: Server,
+    pub(crate) inner: Server,
 }
 
 /// A request, valid only during the handler call that received it. Every
@@ -422,7 +422,7 @@ pub unsafe extern "C" fn fastserve_server_free(srv: *mut fastserve_server) {
     }
 }
 
-fn server_result(r: Result<(), ServerError>) -> fastserve_result {
+pub(crate) fn server_result(r: Result<(), ServerError>) -> fastserve_result {
     match r {
         Ok(()) => FASTSERVE_RESULT_OK,
         Err(ServerError::Io(_)) => FASTSERVE_RESULT_IO,
@@ -437,7 +437,7 @@ fn server_result(r: Result<(), ServerError>) -> fastserve_result {
 ///
 /// # Safety
 /// Pointers readable for their lengths.
-unsafe fn route_args<'a>(
+pub(crate) unsafe fn route_args<'a>(
     method: *const c_char,
     method_len: usize,
     path: *const c_char,
@@ -713,7 +713,8 @@ pub unsafe extern "C" fn fastserve_server_run(srv: *mut fastserve_server) -> fas
 /// Stops gracefully: no new connections; requests in flight are answered;
 /// then connections close and the workers exit. Returns at once. Safe from
 /// any thread and from a signal handler (it stores a flag and writes to an
-/// eventfd). A no-op before `start`.
+/// eventfd). Called before `start` or `run` (a signal that came early), it
+/// still counts: the server stops as soon as it has started.
 ///
 /// # Safety
 /// `srv` is NULL or valid.

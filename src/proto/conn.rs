@@ -712,9 +712,48 @@ impl Conn {
         pool: &mut BufPool,
         date: &[u8; DATE_LEN],
     ) -> bool {
-        let mut bytes = Vec::new();
+        let Some(front) = self.slots.held.front() else {
+            return false;
+        };
+        let Some(idx) = ticket.seq.checked_sub(front.seq) else {
+            return false;
+        };
+        match self.slots.held.get(idx as usize) {
+            Some(h) if h.data.is_none() && h.seq == ticket.seq => {}
+            _ => return false,
+        }
         let len = r.body.len();
         let server = cfg.server_name.as_deref();
+        if idx == 0 {
+            // The oldest open response: render it straight into the writer.
+            self.slots.held.pop_front();
+            let (copy, ext) = match r.body {
+                Body::Copy(b) => (b, None),
+                Body::Ext(e) => (&[][..], (!ticket.head_only).then_some(e)),
+            };
+            let buf = self.slots.out.buf(pool);
+            let before = buf.len();
+            render::head(
+                buf,
+                r.status,
+                server,
+                date,
+                Some(len),
+                ticket.conn,
+                r.headers,
+            );
+            if !ticket.head_only {
+                buf.extend_from_slice(copy);
+            }
+            self.slots.out.appended(before);
+            if let Some(e) = ext {
+                self.slots.out.push_ext(e);
+            }
+            self.slots.release(pool);
+            self.sync_released();
+            return true;
+        }
+        let mut bytes = Vec::new();
         render::head(
             &mut bytes,
             r.status,
@@ -733,16 +772,8 @@ impl Conn {
             }
             Body::Ext(e) => (!ticket.head_only).then_some(e),
         };
-        let r = Rendered { bytes, body };
-        let Some(front) = self.slots.held.front() else {
-            return false;
-        };
-        let Some(idx) = ticket.seq.checked_sub(front.seq) else {
-            return false;
-        };
-        match self.slots.held.get_mut(idx as usize) {
-            Some(h) if h.data.is_none() && h.seq == ticket.seq => h.data = Some(r),
-            _ => return false,
+        if let Some(h) = self.slots.held.get_mut(idx as usize) {
+            h.data = Some(Rendered { bytes, body });
         }
         self.slots.release(pool);
         self.sync_released();

@@ -3,6 +3,7 @@
 
 mod conn;
 pub mod date;
+pub mod flat;
 mod output;
 mod pool;
 mod render;

@@ -18,7 +18,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 pub use response::{BuildError, Handler, ResponseBuilder};
 pub use router::{Router, Target};
 pub use timers::Timeouts;
+pub use worker::batch::{Batch, BatchHandler};
 
+use crate::proto::flat::{Columns, ReplyError};
 use crate::proto::{ProtoConfig, StaticResponse};
 use worker::{ErrorPages, Mailbox, Worker};
 
@@ -80,7 +82,11 @@ pub(crate) struct Shared {
     pub(crate) cfg: ServerConfig,
     pub(crate) router: Router,
     pub(crate) errors: ErrorPages,
-    pub(crate) stop: AtomicBool,
+    /// The server's stop flag (set before `start` too).
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) batch_handler: Option<Arc<dyn BatchHandler>>,
+    /// One per worker, in worker order: where deferred batch requests go.
+    pub(crate) batch_links: Mutex<Vec<Arc<worker::batch::BatchLink>>>,
 }
 
 /// A configured server: routes first, then `listen`, `start`, `stop`, `wait`.
@@ -89,9 +95,14 @@ pub struct Server {
     router: Router,
     not_found: Option<StaticResponse>,
     method_not_allowed: Option<StaticResponse>,
+    batch_handler: Option<Arc<dyn BatchHandler>>,
     listeners: Vec<TcpListener>,
     local: Option<SocketAddr>,
     running: Option<Running>,
+    /// Set by `stop`, whenever it is called; the workers read it.
+    stop_flag: Arc<AtomicBool>,
+    /// `running` is set: `stop` may wake the workers.
+    started: AtomicBool,
 }
 
 struct Running {
@@ -112,6 +123,13 @@ pub enum ServerError {
     NotStarted,
 }
 
+/// Why [`Server::complete`] refused its replies.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CompleteError {
+    NotStarted,
+    Reply(ReplyError),
+}
+
 impl From<io::Error> for ServerError {
     fn from(e: io::Error) -> Self {
         ServerError::Io(e)
@@ -125,9 +143,12 @@ impl Server {
             router: Router::default(),
             not_found: None,
             method_not_allowed: None,
+            batch_handler: None,
             listeners: Vec::new(),
             local: None,
             running: None,
+            stop_flag: Arc::new(AtomicBool::new(false)),
+            started: AtomicBool::new(false),
         }
     }
 
@@ -166,6 +187,41 @@ impl Server {
         self.check_not_started()?;
         self.router.add(method, path, prefix, Target::Handler(h));
         Ok(())
+    }
+
+    /// A batch route: its requests are collected per event-loop pass and
+    /// handed, tagged with `tag`, to the batch handler in one call.
+    pub fn route_batch(
+        &mut self,
+        method: Option<&[u8]>,
+        path: &[u8],
+        prefix: bool,
+        tag: u32,
+    ) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        self.router.add(method, path, prefix, Target::Batch(tag));
+        Ok(())
+    }
+
+    /// Sets the handler of every batch route (without one they answer 500).
+    pub fn set_batch_handler(&mut self, h: Arc<dyn BatchHandler>) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        self.batch_handler = Some(h);
+        Ok(())
+    }
+
+    /// Answers batch requests that were deferred (status 0), from any
+    /// thread, in the columnar form of [`crate::proto::flat`], one id per
+    /// reply. Returns how many ids were unknown (answered already, or from a
+    /// connection's worker that is gone); their replies are dropped.
+    pub fn complete(&self, ids: &[u64], replies: Columns<'_>) -> Result<usize, CompleteError> {
+        let r = self.running.as_ref().ok_or(CompleteError::NotStarted)?;
+        let links = r
+            .shared
+            .batch_links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        worker::batch::complete(&links, ids, replies).map_err(CompleteError::Reply)
     }
 
     /// Replaces the 404 or 405 response.
@@ -244,7 +300,9 @@ impl Server {
             cfg: self.cfg.clone(),
             router: std::mem::take(&mut self.router),
             errors,
-            stop: AtomicBool::new(false),
+            stop: self.stop_flag.clone(),
+            batch_handler: self.batch_handler.clone(),
+            batch_links: Mutex::new(Vec::new()),
         });
         let mut mailboxes = Vec::new();
         let mut stats = Vec::new();
@@ -266,16 +324,29 @@ impl Server {
             stats,
             threads: Mutex::new(threads),
         });
+        self.started.store(true, Ordering::SeqCst);
+        if self.stop_flag.load(Ordering::SeqCst) {
+            // stopped while starting (a signal handler): the workers stop now
+            self.stop();
+        }
         Ok(())
     }
 
     /// Asks the workers to stop: no new connections, in-flight requests
     /// finish, then connections close. Returns at once; see [`Server::wait`].
+    ///
+    /// Called before or during `start` (from a signal handler, say), it
+    /// still takes effect: the workers stop as soon as they run. It only
+    /// touches atomics and eventfds, so a signal handler may call it.
     pub fn stop(&self) {
-        if let Some(r) = &self.running {
-            r.shared.stop.store(true, Ordering::Release);
-            for m in &r.mailboxes {
-                m.wake();
+        self.stop_flag.store(true, Ordering::SeqCst);
+        // `started` is set after `running`: once it reads true, `running` is
+        // complete; whoever comes second of `stop` and `start` wakes them
+        if self.started.load(Ordering::SeqCst) {
+            if let Some(r) = &self.running {
+                for m in &r.mailboxes {
+                    m.wake();
+                }
             }
         }
     }

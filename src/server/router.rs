@@ -9,6 +9,8 @@ use crate::proto::StaticResponse;
 pub enum Target {
     Static(StaticResponse),
     Handler(Arc<dyn Handler>),
+    /// A batch route: its requests go to the server's batch handler, tagged.
+    Batch(u32),
 }
 
 struct Route {

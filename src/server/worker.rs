@@ -11,6 +11,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
+pub(crate) mod batch;
+
 use super::response::{Origin, ResponseBuilder, State};
 use super::router::{Miss, Router, Target};
 use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
@@ -89,6 +91,7 @@ struct Dispatch<'a> {
     builder: &'a mut ResponseBuilder,
     mailbox: &'a Arc<Mailbox>,
     errors: &'a ErrorPages,
+    batch: &'a mut batch::Batcher,
     token: usize,
     gen: u32,
 }
@@ -104,6 +107,7 @@ impl Service for Dispatch<'_> {
         let h = match self.router.find(req.method, req.path) {
             Ok(Target::Static(s)) => return res.send_static(s),
             Ok(Target::Handler(h)) => h,
+            Ok(Target::Batch(tag)) => return self.batch.push(*tag, req, res, self.token, self.gen),
             Err(Miss::NotFound) => return res.send_static(&self.errors.not_found),
             Err(Miss::MethodNotAllowed) => return res.send_static(&self.errors.method_not_allowed),
         };
@@ -152,6 +156,7 @@ pub(crate) struct Worker {
     now: Ms,
     /// When to retry `accept` after running out of descriptors.
     accept_retry: Option<Ms>,
+    batch: batch::Batcher,
 }
 
 impl Worker {
@@ -170,6 +175,7 @@ impl Worker {
             waker,
         });
         let max_headers = shared.cfg.proto.limits.max_headers;
+        let batch = batch::Batcher::new(&shared, &mailbox);
         let w = Worker {
             poll,
             listener: Some(listener),
@@ -188,6 +194,7 @@ impl Worker {
             epoch: Instant::now(),
             now: 1,
             accept_retry: None,
+            batch,
         };
         Ok((w, mailbox))
     }
@@ -251,6 +258,7 @@ impl Worker {
             if self.shared.stop.load(Ordering::Acquire) && self.stopping.is_none() {
                 self.begin_stop();
             }
+            self.flush_batch();
             if let Some(since) = self.stopping {
                 if self.conns.is_empty() || since.elapsed() > self.shared.cfg.shutdown_grace {
                     break;
@@ -454,6 +462,7 @@ impl Worker {
                 builder: &mut self.builder,
                 mailbox: &self.mailbox,
                 errors: &self.shared.errors,
+                batch: &mut self.batch,
                 token: idx,
                 gen: e.gen,
             };

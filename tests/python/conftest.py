@@ -57,6 +57,32 @@ def hello():
 
 
 @pytest.fixture
+def own_loop():
+    p = start("own_loop")
+    yield p
+    code, _, err = p.stop()
+    assert code == 0, err
+
+
+HELLO_PY = ROOT / "python" / "examples" / "hello.py"
+
+
+def start_py(*args):
+    """python/examples/hello.py on a free port, with the installed package."""
+    import sys
+
+    return Proc([sys.executable, str(HELLO_PY), "--port", "0", *map(str, args)])
+
+
+@pytest.fixture
+def hello_py():
+    p = start_py()
+    yield p
+    code, _, err = p.stop()
+    assert code == 0, err
+
+
+@pytest.fixture
 def deferred():
     p = start("deferred")
     yield p

@@ -1,0 +1,426 @@
+"""Requests, responses and the batch dispatch loop shared by `Server` and
+`fastserve.asyncio.HttpProtocol`.
+
+A batch arrives as one byte string: `count` records of 64 bytes (the
+layout of fastserve_batch_request), then the data area they point into. A
+Request is a view of one record: nothing is decoded until an attribute is
+read.
+
+The answers go back as columns (see fastserve.h, fastserve_batch_respond):
+a status word per reply (status | content type code << 16), then either the
+header line lengths, body lengths and all the bytes joined, or, when every
+handler returned text, just the bodies joined with NUL separators.
+"""
+import asyncio
+import inspect
+import json
+import logging
+import sys
+from array import array
+from struct import Struct, unpack_from
+from urllib.parse import parse_qsl
+
+log = logging.getLogger("fastserve")
+
+REC = 64  # bytes in a fastserve_batch_request
+# tag, flags, id, method off/len, target off/len, path len, header count,
+# headers off, body off/len, conn, reserved
+_RECORD = Struct("<IIQ10I8x")
+assert _RECORD.size == REC
+FLAG_HEAD, FLAG_HTTP11, FLAG_QUERY = 1, 2, 4
+
+CT_NONE, CT_TEXT, CT_JSON, CT_HTML, CT_OCTET = 0, 1, 2, 3, 4
+_CT_CODES = {
+    "text/plain; charset=utf-8": CT_TEXT,
+    "application/json": CT_JSON,
+    "text/html; charset=utf-8": CT_HTML,
+    "application/octet-stream": CT_OCTET,
+}
+
+_RESERVED = {b"content-length", b"date", b"connection", b"transfer-encoding", b"server"}
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+class Headers:
+    """Request header fields: a read-only, case-insensitive mapping (the
+    first field of a name wins; `getall` gives every value). Names and values
+    are str (Latin-1 decoded, so no byte is lost)."""
+
+    __slots__ = ("_items", "_map")
+
+    def __init__(self, items):
+        self._items = items
+        m = {}
+        for k, v in items:
+            m.setdefault(k.lower(), v)
+        self._map = m
+
+    def __getitem__(self, name):
+        return self._map[name.lower()]
+
+    def get(self, name, default=None):
+        return self._map.get(name.lower(), default)
+
+    def getall(self, name):
+        n = name.lower()
+        return [v for k, v in self._items if k.lower() == n]
+
+    def __contains__(self, name):
+        return isinstance(name, str) and name.lower() in self._map
+
+    def __iter__(self):
+        return iter(self._map)
+
+    def __len__(self):
+        return len(self._map)
+
+    def keys(self):
+        return self._map.keys()
+
+    def values(self):
+        return self._map.values()
+
+    def items(self):
+        """Every field as received: (name, value) pairs, original case."""
+        return list(self._items)
+
+    def __repr__(self):
+        return f"Headers({self._items!r})"
+
+
+class Request:
+    """One request. Attributes are decoded when read:
+
+    - method, path, target (str), query_string (str), query (dict of the
+      first value of each name, percent-decoded), headers (Headers), body
+      (bytes), json(), http_version ("1.0"/"1.1"), id (the engine's id).
+
+    A sync handler may keep its Request (or pass it to a thread): each one
+    stays valid for good.
+    """
+
+    __slots__ = ("_b", "_i", "_o", "_c")
+
+    def __init__(self, blob, index, data_offset):
+        self._b = blob  # the batch: records, then the data area
+        self._i = index  # this request's record
+        self._o = data_offset  # where the data area starts
+        self._c = None  # (index, {name: decoded value})
+
+    def _fields(self):
+        return _RECORD.unpack_from(self._b, self._i * REC)
+
+    def _bytes(self, off, n):
+        o = self._o + off
+        return self._b[o : o + n]
+
+    @property
+    def method(self):
+        f = self._fields()
+        return self._bytes(f[3], f[4]).decode("latin-1")
+
+    @property
+    def path(self):
+        f = self._fields()
+        return self._bytes(f[5], f[7]).decode("latin-1")
+
+    @property
+    def target(self):
+        f = self._fields()
+        return self._bytes(f[5], f[6]).decode("latin-1")
+
+    @property
+    def query_string(self):
+        f = self._fields()
+        if not f[1] & FLAG_QUERY:
+            return ""
+        return self._bytes(f[5] + f[7] + 1, f[6] - f[7] - 1).decode("latin-1")
+
+    def _cached(self, name, make):
+        # the dispatch loop re-aims a Request at the next record without
+        # clearing this: a cache made for another record is dropped here
+        c = self._c
+        if c is None or c[0] != self._i:
+            c = self._c = (self._i, {})
+        v = c[1].get(name)
+        if v is None:
+            v = c[1][name] = make()
+        return v
+
+    @property
+    def query(self):
+        def make():
+            q = {}
+            for k, v in parse_qsl(self.query_string, keep_blank_values=True):
+                q.setdefault(k, v)
+            return q
+
+        return self._cached("query", make)
+
+    @property
+    def headers(self):
+        def make():
+            f = self._fields()
+            b, o = self._b, self._o
+            items = []
+            for k in range(f[8]):
+                no, nl, vo, vl = unpack_from("<4I", b, o + f[9] + 16 * k)
+                items.append((b[o + no : o + no + nl].decode("latin-1"), b[o + vo : o + vo + vl].decode("latin-1")))
+            return Headers(items)
+
+        return self._cached("headers", make)
+
+    @property
+    def body(self):
+        f = self._fields()
+        return self._bytes(f[10], f[11])
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def http_version(self):
+        return "1.1" if self._fields()[1] & FLAG_HTTP11 else "1.0"
+
+    @property
+    def id(self):
+        return self._fields()[2]
+
+    def __repr__(self):
+        return f"<Request {self.method} {self.target}>"
+
+
+def _header_lines(headers):
+    out = []
+    items = headers.items() if hasattr(headers, "items") else headers
+    for name, value in items:
+        n = name.encode("latin-1") if isinstance(name, str) else bytes(name)
+        v = value.encode("latin-1") if isinstance(value, str) else bytes(value)
+        if not n or not set(n) <= _TOKEN or any(b < 0x20 and b != 9 or b == 0x7F for b in v):
+            raise ValueError(f"invalid header field {name!r}: {value!r}")
+        if n.lower() in _RESERVED:
+            raise ValueError(f"{name} is set by the server")
+        out.append(n + b": " + v + b"\r\n")
+    return b"".join(out)
+
+
+def _json(obj):
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Response:
+    """A response with a status, extra header fields and a content type.
+
+    body: str (sent as UTF-8, text/plain by default), bytes
+    (application/octet-stream by default), or a dict/list (JSON).
+    headers: a mapping or (name, value) pairs; Content-Length, Date,
+    Connection, Server and Transfer-Encoding are the server's.
+    """
+
+    __slots__ = ("status", "body", "_word", "_head")
+
+    def __init__(self, body=b"", status=200, headers=None, content_type=None):
+        if not isinstance(status, int) or not 200 <= status <= 999:
+            raise ValueError(f"status must be an int in 200..999, not {status!r}")
+        if isinstance(body, str):
+            body, ct = body.encode(), CT_TEXT
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            body, ct = bytes(body), CT_OCTET
+        elif isinstance(body, (dict, list)):
+            body, ct = _json(body), CT_JSON
+        else:
+            raise TypeError(f"a Response body is str, bytes, dict or list, not {type(body).__name__}")
+        head = _header_lines(headers) if headers else b""
+        if content_type is not None:
+            code = _CT_CODES.get(content_type)
+            if code is None:
+                ct = CT_NONE
+                head = _header_lines([("Content-Type", content_type)]) + head
+            else:
+                ct = code
+        self.status = status
+        self.body = body
+        self._word = status | (ct << 16)
+        self._head = head
+
+    def __repr__(self):
+        return f"<Response {self.status} {len(self.body)} bytes>"
+
+
+_INTERNAL_ERROR = Response("Internal Server Error\n", status=500)
+
+
+class _Failed:
+    """A handler raised; the request gets a 500."""
+
+    __slots__ = ()
+
+
+FAILED = _Failed()
+TEXT_200 = 200 | (CT_TEXT << 16)
+_text_word = array("I", [TEXT_200]).tobytes()
+
+
+async def _probe():
+    pass
+
+
+_c = _probe()
+_coroutine = type(_c)
+_c.close()
+
+
+def convert(r):
+    """A handler's return value as (status word, header lines, body)."""
+    t = r.__class__
+    if t is str:
+        return 200 | (CT_TEXT << 16), b"", r.encode()
+    if t is Response:
+        return r._word, r._head, r.body
+    if t is bytes or t is bytearray or t is memoryview:
+        return 200 | (CT_OCTET << 16), b"", bytes(r)
+    if t is dict or t is list:
+        return 200 | (CT_JSON << 16), b"", _json(r)
+    if r is None:
+        return 204, b"", b""
+    if isinstance(r, Response):
+        return r._word, r._head, r.body
+    if r is FAILED:
+        return _INTERNAL_ERROR._word, b"", _INTERNAL_ERROR.body
+    log.error("handler returned %r; a handler returns str, bytes, dict, list, Response or None", type(r))
+    return _INTERNAL_ERROR._word, b"", _INTERNAL_ERROR.body
+
+
+def _refcount_baseline():
+    r = object()
+    return sys.getrefcount(r)
+
+
+_BASELINE = _refcount_baseline()
+
+
+class Dispatch:
+    """Runs the handlers of one batch. `run` returns the reply columns and
+    the coroutines of async handlers, each with its request id."""
+
+    def __init__(self, handlers):
+        # handlers[tag] takes a Request; an async def handler returns a
+        # coroutine, which defers its reply
+        self.handlers = list(handlers)
+
+    def run(self, blob, count):
+        """Calls the handler of each of the `count` requests in `blob` (the
+        records, then the data area). Returns (results, text): text is every
+        result joined with NUL separators when all of them are str, else
+        None."""
+        end = count * REC
+        handlers = self.handlers
+        grc = sys.getrefcount
+        base = _BASELINE
+        out = []
+        append = out.append
+        req = Request(blob, 0, end)
+        if len(handlers) <= 256:
+            # The hot loop; a record's tag is its first byte. One Request is
+            # re-aimed at each record as long as no handler keeps a reference
+            # to it (one that was kept is left alone, and stays valid).
+            for i, tag in enumerate(blob[0:end:REC]):
+                req._i = i
+                try:
+                    r = handlers[tag](req)
+                except Exception:
+                    r = _failed(req)
+                append(r)
+                if grc(req) != base:
+                    req = Request(blob, 0, end)
+        else:
+            for i in range(count):
+                req = Request(blob, i, end)
+                try:
+                    r = handlers[unpack_from("<I", blob, i * REC)[0]](req)
+                except Exception:
+                    r = _failed(req)
+                append(r)
+        try:
+            return out, "\0".join(out)
+        except TypeError:
+            return out, None
+
+    def columns(self, out, blob):
+        """The reply columns for `run`'s results: (status, header_lens,
+        body_lens, data, deferred), the first four ready for the C call (None
+        for a column left out), deferred a list of (request id, coroutine)."""
+        return self._general(out, blob)
+
+    @staticmethod
+    def _general(out, blob):
+        status = array("I")
+        hlens = array("I")
+        blens = array("I")
+        parts = []
+        deferred = []
+        any_head = False
+        for k, r in enumerate(out):
+            if r.__class__ is _coroutine:
+                deferred.append((unpack_from("<Q", blob, k * REC + 8)[0], r))
+                status.append(0)
+                hlens.append(0)
+                blens.append(0)
+                continue
+            word, head, body = convert(r)
+            status.append(word)
+            hlens.append(len(head))
+            blens.append(len(body))
+            if head:
+                any_head = True
+                parts.append(head)
+            parts.append(body)
+        return (
+            status.tobytes(),
+            hlens.tobytes() if any_head else None,
+            blens.tobytes(),
+            b"".join(parts),
+            deferred,
+        )
+
+
+def _failed(req):
+    log.exception("handler for %s %s failed", req.method, req.target)
+    return FAILED
+
+
+def columns_of(results):
+    """Reply columns for a list of handler results (no coroutines)."""
+    status = array("I")
+    hlens = array("I")
+    blens = array("I")
+    parts = []
+    for r in results:
+        word, head, body = convert(r)
+        status.append(word)
+        hlens.append(len(head))
+        blens.append(len(body))
+        parts.append(head)
+        parts.append(body)
+    return status.tobytes(), hlens.tobytes(), blens.tobytes(), b"".join(parts)
+
+
+async def run_async(coro, req_desc=""):
+    """Awaits an async handler's coroutine; its result, or FAILED."""
+    try:
+        return await coro
+    except Exception:
+        log.exception("async handler %sfailed", req_desc)
+        return FAILED
+
+
+def is_async(fn):
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+
+
+def new_event_loop():
+    """uvloop's loop when uvloop is installed, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()

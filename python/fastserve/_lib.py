@@ -1,0 +1,170 @@
+"""Loads libfastserve and declares the C functions the package uses.
+
+The library is looked for beside this file, then at $FASTSERVE_LIB, then on
+the system's library path. Two handles are kept: `lib` releases the GIL
+around every call (anything that may block or take a lock a worker holds),
+and `fast` keeps it (short calls made from inside a batch callback, where
+releasing and retaking the GIL would be pure overhead).
+"""
+import ctypes
+import ctypes.util
+import os
+
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_bool,
+    c_char_p,
+    c_int,
+    c_size_t,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _candidates():
+    yield os.path.join(HERE, "libfastserve.so")
+    env = os.environ.get("FASTSERVE_LIB")
+    if env:
+        yield env
+    for name in ("libfastserve.so.0", "libfastserve.so"):
+        yield name
+    found = ctypes.util.find_library("fastserve")
+    if found:
+        yield found
+
+
+def _load():
+    errors = []
+    for path in _candidates():
+        if os.sep in path and not os.path.exists(path):
+            errors.append(f"{path}: not found")
+            continue
+        try:
+            return path, ctypes.CDLL(path), ctypes.PyDLL(path)
+        except OSError as e:
+            errors.append(str(e))
+    raise ImportError(
+        "fastserve: cannot load libfastserve.so (looked beside the package, at "
+        "$FASTSERVE_LIB and on the system path): " + "; ".join(errors)
+    )
+
+
+path, lib, fast = _load()
+
+
+class ParsedHeader(Structure):
+    _fields_ = [("name", c_void_p), ("name_len", c_size_t), ("value", c_void_p), ("value_len", c_size_t)]
+
+
+class RequestLine(Structure):
+    _fields_ = [
+        ("method", c_void_p),
+        ("method_len", c_size_t),
+        ("path", c_void_p),
+        ("path_len", c_size_t),
+        ("minor_version", c_int),
+    ]
+
+
+class StatusLine(Structure):
+    _fields_ = [("minor_version", c_int), ("status", c_int), ("reason", c_void_p), ("reason_len", c_size_t)]
+
+
+class ConnBatch(Structure):
+    _fields_ = [("requests", c_void_p), ("count", c_size_t), ("data", c_void_p), ("data_len", c_size_t)]
+
+
+class IoVec(Structure):
+    _fields_ = [("base", c_void_p), ("len", c_size_t)]
+
+
+class Stats(Structure):
+    _fields_ = [
+        ("requests", c_uint64),
+        ("bytes_in", c_uint64),
+        ("bytes_out", c_uint64),
+        ("open_connections", c_uint64),
+        ("accepted_connections", c_uint64),
+    ]
+
+
+# void (*)(batch, reqs, count, data, data_len, userdata)
+BATCH_FN = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p)
+
+_sz = c_size_t
+_p = c_void_p
+_b = c_char_p  # bytes in
+R = c_int  # fastserve_result
+
+_PROTOS = {
+    "fastserve_result_str": (c_char_p, [c_int]),
+    # parser
+    "fastserve_parse_request": (R, [_b, _sz, c_uint32, POINTER(RequestLine), POINTER(ParsedHeader), POINTER(_sz), POINTER(_sz)]),
+    "fastserve_parse_response": (R, [_b, _sz, c_uint32, POINTER(StatusLine), POINTER(ParsedHeader), POINTER(_sz), POINTER(_sz)]),
+    "fastserve_parse_headers": (R, [_b, _sz, c_uint32, POINTER(ParsedHeader), POINTER(_sz), POINTER(_sz)]),
+    "fastserve_chunked_decoder_new": (_p, [c_uint32, c_bool]),
+    "fastserve_chunked_decoder_free": (None, [_p]),
+    "fastserve_chunked_decode": (R, [_p, _p, POINTER(_sz), POINTER(_sz)]),
+    # config and server
+    "fastserve_config_new": (_p, []),
+    "fastserve_config_free": (None, [_p]),
+    "fastserve_config_set_workers": (R, [_p, _sz]),
+    "fastserve_config_set_max_body": (R, [_p, _sz]),
+    "fastserve_config_set_shutdown_grace_ms": (R, [_p, c_uint64]),
+    "fastserve_config_set_server_name": (R, [_p, _b, _sz]),
+    "fastserve_server_new": (_p, [_p]),
+    "fastserve_server_free": (None, [_p]),
+    "fastserve_server_route_static": (R, [_p, _b, _sz, _b, _sz, c_uint32, c_uint16, _b, _sz, _b, _sz]),
+    "fastserve_server_route_batch": (R, [_p, _b, _sz, _b, _sz, c_uint32, c_uint32]),
+    "fastserve_server_set_batch_handler": (R, [_p, BATCH_FN, _p]),
+    "fastserve_batch_respond": (R, [_p, _b, _b, _b, _sz, _b, _sz]),
+    "fastserve_batch_respond_text": (R, [_p, c_uint32, _sz, _b, _sz]),
+    "fastserve_server_complete": (R, [_p, _b, _b, _b, _b, _sz, _b, _sz, POINTER(_sz)]),
+    "fastserve_server_listen": (R, [_p, _b, _sz, c_uint16]),
+    "fastserve_server_port": (c_uint16, [_p]),
+    "fastserve_server_start": (R, [_p]),
+    "fastserve_server_stop": (R, [_p]),
+    "fastserve_server_wait": (R, [_p]),
+    "fastserve_server_stats": (R, [_p, POINTER(Stats)]),
+    # sans-I/O connection
+    "fastserve_conn_new": (_p, [_p]),
+    "fastserve_conn_free": (None, [_p]),
+    "fastserve_conn_feed": (R, [_p, _b, _sz, POINTER(ConnBatch)]),
+    "fastserve_conn_feed_eof": (R, [_p, POINTER(ConnBatch)]),
+    "fastserve_conn_respond_batch": (R, [_p, _b, _b, _b, _b, _sz, _b, _sz, POINTER(_sz)]),
+    "fastserve_conn_output": (_sz, [_p, POINTER(IoVec), _sz]),
+    "fastserve_conn_unsent": (_sz, [_p]),
+    "fastserve_conn_written": (R, [_p, _sz]),
+    "fastserve_conn_wants_read": (c_bool, [_p]),
+    "fastserve_conn_should_close": (c_bool, [_p]),
+    "fastserve_conn_shutdown": (R, [_p]),
+}
+
+for _handle in (lib, fast):
+    for _name, (_res, _args) in _PROTOS.items():
+        _f = getattr(_handle, _name)
+        _f.restype = _res
+        _f.argtypes = _args
+
+
+def result_str(code):
+    return lib.fastserve_result_str(code).decode()
+
+
+class FastserveError(Exception):
+    """A fastserve call failed; `.code` is the fastserve_result."""
+
+    def __init__(self, code, what=""):
+        self.code = code
+        super().__init__(f"{what}: {result_str(code)}" if what else result_str(code))
+
+
+def check(code, what=""):
+    if code != 0:
+        raise FastserveError(code, what)

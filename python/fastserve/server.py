@@ -1,0 +1,333 @@
+"""fastserve.Server: decorator routes over the engine's worker threads.
+
+Handler routes are the engine's batch routes: each worker collects the
+requests it read in one pass of its event loop and calls Python once for all
+of them; the answers go back in one call. Static routes are answered by the
+engine without calling Python at all. `async def` handlers run on an asyncio
+loop (uvloop's when it is installed) and are answered through the engine's
+deferred responses, in request order.
+"""
+import asyncio
+import atexit
+import ctypes
+import signal
+import sys
+import threading
+from array import array
+from ctypes import byref, string_at
+
+from . import _http
+from ._http import TEXT_200, Dispatch, Response, columns_of, log, new_event_loop, run_async
+from ._lib import BATCH_FN, Stats, check, fast, lib
+
+_ROUTE_PREFIX = 1
+_METHODS_ANY = None
+
+
+def _b(s):
+    return s.encode("latin-1") if isinstance(s, str) else bytes(s)
+
+
+class _Route:
+    __slots__ = ("methods", "path", "prefix", "handler", "static")
+
+    def __init__(self, methods, path, prefix, handler=None, static=None):
+        if not path.startswith("/") and path != "*":
+            raise ValueError(f"a route path starts with '/': {path!r}")
+        self.methods = None if methods is None else tuple(m.upper() for m in methods)
+        self.path = path
+        self.prefix = prefix
+        self.handler = handler
+        self.static = static  # a Response
+
+
+class Server:
+    """An HTTP/1.1 server with Python handlers.
+
+        app = fastserve.Server()
+
+        @app.get("/hello")
+        def hello(req):
+            return "Hello, " + req.query.get("name", "World") + "!"
+
+        app.run("127.0.0.1", 8080)
+
+    A handler takes a Request and returns str, bytes, a dict or list (sent as
+    JSON), a Response, or None (204). An exception gives a 500 and is logged
+    with its traceback. `async def` handlers are awaited on the server's
+    asyncio loop.
+    """
+
+    def __init__(self, *, server_name="fastserve", max_body=None, shutdown_grace=30.0):
+        self.server_name = server_name
+        self.max_body = max_body
+        self.shutdown_grace = shutdown_grace
+        self.routes = []
+        self.port = None
+        self._srv = None
+        self._loop = None
+        self._loop_thread = None
+        self.final_stats = None
+        self._pinned = set()
+        self._done_ids = array("Q")
+        self._done = []
+        self._flush_scheduled = False
+        self._tasks = set()
+        self.batches = 0  # batch callbacks served (requests / batches = batch size)
+        self._callback = BATCH_FN(self._on_batch)
+
+    # ------------------------------------------------------------ routes
+
+    def route(self, path, methods=("GET",), *, prefix=False):
+        """Decorator: `fn` answers `methods` (None: every method) on `path`
+        (with prefix=True: every path that starts with it). A GET route also
+        answers HEAD."""
+
+        def add(fn):
+            self.add_route(path, fn, methods, prefix=prefix)
+            return fn
+
+        return add
+
+    def get(self, path, *, prefix=False):
+        return self.route(path, ("GET",), prefix=prefix)
+
+    def post(self, path, *, prefix=False):
+        return self.route(path, ("POST",), prefix=prefix)
+
+    def put(self, path, *, prefix=False):
+        return self.route(path, ("PUT",), prefix=prefix)
+
+    def delete(self, path, *, prefix=False):
+        return self.route(path, ("DELETE",), prefix=prefix)
+
+    def patch(self, path, *, prefix=False):
+        return self.route(path, ("PATCH",), prefix=prefix)
+
+    def add_route(self, path, fn, methods=("GET",), *, prefix=False):
+        if not callable(fn):
+            raise TypeError("a handler is callable")
+        self._check_stopped()
+        self.routes.append(_Route(methods, path, prefix, handler=fn))
+
+    def static(self, path, body, *, status=200, content_type="text/plain; charset=utf-8", methods=("GET",), prefix=False):
+        """A response rendered once and served by the engine without calling
+        Python. `body` is str (UTF-8) or bytes."""
+        self._check_stopped()
+        body = body.encode() if isinstance(body, str) else bytes(body)
+        self.routes.append(_Route(methods, path, prefix, static=(status, content_type, body)))
+
+    def _check_stopped(self):
+        if self._srv is not None:
+            raise RuntimeError("routes are fixed once the server runs")
+
+    def handlers(self):
+        """Handlers by tag, as the engine's batch routes number them."""
+        return [r.handler for r in self.routes if r.handler is not None]
+
+    # ------------------------------------------------------------ engine
+
+    def _build(self, host, port, workers):
+        cfg = lib.fastserve_config_new()
+        try:
+            check(lib.fastserve_config_set_workers(cfg, workers), "workers")
+            name = _b(self.server_name or "")
+            check(lib.fastserve_config_set_server_name(cfg, name, len(name)), "server_name")
+            if self.max_body:
+                check(lib.fastserve_config_set_max_body(cfg, self.max_body), "max_body")
+            check(lib.fastserve_config_set_shutdown_grace_ms(cfg, max(1, int(self.shutdown_grace * 1000))), "grace")
+            srv = lib.fastserve_server_new(cfg)
+        finally:
+            lib.fastserve_config_free(cfg)
+        try:
+            tag = 0
+            for r in self.routes:
+                path = _b(r.path)
+                flags = _ROUTE_PREFIX if r.prefix else 0
+                for m in r.methods or (None,):
+                    mb = None if m is None else _b(m)
+                    ml = 0 if m is None else len(mb)
+                    if r.static is not None:
+                        status, ct, body = r.static
+                        ctb = _b(ct)
+                        check(
+                            lib.fastserve_server_route_static(srv, mb, ml, path, len(path), flags, status, ctb, len(ctb), body, len(body)),
+                            f"static route {r.path}",
+                        )
+                    else:
+                        check(lib.fastserve_server_route_batch(srv, mb, ml, path, len(path), flags, tag), f"route {r.path}")
+                if r.static is None:
+                    tag += 1
+            check(lib.fastserve_server_set_batch_handler(srv, self._callback, None), "batch handler")
+            hb = _b(host)
+            check(lib.fastserve_server_listen(srv, hb, len(hb), port), f"listen on {host}:{port}")
+        except BaseException:
+            lib.fastserve_server_free(srv)
+            raise
+        self._dispatch = Dispatch(self.handlers())
+        self._srv = srv
+        self.port = lib.fastserve_server_port(srv)
+
+    def _on_batch(self, batch, reqs, count, data, data_len, _userdata):
+        # Runs on a worker thread, holding the GIL, once per batch.
+        try:
+            tid = threading.get_ident()
+            if tid not in self._pinned:
+                # Keep this thread's Python thread state for good, instead of
+                # having ctypes create and destroy one around every callback.
+                self._pinned.add(tid)
+                ctypes.pythonapi.PyGILState_Ensure()
+            self.batches += 1
+            # one copy: the records and the data area are one block
+            blob = string_at(reqs, count * 64 + data_len)
+            d = self._dispatch
+            out, text = d.run(blob, count)
+            if text is not None:
+                # every handler returned text: bodies NUL-separated, one call
+                data = text.encode()
+                if fast.fastserve_batch_respond_text(batch, TEXT_200, count, data, len(data)) == 0:
+                    return
+                # a body held a NUL: answer with lengths instead
+            status, hlens, blens, joined, deferred = d.columns(out, blob)
+            fast.fastserve_batch_respond(batch, status, hlens, blens, count, joined, len(joined))
+            if deferred:
+                self._loop.call_soon_threadsafe(self._spawn, deferred)
+        except BaseException:  # never let an exception into the engine
+            log.exception("batch dispatch failed")
+
+    # async handlers, on the loop thread
+
+    def _spawn(self, deferred):
+        for rid, coro in deferred:
+            t = self._loop.create_task(self._finish(rid, coro))
+            self._tasks.add(t)
+            t.add_done_callback(self._tasks.discard)
+
+    async def _finish(self, rid, coro):
+        r = await run_async(coro)
+        self._done_ids.append(rid)
+        self._done.append(r)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush_done)
+
+    def _flush_done(self):
+        # every async answer finished in this loop turn, in one call
+        self._flush_scheduled = False
+        ids, done = self._done_ids, self._done
+        self._done_ids, self._done = array("Q"), []
+        if not done or self._srv is None:
+            return
+        status, hlens, blens, joined = columns_of(done)
+        lib.fastserve_server_complete(self._srv, ids.tobytes(), status, hlens, blens, len(done), joined, len(joined), None)
+
+    # ------------------------------------------------------------ life cycle
+
+    def start(self, host="127.0.0.1", port=0, workers=1):
+        """Starts serving in the background (the asyncio loop for async
+        handlers runs in a thread of its own) and returns the port. Stop it
+        with `stop()`."""
+        self._check_stopped()
+        loop = new_event_loop()
+        ready = threading.Event()
+
+        def run_loop():
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+
+        self._loop = loop
+        self._loop_thread = threading.Thread(target=run_loop, name="fastserve-loop", daemon=True)
+        self._loop_thread.start()
+        ready.wait()
+        try:
+            self._build(host, port, workers)
+            check(lib.fastserve_server_start(self._srv), "start")
+        except BaseException:
+            self._free()
+            self._close_loop()
+            raise
+        # worker threads must not call into an interpreter that is exiting
+        atexit.register(self.stop)
+        return self.port
+
+    def stop(self):
+        """Stops gracefully: no new connections, requests in flight are
+        answered, then the workers exit. Returns when they have."""
+        srv = self._srv
+        if srv is None:
+            return
+        atexit.unregister(self.stop)
+        lib.fastserve_server_stop(srv)
+        lib.fastserve_server_wait(srv)  # releases the GIL: workers and the loop go on
+        self.final_stats = self.stats()
+        self._free()
+        self._close_loop()
+
+    def _free(self):
+        srv, self._srv = self._srv, None
+        if srv is not None:
+            lib.fastserve_server_free(srv)
+
+    def _close_loop(self):
+        loop, self._loop = self._loop, None
+        if loop is not None and self._loop_thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            self._loop_thread.join()
+            self._loop_thread = None
+            loop.close()
+
+    def stats(self):
+        """Engine counters: requests, bytes_in, bytes_out, open_connections,
+        accepted_connections; and batches, the number of calls into Python
+        (after a stop, `final_stats` keeps the last counts)."""
+        st = Stats()
+        if self._srv is not None:
+            lib.fastserve_server_stats(self._srv, byref(st))
+        out = {k: getattr(st, k) for k, _ in Stats._fields_}
+        out["batches"] = self.batches
+        return out
+
+    def run(self, host="127.0.0.1", port=8080, workers=1, *, ready=None):
+        """Serves until Ctrl-C or SIGTERM, then stops gracefully: requests
+        in flight (async ones included) are answered first. Prints a
+        `listening on http://HOST:PORT/` line once it listens, then calls
+        `ready(server)` if given."""
+        self._check_stopped()
+        loop = new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        try:
+            self._build(host, port, workers)
+            check(lib.fastserve_server_start(self._srv), "start")
+            loop.run_until_complete(self._serve(host, workers, ready))
+        finally:
+            self._free()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            asyncio.set_event_loop(None)
+            loop.close()
+            self._loop = None
+
+    async def _serve(self, host, workers, ready):
+        # signal handlers are set up from the running loop (uvloop only
+        # watches for signals once it runs)
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._loop.add_signal_handler(sig, stop.set)
+        print(f"fastserve: listening on http://{host}:{self.port}/ with {workers} worker(s)", flush=True)
+        if ready is not None:
+            ready(self)
+        await stop.wait()
+        lib.fastserve_server_stop(self._srv)
+        # wait for the workers in a thread: this loop keeps finishing async
+        # handlers meanwhile, which the workers are waiting for
+        await self._loop.run_in_executor(None, lib.fastserve_server_wait, self._srv)
+        self.final_stats = self.stats()
+
+    def protocol(self):
+        """An asyncio Protocol factory serving this app's routes on the
+        sans-I/O core, for `loop.create_server(app.protocol(), host, port)`."""
+        from .asyncio import HttpProtocol
+
+        return lambda: HttpProtocol(self)

@@ -1,0 +1,437 @@
+//! Batch routes for C and host languages: `fastserve_server_route_batch`,
+//! `fastserve_server_set_batch_handler`, `fastserve_batch_respond`,
+//! `fastserve_server_complete`, and the flat request layout they share with
+//! the sans-I/O `fastserve_conn_*` API.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+
+use super::fastserve_result::{self, *};
+use super::guard;
+use super::server::{fastserve_server, route_args, server_result, FASTSERVE_ROUTE_PREFIX};
+use crate::proto::flat::{self, Columns, FlatHeader, FlatRecord, ReplyError};
+use crate::server::{Batch, BatchHandler, CompleteError};
+
+/// One request of a batch: 64 bytes, fixed layout. Every `*_off` is a byte
+/// offset into the batch's data area (the `data` argument of the batch
+/// handler, or `fastserve_conn_batch.data`); strings are not NUL-terminated.
+///
+/// - method: `data + method_off`, `method_len` bytes;
+/// - target (path, then `?` and the query when `flags & FASTSERVE_BATCH_QUERY`):
+///   `data + target_off`, `target_len` bytes; the path is its first
+///   `path_len` bytes, the query starts at `target_off + path_len + 1`;
+/// - header fields: `header_count` `fastserve_batch_header`s at
+///   `data + headers_off` (4-byte aligned);
+/// - body (Content-Length or decoded chunked): `data + body_off`, `body_len` bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fastserve_batch_request {
+    /// The `tag` of the batch route that matched (0 for `fastserve_conn_*`).
+    pub tag: u32,
+    /// `FASTSERVE_BATCH_*` bits.
+    pub flags: u32,
+    /// The request's id: what `fastserve_server_complete` or
+    /// `fastserve_conn_respond` take to answer it.
+    pub id: u64,
+    pub method_off: u32,
+    pub method_len: u32,
+    pub target_off: u32,
+    pub target_len: u32,
+    pub path_len: u32,
+    pub header_count: u32,
+    pub headers_off: u32,
+    pub body_off: u32,
+    pub body_len: u32,
+    /// A number identifying the connection among the worker's open ones
+    /// (0 from `fastserve_conn_*`).
+    pub conn: u32,
+    pub reserved: [u32; 2],
+}
+
+/// One header field of a batch request; offsets into the data area.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct fastserve_batch_header {
+    pub name_off: u32,
+    pub name_len: u32,
+    pub value_off: u32,
+    pub value_len: u32,
+}
+
+const _: () =
+    assert!(std::mem::size_of::<fastserve_batch_request>() == std::mem::size_of::<FlatRecord>());
+const _: () =
+    assert!(std::mem::align_of::<fastserve_batch_request>() == std::mem::align_of::<FlatRecord>());
+const _: () = assert!(
+    std::mem::offset_of!(fastserve_batch_request, id) == std::mem::offset_of!(FlatRecord, id)
+);
+const _: () = assert!(
+    std::mem::offset_of!(fastserve_batch_request, conn) == std::mem::offset_of!(FlatRecord, conn)
+);
+const _: () =
+    assert!(std::mem::size_of::<fastserve_batch_header>() == std::mem::size_of::<FlatHeader>());
+
+/// The request was HEAD: the response's body is not sent.
+pub const FASTSERVE_BATCH_HEAD: u32 = 1;
+const _: () = assert!(FASTSERVE_BATCH_HEAD == flat::FLAG_HEAD);
+/// HTTP/1.1 (otherwise HTTP/1.0).
+pub const FASTSERVE_BATCH_HTTP11: u32 = 2;
+const _: () = assert!(FASTSERVE_BATCH_HTTP11 == flat::FLAG_HTTP11);
+/// The target has a query (after `?`).
+pub const FASTSERVE_BATCH_QUERY: u32 = 4;
+const _: () = assert!(FASTSERVE_BATCH_QUERY == flat::FLAG_QUERY);
+
+/// Content type codes, in the high 16 bits of a reply's status word. NONE
+/// adds no Content-Type (put one in the reply's header lines).
+pub const FASTSERVE_CT_NONE: u32 = 0;
+const _: () = assert!(FASTSERVE_CT_NONE == flat::CT_NONE);
+/// `text/plain; charset=utf-8`
+pub const FASTSERVE_CT_TEXT: u32 = 1;
+const _: () = assert!(FASTSERVE_CT_TEXT == flat::CT_TEXT);
+/// `application/json`
+pub const FASTSERVE_CT_JSON: u32 = 2;
+const _: () = assert!(FASTSERVE_CT_JSON == flat::CT_JSON);
+/// `text/html; charset=utf-8`
+pub const FASTSERVE_CT_HTML: u32 = 3;
+const _: () = assert!(FASTSERVE_CT_HTML == flat::CT_HTML);
+/// `application/octet-stream`
+pub const FASTSERVE_CT_OCTET: u32 = 4;
+const _: () = assert!(FASTSERVE_CT_OCTET == flat::CT_OCTET);
+
+/// A batch handed to a batch handler. Valid only during that call.
+pub struct fastserve_batch {
+    _opaque: [u8; 0],
+}
+
+/// A batch handler: gets every request for the server's batch routes that one
+/// worker read in one pass of its event loop, `count >= 1` of them, in the
+/// array `reqs`, with their bytes in `data` (`data_len` bytes), which
+/// directly follows the array: `data == (const uint8_t *)(reqs + count)`, so
+/// one copy of `count * 64 + data_len` bytes from `reqs` takes both. `reqs`,
+/// `data` and `batch` are valid until it returns: copy what is needed later.
+///
+/// It answers with `fastserve_batch_respond`, in request order; a reply with
+/// status 0 defers that request, to be answered later through
+/// `fastserve_server_complete` with its `id` (from any thread, once that
+/// `fastserve_batch_respond` call has returned). Requests it leaves without a
+/// reply get a 500. Runs on a worker thread; with several workers, calls may
+/// run concurrently.
+pub type fastserve_batch_fn = Option<
+    unsafe extern "C" fn(
+        batch: *mut fastserve_batch,
+        reqs: *const fastserve_batch_request,
+        count: usize,
+        data: *const u8,
+        data_len: usize,
+        userdata: *mut c_void,
+    ),
+>;
+
+struct CBatch {
+    f: unsafe extern "C" fn(
+        *mut fastserve_batch,
+        *const fastserve_batch_request,
+        usize,
+        *const u8,
+        usize,
+        *mut c_void,
+    ),
+    userdata: *mut c_void,
+}
+
+// SAFETY: the C API documents that the batch handler runs on worker threads,
+// possibly concurrently, and that `userdata` must allow that.
+unsafe impl Send for CBatch {}
+// SAFETY: as above.
+unsafe impl Sync for CBatch {}
+
+impl BatchHandler for CBatch {
+    fn call(&self, batch: &mut Batch<'_>) {
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let (recs, data) = (batch.records(), batch.data());
+            let rec_bytes = std::mem::size_of_val(recs);
+            // u64 words keep the records 8-byte aligned
+            let words = (rec_bytes + data.len()).div_ceil(8);
+            s.clear();
+            s.reserve(words);
+            let base = s.as_mut_ptr().cast::<u8>();
+            // SAFETY: `s` has room for `words` words, which hold the records
+            // and the data; the last word is zeroed first so that every word
+            // is initialised; the sources do not overlap `s`.
+            unsafe {
+                if words > 0 {
+                    s.as_mut_ptr().add(words - 1).write(0);
+                }
+                std::ptr::copy_nonoverlapping(recs.as_ptr().cast::<u8>(), base, rec_bytes);
+                std::ptr::copy_nonoverlapping(data.as_ptr(), base.add(rec_bytes), data.len());
+                s.set_len(words);
+            }
+            let (count, data_len) = (recs.len(), data.len());
+            let b = batch as *mut Batch<'_> as *mut fastserve_batch;
+            // SAFETY: `base` holds the `count` records (same layout, asserted
+            // above) followed by `data.len()` bytes; they and `b` live until
+            // the call returns, which is what the C API promises.
+            unsafe {
+                (self.f)(
+                    b,
+                    base.cast(),
+                    count,
+                    base.add(rec_bytes),
+                    data_len,
+                    self.userdata,
+                )
+            }
+        })
+    }
+}
+
+thread_local! {
+    /// Per worker thread: the batch as one block, records then data.
+    static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Adds a batch route: requests for it are collected and handed to the batch
+/// handler (`fastserve_server_set_batch_handler`) together, tagged with
+/// `tag`. `method` NULL matches any method (a GET route also answers HEAD).
+/// `flags`: `FASTSERVE_ROUTE_PREFIX` or 0.
+///
+/// # Safety
+/// `srv` valid; pointers readable for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_server_route_batch(
+    srv: *mut fastserve_server,
+    method: *const c_char,
+    method_len: usize,
+    path: *const c_char,
+    path_len: usize,
+    flags: u32,
+    tag: u32,
+) -> fastserve_result {
+    guard(|| {
+        // SAFETY: a non-NULL `srv` is valid by contract.
+        let Some(s) = (unsafe { srv.as_mut() }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        // SAFETY: pointers readable for their lengths by contract.
+        let (method, path) = match unsafe { route_args(method, method_len, path, path_len) } {
+            Ok(a) => a,
+            Err(e) => return e,
+        };
+        let prefix = flags & FASTSERVE_ROUTE_PREFIX != 0;
+        server_result(s.inner.route_batch(method, path, prefix, tag))
+    })
+}
+
+/// Sets the handler of all batch routes. Without one they answer 500.
+/// `userdata` is passed to every call.
+///
+/// # Safety
+/// `srv` valid; `handler` callable from worker threads with `userdata`.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_server_set_batch_handler(
+    srv: *mut fastserve_server,
+    handler: fastserve_batch_fn,
+    userdata: *mut c_void,
+) -> fastserve_result {
+    guard(|| {
+        // SAFETY: a non-NULL `srv` is valid by contract.
+        let Some(s) = (unsafe { srv.as_mut() }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        let Some(f) = handler else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        server_result(s.inner.set_batch_handler(Arc::new(CBatch { f, userdata })))
+    })
+}
+
+/// The reply columns of the C calls.
+///
+/// # Safety
+/// Each pointer is NULL or readable for `count` elements (`data`: `data_len`
+/// bytes).
+pub(crate) unsafe fn columns<'a>(
+    status: *const u32,
+    header_lens: *const u32,
+    body_lens: *const u32,
+    count: usize,
+    data: *const u8,
+    data_len: usize,
+) -> Result<Columns<'a>, fastserve_result> {
+    let slice = |p: *const u32| -> Option<&'a [u32]> {
+        if count == 0 {
+            return Some(&[]);
+        }
+        // SAFETY: non-NULL and readable for `count` elements by contract.
+        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, count) })
+    };
+    let header_lens = if header_lens.is_null() {
+        Some(&[][..])
+    } else {
+        slice(header_lens)
+    };
+    // NULL body lengths (and header lengths): NUL-separated bodies
+    let body_lens = if body_lens.is_null() && header_lens == Some(&[]) {
+        Some(&[][..])
+    } else {
+        slice(body_lens)
+    };
+    // SAFETY: readable for `data_len` bytes by contract.
+    let data = unsafe { super::bytes(data, data_len) };
+    match (slice(status), header_lens, body_lens, data) {
+        (Some(status), Some(header_lens), Some(body_lens), Some(data)) => {
+            let c = Columns {
+                status,
+                header_lens,
+                body_lens,
+                data,
+            };
+            c.check().map_err(|_| FASTSERVE_RESULT_INVALID_ARGUMENT)?;
+            Ok(c)
+        }
+        _ => Err(FASTSERVE_RESULT_NULL_ARGUMENT),
+    }
+}
+
+/// Answers the next `count` requests of the batch, in order. Replies are
+/// columns, so that they are cheap to build in any language:
+/// - `status[i]`: status code (200..999) in the low 16 bits, a
+///   `FASTSERVE_CT_*` content type code in the high 16 bits; a status of 0
+///   defers the request (answer it later with `fastserve_server_complete`);
+/// - `header_lens[i]`: byte length of reply `i`'s extra header lines; pass
+///   NULL when no reply has any;
+/// - `body_lens[i]`: byte length of reply `i`'s body;
+/// - `data`: reply 0's header lines, reply 0's body, reply 1's header lines, ...
+///
+/// When both `header_lens` and `body_lens` are NULL, `data` holds the
+/// bodies separated by single NUL bytes (`count - 1` of them): text replies
+/// joined in one step, with no lengths to compute.
+///
+/// Header lines are complete `Name: value\r\n` lines; `Date`,
+/// `Content-Length`, `Server` and `Connection` are added by the engine (and
+/// refused here). A reply with a bad status, content type or header line is
+/// answered 500. Everything is copied: the arrays may be freed at once. May
+/// be called several times per batch; each call continues where the last
+/// stopped. Returns `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers
+/// nothing) when the lengths do not add up or there are more replies than
+/// requests.
+///
+/// # Safety
+/// `batch` is the batch of a running batch handler call; `status`,
+/// `body_lens` and (unless NULL) `header_lens` readable for `count` words,
+/// `data` for `data_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_batch_respond(
+    batch: *mut fastserve_batch,
+    status: *const u32,
+    header_lens: *const u32,
+    body_lens: *const u32,
+    count: usize,
+    data: *const u8,
+    data_len: usize,
+) -> fastserve_result {
+    guard(|| {
+        // SAFETY: a non-NULL `batch` is the live `Batch` of the running call.
+        let Some(b) = (unsafe { batch.cast::<Batch<'_>>().as_mut() }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        // SAFETY: readable for the given counts by contract.
+        match unsafe { columns(status, header_lens, body_lens, count, data, data_len) } {
+            Ok(c) => reply_result(b.respond(c)),
+            Err(e) => e,
+        }
+    })
+}
+
+fn reply_result(r: Result<(), ReplyError>) -> fastserve_result {
+    match r {
+        Ok(()) => FASTSERVE_RESULT_OK,
+        Err(_) => FASTSERVE_RESULT_INVALID_ARGUMENT,
+    }
+}
+
+/// Answers the next `count` requests of the batch with the same status word
+/// (status | `FASTSERVE_CT_*` << 16) and the bodies in `data`, separated by
+/// single NUL bytes (`count - 1` of them). The common case of handlers that
+/// return text, in one call with nothing to measure. Copied; returns
+/// `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers nothing) when the count
+/// of separators is wrong or there are more replies than requests.
+///
+/// # Safety
+/// `batch` is the batch of a running batch handler call; `data` readable
+/// for `data_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_batch_respond_text(
+    batch: *mut fastserve_batch,
+    status: u32,
+    count: usize,
+    data: *const u8,
+    data_len: usize,
+) -> fastserve_result {
+    guard(|| {
+        // SAFETY: a non-NULL `batch` is the live `Batch` of the running call.
+        let Some(b) = (unsafe { batch.cast::<Batch<'_>>().as_mut() }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        // SAFETY: readable for `data_len` bytes by contract.
+        let Some(d) = (unsafe { super::bytes(data, data_len) }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        reply_result(b.respond_text(status, count, d))
+    })
+}
+
+/// Answers deferred batch requests (those given status 0) by id, from any
+/// thread, at any time while the server runs. `ids` holds `count` ids; the
+/// other arguments are the columns of `fastserve_batch_respond` (status 0 is
+/// not allowed here: it answers 500). Everything is copied. Each reply goes
+/// to its worker, which sends it in request order. `*unknown` (if not NULL)
+/// receives the number of ids that were not pending (answered already, or
+/// never issued); their replies are dropped.
+///
+/// # Safety
+/// `srv` valid; arrays readable for their counts.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_server_complete(
+    srv: *const fastserve_server,
+    ids: *const u64,
+    status: *const u32,
+    header_lens: *const u32,
+    body_lens: *const u32,
+    count: usize,
+    data: *const u8,
+    data_len: usize,
+    unknown: *mut usize,
+) -> fastserve_result {
+    guard(|| {
+        // SAFETY: a non-NULL `srv` is valid by contract.
+        let Some(s) = (unsafe { srv.as_ref() }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        // SAFETY: readable for the given counts by contract.
+        let c = match unsafe { columns(status, header_lens, body_lens, count, data, data_len) } {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let ids: &[u64] = if count == 0 {
+            &[]
+        } else if ids.is_null() {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        } else {
+            // SAFETY: readable for `count` ids by contract.
+            unsafe { std::slice::from_raw_parts(ids, count) }
+        };
+        match s.inner.complete(ids, c) {
+            Ok(n) => {
+                // SAFETY: `unknown` is NULL or writable by contract.
+                if let Some(u) = unsafe { unknown.as_mut() } {
+                    *u = n;
+                }
+                FASTSERVE_RESULT_OK
+            }
+            Err(CompleteError::NotStarted) => FASTSERVE_RESULT_NOT_STARTED,
+            Err(CompleteError::Reply(_)) => FASTSERVE_RESULT_INVALID_ARGUMENT,
+        }
+    })
+}

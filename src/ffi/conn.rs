@@ -1,0 +1,513 @@
+//! `fastserve_conn_*`: one HTTP/1.1 server connection without I/O, for
+//! programs that run their own event loop (libuv, uvloop, Node, a game loop).
+//!
+//! The host reads from its socket and feeds the bytes in; it gets the parsed
+//! requests back as a batch (the flat layout of the batch routes); it answers
+//! them, now or later, in any order; it takes the pending output as iovecs,
+//! writes them, and reports how much was written.
+
+use std::collections::VecDeque;
+use std::ffi::{c_char, c_void};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::batch::{columns, fastserve_batch_request};
+use super::fastserve_result::{self, *};
+use super::server::fastserve_config;
+use super::{bytes, guard, guard_or};
+use crate::parse::Header;
+use crate::proto::date::{http_date, DATE_LEN};
+use crate::proto::flat::{self, FlatBatch, Reply};
+use crate::proto::{self, BufPool, Conn, ProtoConfig, Request, Responder, Service, Ticket};
+
+/// A sans-I/O HTTP/1.1 server connection: it parses, frames, orders and
+/// renders; the program does every read, write and close. Not thread-safe:
+/// use each one from one thread at a time (different connections may be used
+/// on different threads). Create with `fastserve_conn_new`, free with
+/// `fastserve_conn_free`. The loop, for each readable or writable socket:
+///
+/// ```c
+/// while (fastserve_conn_wants_read(c) && (n = read(fd, buf, sizeof buf)) > 0) {
+///     fastserve_conn_batch b;
+///     fastserve_conn_feed(c, buf, n, &b);        // n == 0: fastserve_conn_feed_eof
+///     for (size_t i = 0; i < b.count; i++)       // now or later, any order:
+///         fastserve_conn_respond(c, b.requests[i].id, 200, hdrs, hlen, body, blen);
+/// }
+/// fastserve_iovec iov[16];
+/// size_t k = fastserve_conn_output(c, iov, 16);
+/// ssize_t w = writev(fd, (struct iovec *)iov, k);
+/// if (w > 0) fastserve_conn_written(c, w);        // then feed 0 bytes: held-back requests
+/// if (fastserve_conn_should_close(c)) close(fd);
+/// ```
+///
+/// `c-examples/own_loop.c` is a complete epoll server built this way.
+pub struct fastserve_conn {
+    conn: Conn,
+    cfg: ProtoConfig,
+    pool: BufPool,
+    headers: Vec<Header<'static>>,
+    date: [u8; DATE_LEN],
+    date_secs: u64,
+    flat: FlatBatch,
+    /// Tickets of unanswered requests; index 0 has id `base`.
+    tickets: VecDeque<Option<Ticket>>,
+    base: u64,
+    scratch: Vec<u8>,
+    /// The last batch as one block: records, then data.
+    block: Vec<u64>,
+}
+
+/// The requests parsed by one `fastserve_conn_feed`: `count` records in
+/// `requests` (see `fastserve_batch_request`) and their bytes in `data`,
+/// which directly follows the records (`data == (const uint8_t *)(requests
+/// + count)`).
+/// Valid until the next `fastserve_conn_feed`, `fastserve_conn_feed_eof` or
+/// `fastserve_conn_free` on the same connection, whatever was answered.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct fastserve_conn_batch {
+    pub requests: *const fastserve_batch_request,
+    pub count: usize,
+    pub data: *const u8,
+    pub data_len: usize,
+}
+
+/// One piece of output; the same layout as `struct iovec` from
+/// `<sys/uio.h>`, so an array of them can be passed to `writev`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct fastserve_iovec {
+    pub base: *const c_void,
+    pub len: usize,
+}
+
+const _: () = assert!(std::mem::size_of::<fastserve_iovec>() == std::mem::size_of::<libc::iovec>());
+const _: () = assert!(
+    std::mem::offset_of!(fastserve_iovec, len) == std::mem::offset_of!(libc::iovec, iov_len)
+);
+const _: () =
+    assert!(std::mem::size_of::<std::io::IoSlice<'_>>() == std::mem::size_of::<libc::iovec>());
+
+/// Defers every request and lays it out flat.
+struct Collect<'a> {
+    flat: &'a mut FlatBatch,
+    tickets: &'a mut VecDeque<Option<Ticket>>,
+    next_id: u64,
+}
+
+impl Service for Collect<'_> {
+    fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
+        if !self.flat.push(0, self.next_id, 0, res.head_only(), req) {
+            return res.send(proto::Response {
+                status: 503,
+                headers: b"",
+                body: proto::Body::Copy(b""),
+            });
+        }
+        self.next_id += 1;
+        self.tickets.push_back(Some(res.defer()));
+    }
+}
+
+impl fastserve_conn {
+    fn tick(&mut self) {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if secs != self.date_secs {
+            self.date_secs = secs;
+            self.date = http_date(secs);
+        }
+    }
+
+    fn process(&mut self, out: Option<&mut fastserve_conn_batch>) {
+        self.tick();
+        self.flat.clear();
+        let next_id = self.base + self.tickets.len() as u64;
+        let mut c = Collect {
+            flat: &mut self.flat,
+            tickets: &mut self.tickets,
+            next_id,
+        };
+        self.conn.process(
+            &mut c,
+            &self.cfg,
+            &mut self.pool,
+            &mut self.headers,
+            &self.date,
+        );
+        if let Some(out) = out {
+            let (recs, data) = (self.flat.records(), self.flat.data());
+            let rec_bytes = std::mem::size_of_val(recs);
+            self.block.clear();
+            self.block.resize((rec_bytes + data.len()).div_ceil(8), 0);
+            let base = self.block.as_mut_ptr().cast::<u8>();
+            // SAFETY: `block` holds at least `rec_bytes + data.len()` bytes
+            // and overlaps neither source; the records are plain integers.
+            unsafe {
+                std::ptr::copy_nonoverlapping(recs.as_ptr().cast::<u8>(), base, rec_bytes);
+                std::ptr::copy_nonoverlapping(data.as_ptr(), base.add(rec_bytes), data.len());
+            }
+            *out = fastserve_conn_batch {
+                requests: base.cast_const().cast(),
+                count: recs.len(),
+                // SAFETY: `rec_bytes` is within the block (see above).
+                data: unsafe { base.add(rec_bytes) }.cast_const(),
+                data_len: data.len(),
+            };
+        }
+    }
+
+    /// Answers request `id`. False if it is not waiting for an answer.
+    fn answer(&mut self, id: u64, r: &Reply<'_>) -> bool {
+        let Some(i) = id.checked_sub(self.base) else {
+            return false;
+        };
+        let Some(ticket) = self.tickets.get_mut(i as usize).and_then(Option::take) else {
+            return false;
+        };
+        self.tick();
+        let ok = (200..=999).contains(&r.status) && flat::reply_headers(&mut self.scratch, r);
+        let resp = if ok {
+            proto::Response {
+                status: r.status,
+                headers: &self.scratch,
+                body: proto::Body::Copy(r.body),
+            }
+        } else {
+            proto::Response {
+                status: 500,
+                headers: b"",
+                body: proto::Body::Copy(b""),
+            }
+        };
+        self.conn
+            .complete(ticket, resp, &self.cfg, &mut self.pool, &self.date);
+        while let Some(None) = self.tickets.front() {
+            self.tickets.pop_front();
+            self.base += 1;
+        }
+        true
+    }
+}
+
+/// Creates a connection with the limits and `Server` name of `cfg` (NULL:
+/// the defaults). `cfg` is copied. Returns NULL only if out of memory.
+///
+/// # Safety
+/// `cfg` is NULL or a valid configuration.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_new(cfg: *const fastserve_config) -> *mut fastserve_conn {
+    guard_or(std::ptr::null_mut(), || {
+        // SAFETY: a non-NULL `cfg` is valid by contract.
+        let cfg = match unsafe { cfg.as_ref() } {
+            Some(c) => c.inner.clone(),
+            None => crate::server::ServerConfig::default(),
+        };
+        let max_headers = cfg.proto.limits.max_headers;
+        Box::into_raw(Box::new(fastserve_conn {
+            conn: Conn::new(),
+            cfg: cfg.proto,
+            pool: BufPool::new(cfg.buffer_size, 2),
+            headers: vec![Header::EMPTY; max_headers],
+            date: [0; DATE_LEN],
+            date_secs: 0,
+            flat: FlatBatch::default(),
+            tickets: VecDeque::new(),
+            base: 0,
+            scratch: Vec::new(),
+            block: Vec::new(),
+        }))
+    })
+}
+
+/// Frees a connection and every buffer it holds. NULL is a no-op.
+///
+/// # Safety
+/// `c` is NULL or from `fastserve_conn_new`, and not used again.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_free(c: *mut fastserve_conn) {
+    if !c.is_null() {
+        // SAFETY: by contract from `Box::into_raw`, freed once.
+        let c = unsafe { Box::from_raw(c) };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(c)));
+    }
+}
+
+/// Feeds `len` bytes received from the peer (copied), parses every complete
+/// request buffered, and writes the batch of new requests to `*out` (if not
+/// NULL; see `fastserve_conn_batch` for how long it stays valid). `len == 0`
+/// only parses: call it so after writing output, to pick up pipelined
+/// requests that were held back by the pipelining limit.
+///
+/// Malformed input queues an error response (400, 413, 414, 431, 501, 505)
+/// and the connection then closes: keep writing the output until
+/// `fastserve_conn_should_close`. Bytes fed while `fastserve_conn_wants_read`
+/// is false are kept and parsed later.
+///
+/// # Safety
+/// `c` valid; `data` readable for `len` bytes; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_feed(
+    c: *mut fastserve_conn,
+    data: *const u8,
+    len: usize,
+    out: *mut fastserve_conn_batch,
+) -> fastserve_result {
+    guard(|| {
+        // SAFETY: pointers valid by contract.
+        let (Some(c), Some(data)) = (unsafe { c.as_mut() }, unsafe { bytes(data, len) }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        let limits = c.cfg.limits.clone();
+        c.conn.feed(data, &mut c.pool, &limits);
+        // SAFETY: NULL or writable by contract.
+        c.process(unsafe { out.as_mut() });
+        FASTSERVE_RESULT_OK
+    })
+}
+
+/// The peer closed its sending side. Requests already complete are still
+/// answered; `*out` as in `fastserve_conn_feed`.
+///
+/// # Safety
+/// `c` valid; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_feed_eof(
+    c: *mut fastserve_conn,
+    out: *mut fastserve_conn_batch,
+) -> fastserve_result {
+    guard(|| {
+        // SAFETY: a non-NULL `c` is valid by contract.
+        let Some(c) = (unsafe { c.as_mut() }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        c.conn.received_eof();
+        // SAFETY: NULL or writable by contract.
+        c.process(unsafe { out.as_mut() });
+        FASTSERVE_RESULT_OK
+    })
+}
+
+/// Answers request `id` (from its `fastserve_batch_request`), at any time and
+/// in any order: responses still leave in request order. `headers` holds
+/// zero or more complete `Name: value\r\n` lines (include `Content-Type`
+/// there); `Date`, `Content-Length`, `Server` and `Connection` are added by
+/// the engine and refused in `headers`. Status 200..999. Everything is
+/// copied. A refused status or header line answers 500 instead and returns
+/// `FASTSERVE_RESULT_INVALID_ARGUMENT`; an id that is not waiting for an answer
+/// returns `FASTSERVE_RESULT_INVALID_ARGUMENT` and changes nothing.
+///
+/// # Safety
+/// `c` valid; `headers` and `body` readable for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_respond(
+    c: *mut fastserve_conn,
+    id: u64,
+    status: u16,
+    headers: *const c_char,
+    headers_len: usize,
+    body: *const u8,
+    body_len: usize,
+) -> fastserve_result {
+    guard(|| {
+        // SAFETY: pointers valid by contract.
+        let (Some(c), Some(h), Some(b)) = (
+            unsafe { c.as_mut() },
+            unsafe { bytes(headers.cast(), headers_len) },
+            unsafe { bytes(body, body_len) },
+        ) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        let r = Reply {
+            status,
+            content_type: flat::CT_NONE,
+            headers: h,
+            body: b,
+        };
+        let valid = (200..=999).contains(&status) && flat::valid_header_lines(h);
+        match (c.answer(id, &r), valid) {
+            (true, true) => FASTSERVE_RESULT_OK,
+            _ => FASTSERVE_RESULT_INVALID_ARGUMENT,
+        }
+    })
+}
+
+/// Answers `count` requests in one call: `ids[i]` gets reply `i`, given as
+/// the columns of `fastserve_batch_respond` (a `FASTSERVE_CT_*` code in the
+/// status word's high 16 bits). A reply with status 0 (and no bytes) leaves
+/// its request unanswered, for later. Ids that are not waiting are skipped;
+/// `*unknown` (if not NULL) receives how many. `FASTSERVE_RESULT_INVALID_ARGUMENT` (nothing answered)
+/// when the lengths do not add up.
+///
+/// # Safety
+/// `c` valid; `ids`, `status`, `body_lens` and (unless NULL) `header_lens`
+/// readable for `count` elements, `data` for `data_len` bytes; `unknown`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_respond_batch(
+    c: *mut fastserve_conn,
+    ids: *const u64,
+    status: *const u32,
+    header_lens: *const u32,
+    body_lens: *const u32,
+    count: usize,
+    data: *const u8,
+    data_len: usize,
+    unknown: *mut usize,
+) -> fastserve_result {
+    guard(|| {
+        // SAFETY: a non-NULL `c` is valid by contract.
+        let Some(c) = (unsafe { c.as_mut() }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        // SAFETY: readable for the given counts by contract.
+        let cols = match unsafe { columns(status, header_lens, body_lens, count, data, data_len) } {
+            Ok(cols) => cols,
+            Err(e) => return e,
+        };
+        let ids: &[u64] = if count == 0 {
+            &[]
+        } else if ids.is_null() {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        } else {
+            // SAFETY: readable for `count` ids by contract.
+            unsafe { std::slice::from_raw_parts(ids, count) }
+        };
+        let mut missed = 0;
+        for (&id, r) in ids.iter().zip(cols.iter()) {
+            if r.status == 0 && r.headers.is_empty() && r.body.is_empty() {
+                continue;
+            }
+            if !c.answer(id, &r) {
+                missed += 1;
+            }
+        }
+        // SAFETY: NULL or writable by contract.
+        if let Some(u) = unsafe { unknown.as_mut() } {
+            *u = missed;
+        }
+        FASTSERVE_RESULT_OK
+    })
+}
+
+/// Fills up to `max` iovecs with the output ready to send, in order, and
+/// returns how many it filled (0: nothing to send). The memory they point to
+/// is valid until the next call other than `fastserve_conn_output`,
+/// `fastserve_conn_unsent`, `fastserve_conn_wants_read` or
+/// `fastserve_conn_should_close` on this connection. After writing, report
+/// the bytes written with `fastserve_conn_written`.
+///
+/// # Safety
+/// `c` valid; `iov` writable for `max` entries.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_output(
+    c: *const fastserve_conn,
+    iov: *mut fastserve_iovec,
+    max: usize,
+) -> usize {
+    guard_or(0, || {
+        // SAFETY: a non-NULL `c` is valid by contract.
+        let Some(c) = (unsafe { c.as_ref() }) else {
+            return 0;
+        };
+        if iov.is_null() || max == 0 {
+            return 0;
+        }
+        let mut tmp = [std::io::IoSlice::new(&[]); 64];
+        let n = c.conn.iovecs(&mut tmp[..max.min(64)]);
+        for (i, s) in tmp[..n].iter().enumerate() {
+            // SAFETY: `iov` is writable for `max > i` entries by contract.
+            unsafe {
+                *iov.add(i) = fastserve_iovec {
+                    base: s.as_ptr().cast(),
+                    len: s.len(),
+                }
+            };
+        }
+        n
+    })
+}
+
+/// Bytes of output waiting to be sent.
+///
+/// # Safety
+/// `c` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_unsent(c: *const fastserve_conn) -> usize {
+    // SAFETY: a non-NULL `c` is valid by contract.
+    unsafe { c.as_ref() }.map_or(0, |c| c.conn.unsent())
+}
+
+/// Records that the first `n` bytes of the output were sent. `n` larger than
+/// `fastserve_conn_unsent` is refused (`FASTSERVE_RESULT_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `c` valid.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_written(
+    c: *mut fastserve_conn,
+    n: usize,
+) -> fastserve_result {
+    guard(|| {
+        // SAFETY: a non-NULL `c` is valid by contract.
+        let Some(c) = (unsafe { c.as_mut() }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        if n > c.conn.unsent() {
+            return FASTSERVE_RESULT_INVALID_ARGUMENT;
+        }
+        c.conn.written(n, &mut c.pool);
+        FASTSERVE_RESULT_OK
+    })
+}
+
+/// Whether to read from the peer now. False under backpressure (too many
+/// unanswered or unsent responses: write first, then feed 0 bytes) and once
+/// no more requests will be read.
+///
+/// # Safety
+/// `c` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_wants_read(c: *const fastserve_conn) -> bool {
+    // SAFETY: a non-NULL `c` is valid by contract.
+    unsafe { c.as_ref() }.is_some_and(|c| c.conn.wants_read(&c.cfg.limits))
+}
+
+/// True once the connection should be closed: no more requests will be
+/// served (`Connection: close`, HTTP/1.0, an error, or EOF) and every
+/// response owed has been written. NULL gives true.
+///
+/// # Safety
+/// `c` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_should_close(c: *const fastserve_conn) -> bool {
+    // SAFETY: a non-NULL `c` is valid by contract.
+    unsafe { c.as_ref() }.map_or(true, |c| c.conn.should_close())
+}
+
+/// Requests handed out and not answered yet.
+///
+/// # Safety
+/// `c` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_pending(c: *const fastserve_conn) -> usize {
+    // SAFETY: a non-NULL `c` is valid by contract.
+    unsafe { c.as_ref() }.map_or(0, |c| c.tickets.iter().filter(|t| t.is_some()).count())
+}
+
+/// Stops reading new requests (graceful shutdown): requests already handed
+/// out are still answered, then `fastserve_conn_should_close` turns true.
+///
+/// # Safety
+/// `c` valid.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_conn_shutdown(c: *mut fastserve_conn) -> fastserve_result {
+    guard(|| {
+        // SAFETY: a non-NULL `c` is valid by contract.
+        let Some(c) = (unsafe { c.as_mut() }) else {
+            return FASTSERVE_RESULT_NULL_ARGUMENT;
+        };
+        c.conn.shutdown();
+        FASTSERVE_RESULT_OK
+    })
+}

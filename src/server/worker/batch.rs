@@ -1,0 +1,353 @@
+//! Batch routes: a worker collects the requests for batch routes while it
+//! reads and processes its ready connections, then hands all of them to the
+//! batch handler in one call at the end of the event-loop pass, and takes all
+//! the answers back in one call. A host language (Python through ctypes)
+//! then pays one crossing per batch instead of one per request.
+//!
+//! Every batched request is deferred on its connection, so responses still
+//! leave in request order. A reply with status 0 stays deferred: it is
+//! answered later, from any thread, through [`complete`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::{Completion, Mailbox, Worker};
+use crate::proto::date::DATE_LEN;
+use crate::proto::flat::{self, Columns, FlatBatch, FlatRecord, Reply, ReplyError};
+use crate::proto::{self, Request, Responder, Ticket};
+use crate::proto::{BufPool, ProtoConfig};
+
+/// The application code behind every batch route of a server.
+pub trait BatchHandler: Send + Sync {
+    /// Answers the requests of `batch`, through [`Batch::respond`], now or
+    /// (with status 0) later through the server's `complete`, which accepts
+    /// an id once the respond call that deferred it has returned. Requests left
+    /// unanswered when it returns get a 500. Runs on a worker thread.
+    fn call(&self, batch: &mut Batch<'_>);
+}
+
+/// The requests one worker collected in one pass, valid during the
+/// [`BatchHandler::call`] that received it. Replies are applied as they are
+/// given: nothing is copied on the way.
+pub struct Batch<'a> {
+    records: &'a [FlatRecord],
+    data: &'a [u8],
+    sink: &'a mut dyn Sink,
+    answered: usize,
+}
+
+/// Where a batch's replies go, one by one, in request order.
+trait Sink {
+    fn reply(&mut self, index: usize, r: &Reply<'_>);
+    /// The end of one respond call: deferred requests become completable.
+    fn done(&mut self);
+}
+
+impl Batch<'_> {
+    pub fn records(&self) -> &[FlatRecord] {
+        self.records
+    }
+
+    pub fn data(&self) -> &[u8] {
+        self.data
+    }
+
+    /// Answers the next `replies.len()` requests, in order (see
+    /// [`crate::proto::flat`] for the columnar form). May be called several
+    /// times. A set of the wrong shape is refused whole.
+    pub fn respond(&mut self, replies: Columns<'_>) -> Result<(), ReplyError> {
+        replies.check()?;
+        if self.answered + replies.len() > self.records.len() {
+            return Err(ReplyError::TooMany);
+        }
+        for r in replies.iter() {
+            self.sink.reply(self.answered, &r);
+            self.answered += 1;
+        }
+        self.sink.done();
+        Ok(())
+    }
+
+    /// Answers the next `count` requests with the same status word and the
+    /// bodies in `data`, separated by single NUL bytes.
+    pub fn respond_text(
+        &mut self,
+        status: u32,
+        count: usize,
+        data: &[u8],
+    ) -> Result<(), ReplyError> {
+        if self.answered + count > self.records.len() {
+            return Err(ReplyError::TooMany);
+        }
+        let seps = data.iter().filter(|&&b| b == 0).count();
+        if count == 0 && !data.is_empty() || count > 0 && seps != count - 1 {
+            return Err(ReplyError::Shape);
+        }
+        if count == 0 {
+            return Ok(());
+        }
+        for body in data.split(|&b| b == 0) {
+            let r = Reply {
+                status: (status & 0xffff) as u16,
+                content_type: status >> 16,
+                headers: b"",
+                body,
+            };
+            self.sink.reply(self.answered, &r);
+            self.answered += 1;
+        }
+        self.sink.done();
+        Ok(())
+    }
+}
+
+/// Where a deferred batch request must be answered.
+#[derive(Clone, Copy)]
+struct Origin {
+    token: usize,
+    gen: u32,
+    ticket: Ticket,
+}
+
+/// What a worker shares with the threads that complete its deferred batch
+/// requests.
+pub(crate) struct BatchLink {
+    mailbox: Arc<Mailbox>,
+    pending: Mutex<HashMap<u64, Origin>>,
+}
+
+/// Request ids: the worker's index in the top 16 bits, a counter below.
+const WORKER_SHIFT: u32 = 48;
+
+/// One worker's batch under construction.
+pub(crate) struct Batcher {
+    handler: Option<Arc<dyn BatchHandler>>,
+    link: Arc<BatchLink>,
+    id_base: u64,
+    next: u64,
+    flat: FlatBatch,
+    origins: Vec<Origin>,
+    headers: Vec<u8>,
+    touched: Vec<usize>,
+    deferred: Vec<(u64, Origin)>,
+}
+
+impl Batcher {
+    pub(crate) fn new(shared: &super::Shared, mailbox: &Arc<Mailbox>) -> Self {
+        let link = Arc::new(BatchLink {
+            mailbox: mailbox.clone(),
+            pending: Mutex::new(HashMap::new()),
+        });
+        let mut links = shared.batch_links.lock().unwrap_or_else(|e| e.into_inner());
+        links.push(link.clone());
+        Batcher {
+            handler: shared.batch_handler.clone(),
+            link,
+            id_base: ((links.len() - 1) as u64) << WORKER_SHIFT,
+            next: 0,
+            flat: FlatBatch::default(),
+            origins: Vec::new(),
+            headers: Vec::new(),
+            touched: Vec::new(),
+            deferred: Vec::new(),
+        }
+    }
+
+    /// Queues `req` for the next batch and defers its response.
+    #[inline]
+    pub(crate) fn push(
+        &mut self,
+        tag: u32,
+        req: &Request<'_>,
+        res: &mut Responder<'_>,
+        token: usize,
+        gen: u32,
+    ) {
+        if self.handler.is_none() {
+            return res.send(error(500));
+        }
+        let id = self.id_base | (self.next & ((1 << WORKER_SHIFT) - 1));
+        if !self.flat.push(tag, id, token as u32, res.head_only(), req) {
+            return res.send(error(503));
+        }
+        self.next += 1;
+        let ticket = res.defer();
+        self.origins.push(Origin { token, gen, ticket });
+    }
+}
+
+fn error(status: u16) -> proto::Response<'static> {
+    proto::Response {
+        status,
+        headers: b"",
+        body: proto::Body::Copy(b""),
+    }
+}
+
+impl Mailbox {
+    /// Posts several completions with one lock and at most one wake-up.
+    pub(crate) fn post_many(&self, mut cs: Vec<Completion>) {
+        if cs.is_empty() {
+            return;
+        }
+        let was_empty = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let e = q.is_empty();
+            q.append(&mut cs);
+            e
+        };
+        if was_empty {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+impl Worker {
+    /// Hands the collected batch to the batch handler and applies its
+    /// answers; repeats while writing those answers let more requests in.
+    pub(super) fn flush_batch(&mut self) {
+        while !self.batch.flat.is_empty() {
+            self.flush_once();
+        }
+    }
+
+    fn flush_once(&mut self) {
+        let b = &mut self.batch;
+        let mut apply = Apply {
+            conns: &mut self.conns,
+            pool: &mut self.pool,
+            date: &self.date,
+            cfg: &self.shared.cfg.proto,
+            records: b.flat.records(),
+            origins: &b.origins,
+            headers: &mut b.headers,
+            touched: &mut b.touched,
+            deferred: &mut b.deferred,
+            link: &b.link,
+        };
+        let mut batch = Batch {
+            records: b.flat.records(),
+            data: b.flat.data(),
+            sink: &mut apply,
+            answered: 0,
+        };
+        if let Some(h) = &b.handler {
+            // A panic answers what the handler left unanswered with 500s.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(&mut batch)));
+        }
+        let answered = batch.answered;
+        let unanswered = Reply {
+            status: 500,
+            content_type: flat::CT_NONE,
+            headers: b"",
+            body: b"",
+        };
+        for i in answered..b.flat.len() {
+            apply.reply(i, &unanswered);
+        }
+        b.flat.clear();
+        b.origins.clear();
+        let mut touched = std::mem::take(&mut self.batch.touched);
+        for &idx in &touched {
+            if self.conns.contains(idx) {
+                self.drive(idx);
+            }
+        }
+        touched.clear();
+        self.batch.touched = touched;
+    }
+}
+
+/// Applies a batch's replies to their connections as they come.
+struct Apply<'w> {
+    conns: &'w mut slab::Slab<super::Entry>,
+    pool: &'w mut BufPool,
+    date: &'w [u8; DATE_LEN],
+    cfg: &'w ProtoConfig,
+    records: &'w [FlatRecord],
+    origins: &'w [Origin],
+    headers: &'w mut Vec<u8>,
+    touched: &'w mut Vec<usize>,
+    deferred: &'w mut Vec<(u64, Origin)>,
+    link: &'w BatchLink,
+}
+
+impl Sink for Apply<'_> {
+    #[inline]
+    fn reply(&mut self, i: usize, r: &Reply<'_>) {
+        let o = self.origins[i];
+        if r.status == 0 {
+            self.deferred.push((self.records[i].id, o));
+            return;
+        }
+        let Some(e) = self.conns.get_mut(o.token) else {
+            return;
+        };
+        if e.gen != o.gen {
+            return; // the connection closed; its slot was reused
+        }
+        let resp = if (200..=999).contains(&r.status) && flat::reply_headers(self.headers, r) {
+            proto::Response {
+                status: r.status,
+                headers: self.headers,
+                body: proto::Body::Copy(r.body),
+            }
+        } else {
+            error(500)
+        };
+        e.conn
+            .complete(o.ticket, resp, self.cfg, self.pool, self.date);
+        if self.touched.last() != Some(&o.token) {
+            self.touched.push(o.token);
+        }
+    }
+
+    fn done(&mut self) {
+        if !self.deferred.is_empty() {
+            let mut p = self.link.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.extend(self.deferred.drain(..));
+        }
+    }
+}
+
+/// How many ids [`complete`] did not know (already answered, or never issued).
+pub(crate) fn complete(
+    links: &[Arc<BatchLink>],
+    ids: &[u64],
+    replies: Columns<'_>,
+) -> Result<usize, ReplyError> {
+    replies.check()?;
+    if ids.len() != replies.len() {
+        return Err(ReplyError::Shape);
+    }
+    let mut unknown = 0;
+    let mut posts: Vec<Vec<Completion>> = (0..links.len()).map(|_| Vec::new()).collect();
+    let mut headers = Vec::new();
+    for (&id, r) in ids.iter().zip(replies.iter()) {
+        let w = (id >> WORKER_SHIFT) as usize;
+        let origin = links.get(w).and_then(|l| {
+            l.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id)
+        });
+        let Some(o) = origin else {
+            unknown += 1;
+            continue;
+        };
+        let ok = (200..=999).contains(&r.status) && flat::reply_headers(&mut headers, &r);
+        posts[w].push(Completion {
+            token: o.token,
+            gen: o.gen,
+            ticket: o.ticket,
+            status: if ok { r.status } else { 500 },
+            headers: if ok { headers.clone() } else { Vec::new() },
+            body: if ok { r.body.to_vec() } else { Vec::new() },
+            ext: None,
+        });
+    }
+    for (l, p) in links.iter().zip(posts) {
+        l.mailbox.post_many(p);
+    }
+    Ok(unknown)
+}
