@@ -209,6 +209,21 @@ fn line_end<const STRICT: bool>(buf: &[u8], stop: usize) -> PResult<usize> {
 }
 
 #[inline(always)]
+fn is_ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// The first byte at or after `v` (and before `e`) that is not SP or HTAB.
+#[cold]
+#[inline(never)]
+fn skip_ows(buf: &[u8], mut v: usize, e: usize) -> usize {
+    while v < e && is_ows(buf[v]) {
+        v += 1;
+    }
+    v
+}
+
+#[inline(always)]
 fn trim_end(v: &[u8]) -> &[u8] {
     let mut n = v.len();
     while n > 0 && (v[n - 1] == b' ' || v[n - 1] == b'\t') {
@@ -300,30 +315,48 @@ fn common_fields<'b, S: Scan>(
     n: &mut usize,
 ) -> usize {
     let len = buf.len();
-    while *n < headers.len() && i + 1 < len {
-        if buf[i] == b'\r' {
+    let p = buf.as_ptr();
+    let cap = headers.len();
+    let out = headers.as_mut_ptr();
+    let mut k = *n;
+    while k < cap {
+        // SAFETY: i <= len (callers start inside the input, and each line
+        // below ends at most at len); positions only grow; the dispatcher
+        // only runs a kernel the CPU supports.
+        let (colon, e) = unsafe { scan.field_ends(buf, i) };
+        // colon <= e, so this puts colon, e and e + 1 inside the input. A
+        // line that starts with CR (the end of the head) stops with colon == i.
+        if e + 1 >= len {
             break;
         }
-        // SAFETY: i < len; positions only grow; kernel supported (dispatcher).
-        let colon = unsafe { scan.token_end(buf, i) };
-        if colon == i || colon + 1 >= len || buf[colon] != b':' {
+        // SAFETY: colon <= e < e + 1 < len (above).
+        let (c, crlf) = unsafe { (*p.add(colon), p.add(e).cast::<u16>().read_unaligned()) };
+        if (colon == i) | (c != b':') | (crlf != u16::from_le_bytes(*b"\r\n")) {
             break;
         }
-        let mut v = colon + 1;
-        while v < len && (buf[v] == b' ' || buf[v] == b'\t') {
-            v += 1;
+        // Now i < colon < e: buf[e] is CR. Usually exactly one SP follows the
+        // colon and no whitespace precedes the CR: test for that, and loop
+        // only otherwise.
+        // SAFETY (byte reads): colon + 1 <= e, v <= e and colon <= e - 1, all
+        // below len.
+        let mut v = colon + 1 + unsafe { *p.add(colon + 1) == b' ' } as usize;
+        if is_ows(unsafe { *p.add(v) }) {
+            v = skip_ows(buf, v, e);
         }
-        if v >= len {
-            break;
+        let mut end = e;
+        if is_ows(unsafe { *p.add(e - 1) }) && e > v {
+            end = v + trim_end(&buf[v..e]).len();
         }
-        // SAFETY: as above.
-        let e = unsafe { scan.value_end(buf, v) };
-        if e + 1 >= len || buf[e] != b'\r' || buf[e + 1] != b'\n' {
-            break;
+        // SAFETY: i < colon and v <= end <= e < len delimit subslices of
+        // buf; k < cap, so the slot exists.
+        unsafe {
+            let name = buf.get_unchecked(i..colon);
+            let value = buf.get_unchecked(v..end);
+            (*out.add(k)).write(Header::new(Some(name), value));
         }
-        headers[*n].write(Header::new(Some(&buf[i..colon]), trim_end(&buf[v..e])));
-        *n += 1;
+        k += 1;
         i = e + 2;
     }
+    *n = k;
     i
 }
