@@ -73,6 +73,42 @@ fn token<S: Scan>(s: &mut S, buf: &[u8], i: usize, next: u8, err: Error) -> PRes
     }
 }
 
+/// The end of a common method followed by SP, matched in one 8-byte load;
+/// `None` leaves the method to the token scan.
+#[inline(always)]
+fn common_method(buf: &[u8], i: usize) -> Option<usize> {
+    let w = match buf.get(i..i + 8) {
+        Some(w) => u64::from_le_bytes(w.try_into().unwrap()),
+        None => return None,
+    };
+    const fn word(m: &[u8]) -> (u64, u64) {
+        let mut v = 0u64;
+        let mut k = 0;
+        while k < m.len() {
+            v |= (m[k] as u64) << (8 * k);
+            k += 1;
+        }
+        (v, u64::MAX >> (64 - 8 * m.len()))
+    }
+    const GET: (u64, u64) = word(b"GET ");
+    const POST: (u64, u64) = word(b"POST ");
+    const HEAD: (u64, u64) = word(b"HEAD ");
+    const PUT: (u64, u64) = word(b"PUT ");
+    if w & GET.1 == GET.0 {
+        return Some(i + 3);
+    }
+    if w & POST.1 == POST.0 {
+        return Some(i + 4);
+    }
+    if w & HEAD.1 == HEAD.0 {
+        return Some(i + 4);
+    }
+    if w & PUT.1 == PUT.0 {
+        return Some(i + 3);
+    }
+    None
+}
+
 /// `HTTP/1.x`; returns (minor, index after it). Needs 9 bytes to decide, as pico.
 #[inline(always)]
 fn version<const STRICT: bool>(buf: &[u8], i: usize) -> PResult<(i32, usize)> {
@@ -107,7 +143,10 @@ pub(crate) fn request<'b, S: Scan, const STRICT: bool>(
     };
 
     let mut scan = S::new();
-    let m_end = token(&mut scan, buf, i, b' ', Error::Method)?;
+    let m_end = match common_method(buf, i) {
+        Some(end) => end,
+        None => token(&mut scan, buf, i, b' ', Error::Method)?,
+    };
     out.method = &buf[i..m_end];
     i = m_end + 1;
     if !STRICT {
