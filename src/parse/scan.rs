@@ -407,7 +407,10 @@ mod x86 {
                     // The usual step: its address is known before `pos` is.
                     self.load(buf, next)
                 } else {
-                    self.load(buf, far_base(pos))
+                    // The first query, or one past a long request target.
+                    // (This stays a branch: no call, which would cost a
+                    // vzeroupper and the vector constants at each parse.)
+                    self.load(buf, pos & !63)
                 }
             }
         }
@@ -431,14 +434,6 @@ mod x86 {
                 pos = self.base + 64;
             }
         }
-    }
-
-    /// The grid block holding `pos`. Out of line, so that the common step to
-    /// the next block stays a predicted branch instead of a data dependency.
-    #[cold]
-    #[inline(never)]
-    fn far_base(pos: usize) -> usize {
-        pos & !63
     }
 
     impl<B: Block> Scan for Cursor<B> {
