@@ -393,3 +393,49 @@ fn responses() {
         Err(Error::Status)
     );
 }
+
+/// Field lines of every shape the fast path special-cases (whitespace after
+/// the colon and before the line end, empty values, long names and values),
+/// moved across the scanners' block boundaries one byte at a time.
+#[test]
+fn field_shapes_at_every_offset() {
+    let long_name = "N".repeat(70);
+    let long_value = format!("v{}v", " ".repeat(130));
+    let shapes: Vec<(String, &str, &str)> = vec![
+        ("Name: value".into(), "Name", "value"),
+        ("Name:value".into(), "Name", "value"),
+        ("Name:  value".into(), "Name", "value"),
+        ("Name:\tvalue".into(), "Name", "value"),
+        ("Name: \t value \t ".into(), "Name", "value"),
+        ("Name: a  b\tc ".into(), "Name", "a  b\tc"),
+        ("Name:".into(), "Name", ""),
+        ("Name: ".into(), "Name", ""),
+        ("Name:  \t ".into(), "Name", ""),
+        ("N: :".into(), "N", ":"),
+        (format!("{long_name}: v"), &long_name, "v"),
+        (format!("X: {long_value}"), "X", &long_value),
+    ];
+    for pad in 0..130 {
+        for (line, name, value) in &shapes {
+            let msg = [
+                &b"GET / HTTP/1.1\r\nP: "[..],
+                &vec![b'p'; pad],
+                b"\r\n",
+                line.as_bytes(),
+                b"\r\nQ: q\r\n\r\n",
+            ]
+            .concat();
+            check_request(&msg);
+            let pv = String::from_utf8(vec![b'p'; pad]).unwrap();
+            for mode in [Mode::Strict, Mode::Pico] {
+                let (len, .., fields) = req(&msg, mode).unwrap().unwrap();
+                assert_eq!(len, msg.len());
+                assert_eq!(
+                    fields,
+                    vec![hv("P", &pv), hv(name, value), hv("Q", "q")],
+                    "{line:?} after {pad} bytes, {mode:?}"
+                );
+            }
+        }
+    }
+}

@@ -18,7 +18,7 @@ pub enum Kernel {
     Swar,
     /// 16-byte SSE vectors (x86_64 with SSE4.2).
     Sse42,
-    /// 32-byte AVX2 vectors (x86_64 with AVX2).
+    /// 32-byte AVX2 vectors (x86_64 with AVX2, and BMI1/BMI2 for the bit scans).
     Avx2,
 }
 
@@ -33,7 +33,10 @@ impl Kernel {
             Kernel::Sse42 => std::is_x86_feature_detected!("sse4.2"),
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => {
-                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("sse4.2")
+                std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("sse4.2")
+                    && std::is_x86_feature_detected!("bmi1")
+                    && std::is_x86_feature_detected!("bmi2")
             }
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
@@ -128,7 +131,7 @@ kernel_entries!(swar, Swar);
 #[cfg(target_arch = "x86_64")]
 kernel_entries!(sse42, Sse42, "sse4.2");
 #[cfg(target_arch = "x86_64")]
-kernel_entries!(avx2, Avx2, "avx2,sse4.2,bmi1");
+kernel_entries!(avx2, Avx2, "avx2,sse4.2,bmi1,bmi2");
 
 macro_rules! dispatch {
     ($k:expr, $mode:expr, $f:ident ($($a:expr),*)) => {{

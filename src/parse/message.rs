@@ -73,6 +73,42 @@ fn token<S: Scan>(s: &mut S, buf: &[u8], i: usize, next: u8, err: Error) -> PRes
     }
 }
 
+/// The end of a common method followed by SP, matched in one 8-byte load;
+/// `None` leaves the method to the token scan.
+#[inline(always)]
+fn common_method(buf: &[u8], i: usize) -> Option<usize> {
+    let w = match buf.get(i..i + 8) {
+        Some(w) => u64::from_le_bytes(w.try_into().unwrap()),
+        None => return None,
+    };
+    const fn word(m: &[u8]) -> (u64, u64) {
+        let mut v = 0u64;
+        let mut k = 0;
+        while k < m.len() {
+            v |= (m[k] as u64) << (8 * k);
+            k += 1;
+        }
+        (v, u64::MAX >> (64 - 8 * m.len()))
+    }
+    const GET: (u64, u64) = word(b"GET ");
+    const POST: (u64, u64) = word(b"POST ");
+    const HEAD: (u64, u64) = word(b"HEAD ");
+    const PUT: (u64, u64) = word(b"PUT ");
+    if w & GET.1 == GET.0 {
+        return Some(i + 3);
+    }
+    if w & POST.1 == POST.0 {
+        return Some(i + 4);
+    }
+    if w & HEAD.1 == HEAD.0 {
+        return Some(i + 4);
+    }
+    if w & PUT.1 == PUT.0 {
+        return Some(i + 3);
+    }
+    None
+}
+
 /// `HTTP/1.x`; returns (minor, index after it). Needs 9 bytes to decide, as pico.
 #[inline(always)]
 fn version<const STRICT: bool>(buf: &[u8], i: usize) -> PResult<(i32, usize)> {
@@ -107,7 +143,10 @@ pub(crate) fn request<'b, S: Scan, const STRICT: bool>(
     };
 
     let mut scan = S::new();
-    let m_end = token(&mut scan, buf, i, b' ', Error::Method)?;
+    let m_end = match common_method(buf, i) {
+        Some(end) => end,
+        None => token(&mut scan, buf, i, b' ', Error::Method)?,
+    };
     out.method = &buf[i..m_end];
     i = m_end + 1;
     if !STRICT {
@@ -209,6 +248,21 @@ fn line_end<const STRICT: bool>(buf: &[u8], stop: usize) -> PResult<usize> {
 }
 
 #[inline(always)]
+fn is_ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// The first byte at or after `v` (and before `e`) that is not SP or HTAB.
+#[cold]
+#[inline(never)]
+fn skip_ows(buf: &[u8], mut v: usize, e: usize) -> usize {
+    while v < e && is_ows(buf[v]) {
+        v += 1;
+    }
+    v
+}
+
+#[inline(always)]
 fn trim_end(v: &[u8]) -> &[u8] {
     let mut n = v.len();
     while n > 0 && (v[n - 1] == b' ' || v[n - 1] == b'\t') {
@@ -300,30 +354,48 @@ fn common_fields<'b, S: Scan>(
     n: &mut usize,
 ) -> usize {
     let len = buf.len();
-    while *n < headers.len() && i + 1 < len {
-        if buf[i] == b'\r' {
+    let p = buf.as_ptr();
+    let cap = headers.len();
+    let out = headers.as_mut_ptr();
+    let mut k = *n;
+    while k < cap {
+        // SAFETY: i <= len (callers start inside the input, and each line
+        // below ends at most at len); positions only grow; the dispatcher
+        // only runs a kernel the CPU supports.
+        let (colon, e) = unsafe { scan.field_ends(buf, i) };
+        // colon <= e, so this puts colon, e and e + 1 inside the input. A
+        // line that starts with CR (the end of the head) stops with colon == i.
+        if e + 1 >= len {
             break;
         }
-        // SAFETY: i < len; positions only grow; kernel supported (dispatcher).
-        let colon = unsafe { scan.token_end(buf, i) };
-        if colon == i || colon + 1 >= len || buf[colon] != b':' {
+        // SAFETY: colon <= e < e + 1 < len (above).
+        let (c, crlf) = unsafe { (*p.add(colon), p.add(e).cast::<u16>().read_unaligned()) };
+        if (colon == i) | (c != b':') | (crlf != u16::from_le_bytes(*b"\r\n")) {
             break;
         }
-        let mut v = colon + 1;
-        while v < len && (buf[v] == b' ' || buf[v] == b'\t') {
-            v += 1;
+        // Now i < colon < e: buf[e] is CR. Usually exactly one SP follows the
+        // colon and no whitespace precedes the CR: test for that, and loop
+        // only otherwise.
+        // SAFETY (byte reads): colon + 1 <= e, v <= e and colon <= e - 1, all
+        // below len.
+        let mut v = colon + 1 + unsafe { *p.add(colon + 1) == b' ' } as usize;
+        if is_ows(unsafe { *p.add(v) }) {
+            v = skip_ows(buf, v, e);
         }
-        if v >= len {
-            break;
+        let mut end = e;
+        if is_ows(unsafe { *p.add(e - 1) }) && e > v {
+            end = v + trim_end(&buf[v..e]).len();
         }
-        // SAFETY: as above.
-        let e = unsafe { scan.value_end(buf, v) };
-        if e + 1 >= len || buf[e] != b'\r' || buf[e + 1] != b'\n' {
-            break;
+        // SAFETY: i < colon and v <= end <= e < len delimit subslices of
+        // buf; k < cap, so the slot exists.
+        unsafe {
+            let name = buf.get_unchecked(i..colon);
+            let value = buf.get_unchecked(v..end);
+            (*out.add(k)).write(Header::new(Some(name), value));
         }
-        headers[*n].write(Header::new(Some(&buf[i..colon]), trim_end(&buf[v..e])));
-        *n += 1;
+        k += 1;
         i = e + 2;
     }
+    *n = k;
     i
 }

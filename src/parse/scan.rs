@@ -65,6 +65,22 @@ pub(crate) trait Scan {
     /// # Safety
     /// As for [`Scan::uri_end`].
     unsafe fn token_end(&mut self, buf: &[u8], pos: usize) -> usize;
+    /// For a field line starting at `pos`: the first non-`tchar` byte at or
+    /// after `pos` (where the colon should be) and the first value stop at or
+    /// after `pos` (where the line end should be). Stops are non-`tchar`, so
+    /// the first never exceeds the second.
+    ///
+    /// # Safety
+    /// As for [`Scan::uri_end`].
+    #[inline(always)]
+    unsafe fn field_ends(&mut self, buf: &[u8], pos: usize) -> (usize, usize) {
+        // SAFETY: forwarded contract; `pos..name` holds only tokens, which
+        // are not stops.
+        unsafe {
+            let name = self.token_end(buf, pos);
+            (name, self.value_end(buf, name))
+        }
+    }
 }
 
 #[inline(always)]
@@ -156,7 +172,7 @@ pub(crate) use x86::{Avx2, Sse42};
 /// chain per scan, so consecutive fields do not wait on each other's loads.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{is_uri_byte, is_value_stop, scalar_until, Scan, TOKEN};
+    use super::{is_uri_byte, scalar_until, Scan, TOKEN};
     use core::arch::x86_64::*;
     use core::marker::PhantomData;
 
@@ -183,6 +199,21 @@ mod x86 {
         /// # Safety
         /// `p..p + 32` is readable; the CPU has the instruction set.
         unsafe fn mask<const STOP: bool>(p: *const u8) -> u32;
+        /// Both masks (stop, non-token) of the 64 bytes at `p`.
+        ///
+        /// # Safety
+        /// `p..p + 64` is readable; the CPU has the instruction set.
+        #[inline(always)]
+        unsafe fn masks64(p: *const u8) -> (u64, u64) {
+            // SAFETY: two 32-byte halves of the 64 readable bytes (caller).
+            unsafe {
+                let (lo, hi) = (p, p.add(32));
+                (
+                    Self::mask::<true>(lo) as u64 | (Self::mask::<true>(hi) as u64) << 32,
+                    Self::mask::<false>(lo) as u64 | (Self::mask::<false>(hi) as u64) << 32,
+                )
+            }
+        }
         /// Direct scan for the first byte outside `0x21..=0x7e`.
         ///
         /// # Safety
@@ -309,96 +340,110 @@ mod x86 {
         }
     }
 
-    /// One cached mask of the window `base..base + 64` (or `base..len` at the
-    /// end of the input, where bit `len - base` is set as a sentinel).
-    #[derive(Clone, Copy)]
-    struct Window {
+    /// Both masks of one 64-byte block `base..base + 64`. Blocks lie on a
+    /// grid of 64-byte steps from the start of the input, so the next block's
+    /// address never depends on where the parse stands: it can be loaded and
+    /// classified while the previous field is still being scanned. At the end
+    /// of the input the block is cut short, and bit `len - base` of both masks
+    /// is set as a sentinel.
+    pub(crate) struct Cursor<B> {
         base: usize,
-        bits: u64,
+        /// Value stops: control bytes other than HTAB, and DEL.
+        stop: u64,
+        /// Bytes that are not `tchar` (a superset of `stop`).
+        tok: u64,
+        _block: PhantomData<B>,
     }
 
-    impl Window {
-        const EMPTY: Window = Window {
-            base: usize::MAX - 64,
-            bits: 0,
-        };
-
-        /// Classifies the window starting at `pos`. Near the end of the input
-        /// the last 32 bytes are loaded instead, and the mask shifted into
-        /// place, so that no load crosses `buf.len()`.
+    impl<B: Block> Cursor<B> {
+        /// Classifies the block at `base` (a multiple of 64, `base <= len`).
+        /// Near the end of the input the last 64 bytes are loaded instead and
+        /// the masks shifted into place, so that no load crosses `buf.len()`.
         #[inline(always)]
-        unsafe fn load<B: Block, const STOP: bool>(buf: &[u8], pos: usize) -> Window {
+        unsafe fn load(&mut self, buf: &[u8], base: usize) {
             let (len, p) = (buf.len(), buf.as_ptr());
-            // SAFETY (all loads below): each reads 32 bytes at an offset `o`
-            // with `o + 32 <= len`.
+            self.base = base;
+            // SAFETY (loads): each reads 64 bytes at an offset `o` with
+            // `o + 64 <= len`, or from the local padded copy.
             unsafe {
-                if pos + 64 <= len {
-                    let bits = B::mask::<STOP>(p.add(pos)) as u64
-                        | (B::mask::<STOP>(p.add(pos + 32)) as u64) << 32;
-                    return Window { base: pos, bits };
+                if base + 64 <= len {
+                    (self.stop, self.tok) = B::masks64(p.add(base));
+                    return;
                 }
-                let end = 1u64 << (len - pos);
-                let bits = if len < 32 {
-                    let mut m = 0u64;
-                    for (k, &b) in buf[pos..].iter().enumerate() {
-                        let hit = if STOP {
-                            is_value_stop(b)
-                        } else {
-                            !TOKEN[b as usize]
-                        };
-                        m |= (hit as u64) << k;
-                    }
-                    m
-                } else if pos + 32 <= len {
-                    let shift = pos + 64 - len; // 1..=32
-                    B::mask::<STOP>(p.add(pos)) as u64
-                        | ((B::mask::<STOP>(p.add(len - 32)) as u64) >> shift) << 32
+                let rem = len - base; // 0..=63
+                if len >= 64 {
+                    let (s, t) = B::masks64(p.add(len - 64));
+                    let end = 1u64 << rem;
+                    // rem == 0 leaves only the sentinel (a shift by 64 would overflow)
+                    let shift = (64 - rem) as u32;
+                    self.stop = s.checked_shr(shift).unwrap_or(0) | end;
+                    self.tok = t.checked_shr(shift).unwrap_or(0) | end;
                 } else {
-                    let shift = pos + 32 - len; // 0..=32
-                    (B::mask::<STOP>(p.add(len - 32)) as u64) >> shift
-                };
-                Window {
-                    base: pos,
-                    bits: bits | end,
+                    // A short input (base == 0): classify a zero-padded copy.
+                    // NUL is both a stop and a non-token byte, so bit `len` is
+                    // the sentinel without further work.
+                    (self.stop, self.tok) = Self::padded(buf);
                 }
             }
         }
 
-        /// First flagged byte at or after `pos`.
+        #[cold]
         #[inline(always)]
-        unsafe fn find<B: Block, const STOP: bool>(&mut self, buf: &[u8], mut pos: usize) -> usize {
+        unsafe fn padded(buf: &[u8]) -> (u64, u64) {
+            let mut block = [0u8; 64];
+            block[..buf.len()].copy_from_slice(buf);
+            // SAFETY: the local block holds 64 bytes; the CPU has the
+            // instruction set (caller).
+            unsafe { B::masks64(block.as_ptr()) }
+        }
+
+        /// Moves to the block holding `pos` (`pos <= len`).
+        #[inline(always)]
+        unsafe fn seek(&mut self, buf: &[u8], pos: usize) {
+            let next = self.base.wrapping_add(64);
+            // SAFETY: the block start is <= pos <= len.
+            unsafe {
+                if pos.wrapping_sub(next) < 64 {
+                    // The usual step: its address is known before `pos` is.
+                    self.load(buf, next)
+                } else {
+                    // The first query, or one past a long request target.
+                    // (This stays a branch: no call, which would cost a
+                    // vzeroupper and the vector constants at each parse.)
+                    self.load(buf, pos & !63)
+                }
+            }
+        }
+
+        /// First byte at or after `pos` flagged in the stop (`STOP`) or the
+        /// non-token mask.
+        #[inline(always)]
+        unsafe fn find<const STOP: bool>(&mut self, buf: &[u8], mut pos: usize) -> usize {
             loop {
                 let off = pos.wrapping_sub(self.base);
                 if off >= 64 {
                     // SAFETY: pos <= len (caller).
-                    *self = unsafe { Self::load::<B, STOP>(buf, pos) };
+                    unsafe { self.seek(buf, pos) };
                     continue;
                 }
-                let m = self.bits >> off;
+                let m = if STOP { self.stop } else { self.tok } >> off;
                 if m != 0 {
                     return pos + m.trailing_zeros() as usize;
                 }
-                // a full window ran out; tail windows always hold the sentinel
+                // a full block ran out; cut blocks always hold the sentinel
                 pos = self.base + 64;
             }
         }
-    }
-
-    /// Separate windows for value stops and for token bytes: each query
-    /// classifies only what it needs, and a long value costs one compare
-    /// chain per 32 bytes.
-    pub(crate) struct Cursor<B> {
-        stop: Window,
-        token: Window,
-        _block: PhantomData<B>,
     }
 
     impl<B: Block> Scan for Cursor<B> {
         #[inline(always)]
         fn new() -> Self {
             Cursor {
-                stop: Window::EMPTY,
-                token: Window::EMPTY,
+                // far from every position, so that the first query seeks
+                base: usize::MAX - 255,
+                stop: 0,
+                tok: 0,
                 _block: PhantomData,
             }
         }
@@ -412,13 +457,39 @@ mod x86 {
         #[inline(always)]
         unsafe fn value_end(&mut self, buf: &[u8], pos: usize) -> usize {
             // SAFETY: forwarded contract.
-            unsafe { self.stop.find::<B, true>(buf, pos) }
+            unsafe { self.find::<true>(buf, pos) }
         }
 
         #[inline(always)]
         unsafe fn token_end(&mut self, buf: &[u8], pos: usize) -> usize {
             // SAFETY: forwarded contract.
-            unsafe { self.token.find::<B, false>(buf, pos) }
+            unsafe { self.find::<false>(buf, pos) }
+        }
+
+        #[inline(always)]
+        unsafe fn field_ends(&mut self, buf: &[u8], pos: usize) -> (usize, usize) {
+            let mut off = pos.wrapping_sub(self.base);
+            if off >= 64 {
+                // SAFETY: pos <= len (caller).
+                unsafe { self.seek(buf, pos) };
+                off = pos - self.base;
+            }
+            let s = self.stop >> off;
+            if s != 0 {
+                // The whole line up to its end is in this block; `tok` has
+                // every bit of `stop`, so it is not empty either.
+                let t = self.tok >> off;
+                return (
+                    pos + t.trailing_zeros() as usize,
+                    pos + s.trailing_zeros() as usize,
+                );
+            }
+            // SAFETY: forwarded contract; the bytes between `pos` and the
+            // name end are tokens, hence not stops.
+            unsafe {
+                let name = self.find::<false>(buf, pos);
+                (name, self.find::<true>(buf, name))
+            }
         }
     }
 }
