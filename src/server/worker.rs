@@ -26,6 +26,8 @@ use crate::proto::{
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const FIRST_CONN: usize = 2;
+/// Read-process-write rounds one connection gets per wake-up.
+const TURN: usize = 4;
 
 /// A deferred response on its way back to the worker.
 pub(crate) struct Completion {
@@ -156,6 +158,9 @@ pub(crate) struct Worker {
     now: Ms,
     /// When to retry `accept` after running out of descriptors.
     accept_retry: Option<Ms>,
+    /// Connections that used up their turn with work left: driven again
+    /// after the others, so one greedy client cannot starve the rest.
+    again: Vec<(usize, u32)>,
     batch: batch::Batcher,
 }
 
@@ -194,6 +199,7 @@ impl Worker {
             epoch: Instant::now(),
             now: 1,
             accept_retry: None,
+            again: Vec::new(),
             batch,
         };
         Ok((w, mailbox))
@@ -214,7 +220,13 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         self.tick();
         loop {
-            let mut wait = if self.stopping.is_some() { 50 } else { 1000 };
+            let mut wait = if !self.again.is_empty() {
+                0
+            } else if self.stopping.is_some() {
+                50
+            } else {
+                1000
+            };
             if let Some(t) = self.timers.next_in(self.now) {
                 wait = wait.min(t);
             }
@@ -248,6 +260,11 @@ impl Worker {
                             self.drive(idx);
                         }
                     }
+                }
+            }
+            for (idx, gen) in std::mem::take(&mut self.again) {
+                if self.conns.get(idx).is_some_and(|e| e.gen == gen) {
+                    self.drive(idx);
                 }
             }
             self.fire_timers();
@@ -427,7 +444,7 @@ impl Worker {
     fn drive_io(&mut self, idx: usize) -> bool {
         let cfg = &self.shared.cfg.proto;
         let limits = &cfg.limits;
-        loop {
+        for _turn in 0..TURN {
             let e = &mut self.conns[idx];
             let mut progressed = false;
             if e.readable && e.conn.wants_read(limits) {
@@ -500,6 +517,9 @@ impl Worker {
                 return true;
             }
         }
+        let gen = self.conns[idx].gen;
+        self.again.push((idx, gen));
+        true
     }
 
     fn close(&mut self, idx: usize) {
