@@ -91,12 +91,16 @@ impl Kernel {
     }
 }
 
-/// Stamps out one copy of each entry point per kernel.
+/// Stamps out one copy of each entry point per kernel. Where there are
+/// several kernels, all of them, SWAR too, stay out of line: the dispatcher
+/// is then a small match, and the vector kernels do not pay for the frame and
+/// registers of a SWAR parser inlined next to them.
 macro_rules! kernel_entries {
     ($m:ident, $scan:ty $(, $feat:literal)?) => {
         mod $m {
             use super::*;
 
+            #[cfg_attr(target_arch = "x86_64", inline(never))]
             $(#[target_feature(enable = $feat)])?
             pub(super) unsafe fn request<'b, const STRICT: bool>(
                 buf: &'b [u8],
@@ -106,6 +110,7 @@ macro_rules! kernel_entries {
                 message::request::<$scan, STRICT>(buf, h, out)
             }
 
+            #[cfg_attr(target_arch = "x86_64", inline(never))]
             $(#[target_feature(enable = $feat)])?
             pub(super) unsafe fn response<'b, const STRICT: bool>(
                 buf: &'b [u8],
@@ -115,6 +120,7 @@ macro_rules! kernel_entries {
                 message::response::<$scan, STRICT>(buf, h, out)
             }
 
+            #[cfg_attr(target_arch = "x86_64", inline(never))]
             $(#[target_feature(enable = $feat)])?
             pub(super) unsafe fn headers<'b, const STRICT: bool>(
                 buf: &'b [u8],
