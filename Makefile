@@ -50,6 +50,7 @@ $(PYTEST):
 PYLIB := python/fastserve/libfastserve.so
 python: lib $(PYTEST)
 	cp $(LIBDIR)/libfastserve.so.$(VERSION) $(PYLIB)
+	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python
 
 test-python: $(EXAMPLES) python
