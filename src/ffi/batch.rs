@@ -414,13 +414,9 @@ pub unsafe extern "C" fn fastserve_server_complete(
             Ok(c) => c,
             Err(e) => return e,
         };
-        let ids: &[u64] = if count == 0 {
-            &[]
-        } else if ids.is_null() {
+        // SAFETY: readable for `count` ids by contract.
+        let Some(ids) = (unsafe { super::slice(ids, count) }) else {
             return FASTSERVE_RESULT_NULL_ARGUMENT;
-        } else {
-            // SAFETY: readable for `count` ids by contract.
-            unsafe { std::slice::from_raw_parts(ids, count) }
         };
         match s.inner.complete(ids, c) {
             Ok(n) => {

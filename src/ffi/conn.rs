@@ -365,13 +365,9 @@ pub unsafe extern "C" fn fastserve_conn_respond_batch(
             Ok(cols) => cols,
             Err(e) => return e,
         };
-        let ids: &[u64] = if count == 0 {
-            &[]
-        } else if ids.is_null() {
+        // SAFETY: readable for `count` ids by contract.
+        let Some(ids) = (unsafe { super::slice(ids, count) }) else {
             return FASTSERVE_RESULT_NULL_ARGUMENT;
-        } else {
-            // SAFETY: readable for `count` ids by contract.
-            unsafe { std::slice::from_raw_parts(ids, count) }
         };
         let mut missed = 0;
         for (&id, r) in ids.iter().zip(cols.iter()) {

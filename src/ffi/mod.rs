@@ -130,10 +130,20 @@ pub(crate) fn guard_or<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
 /// When non-NULL, `p` must be valid for reads of `len` bytes for `'a`.
 #[inline(always)]
 pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
+    // SAFETY: forwarded contract.
+    unsafe { slice(p, len) }
+}
+
+/// As [`bytes`], for any element type.
+///
+/// # Safety
+/// When non-NULL, `p` must be valid for reads of `len` elements for `'a`.
+#[inline(always)]
+pub(crate) unsafe fn slice<'a, T>(p: *const T, len: usize) -> Option<&'a [T]> {
     if p.is_null() {
         return if len == 0 { Some(&[]) } else { None };
     }
-    // SAFETY: the caller guarantees `p` is valid for `len` bytes.
+    // SAFETY: the caller guarantees `p` is valid for `len` elements.
     Some(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
