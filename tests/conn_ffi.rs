@@ -12,12 +12,14 @@ struct C(*mut fastserve_conn);
 
 impl Drop for C {
     fn drop(&mut self) {
+        // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
         unsafe { fastserve_conn_free(self.0) }
     }
 }
 
 impl C {
     fn new() -> C {
+        // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
         let c = unsafe { fastserve_conn_new(ptr::null()) };
         assert!(!c.is_null());
         C(c)
@@ -32,6 +34,7 @@ impl C {
             data_len: 0,
         };
         assert_eq!(
+            // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
             unsafe { fastserve_conn_feed(self.0, data.as_ptr(), data.len(), &mut b) },
             FASTSERVE_RESULT_OK
         );
@@ -45,18 +48,21 @@ impl C {
                 base: ptr::null(),
                 len: 0,
             }; 4];
+            // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
             let n = unsafe { fastserve_conn_output(self.0, iov.as_mut_ptr(), iov.len()) };
             if n == 0 {
                 return out;
             }
             let mut total = 0;
             for v in &iov[..n] {
+                // SAFETY: the iovecs point into the connection's output until `written`.
                 out.extend_from_slice(unsafe {
                     std::slice::from_raw_parts(v.base.cast::<u8>(), v.len)
                 });
                 total += v.len;
             }
             assert_eq!(
+                // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
                 unsafe { fastserve_conn_written(self.0, total) },
                 FASTSERVE_RESULT_OK
             );
@@ -64,6 +70,7 @@ impl C {
     }
 
     fn respond(&self, id: u64, status: u16, headers: &str, body: &[u8]) -> fastserve_result {
+        // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
         unsafe {
             fastserve_conn_respond(
                 self.0,
@@ -83,9 +90,12 @@ fn requests(b: &fastserve_conn_batch) -> Vec<(String, String, Vec<u8>, u64, u32)
         return Vec::new();
     }
     // the data area directly follows the records
+    // SAFETY: the batch view stays valid until the next feed on this connection.
     assert_eq!(b.data, unsafe { b.requests.add(b.count) }.cast::<u8>());
     let recs: &[fastserve_batch_request] =
+        // SAFETY: the batch view stays valid until the next feed on this connection.
         unsafe { std::slice::from_raw_parts(b.requests, b.count) };
+    // SAFETY: the batch view stays valid until the next feed on this connection.
     let data = unsafe { std::slice::from_raw_parts(b.data, b.data_len) };
     let s = |o: u32, l: u32| data[o as usize..(o + l) as usize].to_vec();
     recs.iter()
@@ -155,6 +165,7 @@ fn pipelined_batch_answered_out_of_order_leaves_in_order() {
         FASTSERVE_RESULT_OK
     );
     assert!(c.output().is_empty());
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     assert_eq!(unsafe { fastserve_conn_pending(c.0) }, 1);
     assert_eq!(c.respond(0, 404, "", b"a"), FASTSERVE_RESULT_OK);
     let out = c.output();
@@ -177,6 +188,7 @@ fn pipelined_batch_answered_out_of_order_leaves_in_order() {
         c.respond(99, 200, "", b""),
         FASTSERVE_RESULT_INVALID_ARGUMENT
     );
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     assert!(!unsafe { fastserve_conn_should_close(c.0) });
 }
 
@@ -190,6 +202,7 @@ fn batch_replies_with_lengths_nul_separated_and_left_for_later() {
     let status = [text, 0, text];
     let data = b"one\0\0three";
     let mut unknown = 7;
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     let r = unsafe {
         fastserve_conn_respond_batch(
             c.0,
@@ -207,6 +220,7 @@ fn batch_replies_with_lengths_nul_separated_and_left_for_later() {
     assert_eq!(bodies(&c.output()), [(200, "one".into())]);
     let (hl, bl) = ([6u32], [3u32]);
     let data = b"X: y\r\ntwo";
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     let r = unsafe {
         fastserve_conn_respond_batch(
             c.0,
@@ -225,6 +239,7 @@ fn batch_replies_with_lengths_nul_separated_and_left_for_later() {
     assert!(String::from_utf8_lossy(&out).contains("X: y\r\n"));
     assert_eq!(bodies(&out), [(201, "two".into()), (200, "three".into())]);
     // lengths that do not add up are refused whole
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     let r = unsafe {
         fastserve_conn_respond_batch(
             c.0,
@@ -261,14 +276,17 @@ fn errors_close_and_connection_close() {
     let c = C::new();
     assert!(c.feed(b"GET / HTTP/1.1\r\nHost : x\r\n\r\n").is_empty());
     assert!(c.output().starts_with(b"HTTP/1.1 400 "));
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     assert!(unsafe { fastserve_conn_should_close(c.0) });
 
     let c = C::new();
     let reqs = c.feed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\n\r\n");
     assert_eq!(reqs.len(), 1);
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     assert!(!unsafe { fastserve_conn_wants_read(c.0) });
     c.respond(reqs[0].3, 200, "", b"bye");
     assert!(String::from_utf8_lossy(&c.output()).contains("Connection: close"));
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     assert!(unsafe { fastserve_conn_should_close(c.0) });
 
     let c = C::new();
@@ -280,13 +298,16 @@ fn errors_close_and_connection_close() {
         data_len: 0,
     };
     assert_eq!(
+        // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
         unsafe { fastserve_conn_feed_eof(c.0, &mut b) },
         FASTSERVE_RESULT_OK
     );
     assert_eq!(b.count, 0);
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     assert!(!unsafe { fastserve_conn_should_close(c.0) }); // one answer still owed
     c.respond(reqs[0].3, 200, "", b"last");
     c.output();
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     assert!(unsafe { fastserve_conn_should_close(c.0) });
 }
 
@@ -296,6 +317,7 @@ fn backpressure_holds_requests_until_written() {
     let all = b"GET / HTTP/1.1\r\n\r\n".repeat(300);
     let first = c.feed(&all);
     assert_eq!(first.len(), 128); // the default pipelining limit
+                                  // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     assert!(!unsafe { fastserve_conn_wants_read(c.0) });
     for r in &first {
         c.respond(r.3, 200, "", b"x");
@@ -311,19 +333,24 @@ fn partial_writes_and_null_arguments() {
     let c = C::new();
     let reqs = c.feed(b"GET / HTTP/1.1\r\n\r\n");
     c.respond(reqs[0].3, 200, "", &[b'z'; 10_000]);
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     let total = unsafe { fastserve_conn_unsent(c.0) };
     assert!(total > 10_000);
     assert_eq!(
+        // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
         unsafe { fastserve_conn_written(c.0, total + 1) },
         FASTSERVE_RESULT_INVALID_ARGUMENT
     );
     assert_eq!(
+        // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
         unsafe { fastserve_conn_written(c.0, 100) },
         FASTSERVE_RESULT_OK
     );
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     assert_eq!(unsafe { fastserve_conn_unsent(c.0) }, total - 100);
     assert_eq!(c.output().len(), total - 100);
 
+    // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     unsafe {
         assert_eq!(
             fastserve_conn_feed(ptr::null_mut(), ptr::null(), 0, ptr::null_mut()),
