@@ -243,6 +243,8 @@ pub struct Conn {
     closing: bool,
     /// Peer closed its sending side.
     eof: bool,
+    /// `process` stopped under backpressure with input still buffered.
+    stalled: bool,
     bytes_in: u64,
     requests: u64,
 }
@@ -270,6 +272,7 @@ impl Conn {
             no_more: false,
             closing: false,
             eof: false,
+            stalled: false,
             bytes_in: 0,
             requests: 0,
         }
@@ -334,6 +337,14 @@ impl Conn {
     #[inline]
     pub fn wants_read(&self, limits: &Limits) -> bool {
         (!self.no_more || self.reading_body()) && !self.eof && !self.backpressured(limits)
+    }
+
+    /// Whether `process` would take buffered requests now: backpressure held
+    /// them back and has since lifted (their responses were written). Process
+    /// them before reading more, or the buffer grows.
+    #[inline]
+    pub fn can_process(&self, limits: &Limits) -> bool {
+        self.stalled && !self.backpressured(limits)
     }
 
     /// Too many responses in flight, or too many bytes unsent: take no more
@@ -429,6 +440,9 @@ impl Conn {
                 }
             }
         }
+        self.stalled = self.backpressured(limits)
+            && self.has_input()
+            && (!self.no_more || self.reading_body());
         if self.rpos == self.rbuf.len()
             && self.rbuf.capacity() > 0
             && matches!(self.body, Reading::None)

@@ -26,8 +26,6 @@ use crate::proto::{
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const FIRST_CONN: usize = 2;
-/// Read-process-write rounds one connection gets per wake-up.
-const TURN: usize = 4;
 
 /// A deferred response on its way back to the worker.
 pub(crate) struct Completion {
@@ -72,6 +70,8 @@ struct Entry {
     writable: bool,
     /// The peer's FIN was reported: read until 0 even after a short read.
     hup: bool,
+    /// In `Worker::again`.
+    queued: bool,
     clocks: Clocks,
 }
 
@@ -158,9 +158,12 @@ pub(crate) struct Worker {
     now: Ms,
     /// When to retry `accept` after running out of descriptors.
     accept_retry: Option<Ms>,
-    /// Connections that used up their turn with work left: driven again
-    /// after the others, so one greedy client cannot starve the rest.
+    /// Connections with work left after their turn (one read, process and
+    /// write): driven again after the next poll, so that a client pipelining
+    /// without end waits its turn behind the others.
     again: Vec<(usize, u32)>,
+    /// The other of a pair of `again` lists, kept for its capacity.
+    spare: Vec<(usize, u32)>,
     batch: batch::Batcher,
 }
 
@@ -200,6 +203,7 @@ impl Worker {
             now: 1,
             accept_retry: None,
             again: Vec::new(),
+            spare: Vec::new(),
             batch,
         };
         Ok((w, mailbox))
@@ -241,6 +245,8 @@ impl Worker {
                 events.clear();
             }
             self.tick();
+            // those queued before this poll; the events may queue others
+            let mut again = std::mem::replace(&mut self.again, std::mem::take(&mut self.spare));
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept(),
@@ -257,16 +263,21 @@ impl Worker {
                             if ev.is_writable() || ev.is_error() {
                                 e.writable = true;
                             }
-                            self.drive(idx);
+                            if !e.queued {
+                                self.drive(idx);
+                            }
                         }
                     }
                 }
             }
-            for (idx, gen) in std::mem::take(&mut self.again) {
-                if self.conns.get(idx).is_some_and(|e| e.gen == gen) {
+            for &(idx, gen) in &again {
+                if let Some(e) = self.conns.get_mut(idx).filter(|e| e.gen == gen) {
+                    e.queued = false;
                     self.drive(idx);
                 }
             }
+            again.clear();
+            self.spare = again;
             self.fire_timers();
             if matches!(self.accept_retry, Some(t) if t <= self.now) {
                 self.accept_retry = None;
@@ -335,6 +346,7 @@ impl Worker {
                         readable: false,
                         writable: true,
                         hup: false,
+                        queued: false,
                         clocks: Clocks {
                             last_io: self.now,
                             armed: NEVER,
@@ -440,85 +452,84 @@ impl Worker {
         }
     }
 
-    /// Returns false when the connection was closed.
+    /// One turn: a read, the requests it completed, one write. Returns false
+    /// when the connection was closed.
     fn drive_io(&mut self, idx: usize) -> bool {
         let cfg = &self.shared.cfg.proto;
         let limits = &cfg.limits;
-        for _turn in 0..TURN {
-            let e = &mut self.conns[idx];
-            let mut progressed = false;
-            if e.readable && e.conn.wants_read(limits) {
-                let spare = e.conn.recv_buf(&mut self.pool, limits);
-                match read(&e.stream, spare) {
-                    Ok(0) => {
+        let e = &mut self.conns[idx];
+        // held-back requests first: reading more now would only grow the buffer
+        if e.readable && e.conn.wants_read(limits) && !e.conn.can_process(limits) {
+            let spare = e.conn.recv_buf(&mut self.pool, limits);
+            match read(&e.stream, spare) {
+                Ok(0) => {
+                    e.readable = false;
+                    e.conn.received_eof();
+                }
+                Ok(n) => {
+                    // a short read drained the socket: wait for the next edge
+                    if n < spare.len() && !e.hup {
                         e.readable = false;
-                        e.conn.received_eof();
                     }
-                    Ok(n) => {
-                        // a short read drained the socket: wait for the next edge
-                        if n < spare.len() && !e.hup {
-                            e.readable = false;
-                        }
-                        e.conn.received(n);
-                        e.clocks.last_io = self.now;
-                        e.clocks.last_read = self.now;
-                        self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
-                        progressed = true;
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => e.readable = false,
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => {
-                        self.close(idx);
-                        return false;
-                    }
+                    e.conn.received(n);
+                    e.clocks.last_io = self.now;
+                    e.clocks.last_read = self.now;
+                    self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
                 }
-            }
-            let before = e.conn.requests();
-            let mut d = Dispatch {
-                router: &self.shared.router,
-                builder: &mut self.builder,
-                mailbox: &self.mailbox,
-                errors: &self.shared.errors,
-                batch: &mut self.batch,
-                token: idx,
-                gen: e.gen,
-            };
-            e.conn
-                .process(&mut d, cfg, &mut self.pool, &mut self.headers, &self.date);
-            let served = e.conn.requests() - before;
-            if served > 0 {
-                self.stats.requests.fetch_add(served, Ordering::Relaxed);
-            }
-            if e.writable && e.conn.unsent() > 0 {
-                match write(&e.stream, &e.conn) {
-                    Ok(n) => {
-                        if n < e.conn.unsent() {
-                            e.writable = false;
-                        }
-                        e.conn.written(n, &mut self.pool);
-                        e.clocks.last_io = self.now;
-                        e.clocks.write_since = if e.conn.unsent() > 0 { self.now } else { 0 };
-                        self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
-                        progressed = true;
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => e.writable = false,
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => {
-                        self.close(idx);
-                        return false;
-                    }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => e.readable = false,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.close(idx);
+                    return false;
                 }
-            }
-            if e.conn.should_close() {
-                self.close(idx);
-                return false;
-            }
-            if !progressed {
-                return true;
             }
         }
-        let gen = self.conns[idx].gen;
-        self.again.push((idx, gen));
+        let before = e.conn.requests();
+        let mut d = Dispatch {
+            router: &self.shared.router,
+            builder: &mut self.builder,
+            mailbox: &self.mailbox,
+            errors: &self.shared.errors,
+            batch: &mut self.batch,
+            token: idx,
+            gen: e.gen,
+        };
+        e.conn
+            .process(&mut d, cfg, &mut self.pool, &mut self.headers, &self.date);
+        let served = e.conn.requests() - before;
+        if served > 0 {
+            self.stats.requests.fetch_add(served, Ordering::Relaxed);
+        }
+        if e.writable && e.conn.unsent() > 0 {
+            match write(&e.stream, &e.conn) {
+                Ok(n) => {
+                    if n < e.conn.unsent() {
+                        e.writable = false;
+                    }
+                    e.conn.written(n, &mut self.pool);
+                    e.clocks.last_io = self.now;
+                    e.clocks.write_since = if e.conn.unsent() > 0 { self.now } else { 0 };
+                    self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => e.writable = false,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.close(idx);
+                    return false;
+                }
+            }
+        }
+        if e.conn.should_close() {
+            self.close(idx);
+            return false;
+        }
+        let more = (e.readable && e.conn.wants_read(limits))
+            || e.conn.can_process(limits)
+            || (e.writable && e.conn.unsent() > 0);
+        if more && !e.queued {
+            e.queued = true;
+            self.again.push((idx, e.gen));
+        }
         true
     }
 
