@@ -845,6 +845,30 @@ enum fastserve_result fastserve_config_set_max_unsent_bytes(struct fastserve_con
                                                             size_t value);
 
 /**
+ * `SO_RCVBUF` of each connection, in bytes (default: the kernel's
+ * autotuning, which grows to megabytes). Bounds what a client can queue
+ * that the server is not reading. The kernel doubles the value it is given.
+ * 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_socket_recv_buffer(struct fastserve_config *cfg,
+                                                              size_t value);
+
+/**
+ * `SO_SNDBUF` of each connection, in bytes (default: the kernel's
+ * autotuning, which grows to megabytes). Bounds the responses the kernel
+ * takes for a client that does not read them. The kernel doubles the value
+ * it is given. 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid configuration.
+ */
+enum fastserve_result fastserve_config_set_socket_send_buffer(struct fastserve_config *cfg,
+                                                              size_t value);
+
+/**
  * Buffer block size in bytes (default 16384, rounded up to 4 KiB).
  * 0 is refused.
  *

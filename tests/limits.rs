@@ -320,6 +320,87 @@ fn unsent_bytes_limit_stops_reading() {
     assert_eq!(s.srv.stats().requests, 50);
 }
 
+/// Requests a client that never reads gets served: with socket buffers
+/// capped, what the kernel holds for it is bounded as well as what the
+/// server holds, and nothing is lost once it reads.
+fn served_while_not_reading(s: &Srv) -> (u64, u64) {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(8 * 1024).unwrap();
+    sock.set_send_buffer_size(8 * 1024).unwrap();
+    sock.connect(&s.addr.into()).unwrap();
+    let mut c: TcpStream = sock.into();
+    c.set_nonblocking(true).unwrap();
+    let req = b"GET /plaintext HTTP/1.1\r\n\r\n";
+    let batch = req.repeat(256);
+    let (mut sent, mut off, mut quiet) = (0u64, 0usize, Instant::now());
+    // write until neither the client's writes nor the server move for 300 ms
+    let mut served = s.srv.stats().requests;
+    while quiet.elapsed() < ms(300) {
+        match c.write(&batch[off..]) {
+            Ok(n) => {
+                sent += ((off + n) / req.len() - off / req.len()) as u64;
+                off = (off + n) % batch.len();
+                quiet = Instant::now();
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(ms(10)),
+            Err(e) => panic!("{e}"),
+        }
+        let now = s.srv.stats().requests;
+        if now != served {
+            served = now;
+            quiet = Instant::now();
+        }
+        assert!(sent < 10_000_000, "the server never pushed back");
+    }
+    // finish the request cut off mid-way, then read every answer
+    c.set_nonblocking(false).unwrap();
+    if off % req.len() != 0 {
+        c.write_all(&req[off % req.len()..]).unwrap();
+        sent += 1;
+    }
+    let (mut answers, mut tail, mut buf) = (0u64, Vec::new(), vec![0u8; 64 * 1024]);
+    while answers < sent {
+        let n = match c.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => panic!("{answers} of {sent} answers"),
+            Err(e) => panic!("{e}"),
+        };
+        assert!(n > 0, "closed after {answers} of {sent} answers");
+        tail.extend_from_slice(&buf[..n]);
+        let mut at = 0;
+        while let Some(i) = find(&tail[at..], b"Hello, World!") {
+            at += i + 13;
+            answers += 1;
+        }
+        tail.drain(..at);
+    }
+    assert_eq!(answers, sent);
+    (served, sent)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[test]
+fn socket_buffers_bound_a_client_that_never_reads() {
+    let s = server(|c| {
+        c.socket_recv_buffer = 16 * 1024;
+        c.socket_send_buffer = 16 * 1024;
+        c.proto.limits.max_unsent = 4 * 1024;
+        c.proto.limits.max_pipelined = 16;
+    });
+    let (served, sent) = served_while_not_reading(&s);
+    // answers of ~110 bytes: the server's send buffer (the kernel doubles it
+    // to 32 KiB), the client's receive buffer (16 KiB), max_unsent (4 KiB),
+    // and slack for the kernel's accounting
+    assert!(
+        served <= 1200,
+        "{served} answers were produced for a client that read none (of {sent} sent)"
+    );
+}
+
 #[test]
 fn header_timeout_answers_408() {
     let s = server(|c| c.timeouts.header = ms(300));

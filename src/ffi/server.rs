@@ -246,6 +246,38 @@ pub unsafe extern "C" fn fastserve_config_set_max_unsent_bytes(
     unsafe { set(cfg, value, |c, v| c.proto.limits.max_unsent = v) }
 }
 
+/// `SO_RCVBUF` of each connection, in bytes (default: the kernel's
+/// autotuning, which grows to megabytes). Bounds what a client can queue
+/// that the server is not reading. The kernel doubles the value it is given.
+/// 0 is refused.
+///
+/// # Safety
+/// `cfg` is NULL or a valid configuration.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_config_set_socket_recv_buffer(
+    cfg: *mut fastserve_config,
+    value: usize,
+) -> fastserve_result {
+    // SAFETY: forwarded contract.
+    unsafe { set(cfg, value, |c, v| c.socket_recv_buffer = v) }
+}
+
+/// `SO_SNDBUF` of each connection, in bytes (default: the kernel's
+/// autotuning, which grows to megabytes). Bounds the responses the kernel
+/// takes for a client that does not read them. The kernel doubles the value
+/// it is given. 0 is refused.
+///
+/// # Safety
+/// `cfg` is NULL or a valid configuration.
+#[no_mangle]
+pub unsafe extern "C" fn fastserve_config_set_socket_send_buffer(
+    cfg: *mut fastserve_config,
+    value: usize,
+) -> fastserve_result {
+    // SAFETY: forwarded contract.
+    unsafe { set(cfg, value, |c, v| c.socket_send_buffer = v) }
+}
+
 /// Buffer block size in bytes (default 16384, rounded up to 4 KiB).
 /// 0 is refused.
 ///

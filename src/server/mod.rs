@@ -36,6 +36,12 @@ pub struct ServerConfig {
     /// How long a graceful stop waits for in-flight requests.
     pub shutdown_grace: Duration,
     pub backlog: i32,
+    /// `SO_RCVBUF` and `SO_SNDBUF` of the listening sockets, which accepted
+    /// connections inherit; 0 keeps the kernel's autotuning. Autotuned
+    /// buffers grow to megabytes, all of which a client that never reads can
+    /// make the server fill: cap them to bound what it costs.
+    pub socket_recv_buffer: usize,
+    pub socket_send_buffer: usize,
     pub timeouts: Timeouts,
     pub proto: ProtoConfig,
 }
@@ -48,6 +54,8 @@ impl Default for ServerConfig {
             buffer_size: 16 * 1024,
             shutdown_grace: Duration::from_secs(30),
             backlog: 1024,
+            socket_recv_buffer: 0,
+            socket_send_buffer: 0,
             timeouts: Timeouts::default(),
             proto: ProtoConfig {
                 server_name: Some(b"fastserve".to_vec()),
@@ -265,6 +273,12 @@ impl Server {
             s.set_reuse_address(true)?;
             s.set_reuse_port(true)?;
             s.set_nonblocking(true)?;
+            if self.cfg.socket_recv_buffer > 0 {
+                s.set_recv_buffer_size(self.cfg.socket_recv_buffer)?;
+            }
+            if self.cfg.socket_send_buffer > 0 {
+                s.set_send_buffer_size(self.cfg.socket_send_buffer)?;
+            }
             s.bind(&addr.into())?;
             s.listen(self.cfg.backlog)?;
             let l: TcpListener = s.into();
