@@ -71,8 +71,10 @@ test-header: lib
 	  git diff --exit-code -- include/fastserve.h || { echo "include/fastserve.h is stale: commit the regenerated header"; exit 1; }; \
 	fi
 
+# tests/load.rs asserts latency bounds, so it also runs optimised.
 test-rust:
 	$(CARGO) test
+	$(CARGO) test --profile load-test --test load
 
 test-c: $(EXAMPLES)
 	./build/pico_compat > build/pico_compat.out
