@@ -847,8 +847,8 @@ enum fastserve_result fastserve_config_set_max_unsent_bytes(struct fastserve_con
 /**
  * `SO_RCVBUF` of each connection, in bytes (default: the kernel's
  * autotuning, which grows to megabytes). Bounds what a client can queue
- * that the server is not reading. The kernel doubles the value it is given.
- * 0 is refused.
+ * that the server is not reading. The kernel doubles the value and caps it
+ * at `net.core.rmem_max`. 0 and values over `INT_MAX` are refused.
  *
  * # Safety
  * `cfg` is NULL or a valid configuration.
@@ -860,7 +860,8 @@ enum fastserve_result fastserve_config_set_socket_recv_buffer(struct fastserve_c
  * `SO_SNDBUF` of each connection, in bytes (default: the kernel's
  * autotuning, which grows to megabytes). Bounds the responses the kernel
  * takes for a client that does not read them. The kernel doubles the value
- * it is given. 0 is refused.
+ * and caps it at `net.core.wmem_max`. 0 and values over `INT_MAX` are
+ * refused.
  *
  * # Safety
  * `cfg` is NULL or a valid configuration.
@@ -870,7 +871,7 @@ enum fastserve_result fastserve_config_set_socket_send_buffer(struct fastserve_c
 
 /**
  * Buffer block size in bytes (default 16384, rounded up to 4 KiB).
- * 0 is refused.
+ * 0 and values over 64 MiB are refused.
  *
  * # Safety
  * `cfg` is NULL or a valid configuration.

@@ -222,6 +222,20 @@ fn header_count_limit() {
 #[test]
 fn request_line_limit() {
     let s = server(|c| c.proto.limits.max_request_line = 256);
+    // "GET /" + path + " HTTP/1.1" is 14 bytes besides the path: a line of
+    // exactly the limit is served, one byte more is not
+    let at_limit = s.ask(
+        format!(
+            "GET /{} HTTP/1.1\r\nConnection: close\r\n\r\n",
+            "a".repeat(242)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status(&at_limit), 404);
+    closes_with(
+        &s.ask(format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(243)).as_bytes()),
+        414,
+    );
     closes_with(
         &s.ask(format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(300)).as_bytes()),
         414,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::fastserve_result::{self, *};
 
 use super::{bytes, guard};
+use crate::proto::MAX_BLOCK;
 use crate::proto::{ExtBody, Request};
 use crate::server::{BuildError, Handler, ResponseBuilder, Server, ServerConfig, ServerError};
 
@@ -132,6 +133,23 @@ unsafe fn set<T: PartialEq + Default>(
     FASTSERVE_RESULT_OK
 }
 
+/// [`set`] for a value that must also be at most `max`.
+///
+/// # Safety
+/// `cfg` is NULL or a valid configuration.
+unsafe fn set_upto(
+    cfg: *mut fastserve_config,
+    v: usize,
+    max: usize,
+    f: impl FnOnce(&mut ServerConfig, usize),
+) -> fastserve_result {
+    if v > max && !cfg.is_null() {
+        return FASTSERVE_RESULT_INVALID_ARGUMENT;
+    }
+    // SAFETY: forwarded contract.
+    unsafe { set(cfg, v, f) }
+}
+
 /// Worker threads (default 1). Each runs its own event loop and listener.
 /// 0 is refused.
 ///
@@ -248,8 +266,8 @@ pub unsafe extern "C" fn fastserve_config_set_max_unsent_bytes(
 
 /// `SO_RCVBUF` of each connection, in bytes (default: the kernel's
 /// autotuning, which grows to megabytes). Bounds what a client can queue
-/// that the server is not reading. The kernel doubles the value it is given.
-/// 0 is refused.
+/// that the server is not reading. The kernel doubles the value and caps it
+/// at `net.core.rmem_max`. 0 and values over `INT_MAX` are refused.
 ///
 /// # Safety
 /// `cfg` is NULL or a valid configuration.
@@ -259,13 +277,18 @@ pub unsafe extern "C" fn fastserve_config_set_socket_recv_buffer(
     value: usize,
 ) -> fastserve_result {
     // SAFETY: forwarded contract.
-    unsafe { set(cfg, value, |c, v| c.socket_recv_buffer = v) }
+    unsafe {
+        set_upto(cfg, value, i32::MAX as usize, |c, v| {
+            c.socket_recv_buffer = v
+        })
+    }
 }
 
 /// `SO_SNDBUF` of each connection, in bytes (default: the kernel's
 /// autotuning, which grows to megabytes). Bounds the responses the kernel
 /// takes for a client that does not read them. The kernel doubles the value
-/// it is given. 0 is refused.
+/// and caps it at `net.core.wmem_max`. 0 and values over `INT_MAX` are
+/// refused.
 ///
 /// # Safety
 /// `cfg` is NULL or a valid configuration.
@@ -275,11 +298,15 @@ pub unsafe extern "C" fn fastserve_config_set_socket_send_buffer(
     value: usize,
 ) -> fastserve_result {
     // SAFETY: forwarded contract.
-    unsafe { set(cfg, value, |c, v| c.socket_send_buffer = v) }
+    unsafe {
+        set_upto(cfg, value, i32::MAX as usize, |c, v| {
+            c.socket_send_buffer = v
+        })
+    }
 }
 
 /// Buffer block size in bytes (default 16384, rounded up to 4 KiB).
-/// 0 is refused.
+/// 0 and values over 64 MiB are refused.
 ///
 /// # Safety
 /// `cfg` is NULL or a valid configuration.
@@ -289,7 +316,7 @@ pub unsafe extern "C" fn fastserve_config_set_buffer_size(
     value: usize,
 ) -> fastserve_result {
     // SAFETY: forwarded contract.
-    unsafe { set(cfg, value, |c, v| c.buffer_size = v) }
+    unsafe { set_upto(cfg, value, MAX_BLOCK, |c, v| c.buffer_size = v) }
 }
 
 /// How long `fastserve_server_stop` lets in-flight requests finish, in ms (default 30000).

@@ -515,9 +515,7 @@ impl Conn {
             }
         };
         self.scanned = 0;
-        if head_len > limits.max_request_line
-            && avail.iter().position(|&b| b == b'\n').unwrap_or(head_len) > limits.max_request_line
-        {
+        if head_len > limits.max_request_line && request_line_len(avail) > limits.max_request_line {
             self.fail(414, pool, date, cfg);
             return false;
         }
@@ -599,8 +597,8 @@ impl Conn {
     ) -> bool {
         let avail = &self.rbuf[self.rpos..];
         let limits = &cfg.limits;
-        let line_end = avail.iter().position(|&b| b == b'\n');
-        if line_end.is_none() && avail.len() > limits.max_request_line {
+        let line_ended = avail.contains(&b'\n');
+        if !line_ended && request_line_len(avail) > limits.max_request_line {
             self.fail(414, pool, date, cfg);
         } else if avail.len() > limits.max_head {
             self.fail(431, pool, date, cfg);
@@ -1037,4 +1035,14 @@ fn framing(minor: u8, headers: &[Header<'_>]) -> Result<Framing, u16> {
         keep_alive,
         expect_continue: expect_continue && minor >= 1,
     })
+}
+
+/// Length of the request line at the start of `avail`, without its line
+/// ending (or of as much of it as has arrived).
+fn request_line_len(avail: &[u8]) -> usize {
+    let end = avail
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(avail.len());
+    end - usize::from(end > 0 && avail[end - 1] == b'\r')
 }

@@ -9,9 +9,13 @@ pub struct BufPool {
     max_free: usize,
 }
 
+/// Largest block: a connection's read buffer starts at one block.
+pub(crate) const MAX_BLOCK: usize = 64 << 20;
+
 impl BufPool {
+    /// `block` is rounded up to 4 KiB and kept within 64 MiB.
     pub fn new(block: usize, max_free: usize) -> Self {
-        let block = block.max(4096).div_ceil(4096) * 4096;
+        let block = block.clamp(4096, MAX_BLOCK).div_ceil(4096) * 4096;
         BufPool {
             free: Vec::with_capacity(max_free),
             block,

@@ -31,7 +31,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Most open connections per worker; past it new ones are closed at once.
     pub max_connections: usize,
-    /// Read and write buffer block size (rounded up to a multiple of 4 KiB).
+    /// Read and write buffer block size (rounded up to a multiple of 4 KiB,
+    /// at most 64 MiB).
     pub buffer_size: usize,
     /// How long a graceful stop waits for in-flight requests.
     pub shutdown_grace: Duration,
@@ -273,11 +274,13 @@ impl Server {
             s.set_reuse_address(true)?;
             s.set_reuse_port(true)?;
             s.set_nonblocking(true)?;
+            // setsockopt takes an int; the kernel caps it at rmem_max/wmem_max
+            let int = |n: usize| n.min(i32::MAX as usize);
             if self.cfg.socket_recv_buffer > 0 {
-                s.set_recv_buffer_size(self.cfg.socket_recv_buffer)?;
+                s.set_recv_buffer_size(int(self.cfg.socket_recv_buffer))?;
             }
             if self.cfg.socket_send_buffer > 0 {
-                s.set_send_buffer_size(self.cfg.socket_send_buffer)?;
+                s.set_send_buffer_size(int(self.cfg.socket_send_buffer))?;
             }
             s.bind(&addr.into())?;
             s.listen(self.cfg.backlog)?;
