@@ -10,6 +10,7 @@ deferred responses, in request order.
 import asyncio
 import atexit
 import ctypes
+import math
 import signal
 import sys
 import threading
@@ -23,9 +24,58 @@ from ._lib import BATCH_FN, Stats, check, fast, lib
 _ROUTE_PREFIX = 1
 _METHODS_ANY = None
 
+# Engine limits, each set with fastserve_config_set_<name>: counts and bytes.
+_SIZES = (
+    "max_connections",
+    "max_header_bytes",
+    "max_request_line",
+    "max_headers",
+    "max_body",
+    "max_pipelined",
+    "max_unsent_bytes",
+    "socket_recv_buffer",
+    "socket_send_buffer",
+    "buffer_size",
+)
+# Seconds here, milliseconds for fastserve_config_set_<name>_ms.
+_TIMEOUTS = ("header_timeout", "body_timeout", "keepalive_timeout", "write_timeout", "request_timeout", "shutdown_grace")
+# ctypes wraps anything larger (or negative) silently
+_SIZE_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1
+_MS_MAX = 2**64 - 1
+
 
 def _b(s):
     return s.encode("latin-1") if isinstance(s, str) else bytes(s)
+
+
+def _size(name, value):
+    """`value` checked as a positive int (None: the engine's default)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} is an int, not {type(value).__name__}")
+    if not 1 <= value <= _SIZE_MAX:
+        raise ValueError(f"{name} must be a positive number, not {value}")
+    return value
+
+
+def _seconds(name, value, zero=False):
+    """`value` checked as seconds > 0 (>= 0 with zero=True; None: the
+    engine's default); math.inf means never."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} is a number of seconds, not {type(value).__name__}")
+    if not (value >= 0 if zero else value > 0):  # also refuses NaN
+        raise ValueError(f"{name} must be {'at least 0' if zero else 'more than 0'} seconds, not {value}")
+    return float(value)
+
+
+def _ms(seconds):
+    # the engine refuses 0 ms and saturates long timeouts
+    if math.isinf(seconds):
+        return _MS_MAX
+    return min(_MS_MAX, max(1, round(seconds * 1000)))
 
 
 class _Route:
@@ -56,12 +106,85 @@ class Server:
     JSON), a Response, or None (204). An exception gives a 500 and is logged
     with its traceback. `async def` handlers are awaited on the server's
     asyncio loop.
+
+    Keyword arguments set the engine's limits; None keeps its default. A
+    request that trips a limit is answered with the status given and the
+    connection is closed. Sizes are positive ints:
+
+    - server_name: the Server header ("fastserve"; "" or None: no header)
+    - max_connections: open connections per worker (10000); one past it is
+      accepted and closed at once
+    - max_header_bytes: request head size (8 KiB); 431
+    - max_request_line: request line length (8 KiB); 414
+    - max_headers: header fields per request (100); 431
+    - max_body: request body size (1 MiB); 413, before the body is read
+      when Content-Length says so
+    - max_pipelined: requests in flight per connection (128); past it the
+      connection is not read until answers drain
+    - max_unsent_bytes: response bytes queued per connection (1 MiB); past
+      it the connection is not read until the client reads
+    - socket_recv_buffer, socket_send_buffer: SO_RCVBUF and SO_SNDBUF of
+      each connection (the kernel's autotuning); cap what the kernel holds
+      for a client that does not read
+    - buffer_size: the engine's buffer block size (16 KiB, rounded up to
+      4 KiB)
+
+    Timeouts are in seconds (floats, rounded to whole milliseconds, at least
+    1 ms; math.inf: never):
+
+    - header_timeout: a request head is complete this long after its first
+      byte (10); else 408
+    - body_timeout: a request body pauses at most this long (30); else 408
+    - keepalive_timeout: an idle connection is closed quietly after it (60)
+    - write_timeout: a response that makes no progress this long (the client
+      stopped reading) drops the connection (30)
+    - request_timeout: an `async def` handler not done by then is answered
+      503 (60)
+    - shutdown_grace: how long `stop()` lets requests in flight finish (30;
+      0 is allowed)
+
+    A bad value raises ValueError (or TypeError) naming the argument.
     """
 
-    def __init__(self, *, server_name="fastserve", max_body=None, shutdown_grace=30.0):
+    def __init__(
+        self,
+        *,
+        server_name="fastserve",
+        max_connections=None,
+        max_header_bytes=None,
+        max_request_line=None,
+        max_headers=None,
+        max_body=None,
+        max_pipelined=None,
+        max_unsent_bytes=None,
+        socket_recv_buffer=None,
+        socket_send_buffer=None,
+        buffer_size=None,
+        header_timeout=None,
+        body_timeout=None,
+        keepalive_timeout=None,
+        write_timeout=None,
+        request_timeout=None,
+        shutdown_grace=30.0,
+    ):
         self.server_name = server_name
-        self.max_body = max_body
-        self.shutdown_grace = shutdown_grace
+        # checked here so that a bad value fails now rather than in start()
+        self.max_connections = _size("max_connections", max_connections)
+        self.max_header_bytes = _size("max_header_bytes", max_header_bytes)
+        self.max_request_line = _size("max_request_line", max_request_line)
+        self.max_headers = _size("max_headers", max_headers)
+        self.max_body = _size("max_body", max_body)
+        self.max_pipelined = _size("max_pipelined", max_pipelined)
+        self.max_unsent_bytes = _size("max_unsent_bytes", max_unsent_bytes)
+        self.socket_recv_buffer = _size("socket_recv_buffer", socket_recv_buffer)
+        self.socket_send_buffer = _size("socket_send_buffer", socket_send_buffer)
+        self.buffer_size = _size("buffer_size", buffer_size)
+        self.header_timeout = _seconds("header_timeout", header_timeout)
+        self.body_timeout = _seconds("body_timeout", body_timeout)
+        self.keepalive_timeout = _seconds("keepalive_timeout", keepalive_timeout)
+        self.write_timeout = _seconds("write_timeout", write_timeout)
+        self.request_timeout = _seconds("request_timeout", request_timeout)
+        self.shutdown_grace = _seconds("shutdown_grace", shutdown_grace, zero=True)
         self.routes = []
         self.port = None
         self._srv = None
@@ -130,12 +253,18 @@ class Server:
     def _build(self, host, port, workers):
         cfg = lib.fastserve_config_new()
         try:
-            check(lib.fastserve_config_set_workers(cfg, workers), "workers")
+            check(lib.fastserve_config_set_workers(cfg, _size("workers", workers)), "workers")
             name = _b(self.server_name or "")
             check(lib.fastserve_config_set_server_name(cfg, name, len(name)), "server_name")
-            if self.max_body:
-                check(lib.fastserve_config_set_max_body(cfg, self.max_body), "max_body")
-            check(lib.fastserve_config_set_shutdown_grace_ms(cfg, max(1, int(self.shutdown_grace * 1000))), "grace")
+            # checked again: the attributes may have changed since __init__
+            for knob in _SIZES:
+                value = _size(knob, getattr(self, knob))
+                if value is not None:
+                    check(getattr(lib, "fastserve_config_set_" + knob)(cfg, value), knob)
+            for knob in _TIMEOUTS:
+                value = _seconds(knob, getattr(self, knob), zero=knob == "shutdown_grace")
+                if value is not None:
+                    check(getattr(lib, f"fastserve_config_set_{knob}_ms")(cfg, _ms(value)), knob)
             srv = lib.fastserve_server_new(cfg)
         finally:
             lib.fastserve_config_free(cfg)
