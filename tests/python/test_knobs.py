@@ -416,3 +416,17 @@ def test_engine_setter_refuses_zero(knob):
         assert setter(cfg, 1) == 0
     finally:
         lib.fastserve_config_free(cfg)
+
+
+@pytest.mark.parametrize(
+    "knob,most",
+    [("buffer_size", 64 << 20), ("socket_recv_buffer", 2**31 - 1), ("socket_send_buffer", 2**31 - 1)],
+)
+def test_engine_setter_refuses_too_big(knob, most):
+    cfg = lib.fastserve_config_new()
+    try:
+        setter = getattr(lib, "fastserve_config_set_" + knob)
+        assert setter(cfg, most) == 0
+        assert setter(cfg, most + 1) == 3  # FASTSERVE_RESULT_INVALID_ARGUMENT
+    finally:
+        lib.fastserve_config_free(cfg)
