@@ -259,13 +259,8 @@ pub(crate) unsafe fn columns<'a>(
     data: *const u8,
     data_len: usize,
 ) -> Result<Columns<'a>, fastserve_result> {
-    let slice = |p: *const u32| -> Option<&'a [u32]> {
-        if count == 0 {
-            return Some(&[]);
-        }
-        // SAFETY: non-NULL and readable for `count` elements by contract.
-        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, count) })
-    };
+    // SAFETY: each column is NULL or readable for `count` elements by contract.
+    let slice = |p: *const u32| -> Option<&'a [u32]> { unsafe { super::slice(p, count) } };
     let header_lens = if header_lens.is_null() {
         Some(&[][..])
     } else {

@@ -8,14 +8,13 @@
 
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_void};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::batch::{columns, fastserve_batch_request};
 use super::fastserve_result::{self, *};
 use super::server::fastserve_config;
 use super::{bytes, guard, guard_or};
 use crate::parse::Header;
-use crate::proto::date::{http_date, DATE_LEN};
+use crate::proto::date::DateCache;
 use crate::proto::flat::{self, FlatBatch, Reply};
 use crate::proto::{self, BufPool, Conn, ProtoConfig, Request, Responder, Service, Ticket};
 
@@ -45,8 +44,7 @@ pub struct fastserve_conn {
     cfg: ProtoConfig,
     pool: BufPool,
     headers: Vec<Header<'static>>,
-    date: [u8; DATE_LEN],
-    date_secs: u64,
+    date: DateCache,
     flat: FlatBatch,
     /// Tickets of unanswered requests; index 0 has id `base`.
     tickets: VecDeque<Option<Ticket>>,
@@ -109,18 +107,8 @@ impl Service for Collect<'_> {
 }
 
 impl fastserve_conn {
-    fn tick(&mut self) {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if secs != self.date_secs {
-            self.date_secs = secs;
-            self.date = http_date(secs);
-        }
-    }
-
     fn process(&mut self, out: Option<&mut fastserve_conn_batch>) {
-        self.tick();
+        self.date.refresh();
         self.flat.clear();
         let next_id = self.base + self.tickets.len() as u64;
         let mut c = Collect {
@@ -133,7 +121,7 @@ impl fastserve_conn {
             &self.cfg,
             &mut self.pool,
             &mut self.headers,
-            &self.date,
+            &self.date.text,
         );
         if let Some(out) = out {
             let (recs, data) = (self.flat.records(), self.flat.data());
@@ -165,7 +153,7 @@ impl fastserve_conn {
         let Some(ticket) = self.tickets.get_mut(i as usize).and_then(Option::take) else {
             return false;
         };
-        self.tick();
+        self.date.refresh();
         let ok = (200..=999).contains(&r.status) && flat::reply_headers(&mut self.scratch, r);
         let resp = if ok {
             proto::Response {
@@ -181,7 +169,7 @@ impl fastserve_conn {
             }
         };
         self.conn
-            .complete(ticket, resp, &self.cfg, &mut self.pool, &self.date);
+            .complete(ticket, resp, &self.cfg, &mut self.pool, &self.date.text);
         while let Some(None) = self.tickets.front() {
             self.tickets.pop_front();
             self.base += 1;
@@ -209,8 +197,7 @@ pub unsafe extern "C" fn fastserve_conn_new(cfg: *const fastserve_config) -> *mu
             cfg: cfg.proto,
             pool: BufPool::new(cfg.buffer_size, 2),
             headers: vec![Header::EMPTY; max_headers],
-            date: [0; DATE_LEN],
-            date_secs: 0,
+            date: DateCache::default(),
             flat: FlatBatch::default(),
             tickets: VecDeque::new(),
             base: 0,

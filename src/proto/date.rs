@@ -1,7 +1,39 @@
 //! IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) from Unix seconds. The caller
 //! owns the clock: the engine renders this once a second, never per request.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 pub const DATE_LEN: usize = 29;
+
+/// The current HTTP date, rendered again only when the second changes.
+pub struct DateCache {
+    secs: u64,
+    pub text: [u8; DATE_LEN],
+}
+
+impl Default for DateCache {
+    fn default() -> Self {
+        let mut d = DateCache {
+            secs: 0,
+            text: http_date(0),
+        };
+        d.refresh();
+        d
+    }
+}
+
+impl DateCache {
+    /// Reads the clock; renders when the second has changed.
+    pub fn refresh(&mut self) {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if secs != self.secs {
+            self.secs = secs;
+            self.text = http_date(secs);
+        }
+    }
+}
 
 /// Renders `secs` since the Unix epoch as an HTTP date.
 pub fn http_date(secs: u64) -> [u8; DATE_LEN] {

@@ -19,6 +19,7 @@
 //! "\0" in one call instead of measuring each).
 
 use super::conn::Request;
+use super::render::valid_header_field;
 
 /// The request was `HEAD`: its response goes out without a body.
 pub const FLAG_HEAD: u32 = 1;
@@ -288,11 +289,8 @@ impl<'a> Columns<'a> {
 }
 
 /// Whether `block` is zero or more `Name: value\r\n` lines that a host may
-/// add: token names, field-value bytes, and none of the fields the engine
-/// writes itself (Content-Length, Date, Connection, Transfer-Encoding).
+/// add (see [`valid_header_field`]).
 pub fn valid_header_lines(block: &[u8]) -> bool {
-    let token = |b: &u8| crate::parse::scan::TOKEN[*b as usize];
-    let field = |b: &u8| (*b >= 0x20 && *b != 0x7f) || *b == b'\t';
     let mut rest = block;
     while !rest.is_empty() {
         let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
@@ -303,19 +301,8 @@ pub fn valid_header_lines(block: &[u8]) -> bool {
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             return false;
         };
-        let (name, value) = (&line[..colon], &line[colon + 1..]);
-        if name.is_empty() || !name.iter().all(token) || !value.iter().all(field) {
+        if !valid_header_field(&line[..colon], &line[colon + 1..]) {
             return false;
-        }
-        for reserved in [
-            &b"content-length"[..],
-            b"date",
-            b"connection",
-            b"transfer-encoding",
-        ] {
-            if name.eq_ignore_ascii_case(reserved) {
-                return false;
-            }
         }
     }
     true

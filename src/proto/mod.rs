@@ -12,7 +12,7 @@ pub use conn::{Conn, Request, Responder, Service, Ticket};
 pub use output::{ExtBody, ReleaseFn};
 pub use pool::BufPool;
 pub(crate) use pool::MAX_BLOCK;
-pub use render::{reason, Body, Response, StaticResponse};
+pub use render::{reason, valid_header_field, Body, Response, StaticResponse};
 
 /// Per-connection limits. Each one bounds memory or work a client can cause.
 #[derive(Clone, Debug)]

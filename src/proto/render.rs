@@ -4,6 +4,24 @@
 use super::date::DATE_LEN;
 use super::output::ExtBody;
 
+/// Whether a host may add the field `name: value`: a token name, field-value
+/// bytes, and none of the fields the engine writes itself (Content-Length,
+/// Date, Connection, Transfer-Encoding).
+pub fn valid_header_field(name: &[u8], value: &[u8]) -> bool {
+    let token = |b: &u8| crate::parse::scan::TOKEN[*b as usize];
+    let field = |b: &u8| (*b >= 0x20 && *b != 0x7f) || *b == b'\t';
+    const RESERVED: [&[u8]; 4] = [
+        b"content-length",
+        b"date",
+        b"connection",
+        b"transfer-encoding",
+    ];
+    !name.is_empty()
+        && name.iter().all(token)
+        && value.iter().all(field)
+        && !RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r))
+}
+
 /// The standard reason phrase of a status code ("" for unknown codes).
 pub fn reason(status: u16) -> &'static str {
     match status {

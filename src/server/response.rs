@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::worker::{Completion, Mailbox};
-use crate::proto::{self, Body, ExtBody, Request, Ticket};
+use crate::proto::{self, valid_header_field, Body, ExtBody, Request, Ticket};
 
 /// Application code behind a route. Runs on a worker thread.
 pub trait Handler: Send + Sync {
@@ -96,24 +96,12 @@ impl ResponseBuilder {
         Ok(())
     }
 
-    /// Adds a header field. `Content-Length`, `Date` and `Connection` are the
-    /// engine's and are refused.
+    /// Adds a header field. `Content-Length`, `Date`, `Connection` and
+    /// `Transfer-Encoding` are the engine's and are refused.
     pub fn header(&mut self, name: &[u8], value: &[u8]) -> Result<(), BuildError> {
         self.open()?;
-        let token = |b: &u8| crate::parse::scan::TOKEN[*b as usize];
-        let field = |b: &u8| (*b >= 0x20 && *b != 0x7f) || *b == b'\t';
-        if name.is_empty() || !name.iter().all(token) || !value.iter().all(field) {
+        if !valid_header_field(name, value) {
             return Err(BuildError::InvalidHeader);
-        }
-        for reserved in [
-            &b"content-length"[..],
-            b"date",
-            b"connection",
-            b"transfer-encoding",
-        ] {
-            if name.eq_ignore_ascii_case(reserved) {
-                return Err(BuildError::InvalidHeader);
-            }
         }
         self.headers.extend_from_slice(name);
         self.headers.extend_from_slice(b": ");

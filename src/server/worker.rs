@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -18,7 +18,7 @@ use super::router::{Miss, Router, Target};
 use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
 use super::{Shared, Stats};
 use crate::parse::Header;
-use crate::proto::date::{http_date, DATE_LEN};
+use crate::proto::date::DateCache;
 use crate::proto::{
     self, BufPool, Conn, ExtBody, Request, Responder, Service, StaticResponse, Ticket,
 };
@@ -150,8 +150,7 @@ pub(crate) struct Worker {
     mailbox: Arc<Mailbox>,
     shared: Arc<Shared>,
     stats: Arc<Stats>,
-    date: [u8; DATE_LEN],
-    date_secs: u64,
+    date: DateCache,
     stopping: Option<Instant>,
     timers: Timers,
     epoch: Instant,
@@ -195,8 +194,7 @@ impl Worker {
             mailbox: mailbox.clone(),
             shared,
             stats,
-            date: [0; DATE_LEN],
-            date_secs: 0,
+            date: DateCache::default(),
             stopping: None,
             timers: Timers::default(),
             epoch: Instant::now(),
@@ -211,13 +209,7 @@ impl Worker {
 
     fn tick(&mut self) {
         self.now = self.epoch.elapsed().as_millis() as Ms + 1;
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if secs != self.date_secs {
-            self.date_secs = secs;
-            self.date = http_date(secs);
-        }
+        self.date.refresh();
     }
 
     pub(crate) fn run(mut self) {
@@ -395,7 +387,7 @@ impl Worker {
                 r,
                 &self.shared.cfg.proto,
                 &mut self.pool,
-                &self.date,
+                &self.date.text,
             );
             self.drive(idx);
         }
@@ -441,11 +433,12 @@ impl Worker {
                     continue;
                 }
                 Some(Expired::Request) => {
-                    e.conn.expire_deferred(503, cfg, &mut self.pool, &self.date);
+                    e.conn
+                        .expire_deferred(503, cfg, &mut self.pool, &self.date.text);
                     e.clocks.deferred_since = 0;
                 }
                 Some(Expired::Body) | Some(Expired::Header) => {
-                    e.conn.abort(408, cfg, &mut self.pool, &self.date);
+                    e.conn.abort(408, cfg, &mut self.pool, &self.date.text);
                 }
             }
             self.drive(idx);
@@ -494,8 +487,13 @@ impl Worker {
             token: idx,
             gen: e.gen,
         };
-        e.conn
-            .process(&mut d, cfg, &mut self.pool, &mut self.headers, &self.date);
+        e.conn.process(
+            &mut d,
+            cfg,
+            &mut self.pool,
+            &mut self.headers,
+            &self.date.text,
+        );
         let served = e.conn.requests() - before;
         if served > 0 {
             self.stats.requests.fetch_add(served, Ordering::Relaxed);

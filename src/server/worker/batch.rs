@@ -216,7 +216,7 @@ impl Worker {
         let mut apply = Apply {
             conns: &mut self.conns,
             pool: &mut self.pool,
-            date: &self.date,
+            date: &self.date.text,
             cfg: &self.shared.cfg.proto,
             records: b.flat.records(),
             origins: &b.origins,
