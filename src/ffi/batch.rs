@@ -149,39 +149,19 @@ impl BatchHandler for CBatch {
     fn call(&self, batch: &mut Batch<'_>) {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let (recs, data) = (batch.records(), batch.data());
-            let rec_bytes = std::mem::size_of_val(recs);
-            // u64 words keep the records 8-byte aligned
-            let words = (rec_bytes + data.len()).div_ceil(8);
-            s.clear();
-            s.reserve(words);
-            let base = s.as_mut_ptr().cast::<u8>();
-            // SAFETY: `s` has room for `words` words, which hold the records
-            // and the data; the last word is zeroed first so that every word
-            // is initialised; the sources do not overlap `s`.
-            unsafe {
-                if words > 0 {
-                    s.as_mut_ptr().add(words - 1).write(0);
-                }
-                std::ptr::copy_nonoverlapping(recs.as_ptr().cast::<u8>(), base, rec_bytes);
-                std::ptr::copy_nonoverlapping(data.as_ptr(), base.add(rec_bytes), data.len());
-                s.set_len(words);
-            }
-            let (count, data_len) = (recs.len(), data.len());
+            let p = flat::pack(batch.records(), batch.data(), &mut s);
+            let (recs, count, data, data_len) = (
+                p.records.as_ptr(),
+                p.records.len(),
+                p.data.as_ptr(),
+                p.data.len(),
+            );
             let b = batch as *mut Batch<'_> as *mut fastserve_batch;
-            // SAFETY: `base` holds the `count` records (same layout, asserted
-            // above) followed by `data.len()` bytes; they and `b` live until
-            // the call returns, which is what the C API promises.
-            unsafe {
-                (self.f)(
-                    b,
-                    base.cast(),
-                    count,
-                    base.add(rec_bytes),
-                    data_len,
-                    self.userdata,
-                )
-            }
+            // SAFETY: `recs` holds `count` records (the C layout equals
+            // `FlatRecord`'s, asserted above) followed by `data_len` bytes at
+            // `data`; they and `b` live until the call returns, which is what
+            // the C API promises.
+            unsafe { (self.f)(b, recs.cast(), count, data, data_len, self.userdata) }
         })
     }
 }

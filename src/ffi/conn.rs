@@ -95,11 +95,7 @@ struct Collect<'a> {
 impl Service for Collect<'_> {
     fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
         if !self.flat.push(0, self.next_id, 0, res.head_only(), req) {
-            return res.send(proto::Response {
-                status: 503,
-                headers: b"",
-                body: proto::Body::Copy(b""),
-            });
+            return res.send(proto::Response::empty(503));
         }
         self.next_id += 1;
         self.tickets.push_back(Some(res.defer()));
@@ -124,23 +120,12 @@ impl fastserve_conn {
             &self.date.text,
         );
         if let Some(out) = out {
-            let (recs, data) = (self.flat.records(), self.flat.data());
-            let rec_bytes = std::mem::size_of_val(recs);
-            self.block.clear();
-            self.block.resize((rec_bytes + data.len()).div_ceil(8), 0);
-            let base = self.block.as_mut_ptr().cast::<u8>();
-            // SAFETY: `block` holds at least `rec_bytes + data.len()` bytes
-            // and overlaps neither source; the records are plain integers.
-            unsafe {
-                std::ptr::copy_nonoverlapping(recs.as_ptr().cast::<u8>(), base, rec_bytes);
-                std::ptr::copy_nonoverlapping(data.as_ptr(), base.add(rec_bytes), data.len());
-            }
+            let p = self.flat.pack(&mut self.block);
             *out = fastserve_conn_batch {
-                requests: base.cast_const().cast(),
-                count: recs.len(),
-                // SAFETY: `rec_bytes` is within the block (see above).
-                data: unsafe { base.add(rec_bytes) }.cast_const(),
-                data_len: data.len(),
+                requests: p.records.as_ptr().cast(),
+                count: p.records.len(),
+                data: p.data.as_ptr(),
+                data_len: p.data.len(),
             };
         }
     }
@@ -154,20 +139,7 @@ impl fastserve_conn {
             return false;
         };
         self.date.refresh();
-        let ok = (200..=999).contains(&r.status) && flat::reply_headers(&mut self.scratch, r);
-        let resp = if ok {
-            proto::Response {
-                status: r.status,
-                headers: &self.scratch,
-                body: proto::Body::Copy(r.body),
-            }
-        } else {
-            proto::Response {
-                status: 500,
-                headers: b"",
-                body: proto::Body::Copy(b""),
-            }
-        };
+        let resp = r.to_response(&mut self.scratch);
         self.conn
             .complete(ticket, resp, &self.cfg, &mut self.pool, &self.date.text);
         while let Some(None) = self.tickets.front() {
@@ -311,7 +283,7 @@ pub unsafe extern "C" fn fastserve_conn_respond(
             headers: h,
             body: b,
         };
-        let valid = (200..=999).contains(&status) && flat::valid_header_lines(h);
+        let valid = proto::valid_status(status) && flat::valid_header_lines(h);
         match (c.answer(id, &r), valid) {
             (true, true) => FASTSERVE_RESULT_OK,
             _ => FASTSERVE_RESULT_INVALID_ARGUMENT,

@@ -10,7 +10,7 @@ use super::fastserve_result::{self, *};
 
 use super::{bytes, guard};
 use crate::proto::MAX_BLOCK;
-use crate::proto::{ExtBody, Request};
+use crate::proto::{ExtBody, ExtBytes, Request};
 use crate::server::{BuildError, Handler, ResponseBuilder, Server, ServerConfig, ServerError};
 
 /// Engine settings; copied by `fastserve_server_new`. Not thread-safe.
@@ -1066,13 +1066,43 @@ pub unsafe extern "C" fn fastserve_response_body_borrowed(
         } else {
             body
         };
-        build_result(r.body_ext(ExtBody::Borrowed {
+        let b = BorrowedBody {
             ptr,
             len,
             release,
             userdata,
-        }))
+        };
+        build_result(r.body_ext(ExtBody::Foreign(Box::new(b))))
     })
+}
+
+/// A C caller's body: `release(userdata)` runs when it is no longer needed.
+struct BorrowedBody {
+    ptr: *const u8,
+    len: usize,
+    release: fastserve_release_fn,
+    userdata: *mut c_void,
+}
+
+// SAFETY: the C API contract of `fastserve_response_body_borrowed`: the bytes
+// stay valid and unchanged until `release`, which may run on any thread.
+unsafe impl Send for BorrowedBody {}
+
+impl ExtBytes for BorrowedBody {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: valid for `len` bytes until released (see `Send`); `ptr`
+        // is never NULL (a dangling pointer stands for an empty body).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for BorrowedBody {
+    fn drop(&mut self) {
+        if let Some(f) = self.release {
+            // SAFETY: the caller gave this callback for exactly this call.
+            unsafe { f(self.userdata) }
+        }
+    }
 }
 
 /// Detaches the response from the handler call. Returns a new handle, usable

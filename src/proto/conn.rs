@@ -23,6 +23,10 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// Position of this request on its connection, from 0.
     pub seq: u64,
+    /// The head and the body as one slice of the read buffer (a chunked
+    /// body is decoded in place right behind the head). Private, so that
+    /// every field above lies inside it.
+    pub(crate) region: &'a [u8],
 }
 
 impl Request<'_> {
@@ -673,8 +677,9 @@ impl Conn {
             query,
             minor_version: req.minor_version,
             headers: hs,
-            body: &buf[body],
+            body: &buf[body.clone()],
             seq,
+            region: &buf[..body.end],
         };
         let conn = if self.no_more {
             ConnHeader::Close

@@ -19,7 +19,7 @@
 //! "\0" in one call instead of measuring each).
 
 use super::conn::Request;
-use super::render::valid_header_field;
+use super::render::{valid_header_field, valid_status, Body, Response};
 
 /// The request was `HEAD`: its response goes out without a body.
 pub const FLAG_HEAD: u32 = 1;
@@ -130,21 +130,15 @@ impl FlatBatch {
         head_only: bool,
         req: &Request<'_>,
     ) -> bool {
-        // The head and body are one region of the connection's buffer: the
-        // method starts it and the body ends it (a chunked body was decoded
-        // in place right behind the head).
-        let start = req.method.as_ptr() as usize;
-        let end = req.body.as_ptr() as usize + req.body.len();
-        let need = end.wrapping_sub(start) + 3 + 16 * req.headers.len();
-        if end < start || self.data.len() + need > MAX_DATA {
+        let region = req.region;
+        let need = region.len() + 3 + 16 * req.headers.len();
+        if self.data.len() + need > MAX_DATA {
             return false;
         }
-        // SAFETY: `method` and `body` point into the same buffer (the
-        // connection's read buffer) with the method first, so the whole
-        // range `start..end` lies inside that one live allocation.
-        let region = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
         let base = self.data.len();
         self.data.extend_from_slice(region);
+        // every slice of `req` lies inside `region` (see `Request::region`)
+        let start = region.as_ptr() as usize;
         let off = |s: &[u8]| (base + (s.as_ptr() as usize - start)) as u32;
         while self.data.len() % 4 != 0 {
             self.data.push(0);
@@ -189,6 +183,40 @@ impl FlatBatch {
     }
 }
 
+/// A batch packed into one block of 8-byte words: the records, then the data
+/// area, so that a host copies both at once.
+pub struct Packed<'b> {
+    pub records: &'b [FlatRecord],
+    pub data: &'b [u8],
+}
+
+/// Copies `records` and `data` into `block`, back to back.
+pub fn pack<'b>(records: &[FlatRecord], data: &[u8], block: &'b mut Vec<u64>) -> Packed<'b> {
+    let rec_bytes = std::mem::size_of_val(records);
+    block.clear();
+    block.resize((rec_bytes + data.len()).div_ceil(8), 0);
+    let base = block.as_mut_ptr().cast::<u8>();
+    // SAFETY: `block` holds at least `rec_bytes + data.len()` bytes, is
+    // 8-byte aligned like `FlatRecord`, and overlaps neither source. The
+    // records are plain integers, so their bytes are a valid copy, and both
+    // slices borrow `block` for `'b` without mutation.
+    unsafe {
+        std::ptr::copy_nonoverlapping(records.as_ptr().cast::<u8>(), base, rec_bytes);
+        std::ptr::copy_nonoverlapping(data.as_ptr(), base.add(rec_bytes), data.len());
+        Packed {
+            records: std::slice::from_raw_parts(base.cast(), records.len()),
+            data: std::slice::from_raw_parts(base.add(rec_bytes), data.len()),
+        }
+    }
+}
+
+impl FlatBatch {
+    /// [`pack`] of this batch.
+    pub fn pack<'b>(&self, block: &'b mut Vec<u64>) -> Packed<'b> {
+        pack(&self.records, &self.data, block)
+    }
+}
+
 /// Why a set of replies was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyError {
@@ -207,6 +235,25 @@ pub struct Reply<'a> {
     pub content_type: u32,
     pub headers: &'a [u8],
     pub body: &'a [u8],
+}
+
+impl<'a> Reply<'a> {
+    /// The response this reply stands for, its header lines built in
+    /// `scratch`; an invalid status, content type or header line gives 500.
+    pub fn to_response<'s>(&self, scratch: &'s mut Vec<u8>) -> Response<'s>
+    where
+        'a: 's,
+    {
+        if valid_status(self.status) && reply_headers(scratch, self) {
+            Response {
+                status: self.status,
+                headers: scratch,
+                body: Body::Copy(self.body),
+            }
+        } else {
+            Response::empty(500)
+        }
+    }
 }
 
 /// A columnar set of replies (see the module comment).

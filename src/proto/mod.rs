@@ -9,10 +9,10 @@ mod pool;
 mod render;
 
 pub use conn::{Conn, Request, Responder, Service, Ticket};
-pub use output::{ExtBody, ReleaseFn};
+pub use output::{ExtBody, ExtBytes};
 pub use pool::BufPool;
 pub(crate) use pool::MAX_BLOCK;
-pub use render::{reason, valid_header_field, Body, Response, StaticResponse};
+pub use render::{reason, valid_header_field, valid_status, Body, Response, StaticResponse};
 
 /// Per-connection limits. Each one bounds memory or work a client can cause.
 #[derive(Clone, Debug)]

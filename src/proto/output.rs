@@ -2,54 +2,32 @@
 //! byte buffer plus zero-copy body segments, handed out as iovecs.
 
 use std::collections::VecDeque;
-use std::ffi::c_void;
 use std::io::IoSlice;
 use std::sync::Arc;
 
 use super::pool::BufPool;
 
-/// Called once when a borrowed body has been sent or dropped.
-pub type ReleaseFn = unsafe extern "C" fn(userdata: *mut c_void);
+/// Bytes that live outside the engine and are sent from where they are.
+/// Dropping the value releases them, once they are sent or the connection
+/// closes; the drop may run on any thread.
+pub trait ExtBytes: Send {
+    fn bytes(&self) -> &[u8];
+}
 
 /// A body sent from its own storage.
 pub enum ExtBody {
     Owned(Vec<u8>),
     Shared(Arc<[u8]>),
-    /// Caller-owned bytes; `release(userdata)` runs when they are no longer needed.
-    Borrowed {
-        ptr: *const u8,
-        len: usize,
-        release: Option<ReleaseFn>,
-        userdata: *mut c_void,
-    },
+    /// Storage owned by the embedder (a C caller's buffer, say).
+    Foreign(Box<dyn ExtBytes>),
 }
-
-// SAFETY: a borrowed body's owner promises (in the C API contract) that the
-// bytes stay valid and unchanged, and that `release` may run on any thread,
-// until `release` is called.
-unsafe impl Send for ExtBody {}
 
 impl ExtBody {
     pub fn as_slice(&self) -> &[u8] {
         match self {
             ExtBody::Owned(v) => v,
             ExtBody::Shared(a) => a,
-            // SAFETY: the owner keeps `ptr..ptr+len` valid until release (see `Send`).
-            ExtBody::Borrowed { ptr, len, .. } => unsafe { std::slice::from_raw_parts(*ptr, *len) },
-        }
-    }
-}
-
-impl Drop for ExtBody {
-    fn drop(&mut self) {
-        if let ExtBody::Borrowed {
-            release: Some(f),
-            userdata,
-            ..
-        } = *self
-        {
-            // SAFETY: the C caller supplied this callback for exactly this call.
-            unsafe { f(userdata) }
+            ExtBody::Foreign(f) => f.bytes(),
         }
     }
 }

@@ -22,6 +22,12 @@ pub fn valid_header_field(name: &[u8], value: &[u8]) -> bool {
         && !RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r))
 }
 
+/// Whether `status` can answer a request: 200..=999 (1xx are interim).
+#[inline]
+pub fn valid_status(status: u16) -> bool {
+    (200..=999).contains(&status)
+}
+
 /// The standard reason phrase of a status code ("" for unknown codes).
 pub fn reason(status: u16) -> &'static str {
     match status {
@@ -68,6 +74,18 @@ pub struct Response<'a> {
     pub status: u16,
     pub headers: &'a [u8],
     pub body: Body<'a>,
+}
+
+impl Response<'static> {
+    /// Only a status, with an empty body: the engine's own answers, such as
+    /// the 500 for a request a handler left unanswered.
+    pub const fn empty(status: u16) -> Self {
+        Response {
+            status,
+            headers: b"",
+            body: Body::Copy(b""),
+        }
+    }
 }
 
 /// Where a response body lives.
