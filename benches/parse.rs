@@ -14,7 +14,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fastserve::parse::{parse_request, Config, Header, Kernel, Mode};
 
-#[path = "requests.rs"]
+#[path = "../tests/support/requests.rs"]
 mod requests;
 use requests::{LONG, SHORT};
 

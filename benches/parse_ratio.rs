@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use fastserve::parse::{parse_request, Config, Header, Kernel, Mode, Status};
 
-#[path = "requests.rs"]
+#[path = "../tests/support/requests.rs"]
 mod requests;
 
 type Contender<'a> = (String, Box<dyn FnMut(&[u8]) -> usize + 'a>);

@@ -5,7 +5,7 @@ mod support {
     pub mod fuzz_checks;
 }
 
-#[path = "../benches/requests.rs"]
+#[path = "support/requests.rs"]
 mod requests;
 use requests::{LONG, SHORT};
 

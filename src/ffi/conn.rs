@@ -16,7 +16,7 @@ use super::{bytes, guard, guard_or};
 use crate::parse::Header;
 use crate::proto::date::DateCache;
 use crate::proto::flat::{self, FlatBatch, Reply};
-use crate::proto::{self, BufPool, Conn, ProtoConfig, Request, Responder, Service, Ticket};
+use crate::proto::{self, BufPool, Conn, Ctx, ProtoConfig, Request, Responder, Service, Ticket};
 
 /// A sans-I/O HTTP/1.1 server connection: it parses, frames, orders and
 /// renders; the program does every read, write and close. Not thread-safe:
@@ -112,13 +112,12 @@ impl fastserve_conn {
             tickets: &mut self.tickets,
             next_id,
         };
-        self.conn.process(
-            &mut c,
-            &self.cfg,
-            &mut self.pool,
-            &mut self.headers,
-            &self.date.text,
-        );
+        let mut ctx = Ctx {
+            cfg: &self.cfg,
+            pool: &mut self.pool,
+            date: &self.date.text,
+        };
+        self.conn.process(&mut c, &mut ctx, &mut self.headers);
         if let Some(out) = out {
             let p = self.flat.pack(&mut self.block);
             *out = fastserve_conn_batch {
@@ -140,8 +139,15 @@ impl fastserve_conn {
         };
         self.date.refresh();
         let resp = r.to_response(&mut self.scratch);
-        self.conn
-            .complete(ticket, resp, &self.cfg, &mut self.pool, &self.date.text);
+        self.conn.complete(
+            ticket,
+            resp,
+            &mut Ctx {
+                cfg: &self.cfg,
+                pool: &mut self.pool,
+                date: &self.date.text,
+            },
+        );
         while let Some(None) = self.tickets.front() {
             self.tickets.pop_front();
             self.base += 1;

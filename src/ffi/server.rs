@@ -1141,7 +1141,7 @@ pub unsafe extern "C" fn fastserve_response_send(res: *mut fastserve_response) -
         let Some(r) = (unsafe { self::res(res) }) else {
             return FASTSERVE_RESULT_NULL_ARGUMENT;
         };
-        let detached = r.detached;
+        let detached = r.is_detached();
         let out = build_result(r.send());
         if detached {
             // SAFETY: a detached builder came from `Box::into_raw` in

@@ -1,239 +1,20 @@
-//! One HTTP/1.1 connection: request framing, pipelining, response ordering.
+//! One HTTP/1.1 server connection: reads requests, hands them to a
+//! [`Service`], and queues the responses in request order.
 
-use std::collections::VecDeque;
+use std::ops::Range;
 
-use super::date::DATE_LEN;
-use super::output::{ExtBody, Output};
-use super::pool::BufPool;
-use super::render::{self, Body, ConnHeader, Response, StaticResponse};
-use super::{Limits, ProtoConfig};
+use super::framing::{self, BodyFraming, ConnHeader};
+use super::reader::{Input, Reading};
+use super::render::{self, Body, Response};
+use super::request::{Request, Service, Ticket};
+use super::responder::Responder;
+use super::slots::Slots;
+use super::{Ctx, Limits};
 use crate::parse::{self, ChunkedDecoder, Decoded, Header, Mode, Status};
-
-/// A parsed request, borrowed from the connection's read buffer for the
-/// duration of one [`Service::handle`] call.
-pub struct Request<'a> {
-    pub method: &'a [u8],
-    /// The request target as sent (path and query).
-    pub target: &'a [u8],
-    pub path: &'a [u8],
-    /// The part after `?`, if any.
-    pub query: Option<&'a [u8]>,
-    pub minor_version: u8,
-    pub headers: &'a [Header<'a>],
-    pub body: &'a [u8],
-    /// Position of this request on its connection, from 0.
-    pub seq: u64,
-    /// The head and the body as one slice of the read buffer (a chunked
-    /// body is decoded in place right behind the head). Private, so that
-    /// every field above lies inside it.
-    pub(crate) region: &'a [u8],
-}
-
-impl Request<'_> {
-    /// First header with this name, compared case-insensitively.
-    pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|h| h.name().eq_ignore_ascii_case(name))
-            .map(|h| h.value())
-    }
-}
-
-/// What the connection does with each request.
-pub trait Service {
-    /// Answers `req` through `res`: send now, or `defer` and complete later
-    /// with [`Conn::complete`]. Leaving it unanswered sends a 500.
-    fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>);
-}
-
-/// Identifies a deferred response on its connection, and how to render it.
-#[derive(Clone, Copy)]
-pub struct Ticket {
-    pub seq: u64,
-    head_only: bool,
-    conn: ConnHeader,
-}
-
-/// Writes the response for one request.
-pub struct Responder<'a> {
-    out: &'a mut Slots,
-    pool: &'a mut BufPool,
-    cfg: &'a ProtoConfig,
-    date: &'a [u8; DATE_LEN],
-    seq: u64,
-    head_only: bool,
-    conn: ConnHeader,
-    done: bool,
-}
-
-impl Responder<'_> {
-    /// Sends a response rendered at registration time.
-    #[inline]
-    pub fn send_static(&mut self, r: &StaticResponse) {
-        let (date, conn, head_only) = (self.date, self.conn, self.head_only);
-        self.out.emit(
-            self.seq,
-            self.pool,
-            |dst| r.write(dst, date, conn, head_only),
-            None,
-        );
-        self.done = true;
-    }
-
-    /// Sends a response, adding `Date`, `Content-Length` and, when configured, `Server`.
-    pub fn send(&mut self, r: Response<'_>) {
-        let (date, conn, head_only, server) = (
-            self.date,
-            self.conn,
-            self.head_only,
-            self.cfg.server_name.as_deref(),
-        );
-        let len = r.body.len();
-        let (copy, ext) = match r.body {
-            Body::Copy(b) => (b, None),
-            Body::Ext(e) => (&[][..], (!head_only).then_some(e)),
-        };
-        self.out.emit(
-            self.seq,
-            self.pool,
-            |dst| {
-                render::head(dst, r.status, server, date, Some(len), conn, r.headers);
-                if !head_only {
-                    dst.extend_from_slice(copy);
-                }
-            },
-            ext,
-        );
-        self.done = true;
-    }
-
-    /// Promises a response later, through [`Conn::complete`] with this ticket.
-    pub fn defer(&mut self) -> Ticket {
-        let ticket = self.ticket();
-        self.out.held.push_back(Held {
-            seq: self.seq,
-            data: None,
-            ticket: Some(ticket),
-        });
-        self.done = true;
-        ticket
-    }
-
-    /// The ticket [`Responder::defer`] would return.
-    pub fn ticket(&self) -> Ticket {
-        Ticket {
-            seq: self.seq,
-            head_only: self.head_only,
-            conn: self.conn,
-        }
-    }
-
-    /// Whether the request was HEAD (the body will not be sent).
-    pub fn head_only(&self) -> bool {
-        self.head_only
-    }
-
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-}
-
-/// A deferred response, rendered when it completes.
-struct Rendered {
-    bytes: Vec<u8>,
-    body: Option<ExtBody>,
-}
-
-struct Held {
-    seq: u64,
-    data: Option<Rendered>,
-    /// How to render it, while it is still pending.
-    ticket: Option<Ticket>,
-}
-
-/// Response ordering: output goes straight to the writer while nothing is
-/// held; behind a deferred response, later ones wait in `held`.
-#[derive(Default)]
-struct Slots {
-    out: Output,
-    held: VecDeque<Held>,
-}
-
-impl Slots {
-    #[inline]
-    fn emit(
-        &mut self,
-        seq: u64,
-        pool: &mut BufPool,
-        f: impl FnOnce(&mut Vec<u8>),
-        ext: Option<ExtBody>,
-    ) {
-        if self.held.is_empty() {
-            let buf = self.out.buf(pool);
-            let before = buf.len();
-            f(buf);
-            self.out.appended(before);
-            if let Some(e) = ext {
-                self.out.push_ext(e);
-            }
-        } else {
-            let mut bytes = Vec::new();
-            f(&mut bytes);
-            self.held.push_back(Held {
-                seq,
-                data: Some(Rendered { bytes, body: ext }),
-                ticket: None,
-            });
-        }
-    }
-
-    /// Moves leading completed responses to the writer.
-    fn release(&mut self, pool: &mut BufPool) {
-        while let Some(Held { data: Some(_), .. }) = self.held.front() {
-            let r = self.held.pop_front().unwrap().data.unwrap();
-            let buf = self.out.buf(pool);
-            let before = buf.len();
-            buf.extend_from_slice(&r.bytes);
-            self.out.appended(before);
-            if let Some(e) = r.body {
-                self.out.push_ext(e);
-            }
-        }
-    }
-}
-
-/// Where the reader is within the current request.
-#[derive(Clone, Copy)]
-enum Reading {
-    /// Waiting for (the rest of) a request head.
-    None,
-    /// Head of `head` bytes parsed; `len` body bytes expected after it.
-    Length { head: usize, len: usize },
-    /// Head of `head` bytes parsed; `decoded` body bytes decoded after it.
-    Chunked { head: usize, decoded: usize },
-}
-
-/// What the head says about framing and the connection.
-struct Framing {
-    body: FramingBody,
-    keep_alive: bool,
-    expect_continue: bool,
-}
-
-enum FramingBody {
-    None,
-    Length(usize),
-    Chunked,
-}
 
 /// An HTTP/1.1 server connection.
 pub struct Conn {
-    rbuf: Vec<u8>,
-    /// Start of unprocessed input in `rbuf`.
-    rpos: usize,
-    /// Bytes after `rpos` known to hold no complete head.
-    scanned: usize,
-    body: Reading,
+    input: Input,
     decoder: ChunkedDecoder,
     slots: Slots,
     next_seq: u64,
@@ -261,13 +42,18 @@ impl Default for Conn {
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
+/// Where a complete request lies in the unprocessed input: the head's
+/// length, the body's range, and the bytes it used in all.
+struct Span {
+    head: usize,
+    body: Range<usize>,
+    end: usize,
+}
+
 impl Conn {
     pub fn new() -> Self {
         Conn {
-            rbuf: Vec::new(),
-            rpos: 0,
-            scanned: 0,
-            body: Reading::None,
+            input: Input::default(),
             decoder: ChunkedDecoder::default(),
             slots: Slots::default(),
             next_seq: 0,
@@ -287,47 +73,28 @@ impl Conn {
     #[inline]
     pub fn recv_buf(
         &mut self,
-        pool: &mut BufPool,
+        pool: &mut super::BufPool,
         limits: &Limits,
     ) -> &mut [std::mem::MaybeUninit<u8>] {
-        if self.rbuf.capacity() == 0 {
-            self.rbuf = pool.get();
-        }
-        if self.rpos > 0 && self.rbuf.capacity() - self.rbuf.len() < pool.block() / 4 {
-            self.rbuf.drain(..self.rpos);
-            self.rpos = 0;
-        }
-        if self.rbuf.capacity() == self.rbuf.len() {
-            // a request bigger than a block: grow up to what the limits allow
-            let cap = limits.max_head + limits.max_body + pool.block();
-            let want = (self.rbuf.capacity() * 2).min(cap.max(self.rbuf.capacity() + 1));
-            self.rbuf.reserve_exact(want - self.rbuf.len());
-        }
-        self.rbuf.spare_capacity_mut()
+        self.input.spare(pool, limits)
     }
 
     /// Records `n` bytes written into [`Conn::recv_buf`].
+    ///
+    /// # Safety
+    /// The first `n` bytes of the slice the last `recv_buf` call returned
+    /// were initialised since (by `read(2)`, say).
     #[inline]
-    pub fn received(&mut self, n: usize) {
-        let len = self.rbuf.len();
-        assert!(n <= self.rbuf.capacity() - len);
-        // SAFETY: the caller initialised `n` bytes of the spare capacity.
-        unsafe { self.rbuf.set_len(len + n) };
+    pub unsafe fn received(&mut self, n: usize) {
+        // SAFETY: forwarded contract.
+        unsafe { self.input.received(n) };
         self.bytes_in += n as u64;
     }
 
     /// Copies received bytes in (for hosts that own their read buffers).
-    pub fn feed(&mut self, data: &[u8], pool: &mut BufPool, limits: &Limits) {
-        let mut data = data;
-        while !data.is_empty() {
-            let spare = self.recv_buf(pool, limits);
-            let n = spare.len().min(data.len());
-            for (d, s) in spare[..n].iter_mut().zip(data) {
-                d.write(*s);
-            }
-            self.received(n);
-            data = &data[n..];
-        }
+    pub fn feed(&mut self, data: &[u8], pool: &mut super::BufPool, limits: &Limits) {
+        self.input.feed(data, pool, limits);
+        self.bytes_in += data.len() as u64;
     }
 
     /// The peer finished sending.
@@ -360,84 +127,74 @@ impl Conn {
 
     /// Whether input is buffered that `process` has not consumed.
     pub fn has_input(&self) -> bool {
-        self.rbuf.len() > self.rpos
+        self.input.has_input()
     }
 
     /// Parses every complete request buffered and hands each to `svc`.
+    /// `headers` is scratch space for the parser, at least
+    /// `limits.max_headers` long to allow that many fields.
     pub fn process<S: Service>(
         &mut self,
         svc: &mut S,
-        cfg: &ProtoConfig,
-        pool: &mut BufPool,
+        ctx: &mut Ctx<'_>,
         headers: &mut [Header<'_>],
-        date: &[u8; DATE_LEN],
     ) {
-        let limits = &cfg.limits;
+        let limits = &ctx.cfg.limits;
         while !self.backpressured(limits) {
-            match self.body {
-                Reading::None => {
-                    if self.no_more || !self.next_head(svc, cfg, pool, headers, date) {
+            match self.input.reading {
+                Reading::Head => {
+                    if self.no_more || !self.next_head(svc, ctx, headers) {
                         break;
                     }
                 }
                 Reading::Length { head, len } => {
-                    if self.rbuf.len() - self.rpos < head + len {
+                    if self.input.avail().len() < head + len {
                         break;
                     }
-                    self.body = Reading::None;
-                    self.dispatch(
-                        svc,
-                        cfg,
-                        pool,
-                        headers,
-                        date,
+                    self.input.reading = Reading::Head;
+                    let span = Span {
                         head,
-                        head..head + len,
-                        head + len,
-                        None,
-                    );
+                        body: head..head + len,
+                        end: head + len,
+                    };
+                    self.dispatch(svc, ctx, headers, span, None);
                 }
                 Reading::Chunked { head, decoded } => {
-                    let start = self.rpos + head + decoded;
-                    let raw_len = self.rbuf.len() - start;
-                    if raw_len == 0 {
+                    let start = self.input.pos + head + decoded;
+                    if self.input.buf.len() == start {
                         break;
                     }
-                    match self.decoder.decode(&mut self.rbuf[start..], Mode::Strict) {
+                    match self
+                        .decoder
+                        .decode(&mut self.input.buf[start..], Mode::Strict)
+                    {
                         Ok(Decoded::Partial { len }) => {
-                            self.rbuf.truncate(start + len);
-                            self.body = Reading::Chunked {
-                                head,
-                                decoded: decoded + len,
-                            };
-                            if decoded + len > limits.max_body {
-                                self.fail(413, pool, date, cfg);
+                            self.input.buf.truncate(start + len);
+                            let decoded = decoded + len;
+                            self.input.reading = Reading::Chunked { head, decoded };
+                            if decoded > limits.max_body {
+                                self.fail(413, ctx);
                             }
                             break;
                         }
                         Ok(Decoded::Complete { len, rest }) => {
                             let total = decoded + len;
                             // the bytes after the body were moved to follow it
-                            self.rbuf.truncate(start + len + rest);
-                            self.body = Reading::None;
+                            self.input.buf.truncate(start + len + rest);
+                            self.input.reading = Reading::Head;
                             if total > limits.max_body {
-                                self.fail(413, pool, date, cfg);
+                                self.fail(413, ctx);
                                 break;
                             }
-                            self.dispatch(
-                                svc,
-                                cfg,
-                                pool,
-                                headers,
-                                date,
+                            let span = Span {
                                 head,
-                                head..head + total,
-                                head + total,
-                                None,
-                            );
+                                body: head..head + total,
+                                end: head + total,
+                            };
+                            self.dispatch(svc, ctx, headers, span, None);
                         }
                         Err(_) => {
-                            self.fail(400, pool, date, cfg);
+                            self.fail(400, ctx);
                             break;
                         }
                     }
@@ -447,14 +204,7 @@ impl Conn {
         self.stalled = self.backpressured(limits)
             && self.has_input()
             && (!self.no_more || self.reading_body());
-        if self.rpos == self.rbuf.len()
-            && self.rbuf.capacity() > 0
-            && matches!(self.body, Reading::None)
-        {
-            self.rpos = 0;
-            self.scanned = 0;
-            pool.put(std::mem::take(&mut self.rbuf));
-        }
+        self.input.release_if_drained(ctx.pool);
         if self.eof && (!self.backpressured(limits) || self.no_more) {
             // nothing more can arrive: what is buffered and incomplete is dropped
             self.no_more = true;
@@ -466,47 +216,44 @@ impl Conn {
     fn next_head<S: Service>(
         &mut self,
         svc: &mut S,
-        cfg: &ProtoConfig,
-        pool: &mut BufPool,
+        ctx: &mut Ctx<'_>,
         headers: &mut [Header<'_>],
-        date: &[u8; DATE_LEN],
     ) -> bool {
-        let limits = &cfg.limits;
-        // SAFETY: `rbuf` is neither written nor reallocated while `avail` and
-        // the request borrowed from it are in use: dispatching touches only the
-        // output side and the counters, and `fail` only moves `rpos`.
+        let limits = &ctx.cfg.limits;
+        // SAFETY: the input buffer is neither written nor reallocated while
+        // `avail` and the request borrowed from it are in use: dispatching
+        // touches only the output side and the counters, and `fail` only
+        // moves the read position.
         let avail: &[u8] = unsafe {
-            std::slice::from_raw_parts(
-                self.rbuf.as_ptr().add(self.rpos),
-                self.rbuf.len() - self.rpos,
-            )
+            let a = self.input.avail();
+            std::slice::from_raw_parts(a.as_ptr(), a.len())
         };
         if avail.is_empty() {
             return false;
         }
         // An incomplete head is parsed again only once an empty line arrived.
-        if self.scanned > 0 {
-            let from = self.scanned.saturating_sub(3);
+        if self.input.scanned > 0 {
+            let from = self.input.scanned.saturating_sub(3);
             if !avail[from..]
                 .windows(2)
                 .any(|w| w == b"\n\n" || w == b"\n\r")
             {
-                self.scanned = avail.len();
-                return self.head_too_big(pool, date, cfg);
+                self.input.scanned = avail.len();
+                return self.head_too_big(ctx);
             }
         }
         let max = limits.max_headers.min(headers.len());
-        // SAFETY: the header array is only borrowed for `buf`'s lifetime below:
-        // `hs` does not outlive this function, and `self.rbuf` is not touched
-        // while it is alive.
+        // SAFETY: the header array is only borrowed for `avail`'s lifetime
+        // below: `hs` does not outlive this function, and the input buffer is
+        // not touched while it is alive.
         let hs: &mut [Header<'_>] = unsafe {
             std::mem::transmute::<&mut [Header<'_>], &mut [Header<'_>]>(&mut headers[..max])
         };
-        let (head_len, req) = match parse::parse_request(avail, hs, &parse::Config::strict()) {
+        let (head, req) = match parse::parse_request(avail, hs, &parse::Config::strict()) {
             Ok(Status::Complete { len, value }) => (len, value),
             Ok(Status::Partial) => {
-                self.scanned = avail.len();
-                return self.head_too_big(pool, date, cfg);
+                self.input.scanned = avail.len();
+                return self.head_too_big(ctx);
             }
             Err(e) => {
                 let status = match e {
@@ -514,148 +261,114 @@ impl Conn {
                     parse::Error::UnsupportedVersion => 505,
                     _ => 400,
                 };
-                self.fail(status, pool, date, cfg);
+                self.fail(status, ctx);
                 return false;
             }
         };
-        self.scanned = 0;
-        if head_len > limits.max_request_line && request_line_len(avail) > limits.max_request_line {
-            self.fail(414, pool, date, cfg);
+        self.input.scanned = 0;
+        if head > limits.max_request_line
+            && framing::request_line_len(avail) > limits.max_request_line
+        {
+            self.fail(414, ctx);
             return false;
         }
-        if head_len > limits.max_head {
-            self.fail(431, pool, date, cfg);
+        if head > limits.max_head {
+            self.fail(431, ctx);
             return false;
         }
-        let framing = match framing(req.minor_version, &hs[..req.headers]) {
+        let fields = &hs[..req.headers];
+        let f = match framing::request(req.minor_version, fields) {
             Ok(f) => f,
             Err(status) => {
-                self.fail(status, pool, date, cfg);
+                self.fail(status, ctx);
                 return false;
             }
         };
-        if !framing.keep_alive {
+        if !f.keep_alive {
             self.no_more = true;
         }
-        match framing.body {
-            FramingBody::None => {
-                self.dispatch(
-                    svc,
-                    cfg,
-                    pool,
-                    &mut [],
-                    date,
-                    head_len,
-                    head_len..head_len,
-                    head_len,
-                    Some((req, &hs[..req.headers])),
-                );
+        let len = match f.body {
+            BodyFraming::None => 0,
+            BodyFraming::Length(len) if len > limits.max_body => {
+                self.fail(413, ctx);
+                return false;
             }
-            FramingBody::Length(len) => {
-                if len > limits.max_body {
-                    self.fail(413, pool, date, cfg);
-                    return false;
-                }
-                if avail.len() >= head_len + len {
-                    self.dispatch(
-                        svc,
-                        cfg,
-                        pool,
-                        &mut [],
-                        date,
-                        head_len,
-                        head_len..head_len + len,
-                        head_len + len,
-                        Some((req, &hs[..req.headers])),
-                    );
-                } else {
-                    self.body = Reading::Length {
-                        head: head_len,
-                        len,
-                    };
-                    if framing.expect_continue {
-                        self.send_continue(pool);
-                    }
-                    return false;
-                }
-            }
-            FramingBody::Chunked => {
+            BodyFraming::Length(len) => len,
+            BodyFraming::Chunked => {
                 self.decoder = ChunkedDecoder::new(true);
-                self.body = Reading::Chunked {
-                    head: head_len,
-                    decoded: 0,
-                };
-                if framing.expect_continue && avail.len() == head_len {
-                    self.send_continue(pool);
+                self.input.reading = Reading::Chunked { head, decoded: 0 };
+                if f.expect_continue && avail.len() == head {
+                    self.send_continue(ctx);
                 }
+                return true;
             }
+        };
+        if avail.len() < head + len {
+            self.input.reading = Reading::Length { head, len };
+            if f.expect_continue {
+                self.send_continue(ctx);
+            }
+            return false;
         }
+        let span = Span {
+            head,
+            body: head..head + len,
+            end: head + len,
+        };
+        self.dispatch(svc, ctx, &mut [], span, Some((req, fields)));
         true
     }
 
-    fn head_too_big(
-        &mut self,
-        pool: &mut BufPool,
-        date: &[u8; DATE_LEN],
-        cfg: &ProtoConfig,
-    ) -> bool {
-        let avail = &self.rbuf[self.rpos..];
-        let limits = &cfg.limits;
+    fn head_too_big(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let avail = self.input.avail();
+        let limits = &ctx.cfg.limits;
         let line_ended = avail.contains(&b'\n');
-        if !line_ended && request_line_len(avail) > limits.max_request_line {
-            self.fail(414, pool, date, cfg);
+        if !line_ended && framing::request_line_len(avail) > limits.max_request_line {
+            self.fail(414, ctx);
         } else if avail.len() > limits.max_head {
-            self.fail(431, pool, date, cfg);
+            self.fail(431, ctx);
         }
         false
     }
 
-    fn send_continue(&mut self, pool: &mut BufPool) {
+    fn send_continue(&mut self, ctx: &mut Ctx<'_>) {
         // An interim response may only go out when it is next in order.
-        if self.slots.held.is_empty() && self.released_seq == self.next_seq {
-            let buf = self.slots.out.buf(pool);
-            let before = buf.len();
-            buf.extend_from_slice(CONTINUE);
-            self.slots.out.appended(before);
+        if self.slots.held() == 0 && self.released_seq == self.next_seq {
+            self.slots.out.render(ctx.pool, |buf| {
+                buf.extend_from_slice(CONTINUE);
+                None
+            });
         }
     }
 
-    /// Hands a complete request to the service. `head` is the head length,
-    /// `body` the body range and `consumed` the bytes used, all from `rpos`.
-    #[allow(clippy::too_many_arguments)]
+    /// Hands a complete request to the service. A request whose body came
+    /// after its head comes without `parsed`: its head is parsed again.
     #[inline]
     fn dispatch<'b, S: Service>(
         &mut self,
         svc: &mut S,
-        cfg: &ProtoConfig,
-        pool: &mut BufPool,
+        ctx: &mut Ctx<'_>,
         headers: &mut [Header<'_>],
-        date: &[u8; DATE_LEN],
-        head: usize,
-        body: std::ops::Range<usize>,
-        consumed: usize,
+        span: Span,
         parsed: Option<(parse::Request<'b>, &'b [Header<'b>])>,
     ) {
-        // SAFETY: as in `next_head`: `rbuf` is not written or reallocated
-        // until this function returns.
+        // SAFETY: as in `next_head`: the input buffer is not written or
+        // reallocated until this function returns.
         let buf: &[u8] = unsafe {
-            std::slice::from_raw_parts(
-                self.rbuf.as_ptr().add(self.rpos),
-                self.rbuf.len() - self.rpos,
-            )
+            let a = self.input.avail();
+            std::slice::from_raw_parts(a.as_ptr(), a.len())
         };
         let (req, hs) = match parsed {
             Some(p) => p,
             None => {
-                // A request whose body arrived later lost its header array to
-                // other connections: parse the (valid) head again.
-                let max = cfg.limits.max_headers.min(headers.len());
+                // the header array went to other connections meanwhile
+                let max = ctx.cfg.limits.max_headers.min(headers.len());
                 // SAFETY: the borrow ends with this function.
                 let hs: &mut [Header<'_>] = unsafe {
                     std::mem::transmute::<&mut [Header<'_>], &mut [Header<'_>]>(&mut headers[..max])
                 };
                 let Ok(Status::Complete { value: req, .. }) =
-                    parse::parse_request(&buf[..head], hs, &parse::Config::strict())
+                    parse::parse_request(&buf[..span.head], hs, &parse::Config::strict())
                 else {
                     unreachable!("a parsed head parses again")
                 };
@@ -677,36 +390,25 @@ impl Conn {
             query,
             minor_version: req.minor_version,
             headers: hs,
-            body: &buf[body.clone()],
+            body: &buf[span.body.clone()],
             seq,
-            region: &buf[..body.end],
-        };
-        let conn = if self.no_more {
-            ConnHeader::Close
-        } else if req.minor_version == 0 {
-            ConnHeader::KeepAlive
-        } else {
-            ConnHeader::None
+            region: &buf[..span.body.end],
         };
         let mut res = Responder {
             out: &mut self.slots,
-            pool,
-            cfg,
-            date,
+            pool: ctx.pool,
+            cfg: ctx.cfg,
+            date: ctx.date,
             seq,
             head_only: req.method == b"HEAD",
-            conn,
+            conn: framing::conn_header(req.minor_version, self.no_more),
             done: false,
         };
         svc.handle(&request, &mut res);
         if !res.done {
-            res.send(Response {
-                status: 500,
-                headers: b"",
-                body: Body::Copy(b""),
-            });
+            res.send(Response::empty(500));
         }
-        self.rpos += consumed;
+        self.input.pos += span.end;
         if self.no_more {
             self.closing = true;
         }
@@ -716,163 +418,68 @@ impl Conn {
     /// Tracks how many responses reached the writer.
     #[inline]
     fn sync_released(&mut self) {
-        let held = self.slots.held.len() as u64;
-        self.released_seq = self.next_seq - held;
+        self.released_seq = self.next_seq - self.slots.held() as u64;
     }
 
     /// Completes a deferred response. Returns false for an unknown ticket.
-    pub fn complete(
-        &mut self,
-        ticket: Ticket,
-        r: Response<'_>,
-        cfg: &ProtoConfig,
-        pool: &mut BufPool,
-        date: &[u8; DATE_LEN],
-    ) -> bool {
-        let Some(front) = self.slots.held.front() else {
-            return false;
-        };
-        let Some(idx) = ticket.seq.checked_sub(front.seq) else {
-            return false;
-        };
-        match self.slots.held.get(idx as usize) {
-            Some(h) if h.data.is_none() && h.seq == ticket.seq => {}
-            _ => return false,
-        }
-        let len = r.body.len();
-        let server = cfg.server_name.as_deref();
-        if idx == 0 {
-            // The oldest open response: render it straight into the writer.
-            self.slots.held.pop_front();
-            let (copy, ext) = match r.body {
-                Body::Copy(b) => (b, None),
-                Body::Ext(e) => (&[][..], (!ticket.head_only).then_some(e)),
-            };
-            let buf = self.slots.out.buf(pool);
-            let before = buf.len();
-            render::head(
-                buf,
-                r.status,
-                server,
-                date,
-                Some(len),
-                ticket.conn,
-                r.headers,
-            );
-            if !ticket.head_only {
-                buf.extend_from_slice(copy);
-            }
-            self.slots.out.appended(before);
-            if let Some(e) = ext {
-                self.slots.out.push_ext(e);
-            }
-            self.slots.release(pool);
+    pub fn complete(&mut self, ticket: Ticket, r: Response<'_>, ctx: &mut Ctx<'_>) -> bool {
+        let server = ctx.cfg.server_name.as_deref();
+        let date = ctx.date;
+        let done = self.slots.fill(ticket.seq, ctx.pool, |dst| {
+            render::response(dst, r, server, date, ticket.conn, ticket.head_only)
+        });
+        if done {
             self.sync_released();
-            return true;
         }
-        let mut bytes = Vec::new();
-        render::head(
-            &mut bytes,
-            r.status,
-            server,
-            date,
-            Some(len),
-            ticket.conn,
-            r.headers,
-        );
-        let body = match r.body {
-            Body::Copy(b) => {
-                if !ticket.head_only {
-                    bytes.extend_from_slice(b);
-                }
-                None
-            }
-            Body::Ext(e) => (!ticket.head_only).then_some(e),
-        };
-        if let Some(h) = self.slots.held.get_mut(idx as usize) {
-            h.data = Some(Rendered { bytes, body });
-        }
-        self.slots.release(pool);
-        self.sync_released();
-        true
+        done
     }
 
     /// Answers the oldest deferred response still pending with `status` (its
     /// handler took too long). A late completion for it is then ignored.
-    pub fn expire_deferred(
-        &mut self,
-        status: u16,
-        cfg: &ProtoConfig,
-        pool: &mut BufPool,
-        date: &[u8; DATE_LEN],
-    ) -> bool {
-        let Some(ticket) = self
-            .slots
-            .held
-            .iter()
-            .find(|h| h.data.is_none())
-            .and_then(|h| h.ticket)
-        else {
+    pub fn expire_deferred(&mut self, status: u16, ctx: &mut Ctx<'_>) -> bool {
+        let Some(ticket) = self.slots.first_pending() else {
             return false;
         };
-        let body = render::reason(status).as_bytes();
         let r = Response {
             status,
             headers: b"Content-Type: text/plain\r\n",
-            body: Body::Copy(body),
+            body: Body::Copy(render::reason(status).as_bytes()),
         };
-        self.complete(ticket, r, cfg, pool, date)
+        self.complete(ticket, r, ctx)
     }
 
     /// Whether part of a request head is buffered.
     pub fn reading_head(&self) -> bool {
-        !self.no_more && self.has_input() && matches!(self.body, Reading::None)
+        !self.no_more && self.has_input() && !self.reading_body()
     }
 
     /// Answers with an error status and closes after it.
-    fn fail(&mut self, status: u16, pool: &mut BufPool, date: &[u8; DATE_LEN], cfg: &ProtoConfig) {
+    fn fail(&mut self, status: u16, ctx: &mut Ctx<'_>) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.in_flight += 1;
         let body = render::reason(status).as_bytes();
-        let server = cfg.server_name.as_deref();
-        self.slots.emit(
-            seq,
-            pool,
-            |dst| {
-                let extra = b"Content-Type: text/plain\r\n";
-                render::head(
-                    dst,
-                    status,
-                    server,
-                    date,
-                    Some(body.len() + 1),
-                    ConnHeader::Close,
-                    extra,
-                );
-                dst.extend_from_slice(body);
-                dst.push(b'\n');
-            },
-            None,
-        );
+        let server = ctx.cfg.server_name.as_deref();
+        let date = ctx.date;
+        self.slots.emit(seq, ctx.pool, |dst| {
+            let extra = b"Content-Type: text/plain\r\n";
+            let len = Some(body.len() + 1);
+            render::head(dst, status, server, date, len, ConnHeader::Close, extra);
+            dst.extend_from_slice(body);
+            dst.push(b'\n');
+            None
+        });
         self.no_more = true;
         self.closing = true;
-        self.body = Reading::None;
-        self.rpos = self.rbuf.len();
+        self.input.discard();
         self.sync_released();
     }
 
     /// Answers a request that is still being read (timeouts) with `status`,
     /// if no byte of a response to it was queued, and closes after it.
-    pub fn abort(
-        &mut self,
-        status: u16,
-        cfg: &ProtoConfig,
-        pool: &mut BufPool,
-        date: &[u8; DATE_LEN],
-    ) {
+    pub fn abort(&mut self, status: u16, ctx: &mut Ctx<'_>) {
         if self.reading_request() {
-            self.fail(status, pool, date, cfg);
+            self.fail(status, ctx);
         }
     }
 
@@ -893,19 +500,19 @@ impl Conn {
 
     /// Records `n` bytes written to the peer.
     #[inline]
-    pub fn written(&mut self, n: usize, pool: &mut BufPool) {
+    pub fn written(&mut self, n: usize, pool: &mut super::BufPool) {
         self.slots.out.consume(n, pool);
         if self.slots.out.unsent() == 0 {
             // every released response is fully written
-            self.in_flight = self.slots.held.len();
+            self.in_flight = self.slots.held();
         }
     }
 
     /// All responses owed so far are written and none is pending.
     pub fn is_idle(&self) -> bool {
         self.slots.out.unsent() == 0
-            && self.slots.held.is_empty()
-            && matches!(self.body, Reading::None)
+            && self.slots.held() == 0
+            && !self.reading_body()
             && !self.has_input()
     }
 
@@ -916,13 +523,13 @@ impl Conn {
 
     /// Whether a request body is being received.
     pub fn reading_body(&self) -> bool {
-        !matches!(self.body, Reading::None)
+        self.input.reading_body()
     }
 
     /// True once the connection should be closed: no more requests will be
     /// served and every response owed is written.
     pub fn should_close(&self) -> bool {
-        self.closing && self.slots.held.is_empty() && self.slots.out.unsent() == 0
+        self.closing && self.slots.held() == 0 && self.slots.out.unsent() == 0
     }
 
     /// Stop reading new requests (graceful shutdown). Responses owed still go out.
@@ -935,7 +542,7 @@ impl Conn {
 
     /// Responses deferred and not yet completed.
     pub fn pending(&self) -> usize {
-        self.slots.held.iter().filter(|h| h.data.is_none()).count()
+        self.slots.pending()
     }
 
     pub fn requests(&self) -> u64 {
@@ -943,111 +550,8 @@ impl Conn {
     }
 
     /// Returns all buffers to `pool` (on close).
-    pub fn release(&mut self, pool: &mut BufPool) {
-        self.slots.out.clear(pool);
-        self.slots.held.clear();
-        pool.put(std::mem::take(&mut self.rbuf));
-        self.rpos = 0;
+    pub fn release(&mut self, pool: &mut super::BufPool) {
+        self.slots.clear(pool);
+        self.input.release(pool);
     }
-}
-
-fn trim(v: &[u8]) -> &[u8] {
-    let s = v
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(v.len());
-    let e = v
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(s, |e| e + 1);
-    &v[s..e]
-}
-
-/// Reads message framing and connection options from the fields. `Err` holds
-/// the status to answer with: conflicting or unknown framing is refused, as it
-/// could smuggle a second request past an intermediary.
-fn framing(minor: u8, headers: &[Header<'_>]) -> Result<Framing, u16> {
-    let mut length: Option<usize> = None;
-    let mut chunked = false;
-    let mut te_seen = false;
-    let mut close = false;
-    let mut keep_alive = false;
-    let mut expect_continue = false;
-    for h in headers {
-        let name = h.name();
-        match name.len() {
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
-                for part in h.value().split(|&b| b == b',') {
-                    let v = trim(part);
-                    if v.is_empty() || v.len() > 15 || !v.iter().all(u8::is_ascii_digit) {
-                        return Err(400);
-                    }
-                    let n = v.iter().fold(0usize, |a, &d| a * 10 + (d - b'0') as usize);
-                    match length {
-                        Some(l) if l != n => return Err(400),
-                        _ => length = Some(n),
-                    }
-                }
-            }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                if te_seen || minor == 0 {
-                    return Err(400);
-                }
-                te_seen = true;
-                let mut codings = h.value().split(|&b| b == b',').map(trim);
-                let last = codings.next_back().unwrap_or(b"");
-                if !last.eq_ignore_ascii_case(b"chunked") {
-                    return Err(400);
-                }
-                if codings.any(|c| c.eq_ignore_ascii_case(b"chunked")) {
-                    return Err(400);
-                }
-                if h.value().contains(&b',') {
-                    return Err(501); // a coding other than chunked
-                }
-                chunked = true;
-            }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                for opt in h.value().split(|&b| b == b',').map(trim) {
-                    if opt.eq_ignore_ascii_case(b"close") {
-                        close = true;
-                    } else if opt.eq_ignore_ascii_case(b"keep-alive") {
-                        keep_alive = true;
-                    }
-                }
-            }
-            6 if name.eq_ignore_ascii_case(b"expect") => {
-                if trim(h.value()).eq_ignore_ascii_case(b"100-continue") {
-                    expect_continue = true;
-                } else {
-                    return Err(417);
-                }
-            }
-            _ => {}
-        }
-    }
-    if chunked && length.is_some() {
-        return Err(400);
-    }
-    let body = match (chunked, length) {
-        (true, _) => FramingBody::Chunked,
-        (false, Some(0)) | (false, None) => FramingBody::None,
-        (false, Some(n)) => FramingBody::Length(n),
-    };
-    let keep_alive = !close && (minor >= 1 || keep_alive);
-    Ok(Framing {
-        body,
-        keep_alive,
-        expect_continue: expect_continue && minor >= 1,
-    })
-}
-
-/// Length of the request line at the start of `avail`, without its line
-/// ending (or of as much of it as has arrived).
-fn request_line_len(avail: &[u8]) -> usize {
-    let end = avail
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(avail.len());
-    end - usize::from(end > 0 && avail[end - 1] == b'\r')
 }

@@ -18,8 +18,8 @@
 //! bodies separated by single NUL bytes (a host joins its strings with
 //! "\0" in one call instead of measuring each).
 
-use super::conn::Request;
 use super::render::{valid_header_field, valid_status, Body, Response};
+use super::request::Request;
 
 /// The request was `HEAD`: its response goes out without a body.
 pub const FLAG_HEAD: u32 = 1;
@@ -226,6 +226,17 @@ pub enum ReplyError {
     /// More replies than requests.
     TooMany,
 }
+
+impl std::fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReplyError::Shape => "the reply columns' lengths do not add up",
+            ReplyError::TooMany => "more replies than requests",
+        })
+    }
+}
+
+impl std::error::Error for ReplyError {}
 
 /// One reply, read from the columnar form.
 #[derive(Clone, Copy, Debug)]

@@ -4,15 +4,32 @@
 mod conn;
 pub mod date;
 pub mod flat;
+mod framing;
 mod output;
 mod pool;
+mod reader;
 mod render;
+mod request;
+mod responder;
+mod slots;
 
-pub use conn::{Conn, Request, Responder, Service, Ticket};
+pub use conn::Conn;
 pub use output::{ExtBody, ExtBytes};
 pub use pool::BufPool;
 pub(crate) use pool::MAX_BLOCK;
 pub use render::{reason, valid_header_field, valid_status, Body, Response, StaticResponse};
+pub use request::{Request, Service, Ticket};
+pub use responder::Responder;
+
+use date::DATE_LEN;
+
+/// What a connection borrows from its driver for one call: the settings,
+/// the buffer pool, and the current date (the driver owns the clock).
+pub struct Ctx<'a> {
+    pub cfg: &'a ProtoConfig,
+    pub pool: &'a mut BufPool,
+    pub date: &'a [u8; DATE_LEN],
+}
 
 /// Per-connection limits. Each one bounds memory or work a client can cause.
 #[derive(Clone, Debug)]

@@ -71,6 +71,22 @@ impl Output {
         }
     }
 
+    /// Appends what `f` renders into the buffer, then the body it returns.
+    #[inline]
+    pub(crate) fn render(
+        &mut self,
+        pool: &mut BufPool,
+        f: impl FnOnce(&mut Vec<u8>) -> Option<ExtBody>,
+    ) {
+        let buf = self.buf(pool);
+        let before = buf.len();
+        let ext = f(buf);
+        self.appended(before);
+        if let Some(e) = ext {
+            self.push_ext(e);
+        }
+    }
+
     pub(crate) fn push_ext(&mut self, body: ExtBody) {
         let n = body.as_slice().len();
         if n == 0 {

@@ -2,6 +2,7 @@
 //! `Date`, an automatic `Content-Length` and the connection header.
 
 use super::date::DATE_LEN;
+use super::framing::{self, ConnHeader};
 use super::output::ExtBody;
 
 /// Whether a host may add the field `name: value`: a token name, field-value
@@ -108,17 +109,6 @@ impl Body<'_> {
     }
 }
 
-/// How the head must describe the connection.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ConnHeader {
-    /// HTTP/1.1 keep-alive: nothing to say.
-    None,
-    /// HTTP/1.0 client that asked for keep-alive.
-    KeepAlive,
-    /// The connection closes after this response.
-    Close,
-}
-
 #[inline]
 fn push_num(dst: &mut Vec<u8>, mut n: usize) {
     let mut tmp = [0u8; 20];
@@ -134,7 +124,8 @@ fn push_num(dst: &mut Vec<u8>, mut n: usize) {
     dst.extend_from_slice(&tmp[i..]);
 }
 
-/// Renders a status line and the automatic fields, then `extra`, then the blank line.
+/// Renders a status line and the automatic fields, then `extra`, then the
+/// blank line. Returns where in `dst` the date was written.
 #[inline]
 pub(crate) fn head(
     dst: &mut Vec<u8>,
@@ -144,7 +135,7 @@ pub(crate) fn head(
     content_length: Option<usize>,
     conn: ConnHeader,
     extra: &[u8],
-) {
+) -> usize {
     dst.extend_from_slice(b"HTTP/1.1 ");
     push_num(dst, status as usize);
     dst.push(b' ');
@@ -156,6 +147,7 @@ pub(crate) fn head(
         dst.extend_from_slice(b"\r\n");
     }
     dst.extend_from_slice(b"Date: ");
+    let date_at = dst.len();
     dst.extend_from_slice(date);
     dst.extend_from_slice(b"\r\n");
     if let Some(n) = content_length {
@@ -170,6 +162,40 @@ pub(crate) fn head(
     }
     dst.extend_from_slice(extra);
     dst.extend_from_slice(b"\r\n");
+    date_at
+}
+
+/// Renders a whole response: the head with `Date`, `Content-Length` (as
+/// [`framing::response`] says) and `Server`, then a copied body. Returns
+/// the body to send from its own storage, if any.
+#[inline]
+pub(crate) fn response(
+    dst: &mut Vec<u8>,
+    r: Response<'_>,
+    server: Option<&[u8]>,
+    date: &[u8; DATE_LEN],
+    conn: ConnHeader,
+    head_only: bool,
+) -> Option<ExtBody> {
+    let f = framing::response(r.status, head_only, r.body.len());
+    head(
+        dst,
+        r.status,
+        server,
+        date,
+        f.content_length,
+        conn,
+        r.headers,
+    );
+    match r.body {
+        Body::Copy(b) => {
+            if f.send_body {
+                dst.extend_from_slice(b);
+            }
+            None
+        }
+        Body::Ext(e) => f.send_body.then_some(e),
+    }
 }
 
 /// A response rendered once, at route registration, and served by copying it
@@ -188,18 +214,19 @@ pub struct StaticResponse {
 impl StaticResponse {
     /// `headers` holds complete `Name: value\r\n` lines.
     pub fn new(status: u16, server: Option<&[u8]>, headers: &[u8], body: &[u8]) -> Self {
+        let f = framing::response(status, false, body.len());
+        let body = if f.send_body { body } else { b"" };
         let mut pre = Vec::new();
         let date = [0u8; DATE_LEN];
-        head(
+        let at = head(
             &mut pre,
             status,
             server,
             &date,
-            Some(body.len()),
+            f.content_length,
             ConnHeader::None,
             headers,
         );
-        let at = pre.windows(6).position(|w| w == b"Date: ").unwrap() + 6;
         let post = pre[at + DATE_LEN..pre.len() - 2].to_vec(); // without the final CRLF
         pre.truncate(at);
         StaticResponse {
@@ -238,5 +265,73 @@ impl StaticResponse {
         if !head_only {
             dst.extend_from_slice(&self.body);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(s: &StaticResponse, conn: ConnHeader, head_only: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        s.write(&mut out, b"Sun, 06 Nov 1994 08:49:37 GMT", conn, head_only);
+        out
+    }
+
+    fn dynamic(
+        status: u16,
+        server: &[u8],
+        body: &[u8],
+        conn: ConnHeader,
+        head_only: bool,
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        let r = Response {
+            status,
+            headers: b"X-A: 1\r\n",
+            body: Body::Copy(body),
+        };
+        let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
+        assert!(response(&mut out, r, Some(server), date, conn, head_only).is_none());
+        out
+    }
+
+    /// The status line, the header lines in order of name, and the body.
+    fn normal(msg: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
+        let end = msg.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let mut lines: Vec<Vec<u8>> = msg[..end + 2]
+            .split_inclusive(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect();
+        lines[1..].sort();
+        (lines, msg[end + 4..].to_vec())
+    }
+
+    #[test]
+    fn static_responses_equal_rendered_ones() {
+        // a server name holding "Date: " must not move the date
+        for server in [&b"fastserve"[..], b"Date: 1", b"x\r\nDate: "] {
+            for status in [200, 204, 304, 404] {
+                let s = StaticResponse::new(status, Some(server), b"X-A: 1\r\n", b"hello");
+                for conn in [ConnHeader::None, ConnHeader::KeepAlive, ConnHeader::Close] {
+                    for head_only in [false, true] {
+                        assert_eq!(
+                            normal(&rendered(&s, conn, head_only)),
+                            normal(&dynamic(status, server, b"hello", conn, head_only)),
+                            "{status} {conn:?} {head_only}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_content_has_no_length_and_no_body() {
+        let out = dynamic(204, b"s", b"ignored", ConnHeader::None, false);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 204 No Content\r\n"), "{text}");
+        assert!(!text.contains("Content-Length"), "{text}");
+        assert!(text.ends_with("X-A: 1\r\n\r\n"), "{text}");
     }
 }

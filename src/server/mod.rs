@@ -1,11 +1,15 @@
 //! The engine: worker threads, each a mio loop with its own `SO_REUSEPORT`
 //! listener, driving the connection core, with a router in front.
 
+mod batch;
+mod dispatch;
+mod mailbox;
 mod response;
 mod router;
 mod timers;
 mod worker;
 
+use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,14 +19,16 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-pub use response::{BuildError, Handler, ResponseBuilder};
-pub use router::{Router, Target};
+pub use batch::{Batch, BatchHandler};
+pub use response::{BuildError, ResponseBuilder};
+pub use router::{Handler, Router, Target};
 pub use timers::Timeouts;
-pub use worker::batch::{Batch, BatchHandler};
 
 use crate::proto::flat::{Columns, ReplyError};
 use crate::proto::{ProtoConfig, StaticResponse};
-use worker::{ErrorPages, Mailbox, Worker};
+use mailbox::Mailbox;
+use router::ErrorPages;
+use worker::Worker;
 
 /// Engine settings.
 #[derive(Clone, Debug)]
@@ -95,7 +101,7 @@ pub(crate) struct Shared {
     pub(crate) stop: Arc<AtomicBool>,
     pub(crate) batch_handler: Option<Arc<dyn BatchHandler>>,
     /// One per worker, in worker order: where deferred batch requests go.
-    pub(crate) batch_links: Mutex<Vec<Arc<worker::batch::BatchLink>>>,
+    pub(crate) batch_links: Mutex<Vec<Arc<batch::BatchLink>>>,
 }
 
 /// A configured server: routes first, then `listen`, `start`, `stop`, `wait`.
@@ -138,6 +144,37 @@ pub enum CompleteError {
     NotStarted,
     Reply(ReplyError),
 }
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Io(e) => write!(f, "{e}"),
+            ServerError::AlreadyStarted => f.write_str("the server is already started"),
+            ServerError::NotListening => f.write_str("the server is not listening"),
+            ServerError::NotStarted => f.write_str("the server is not started"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServerError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CompleteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompleteError::NotStarted => f.write_str("the server is not started"),
+            CompleteError::Reply(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for CompleteError {}
 
 impl From<io::Error> for ServerError {
     fn from(e: io::Error) -> Self {
@@ -230,7 +267,7 @@ impl Server {
             .batch_links
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        worker::batch::complete(&links, ids, replies).map_err(CompleteError::Reply)
+        batch::complete(&links, ids, replies).map_err(CompleteError::Reply)
     }
 
     /// Replaces the 404 or 405 response.

@@ -1,17 +1,66 @@
-//! The handler interface: a response builder, filled inline on the worker or,
-//! after `defer`, on any thread and posted back to the worker.
+//! The handler's response builder: filled inline on the worker or, after
+//! `defer`, on any thread and posted back to the worker.
 
+use std::fmt;
 use std::sync::Arc;
 
-use super::worker::{Completion, Mailbox};
-use crate::proto::{self, valid_header_field, Body, ExtBody, Request, Ticket};
+use super::mailbox::{Completion, Mailbox};
+use crate::proto::{self, valid_header_field, valid_status, Body, ExtBody, Ticket};
 
-/// Application code behind a route. Runs on a worker thread.
-pub trait Handler: Send + Sync {
-    /// Fills `res` (or defers it). `Err` answers 500 unless already sent;
-    /// there is nothing more to say about a failure than that.
-    #[allow(clippy::result_unit_err)]
-    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()>;
+/// A response as owned parts, until it is rendered.
+pub(crate) struct Parts {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<u8>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) ext: Option<ExtBody>,
+}
+
+impl Default for Parts {
+    fn default() -> Self {
+        Parts {
+            status: 200,
+            headers: Vec::new(),
+            body: Vec::new(),
+            ext: None,
+        }
+    }
+}
+
+impl Parts {
+    /// A copy of `r`, whose body is copied.
+    pub(crate) fn copy_of(r: &proto::Response<'_>) -> Self {
+        let body = match &r.body {
+            Body::Copy(b) => b.to_vec(),
+            Body::Ext(e) => e.as_slice().to_vec(),
+        };
+        Parts {
+            status: r.status,
+            headers: r.headers.to_vec(),
+            body,
+            ext: None,
+        }
+    }
+
+    /// Back to a bare `status`, keeping the buffers' capacity.
+    pub(crate) fn reset(&mut self, status: u16) {
+        self.status = status;
+        self.headers.clear();
+        self.body.clear();
+        self.ext = None;
+    }
+
+    /// The response to render; a body from its own storage is moved out.
+    pub(crate) fn response(&mut self) -> proto::Response<'_> {
+        let body = match self.ext.take() {
+            Some(e) => Body::Ext(e),
+            None => Body::Copy(&self.body),
+        };
+        proto::Response {
+            status: self.status,
+            headers: &self.headers,
+            body,
+        }
+    }
 }
 
 /// Where a deferred response goes back to.
@@ -23,7 +72,8 @@ pub(crate) struct Origin {
     pub(crate) ticket: Ticket,
 }
 
-pub(crate) enum State {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
     /// Being built during the handler call.
     Open,
     /// Built; goes out when the handler returns.
@@ -32,26 +82,26 @@ pub(crate) enum State {
     Deferred,
 }
 
+/// What the worker does once a handler returned.
+pub(crate) enum Outcome {
+    Send,
+    Defer,
+}
+
 /// A response under construction.
 pub struct ResponseBuilder {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<u8>,
-    pub(crate) body: Vec<u8>,
-    pub(crate) ext: Option<ExtBody>,
-    pub(crate) state: State,
+    parts: Parts,
+    state: State,
     /// Set on the inline builder while a handler runs, and on deferred ones.
-    pub(crate) origin: Option<Origin>,
+    origin: Option<Origin>,
     /// True for a builder returned by `defer` (heap-owned, any thread).
-    pub(crate) detached: bool,
+    detached: bool,
 }
 
 impl Default for ResponseBuilder {
     fn default() -> Self {
         ResponseBuilder {
-            status: 200,
-            headers: Vec::new(),
-            body: Vec::new(),
-            ext: None,
+            parts: Parts::default(),
             state: State::Open,
             origin: None,
             detached: false,
@@ -64,20 +114,63 @@ impl Default for ResponseBuilder {
 pub enum BuildError {
     /// The response was already sent or deferred.
     Closed,
-    /// A header name or value holds bytes that would break the message.
+    /// A header name or value holds bytes that would break the message, or
+    /// names a field the engine writes itself.
     InvalidHeader,
     /// The status is outside 200..=999 (1xx are not final responses).
     InvalidStatus,
 }
 
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BuildError::Closed => "the response was already sent or deferred",
+            BuildError::InvalidHeader => {
+                "invalid header: the name must be a token, the value must hold no \
+                 control bytes, and Content-Length, Date, Connection and \
+                 Transfer-Encoding are the engine's"
+            }
+            BuildError::InvalidStatus => "the status must be within 200..=999",
+        })
+    }
+}
+
+impl std::error::Error for BuildError {}
+
 impl ResponseBuilder {
-    pub(crate) fn reset(&mut self, origin: Origin) {
-        self.status = 200;
-        self.headers.clear();
-        self.body.clear();
-        self.ext = None;
+    /// Readies the worker's inline builder for the next handler call.
+    pub(crate) fn begin(&mut self, origin: Origin) {
+        self.parts.reset(200);
         self.state = State::Open;
         self.origin = Some(origin);
+    }
+
+    /// Ends a handler call that returned `ok`: a failed call that sent
+    /// nothing answers 500.
+    pub(crate) fn finish(&mut self, ok: bool) -> Outcome {
+        self.origin = None;
+        match self.state {
+            State::Deferred => Outcome::Defer,
+            State::Open if !ok => {
+                self.fail();
+                Outcome::Send
+            }
+            _ => Outcome::Send,
+        }
+    }
+
+    /// Replaces whatever was built with a bare 500.
+    pub(crate) fn fail(&mut self) {
+        self.parts.reset(500);
+    }
+
+    pub(crate) fn response(&mut self) -> proto::Response<'_> {
+        self.parts.response()
+    }
+
+    /// Whether this builder came from [`ResponseBuilder::defer`].
+    pub fn is_detached(&self) -> bool {
+        self.detached
     }
 
     fn open(&self) -> Result<(), BuildError> {
@@ -89,10 +182,10 @@ impl ResponseBuilder {
 
     pub fn status(&mut self, status: u16) -> Result<(), BuildError> {
         self.open()?;
-        if !(200..=999).contains(&status) {
+        if !valid_status(status) {
             return Err(BuildError::InvalidStatus);
         }
-        self.status = status;
+        self.parts.status = status;
         Ok(())
     }
 
@@ -103,27 +196,28 @@ impl ResponseBuilder {
         if !valid_header_field(name, value) {
             return Err(BuildError::InvalidHeader);
         }
-        self.headers.extend_from_slice(name);
-        self.headers.extend_from_slice(b": ");
-        self.headers.extend_from_slice(value);
-        self.headers.extend_from_slice(b"\r\n");
+        let h = &mut self.parts.headers;
+        h.extend_from_slice(name);
+        h.extend_from_slice(b": ");
+        h.extend_from_slice(value);
+        h.extend_from_slice(b"\r\n");
         Ok(())
     }
 
     /// Sets the body, copying it.
     pub fn body(&mut self, body: &[u8]) -> Result<(), BuildError> {
         self.open()?;
-        self.ext = None;
-        self.body.clear();
-        self.body.extend_from_slice(body);
+        self.parts.ext = None;
+        self.parts.body.clear();
+        self.parts.body.extend_from_slice(body);
         Ok(())
     }
 
     /// Sets a body sent from its own storage, without a copy.
     pub fn body_ext(&mut self, body: ExtBody) -> Result<(), BuildError> {
         self.open()?;
-        self.body.clear();
-        self.ext = Some(body);
+        self.parts.body.clear();
+        self.parts.ext = Some(body);
         Ok(())
     }
 
@@ -134,16 +228,12 @@ impl ResponseBuilder {
         self.state = State::Sent;
         if self.detached {
             let origin = self.origin.take().ok_or(BuildError::Closed)?;
-            let c = Completion {
+            origin.mailbox.post(Completion {
                 token: origin.token,
                 gen: origin.gen,
                 ticket: origin.ticket,
-                status: self.status,
-                headers: std::mem::take(&mut self.headers),
-                body: std::mem::take(&mut self.body),
-                ext: self.ext.take(),
-            };
-            origin.mailbox.post(c);
+                parts: std::mem::take(&mut self.parts),
+            });
         }
         Ok(())
     }
@@ -161,33 +251,17 @@ impl ResponseBuilder {
         let mut d = Box::<ResponseBuilder>::default();
         d.origin = Some(origin);
         d.detached = true;
-        d.status = self.status;
-        std::mem::swap(&mut d.headers, &mut self.headers);
-        self.headers.clear();
+        d.parts.status = self.parts.status;
+        std::mem::swap(&mut d.parts.headers, &mut self.parts.headers);
         Ok(d)
-    }
-
-    pub(crate) fn response(&mut self) -> proto::Response<'_> {
-        let body = match self.ext.take() {
-            Some(e) => Body::Ext(e),
-            None => Body::Copy(&self.body),
-        };
-        proto::Response {
-            status: self.status,
-            headers: &self.headers,
-            body,
-        }
     }
 }
 
 impl Drop for ResponseBuilder {
     fn drop(&mut self) {
         // A deferred response dropped unsent still owes its slot an answer.
-        if self.detached && matches!(self.state, State::Open) {
-            self.status = 500;
-            self.headers.clear();
-            self.body.clear();
-            self.ext = None;
+        if self.detached && self.state == State::Open {
+            self.fail();
             let _ = self.send();
         }
     }

@@ -1,10 +1,18 @@
 //! Routes: a method and an exact path or a path prefix, leading to a static
-//! response or a handler.
+//! response, a handler or a batch; and the answers when none matches.
 
 use std::sync::Arc;
 
-use super::response::Handler;
-use crate::proto::StaticResponse;
+use super::response::ResponseBuilder;
+use crate::proto::{Request, StaticResponse};
+
+/// Application code behind a route. Runs on a worker thread.
+pub trait Handler: Send + Sync {
+    /// Fills `res` (or defers it). `Err` answers 500 unless already sent;
+    /// there is nothing more to say about a failure than that.
+    #[allow(clippy::result_unit_err)]
+    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()>;
+}
 
 pub enum Target {
     Static(StaticResponse),
@@ -72,5 +80,21 @@ impl Router {
         } else {
             Miss::NotFound
         })
+    }
+}
+
+/// The answers when no route matches.
+pub(crate) struct ErrorPages {
+    pub(crate) not_found: StaticResponse,
+    pub(crate) method_not_allowed: StaticResponse,
+}
+
+impl ErrorPages {
+    #[inline]
+    pub(crate) fn of(&self, miss: Miss) -> &StaticResponse {
+        match miss {
+            Miss::NotFound => &self.not_found,
+            Miss::MethodNotAllowed => &self.method_not_allowed,
+        }
     }
 }

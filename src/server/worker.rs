@@ -4,62 +4,26 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-pub(crate) mod batch;
-
-use super::response::{Origin, ResponseBuilder, State};
-use super::router::{Miss, Router, Target};
+use super::batch::{Batcher, Origin};
+use super::dispatch::Dispatch;
+use super::mailbox::Mailbox;
+use super::response::ResponseBuilder;
 use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
 use super::{Shared, Stats};
 use crate::parse::Header;
 use crate::proto::date::DateCache;
-use crate::proto::{
-    self, BufPool, Conn, ExtBody, Request, Responder, Service, StaticResponse, Ticket,
-};
+use crate::proto::{BufPool, Conn, Ctx};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const FIRST_CONN: usize = 2;
-
-/// A deferred response on its way back to the worker.
-pub(crate) struct Completion {
-    pub(crate) token: usize,
-    pub(crate) gen: u32,
-    pub(crate) ticket: Ticket,
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<u8>,
-    pub(crate) body: Vec<u8>,
-    pub(crate) ext: Option<ExtBody>,
-}
-
-/// The worker's inbox for deferred responses; any thread may post.
-pub(crate) struct Mailbox {
-    queue: Mutex<Vec<Completion>>,
-    waker: Waker,
-}
-
-impl Mailbox {
-    pub(crate) fn post(&self, c: Completion) {
-        let was_empty = {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            q.push(c);
-            q.len() == 1
-        };
-        if was_empty {
-            let _ = self.waker.wake();
-        }
-    }
-
-    pub(crate) fn wake(&self) {
-        let _ = self.waker.wake();
-    }
-}
 
 struct Entry {
     conn: Conn,
@@ -83,58 +47,6 @@ impl Entry {
             reading_body: self.conn.reading_body(),
             reading_head: self.conn.reading_head(),
             idle: self.conn.is_idle(),
-        }
-    }
-}
-
-/// Per-worker services handed to the connection core.
-struct Dispatch<'a> {
-    router: &'a Router,
-    builder: &'a mut ResponseBuilder,
-    mailbox: &'a Arc<Mailbox>,
-    errors: &'a ErrorPages,
-    batch: &'a mut batch::Batcher,
-    token: usize,
-    gen: u32,
-}
-
-pub(crate) struct ErrorPages {
-    pub(crate) not_found: StaticResponse,
-    pub(crate) method_not_allowed: StaticResponse,
-}
-
-impl Service for Dispatch<'_> {
-    #[inline]
-    fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
-        let h = match self.router.find(req.method, req.path) {
-            Ok(Target::Static(s)) => return res.send_static(s),
-            Ok(Target::Handler(h)) => h,
-            Ok(Target::Batch(tag)) => return self.batch.push(*tag, req, res, self.token, self.gen),
-            Err(Miss::NotFound) => return res.send_static(&self.errors.not_found),
-            Err(Miss::MethodNotAllowed) => return res.send_static(&self.errors.method_not_allowed),
-        };
-        let b = &mut *self.builder;
-        b.reset(Origin {
-            mailbox: self.mailbox.clone(),
-            token: self.token,
-            gen: self.gen,
-            ticket: res.ticket(),
-        });
-        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(req, b)))
-            .unwrap_or(Err(()));
-        b.origin = None;
-        match (&b.state, ok) {
-            (State::Deferred, _) => {
-                res.defer();
-            }
-            (State::Sent, _) | (State::Open, Ok(())) => res.send(b.response()),
-            (State::Open, Err(())) => {
-                b.status = 500;
-                b.headers.clear();
-                b.body.clear();
-                b.ext = None;
-                res.send(b.response());
-            }
         }
     }
 }
@@ -163,7 +75,9 @@ pub(crate) struct Worker {
     again: Vec<(usize, u32)>,
     /// The other of a pair of `again` lists, kept for its capacity.
     spare: Vec<(usize, u32)>,
-    batch: batch::Batcher,
+    batch: Batcher,
+    /// Connections a batch answered, kept for its capacity.
+    touched: Vec<usize>,
 }
 
 impl Worker {
@@ -177,12 +91,9 @@ impl Worker {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Waker::new(poll.registry(), WAKER)?;
-        let mailbox = Arc::new(Mailbox {
-            queue: Mutex::new(Vec::new()),
-            waker,
-        });
+        let mailbox = Arc::new(Mailbox::new(waker));
         let max_headers = shared.cfg.proto.limits.max_headers;
-        let batch = batch::Batcher::new(&shared, &mailbox);
+        let batch = Batcher::new(&shared, &mailbox);
         let w = Worker {
             poll,
             listener: Some(listener),
@@ -203,6 +114,7 @@ impl Worker {
             again: Vec::new(),
             spare: Vec::new(),
             batch,
+            touched: Vec::new(),
         };
         Ok((w, mailbox))
     }
@@ -363,33 +275,43 @@ impl Worker {
     }
 
     fn drain_mailbox(&mut self) {
-        let batch =
-            std::mem::take(&mut *self.mailbox.queue.lock().unwrap_or_else(|e| e.into_inner()));
-        for mut c in batch {
+        for mut c in self.mailbox.take() {
             let idx = c.token;
-            let Some(e) = self.conns.get_mut(idx) else {
-                continue;
+            let Some(e) = self.conns.get_mut(idx).filter(|e| e.gen == c.gen) else {
+                continue; // the connection closed; its slot may have been reused
             };
-            if e.gen != c.gen {
-                continue; // the connection closed; its slot was reused
-            }
-            let body = match c.ext.take() {
-                Some(x) => proto::Body::Ext(x),
-                None => proto::Body::Copy(&c.body),
+            let mut ctx = Ctx {
+                cfg: &self.shared.cfg.proto,
+                pool: &mut self.pool,
+                date: &self.date.text,
             };
-            let r = proto::Response {
-                status: c.status,
-                headers: &c.headers,
-                body,
-            };
-            e.conn.complete(
-                c.ticket,
-                r,
-                &self.shared.cfg.proto,
-                &mut self.pool,
-                &self.date.text,
-            );
+            e.conn.complete(c.ticket, c.parts.response(), &mut ctx);
             self.drive(idx);
+        }
+    }
+
+    /// Hands the collected batch to the batch handler and applies its
+    /// answers; repeats while writing those answers let more requests in.
+    fn flush_batch(&mut self) {
+        while !self.batch.is_empty() {
+            let (conns, pool) = (&mut self.conns, &mut self.pool);
+            let (cfg, date) = (&self.shared.cfg.proto, &self.date.text);
+            let mut deliver = |o: Origin, r: crate::proto::Response<'_>| {
+                let Some(e) = conns.get_mut(o.token).filter(|e| e.gen == o.gen) else {
+                    return false; // the connection closed; its slot may have been reused
+                };
+                let mut ctx = Ctx { cfg, pool, date };
+                e.conn.complete(o.ticket, r, &mut ctx)
+            };
+            let mut touched = std::mem::take(&mut self.touched);
+            touched.clear();
+            touched.extend_from_slice(self.batch.flush(&mut deliver));
+            for &idx in &touched {
+                if self.conns.contains(idx) {
+                    self.drive(idx);
+                }
+            }
+            self.touched = touched;
         }
     }
 
@@ -426,19 +348,22 @@ impl Worker {
                 self.timers.arm(&mut e.clocks, due, idx, gen);
                 continue;
             }
-            let cfg = &self.shared.cfg.proto;
+            let mut ctx = Ctx {
+                cfg: &self.shared.cfg.proto,
+                pool: &mut self.pool,
+                date: &self.date.text,
+            };
             match what {
                 Some(Expired::Write) | Some(Expired::Idle) | None => {
                     self.close(idx);
                     continue;
                 }
                 Some(Expired::Request) => {
-                    e.conn
-                        .expire_deferred(503, cfg, &mut self.pool, &self.date.text);
+                    e.conn.expire_deferred(503, &mut ctx);
                     e.clocks.deferred_since = 0;
                 }
                 Some(Expired::Body) | Some(Expired::Header) => {
-                    e.conn.abort(408, cfg, &mut self.pool, &self.date.text);
+                    e.conn.abort(408, &mut ctx);
                 }
             }
             self.drive(idx);
@@ -464,7 +389,8 @@ impl Worker {
                     if n < spare.len() && !e.hup {
                         e.readable = false;
                     }
-                    e.conn.received(n);
+                    // SAFETY: read(2) initialised the first `n` bytes of `spare`.
+                    unsafe { e.conn.received(n) };
                     e.clocks.last_io = self.now;
                     e.clocks.last_read = self.now;
                     self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
@@ -487,13 +413,12 @@ impl Worker {
             token: idx,
             gen: e.gen,
         };
-        e.conn.process(
-            &mut d,
+        let mut ctx = Ctx {
             cfg,
-            &mut self.pool,
-            &mut self.headers,
-            &self.date.text,
-        );
+            pool: &mut self.pool,
+            date: &self.date.text,
+        };
+        e.conn.process(&mut d, &mut ctx, &mut self.headers);
         let served = e.conn.requests() - before;
         if served > 0 {
             self.stats.requests.fetch_add(served, Ordering::Relaxed);

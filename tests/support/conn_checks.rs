@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 use fastserve::parse::{self, Header, Status};
 use fastserve::proto::date::{http_date, DATE_LEN};
 use fastserve::proto::{
-    reason, Body, BufPool, Conn, ExtBody, Limits, ProtoConfig, Request, Responder, Response,
+    reason, Body, BufPool, Conn, Ctx, ExtBody, Limits, ProtoConfig, Request, Responder, Response,
     Service, StaticResponse, Ticket,
 };
 
@@ -495,7 +495,8 @@ pub fn check_conn(data: &[u8]) {
                 for (d, s) in spare[..k].iter_mut().zip(&stream[*fed..]) {
                     d.write(*s);
                 }
-                conn.received(k);
+                // SAFETY: the loop above initialised the first `k` bytes.
+                unsafe { conn.received(k) };
                 *fed += k;
             });
             true
@@ -535,7 +536,16 @@ pub fn check_conn(data: &[u8]) {
                 0 => expire(&mut conn, &mut st, &cfg, &mut pool, &date),
                 1 => {
                     let reading = conn.reading_request();
-                    metered(|| conn.abort(408, &cfg, &mut pool, &date));
+                    metered(|| {
+                        conn.abort(
+                            408,
+                            &mut Ctx {
+                                cfg: &cfg,
+                                pool: &mut pool,
+                                date: &date,
+                            },
+                        )
+                    });
                     if reading {
                         assert!(
                             !conn.wants_read(&limits),
@@ -546,14 +556,34 @@ pub fn check_conn(data: &[u8]) {
                 2 if !st.done.is_empty() => {
                     let t = st.done[st.tape.next() as usize % st.done.len()];
                     let before = conn.unsent();
-                    let ok = metered(|| conn.complete(t, late_response(), &cfg, &mut pool, &date));
+                    let ok = metered(|| {
+                        conn.complete(
+                            t,
+                            late_response(),
+                            &mut Ctx {
+                                cfg: &cfg,
+                                pool: &mut pool,
+                                date: &date,
+                            },
+                        )
+                    });
                     assert!(!ok, "a response completed twice was accepted");
                     assert_eq!(conn.unsent(), before);
                 }
                 _ => {}
             },
         }
-        metered(|| conn.process(&mut Svc(&mut st), &cfg, &mut pool, &mut headers, &date));
+        metered(|| {
+            conn.process(
+                &mut Svc(&mut st),
+                &mut Ctx {
+                    cfg: &cfg,
+                    pool: &mut pool,
+                    date: &date,
+                },
+                &mut headers,
+            )
+        });
         check_bounds(&conn, &st);
         assert_eq!(
             conn.pending(),
@@ -582,7 +612,17 @@ pub fn check_conn(data: &[u8]) {
         }
         moved |= take_output(&mut conn, &mut pool, &mut out, usize::MAX) > 0;
         moved |= read(&mut conn, &mut pool, &mut fed, &mut eof, usize::MAX);
-        metered(|| conn.process(&mut Svc(&mut st), &cfg, &mut pool, &mut headers, &date));
+        metered(|| {
+            conn.process(
+                &mut Svc(&mut st),
+                &mut Ctx {
+                    cfg: &cfg,
+                    pool: &mut pool,
+                    date: &date,
+                },
+                &mut headers,
+            )
+        });
         check_bounds(&conn, &st);
         closed = conn.should_close();
         if !moved && !closed {
@@ -630,7 +670,7 @@ fn complete(
     let mut ok = false;
     let len = metered(|| {
         respond_with(seq, size, 202, kind, |r| {
-            ok = conn.complete(t, r, cfg, pool, date);
+            ok = conn.complete(t, r, &mut Ctx { cfg, pool, date });
         })
     });
     assert!(ok, "completing pending request {seq} was refused");
@@ -650,7 +690,7 @@ fn expire(
     pool: &mut BufPool,
     date: &[u8; DATE_LEN],
 ) {
-    let ok = metered(|| conn.expire_deferred(503, cfg, pool, date));
+    let ok = metered(|| conn.expire_deferred(503, &mut Ctx { cfg, pool, date }));
     assert_eq!(
         ok,
         !st.pending.is_empty(),
@@ -1025,7 +1065,15 @@ fn observe(head: &[u8], tail: &[u8], split: bool) -> Seen {
         if conn.wants_read(&limits) {
             conn.feed(p, &mut pool, &limits);
         }
-        conn.process(&mut rec, &cfg, &mut pool, &mut headers, &date);
+        conn.process(
+            &mut rec,
+            &mut Ctx {
+                cfg: &cfg,
+                pool: &mut pool,
+                date: &date,
+            },
+            &mut headers,
+        );
         while conn.unsent() > 0 {
             assert!(take_output(&mut conn, &mut pool, &mut out, usize::MAX) > 0);
         }
@@ -1034,7 +1082,15 @@ fn observe(head: &[u8], tail: &[u8], split: bool) -> Seen {
         }
     }
     conn.received_eof();
-    conn.process(&mut rec, &cfg, &mut pool, &mut headers, &date);
+    conn.process(
+        &mut rec,
+        &mut Ctx {
+            cfg: &cfg,
+            pool: &mut pool,
+            date: &date,
+        },
+        &mut headers,
+    );
     while conn.unsent() > 0 {
         assert!(take_output(&mut conn, &mut pool, &mut out, usize::MAX) > 0);
     }

@@ -11,11 +11,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{Completion, Mailbox, Worker};
-use crate::proto::date::DATE_LEN;
+use super::mailbox::{Completion, Mailbox};
+use super::response::Parts;
 use crate::proto::flat::{self, Columns, FlatBatch, FlatRecord, Reply, ReplyError};
 use crate::proto::{self, Request, Responder, Ticket};
-use crate::proto::{BufPool, ProtoConfig};
 
 /// The application code behind every batch route of a server.
 pub trait BatchHandler: Send + Sync {
@@ -101,13 +100,17 @@ impl Batch<'_> {
     }
 }
 
-/// Where a deferred batch request must be answered.
+/// Where a batch request must be answered: a connection of the worker
+/// (its slab index and generation) and the request's ticket there.
 #[derive(Clone, Copy)]
-struct Origin {
-    token: usize,
-    gen: u32,
-    ticket: Ticket,
+pub(crate) struct Origin {
+    pub(crate) token: usize,
+    pub(crate) gen: u32,
+    pub(crate) ticket: Ticket,
 }
+
+/// Delivers an answer to its connection; false when the connection is gone.
+pub(crate) type Deliver<'a> = dyn FnMut(Origin, proto::Response<'_>) -> bool + 'a;
 
 /// What a worker shares with the threads that complete its deferred batch
 /// requests.
@@ -164,11 +167,11 @@ impl Batcher {
         gen: u32,
     ) {
         if self.handler.is_none() {
-            return res.send(error(500));
+            return res.send(proto::Response::empty(500));
         }
         let id = self.id_base | (self.next & ((1 << WORKER_SHIFT) - 1));
         if !self.flat.push(tag, id, token as u32, res.head_only(), req) {
-            return res.send(error(503));
+            return res.send(proto::Response::empty(503));
         }
         self.next += 1;
         let ticket = res.defer();
@@ -176,94 +179,55 @@ impl Batcher {
     }
 }
 
-fn error(status: u16) -> proto::Response<'static> {
-    proto::Response {
-        status,
-        headers: b"",
-        body: proto::Body::Copy(b""),
-    }
-}
-
-impl Mailbox {
-    /// Posts several completions with one lock and at most one wake-up.
-    pub(crate) fn post_many(&self, mut cs: Vec<Completion>) {
-        if cs.is_empty() {
-            return;
-        }
-        let was_empty = {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            let e = q.is_empty();
-            q.append(&mut cs);
-            e
-        };
-        if was_empty {
-            let _ = self.waker.wake();
-        }
-    }
-}
-
-impl Worker {
-    /// Hands the collected batch to the batch handler and applies its
-    /// answers; repeats while writing those answers let more requests in.
-    pub(super) fn flush_batch(&mut self) {
-        while !self.batch.flat.is_empty() {
-            self.flush_once();
-        }
+impl Batcher {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.flat.is_empty()
     }
 
-    fn flush_once(&mut self) {
-        let b = &mut self.batch;
+    /// Hands the collected batch to the batch handler and delivers its
+    /// answers as they come. Returns the connections that got one (their
+    /// slab indexes), to be written.
+    pub(crate) fn flush(&mut self, deliver: &mut Deliver<'_>) -> &[usize] {
+        self.touched.clear();
         let mut apply = Apply {
-            conns: &mut self.conns,
-            pool: &mut self.pool,
-            date: &self.date.text,
-            cfg: &self.shared.cfg.proto,
-            records: b.flat.records(),
-            origins: &b.origins,
-            headers: &mut b.headers,
-            touched: &mut b.touched,
-            deferred: &mut b.deferred,
-            link: &b.link,
+            deliver,
+            records: self.flat.records(),
+            origins: &self.origins,
+            headers: &mut self.headers,
+            touched: &mut self.touched,
+            deferred: &mut self.deferred,
+            link: &self.link,
         };
         let mut batch = Batch {
-            records: b.flat.records(),
-            data: b.flat.data(),
+            records: self.flat.records(),
+            data: self.flat.data(),
             sink: &mut apply,
             answered: 0,
         };
-        if let Some(h) = &b.handler {
+        if let Some(h) = &self.handler {
             // A panic answers what the handler left unanswered with 500s.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(&mut batch)));
         }
         let answered = batch.answered;
-        let unanswered = Reply {
-            status: 500,
-            content_type: flat::CT_NONE,
-            headers: b"",
-            body: b"",
-        };
-        for i in answered..b.flat.len() {
-            apply.reply(i, &unanswered);
+        for i in answered..self.flat.len() {
+            apply.reply(i, &UNANSWERED);
         }
-        b.flat.clear();
-        b.origins.clear();
-        let mut touched = std::mem::take(&mut self.batch.touched);
-        for &idx in &touched {
-            if self.conns.contains(idx) {
-                self.drive(idx);
-            }
-        }
-        touched.clear();
-        self.batch.touched = touched;
+        self.flat.clear();
+        self.origins.clear();
+        &self.touched
     }
 }
 
+const UNANSWERED: Reply<'static> = Reply {
+    status: 500,
+    content_type: flat::CT_NONE,
+    headers: b"",
+    body: b"",
+};
+
 /// Applies a batch's replies to their connections as they come.
-struct Apply<'w> {
-    conns: &'w mut slab::Slab<super::Entry>,
-    pool: &'w mut BufPool,
-    date: &'w [u8; DATE_LEN],
-    cfg: &'w ProtoConfig,
+struct Apply<'w, 'd> {
+    deliver: &'w mut Deliver<'d>,
     records: &'w [FlatRecord],
     origins: &'w [Origin],
     headers: &'w mut Vec<u8>,
@@ -272,7 +236,7 @@ struct Apply<'w> {
     link: &'w BatchLink,
 }
 
-impl Sink for Apply<'_> {
+impl Sink for Apply<'_, '_> {
     #[inline]
     fn reply(&mut self, i: usize, r: &Reply<'_>) {
         let o = self.origins[i];
@@ -280,24 +244,7 @@ impl Sink for Apply<'_> {
             self.deferred.push((self.records[i].id, o));
             return;
         }
-        let Some(e) = self.conns.get_mut(o.token) else {
-            return;
-        };
-        if e.gen != o.gen {
-            return; // the connection closed; its slot was reused
-        }
-        let resp = if (200..=999).contains(&r.status) && flat::reply_headers(self.headers, r) {
-            proto::Response {
-                status: r.status,
-                headers: self.headers,
-                body: proto::Body::Copy(r.body),
-            }
-        } else {
-            error(500)
-        };
-        e.conn
-            .complete(o.ticket, resp, self.cfg, self.pool, self.date);
-        if self.touched.last() != Some(&o.token) {
+        if (self.deliver)(o, r.to_response(self.headers)) && self.touched.last() != Some(&o.token) {
             self.touched.push(o.token);
         }
     }
@@ -335,15 +282,11 @@ pub(crate) fn complete(
             unknown += 1;
             continue;
         };
-        let ok = (200..=999).contains(&r.status) && flat::reply_headers(&mut headers, &r);
         posts[w].push(Completion {
             token: o.token,
             gen: o.gen,
             ticket: o.ticket,
-            status: if ok { r.status } else { 500 },
-            headers: if ok { headers.clone() } else { Vec::new() },
-            body: if ok { r.body.to_vec() } else { Vec::new() },
-            ext: None,
+            parts: Parts::copy_of(&r.to_response(&mut headers)),
         });
     }
     for (l, p) in links.iter().zip(posts) {

@@ -1,0 +1,51 @@
+//! What the connection hands its service: a parsed request, and the ticket
+//! that answers it later.
+
+use super::framing::ConnHeader;
+use super::responder::Responder;
+use crate::parse::Header;
+
+/// A parsed request, borrowed from the connection's read buffer for the
+/// duration of one [`Service::handle`] call.
+pub struct Request<'a> {
+    pub method: &'a [u8],
+    /// The request target as sent (path and query).
+    pub target: &'a [u8],
+    pub path: &'a [u8],
+    /// The part after `?`, if any.
+    pub query: Option<&'a [u8]>,
+    pub minor_version: u8,
+    pub headers: &'a [Header<'a>],
+    pub body: &'a [u8],
+    /// Position of this request on its connection, from 0.
+    pub seq: u64,
+    /// The head and the body as one slice of the read buffer (a chunked
+    /// body is decoded in place right behind the head). Private, so that
+    /// every field above lies inside it.
+    pub(crate) region: &'a [u8],
+}
+
+impl Request<'_> {
+    /// First header with this name, compared case-insensitively.
+    pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name().eq_ignore_ascii_case(name))
+            .map(|h| h.value())
+    }
+}
+
+/// What the connection does with each request.
+pub trait Service {
+    /// Answers `req` through `res`: send now, or `defer` and complete later
+    /// with [`super::Conn::complete`]. Leaving it unanswered sends a 500.
+    fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>);
+}
+
+/// Identifies a deferred response on its connection, and how to render it.
+#[derive(Clone, Copy)]
+pub struct Ticket {
+    pub seq: u64,
+    pub(crate) head_only: bool,
+    pub(crate) conn: ConnHeader,
+}

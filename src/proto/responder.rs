@@ -1,0 +1,70 @@
+//! The handle a service answers one request through.
+
+use super::date::DATE_LEN;
+use super::framing::ConnHeader;
+use super::pool::BufPool;
+use super::render::{self, Response, StaticResponse};
+use super::request::Ticket;
+use super::slots::Slots;
+use super::ProtoConfig;
+
+/// Writes the response for one request.
+pub struct Responder<'a> {
+    pub(crate) out: &'a mut Slots,
+    pub(crate) pool: &'a mut BufPool,
+    pub(crate) cfg: &'a ProtoConfig,
+    pub(crate) date: &'a [u8; DATE_LEN],
+    pub(crate) seq: u64,
+    pub(crate) head_only: bool,
+    pub(crate) conn: ConnHeader,
+    pub(crate) done: bool,
+}
+
+impl Responder<'_> {
+    /// Sends a response rendered at registration time.
+    #[inline]
+    pub fn send_static(&mut self, r: &StaticResponse) {
+        let (date, conn, head_only) = (self.date, self.conn, self.head_only);
+        self.out.emit(self.seq, self.pool, |dst| {
+            r.write(dst, date, conn, head_only);
+            None
+        });
+        self.done = true;
+    }
+
+    /// Sends a response, adding `Date`, `Content-Length` and, when configured, `Server`.
+    pub fn send(&mut self, r: Response<'_>) {
+        let (date, conn, head_only) = (self.date, self.conn, self.head_only);
+        let server = self.cfg.server_name.as_deref();
+        self.out.emit(self.seq, self.pool, |dst| {
+            render::response(dst, r, server, date, conn, head_only)
+        });
+        self.done = true;
+    }
+
+    /// Promises a response later, through [`super::Conn::complete`] with this ticket.
+    pub fn defer(&mut self) -> Ticket {
+        let ticket = self.ticket();
+        self.out.hold(ticket);
+        self.done = true;
+        ticket
+    }
+
+    /// The ticket [`Responder::defer`] would return.
+    pub fn ticket(&self) -> Ticket {
+        Ticket {
+            seq: self.seq,
+            head_only: self.head_only,
+            conn: self.conn,
+        }
+    }
+
+    /// Whether the request was HEAD (the body will not be sent).
+    pub fn head_only(&self) -> bool {
+        self.head_only
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}

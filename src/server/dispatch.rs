@@ -1,0 +1,49 @@
+//! The route hop: each request the connection core parsed is routed and
+//! answered, with a static response, a handler, or a place in the batch.
+
+use std::sync::Arc;
+
+use super::batch::Batcher;
+use super::mailbox::Mailbox;
+use super::response::{Origin, Outcome, ResponseBuilder};
+use super::router::{ErrorPages, Router, Target};
+use crate::proto::{Request, Responder, Service};
+
+/// The worker's services, lent to one connection's `process` call.
+pub(crate) struct Dispatch<'a> {
+    pub(crate) router: &'a Router,
+    pub(crate) builder: &'a mut ResponseBuilder,
+    pub(crate) mailbox: &'a Arc<Mailbox>,
+    pub(crate) errors: &'a ErrorPages,
+    pub(crate) batch: &'a mut Batcher,
+    pub(crate) token: usize,
+    pub(crate) gen: u32,
+}
+
+impl Service for Dispatch<'_> {
+    #[inline]
+    fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
+        let h = match self.router.find(req.method, req.path) {
+            Ok(Target::Static(s)) => return res.send_static(s),
+            Ok(Target::Handler(h)) => h,
+            Ok(Target::Batch(tag)) => return self.batch.push(*tag, req, res, self.token, self.gen),
+            Err(miss) => return res.send_static(self.errors.of(miss)),
+        };
+        let b = &mut *self.builder;
+        b.begin(Origin {
+            mailbox: self.mailbox.clone(),
+            token: self.token,
+            gen: self.gen,
+            ticket: res.ticket(),
+        });
+        // a panicking handler answers 500, like a failing one
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(req, b)))
+            .is_ok_and(|r| r.is_ok());
+        match b.finish(ok) {
+            Outcome::Defer => {
+                res.defer();
+            }
+            Outcome::Send => res.send(b.response()),
+        }
+    }
+}
