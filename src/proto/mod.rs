@@ -18,8 +18,8 @@ pub use output::{ExtBody, ExtBytes};
 pub use pool::BufPool;
 pub(crate) use pool::MAX_BLOCK;
 pub use render::{reason, valid_header_field, valid_status, Body, Response, StaticResponse};
-pub use request::{Request, Service, Ticket};
-pub use responder::Responder;
+pub use request::{Request, Ticket};
+pub use responder::{Responder, Service};
 
 use date::DATE_LEN;
 

@@ -1,12 +1,10 @@
-//! What the connection hands its service: a parsed request, and the ticket
-//! that answers it later.
+//! A parsed request, and the ticket that answers it later.
 
 use super::framing::ConnHeader;
-use super::responder::Responder;
 use crate::parse::Header;
 
 /// A parsed request, borrowed from the connection's read buffer for the
-/// duration of one [`Service::handle`] call.
+/// duration of one [`super::Service::handle`] call.
 pub struct Request<'a> {
     pub method: &'a [u8],
     /// The request target as sent (path and query).
@@ -33,13 +31,6 @@ impl Request<'_> {
             .find(|h| h.name().eq_ignore_ascii_case(name))
             .map(|h| h.value())
     }
-}
-
-/// What the connection does with each request.
-pub trait Service {
-    /// Answers `req` through `res`: send now, or `defer` and complete later
-    /// with [`super::Conn::complete`]. Leaving it unanswered sends a 500.
-    fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>);
 }
 
 /// Identifies a deferred response on its connection, and how to render it.

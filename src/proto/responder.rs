@@ -1,12 +1,19 @@
-//! The handle a service answers one request through.
+//! The service interface: each request, and the handle that answers it.
 
 use super::date::DATE_LEN;
 use super::framing::ConnHeader;
 use super::pool::BufPool;
 use super::render::{self, Response, StaticResponse};
-use super::request::Ticket;
+use super::request::{Request, Ticket};
 use super::slots::Slots;
 use super::ProtoConfig;
+
+/// What the connection does with each request.
+pub trait Service {
+    /// Answers `req` through `res`: send now, or `defer` and complete later
+    /// with [`super::Conn::complete`]. Leaving it unanswered sends a 500.
+    fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>);
+}
 
 /// Writes the response for one request.
 pub struct Responder<'a> {

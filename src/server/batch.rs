@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::mailbox::{Completion, Mailbox};
-use super::response::Parts;
+use super::parts::Parts;
 use crate::proto::flat::{self, Columns, FlatBatch, FlatRecord, Reply, ReplyError};
 use crate::proto::{self, Request, Responder, Ticket};
 

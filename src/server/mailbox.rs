@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use mio::Waker;
 
-use super::response::Parts;
+use super::parts::Parts;
 use crate::proto::Ticket;
 
 /// A deferred response on its way back to the worker.

@@ -4,6 +4,7 @@
 mod batch;
 mod dispatch;
 mod mailbox;
+mod parts;
 mod response;
 mod router;
 mod timers;
