@@ -58,6 +58,7 @@ class Block:
         self.no_run = False
         self.prelude, self.prelude_line = "", 0
         self.errors = []  # malformed markers
+        self.marker_lines = set()
 
     @property
     def where(self):
@@ -81,6 +82,7 @@ def parse_markers(lines, fence_idx, block):
         if not m:
             break  # some other comment
         word, closed = m.group(1), m.group(2)
+        block.marker_lines.add(start)
         if start == i and closed:
             if word == "no-run":
                 block.no_run = True
@@ -114,6 +116,12 @@ def parse_blocks(path, text):
         parse_markers(lines, i, b)
         blocks.append(b)
         i = j + 1
+    used = set().union(*(b.marker_lines for b in blocks))
+    for n, line in enumerate(lines):
+        if MARKER.match(line) and n not in used:
+            stray = Block(path, n + 1, "marker", "")
+            stray.errors.append("a doc marker not right above a code block")
+            blocks.append(stray)
     return blocks
 
 

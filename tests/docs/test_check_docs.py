@@ -103,6 +103,9 @@ python3 bench/no_such_script.py
 ```python
 pass
 ```
+
+<!-- doc: no-run -->
+not a code block
 """
 
 
@@ -127,7 +130,7 @@ def test_each_bad_block_is_reported(tmp_path):
     fences = [i + 1 for i, l in enumerate(BAD.splitlines()) if l.startswith("```") and l != "```"]
     for line in fences:
         assert f"{md}:{line}: " in out, (line, out)
-    assert "7 blocks checked, 7 failed" in out, out
+    assert "8 blocks checked, 8 failed" in out, out
     # the compiler and the traceback point into the Markdown file
     assert f"{md}:4:" in out, out
     assert f'File "{md}", line 8' in out, out
@@ -135,3 +138,4 @@ def test_each_bad_block_is_reported(tmp_path):
     assert "no file bench/no_such_script.py" in out
     assert "timed out" in out
     assert "unknown marker" in out
+    assert f"{md}:36: marker block failed" in out, out
