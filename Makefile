@@ -32,7 +32,7 @@ run: build/hello
 	@echo "starting the hello server; try: curl 'http://127.0.0.1:8080/hello?name=you'"
 	./build/hello 127.0.0.1 8080
 
-test: deps test-header test-rust test-c test-python test-asan
+test: deps test-header test-rust test-c test-python test-asan test-docs
 	@echo "make test: all suites passed"
 
 # Tools the tests use beyond a compiler, Rust and Python.
@@ -64,6 +64,13 @@ build/asan/%: c-examples/%.c lib
 
 test-asan: build/asan/hello build/asan/deferred build/asan/own_loop $(PYTEST)
 	cd tests/python && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py
+
+# Every code block of the READMEs: C compiled and linked, Python run, shell
+# commands looked up (the rules are at the top of tests/docs/check_docs.py).
+.PHONY: test-docs
+test-docs: python
+	$(VENV)/bin/python tests/docs/check_docs.py README.md python/README.md
+	$(PYTEST) -q tests/docs
 
 # The checked-in header must equal what cbindgen generates from the sources.
 test-header: lib

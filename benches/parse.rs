@@ -2,7 +2,7 @@
 //! httparse and C picohttpparser, on a short and a long request, in one process.
 //!
 //! Run it pinned to one core with the C peer built for this CPU:
-//!     make bench-parse
+//!     make bench-parse-criterion
 //! which is `CFLAGS="-O2 -march=native" taskset -c 0 cargo bench --no-default-features --bench parse`.
 //! With the default features the `phr_*` symbols of fastserve would shadow the
 //! C library's, so the picohttpparser column is left out then.
