@@ -45,11 +45,11 @@ $(PYTEST):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel
 
-# The Python package, with the library beside it, installed into the venv
-# the way a user installs it (the tests import the installed copy).
+# The Python package installed into the venv the way a user installs it:
+# its build runs cargo and bundles the stripped library (the tests import
+# the installed copy). An editable install leaves the library at PYLIB.
 PYLIB := python/fastserve/libfastserve.so
-python: lib $(PYTEST)
-	cp $(LIBDIR)/libfastserve.so.$(VERSION) $(PYLIB)
+python: $(PYTEST)
 	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python
 
