@@ -1,7 +1,7 @@
 """fastserve's HTTP/1.x parser, returning plain Python values.
 
     >>> parse_request(b"GET /a?b=1 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
-    ParsedRequest(method=b'GET', path=b'/a?b=1', minor_version=1, headers=[(b'Host', b'x')], consumed=35)
+    ParsedRequest(method=b'GET', path=b'/a?b=1', minor_version=1, headers=[(b'Host', b'x')], consumed=32)
 
 Every function returns None while the message is incomplete (call it again
 with more bytes, from the start of the message) and raises ParseError for
