@@ -7,7 +7,7 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run deps test test-rust test-c test-header test-python test-asan install clean bench bench-parse bench-parse-criterion examples python
+.PHONY: all lib run deps test test-rust test-c test-header test-python test-examples test-asan install clean bench bench-parse bench-parse-criterion examples python
 EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
@@ -32,7 +32,7 @@ run: build/hello
 	@echo "starting the hello server; try: curl 'http://127.0.0.1:8080/hello?name=you'"
 	./build/hello 127.0.0.1 8080
 
-test: deps test-header test-rust test-c test-python test-asan test-docs
+test: deps test-header test-rust test-c test-examples test-python test-asan test-docs
 	@echo "make test: all suites passed"
 
 # Tools the tests use beyond a compiler, Rust and Python.
@@ -45,16 +45,20 @@ $(PYTEST):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel
 
-# The Python package, with the library beside it, installed into the venv
-# the way a user installs it (the tests import the installed copy).
+# The Python package installed into the venv the way a user installs it:
+# its build runs cargo and bundles the stripped library (the tests import
+# the installed copy). An editable install leaves the library at PYLIB.
 PYLIB := python/fastserve/libfastserve.so
-python: lib $(PYTEST)
-	cp $(LIBDIR)/libfastserve.so.$(VERSION) $(PYLIB)
+python: $(PYTEST)
 	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python
 
-test-python: $(EXAMPLES) python
+test-python: python
 	cd tests/python && ../../$(PYTEST) -q
+
+# The C examples over real sockets (pytest only: no Python package needed).
+test-examples: $(EXAMPLES) $(PYTEST)
+	cd tests/examples && ../../$(PYTEST) -q
 
 # The examples again under AddressSanitizer with LeakSanitizer: a leak or an
 # invalid access makes the example exit non-zero, which fails the tests.
@@ -63,12 +67,12 @@ build/asan/%: c-examples/%.c lib
 	$(CC) $(CFLAGS_EX) -O1 -fsanitize=address -fno-omit-frame-pointer $< -L$(LIBDIR) -lfastserve -Wl,-rpath,'$$ORIGIN/../lib' -o $@ -lpthread
 
 test-asan: build/asan/hello build/asan/deferred build/asan/own_loop $(PYTEST)
-	cd tests/python && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py
+	cd tests/examples && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py
 
 # Every code block of the READMEs: C compiled and linked, Python run, shell
 # commands looked up (the rules are at the top of tests/docs/check_docs.py).
 .PHONY: test-docs
-test-docs: python
+test-docs: lib python
 	$(VENV)/bin/python tests/docs/check_docs.py README.md python/README.md
 	$(PYTEST) -q tests/docs
 

@@ -11,6 +11,8 @@ a status word per reply (status | content type code << 16), then either the
 header line lengths, body lengths and all the bytes joined, or, when every
 handler returned text, just the bodies joined with NUL separators.
 """
+from __future__ import annotations
+
 import asyncio
 import inspect
 import json
@@ -18,6 +20,23 @@ import logging
 import sys
 from array import array
 from struct import Struct, unpack_from
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    KeysView,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+    ValuesView,
+    overload,
+)
 from urllib.parse import parse_qsl
 
 log = logging.getLogger("fastserve")
@@ -40,6 +59,12 @@ _CT_CODES = {
 _RESERVED = {b"content-length", b"date", b"connection", b"transfer-encoding", b"server"}
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
+_T = TypeVar("_T")
+_Str = Union[str, bytes]
+# Response(headers=...): a mapping or (name, value) pairs, str or bytes
+HeaderFields = Union[Mapping[str, _Str], Mapping[bytes, _Str], Iterable[Tuple[_Str, _Str]]]
+Body = Union[str, bytes, bytearray, memoryview, Dict[str, Any], List[Any]]
+
 class Headers:
     """Request header fields: a read-only, case-insensitive mapping (the
     first field of a name wins; `getall` gives every value). Names and values
@@ -47,43 +72,49 @@ class Headers:
 
     __slots__ = ("_items", "_map")
 
-    def __init__(self, items):
+    def __init__(self, items: List[Tuple[str, str]]) -> None:
         self._items = items
-        m = {}
+        m: Dict[str, str] = {}
         for k, v in items:
             m.setdefault(k.lower(), v)
         self._map = m
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> str:
         return self._map[name.lower()]
 
-    def get(self, name, default=None):
+    @overload
+    def get(self, name: str) -> Optional[str]: ...
+
+    @overload
+    def get(self, name: str, default: _T) -> Union[str, _T]: ...
+
+    def get(self, name: str, default: Any = None) -> Any:
         return self._map.get(name.lower(), default)
 
-    def getall(self, name):
+    def getall(self, name: str) -> List[str]:
         n = name.lower()
         return [v for k, v in self._items if k.lower() == n]
 
-    def __contains__(self, name):
+    def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._map
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._map)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._map)
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._map.keys()
 
-    def values(self):
+    def values(self) -> ValuesView[str]:
         return self._map.values()
 
-    def items(self):
+    def items(self) -> List[Tuple[str, str]]:
         """Every field as received: (name, value) pairs, original case."""
         return list(self._items)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Headers({self._items!r})"
 
 
@@ -100,11 +131,11 @@ class Request:
 
     __slots__ = ("_b", "_i", "_o", "_c")
 
-    def __init__(self, blob, index, data_offset):
+    def __init__(self, blob: bytes, index: int, data_offset: int) -> None:
         self._b = blob  # the batch: records, then the data area
         self._i = index  # this request's record
         self._o = data_offset  # where the data area starts
-        self._c = None  # (index, {name: decoded value})
+        self._c: Optional[Tuple[int, Dict[str, Any]]] = None  # (index, {name: decoded value})
 
     def _fields(self):
         return _RECORD.unpack_from(self._b, self._i * REC)
@@ -114,22 +145,22 @@ class Request:
         return self._b[o : o + n]
 
     @property
-    def method(self):
+    def method(self) -> str:
         f = self._fields()
         return self._bytes(f[3], f[4]).decode("latin-1")
 
     @property
-    def path(self):
+    def path(self) -> str:
         f = self._fields()
         return self._bytes(f[5], f[7]).decode("latin-1")
 
     @property
-    def target(self):
+    def target(self) -> str:
         f = self._fields()
         return self._bytes(f[5], f[6]).decode("latin-1")
 
     @property
-    def query_string(self):
+    def query_string(self) -> str:
         f = self._fields()
         if not f[1] & FLAG_QUERY:
             return ""
@@ -147,7 +178,7 @@ class Request:
         return v
 
     @property
-    def query(self):
+    def query(self) -> Dict[str, str]:
         def make():
             q = {}
             for k, v in parse_qsl(self.query_string, keep_blank_values=True):
@@ -157,7 +188,7 @@ class Request:
         return self._cached("query", make)
 
     @property
-    def headers(self):
+    def headers(self) -> Headers:
         def make():
             f = self._fields()
             b, o = self._b, self._o
@@ -170,22 +201,22 @@ class Request:
         return self._cached("headers", make)
 
     @property
-    def body(self):
+    def body(self) -> bytes:
         f = self._fields()
         return self._bytes(f[10], f[11])
 
-    def json(self):
+    def json(self) -> Any:
         return json.loads(self.body)
 
     @property
-    def http_version(self):
+    def http_version(self) -> str:
         return "1.1" if self._fields()[1] & FLAG_HTTP11 else "1.0"
 
     @property
-    def id(self):
+    def id(self) -> int:
         return self._fields()[2]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Request {self.method} {self.target}>"
 
 
@@ -217,8 +248,16 @@ class Response:
     """
 
     __slots__ = ("status", "body", "_word", "_head")
+    status: int
+    body: bytes
 
-    def __init__(self, body=b"", status=200, headers=None, content_type=None):
+    def __init__(
+        self,
+        body: Body = b"",
+        status: int = 200,
+        headers: Optional[HeaderFields] = None,
+        content_type: Optional[str] = None,
+    ) -> None:
         if not isinstance(status, int) or not 200 <= status <= 999:
             raise ValueError(f"status must be an int in 200..999, not {status!r}")
         if isinstance(body, str):
@@ -238,15 +277,19 @@ class Response:
             else:
                 ct = code
         self.status = status
-        self.body = body
+        self.body = body  # type: ignore[assignment]  # bytes by now
         self._word = status | (ct << 16)
         self._head = head
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Response {self.status} {len(self.body)} bytes>"
 
 
 _INTERNAL_ERROR = Response("Internal Server Error\n", status=500)
+
+# What a handler returns; an async def handler, an awaitable of it.
+Result = Union[Body, Response, None]
+Handler = Callable[[Request], Union[Result, Awaitable[Result]]]
 
 
 class _Failed:

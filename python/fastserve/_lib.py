@@ -167,14 +167,14 @@ for _handle in (lib, fast):
         _f.argtypes = _args
 
 
-def result_str(code):
+def result_str(code: int) -> str:
     return lib.fastserve_result_str(code).decode()
 
 
 class FastserveError(Exception):
     """A fastserve call failed; `.code` is the fastserve_result."""
 
-    def __init__(self, code, what=""):
+    def __init__(self, code: int, what: str = "") -> None:
         self.code = code
         super().__init__(f"{what}: {result_str(code)}" if what else result_str(code))
 

@@ -11,12 +11,18 @@ connection core parses and frames; each `data_received` hands every complete
 request to Python in one batch, answers them in one call, and writes all the
 output with one `transport.write` per output segment.
 """
+from __future__ import annotations
+
 import asyncio
 from array import array
 from ctypes import byref, string_at
+from typing import TYPE_CHECKING, Any, Awaitable, Optional, Set, cast
 
 from ._http import Dispatch, Response, _text_word, columns_of, run_async
 from ._lib import ConnBatch, IoVec, fast
+
+if TYPE_CHECKING:
+    from .server import Server
 
 _NOT_FOUND = Response("Not Found\n", status=404)
 _NOT_ALLOWED = Response("Method Not Allowed\n", status=405)
@@ -69,35 +75,35 @@ class _Router:
 class HttpProtocol(asyncio.Protocol):
     """Serves `app`'s routes on one connection."""
 
-    def __init__(self, app):
+    def __init__(self, app: Server) -> None:
         self._dispatch = Dispatch([_Router(app)])
-        self._c = None
-        self._t = None
+        self._c: Optional[int] = None
+        self._t: Optional[asyncio.Transport] = None
         self._batch = ConnBatch()
         self._iov = (IoVec * 16)()
         self._paused = False
-        self._tasks = set()
+        self._tasks: Set[asyncio.Future[Any]] = set()
 
     # asyncio callbacks
 
-    def connection_made(self, transport):
-        self._t = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._t = cast(asyncio.Transport, transport)
         self._c = fast.fastserve_conn_new(None)
 
-    def data_received(self, data):
+    def data_received(self, data: bytes) -> None:
         c = self._c
         if c is None:
             return
         fast.fastserve_conn_feed(c, data, len(data), byref(self._batch))
         self._serve()
 
-    def eof_received(self):
+    def eof_received(self) -> bool:
         if self._c is not None:
             fast.fastserve_conn_feed_eof(self._c, byref(self._batch))
             self._serve()
         return True  # the transport closes once the answers are written
 
-    def connection_lost(self, exc):
+    def connection_lost(self, exc: Optional[Exception]) -> None:
         c, self._c = self._c, None
         self._t = None
         for t in self._tasks:
@@ -105,12 +111,12 @@ class HttpProtocol(asyncio.Protocol):
         if c is not None:
             fast.fastserve_conn_free(c)
 
-    def pause_writing(self):
+    def pause_writing(self) -> None:
         self._paused = True
         if self._t is not None:
             self._t.pause_reading()
 
-    def resume_writing(self):
+    def resume_writing(self) -> None:
         self._paused = False
         self._write()
 
@@ -183,7 +189,7 @@ class HttpProtocol(asyncio.Protocol):
         return wrote
 
 
-def serve(app, host="127.0.0.1", port=0, **kwargs):
+def serve(app: Server, host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> Awaitable[asyncio.AbstractServer]:
     """`loop.create_server` for `app`'s routes on the running loop."""
     loop = asyncio.get_running_loop()
     return loop.create_server(lambda: HttpProtocol(app), host, port, **kwargs)

@@ -1,7 +1,7 @@
 """fastserve's HTTP/1.x parser, returning plain Python values.
 
     >>> parse_request(b"GET /a?b=1 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
-    ParsedRequest(method=b'GET', path=b'/a?b=1', minor_version=1, headers=[(b'Host', b'x')], consumed=35)
+    ParsedRequest(method=b'GET', path=b'/a?b=1', minor_version=1, headers=[(b'Host', b'x')], consumed=32)
 
 Every function returns None while the message is incomplete (call it again
 with more bytes, from the start of the message) and raises ParseError for
@@ -9,9 +9,11 @@ malformed input. `mode` is "strict" (RFC 9112, the default) or "pico"
 (picohttpparser's acceptance: bare LF, runs of spaces, continuation lines,
 which come back with the name None).
 """
+from __future__ import annotations
+
 import ctypes
 from ctypes import byref, c_size_t
-from typing import List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple, Union
 
 from . import _lib
 from ._lib import lib
@@ -19,13 +21,17 @@ from ._lib import lib
 _MODES = {"strict": 0, "pico": 1}
 PARTIAL = 1
 
+BytesLike = Union[bytes, bytearray, memoryview]
+# (name, value); a continuation line (mode="pico") has the name None
+HeaderList = List[Tuple[Optional[bytes], bytes]]
+
 
 class ParseError(ValueError):
     """Malformed input. `.code` is the fastserve_result code, `.reason` its text."""
 
-    def __init__(self, code):
+    def __init__(self, code: int) -> None:
         self.code = code
-        self.reason = _lib.result_str(code)
+        self.reason: str = _lib.result_str(code)
         super().__init__(self.reason)
 
 
@@ -33,7 +39,7 @@ class ParsedRequest(NamedTuple):
     method: bytes
     path: bytes
     minor_version: int
-    headers: List[Tuple[Optional[bytes], bytes]]
+    headers: HeaderList
     consumed: int
 
 
@@ -41,7 +47,7 @@ class ParsedResponse(NamedTuple):
     minor_version: int
     status: int
     reason: bytes
-    headers: List[Tuple[Optional[bytes], bytes]]
+    headers: HeaderList
     consumed: int
 
 
@@ -83,7 +89,7 @@ def _call(fn, data, max_headers, *args):
     return data, base, _headers(data, base, arr, n.value), consumed.value
 
 
-def parse_request(data, *, mode="strict", max_headers=100) -> Optional[ParsedRequest]:
+def parse_request(data: BytesLike, *, mode: str = "strict", max_headers: int = 100) -> Optional[ParsedRequest]:
     """Parses a request head (request line and header fields)."""
     line = _lib.RequestLine()
     r = _call(lambda b, n, a, nh, c: lib.fastserve_parse_request(b, n, _mode(mode), byref(line), a, nh, c), data, max_headers)
@@ -99,7 +105,7 @@ def parse_request(data, *, mode="strict", max_headers=100) -> Optional[ParsedReq
     )
 
 
-def parse_response(data, *, mode="strict", max_headers=100) -> Optional[ParsedResponse]:
+def parse_response(data: BytesLike, *, mode: str = "strict", max_headers: int = 100) -> Optional[ParsedResponse]:
     """Parses a response head (status line and header fields)."""
     line = _lib.StatusLine()
     r = _call(lambda b, n, a, nh, c: lib.fastserve_parse_response(b, n, _mode(mode), byref(line), a, nh, c), data, max_headers)
@@ -109,7 +115,7 @@ def parse_response(data, *, mode="strict", max_headers=100) -> Optional[ParsedRe
     return ParsedResponse(line.minor_version, line.status, _slice(data, base, line.reason, line.reason_len), headers, consumed)
 
 
-def parse_headers(data, *, mode="strict", max_headers=100):
+def parse_headers(data: BytesLike, *, mode: str = "strict", max_headers: int = 100) -> Optional[Tuple[HeaderList, int]]:
     """Parses header fields through the empty line: (headers, consumed)."""
     r = _call(lambda b, n, a, nh, c: lib.fastserve_parse_headers(b, n, _mode(mode), a, nh, c), data, max_headers)
     if r is None:
@@ -128,11 +134,11 @@ class ChunkedDecoder:
     consume_trailer=True (the default) the trailer section is read too.
     """
 
-    def __init__(self, *, mode="strict", consume_trailer=True):
+    def __init__(self, *, mode: str = "strict", consume_trailer: bool = True) -> None:
         self._d = lib.fastserve_chunked_decoder_new(_mode(mode), consume_trailer)
         self.done = False
 
-    def decode(self, data):
+    def decode(self, data: BytesLike) -> Tuple[bytes, bool, bytes]:
         if self.done:
             raise ValueError("the body already ended")
         data = bytes(data)
@@ -147,7 +153,7 @@ class ChunkedDecoder:
         self.done = True
         return buf.raw[: n.value], True, buf.raw[n.value : n.value + rest.value]
 
-    def close(self):
+    def close(self) -> None:
         if self._d:
             lib.fastserve_chunked_decoder_free(self._d)
             self._d = None
@@ -155,7 +161,7 @@ class ChunkedDecoder:
     __del__ = close
 
 
-def decode_chunked(data, *, mode="strict", consume_trailer=True):
+def decode_chunked(data: BytesLike, *, mode: str = "strict", consume_trailer: bool = True) -> Optional[Tuple[bytes, bytes]]:
     """Decodes a whole chunked body: (body, rest), or None if it is incomplete."""
     d = ChunkedDecoder(mode=mode, consume_trailer=consume_trailer)
     try:

@@ -7,6 +7,8 @@ engine without calling Python at all. `async def` handlers run on an asyncio
 loop (uvloop's when it is installed) and are answered through the engine's
 deferred responses, in request order.
 """
+from __future__ import annotations
+
 import asyncio
 import atexit
 import ctypes
@@ -16,10 +18,16 @@ import sys
 import threading
 from array import array
 from ctypes import byref, string_at
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Set, TypeVar, Union, cast
 
 from . import _http
-from ._http import TEXT_200, Dispatch, Response, columns_of, log, new_event_loop, run_async
+from ._http import TEXT_200, Dispatch, Handler, Response, columns_of, log, new_event_loop, run_async
 from ._lib import BATCH_FN, Stats, check, fast, lib
+
+if TYPE_CHECKING:
+    from .asyncio import HttpProtocol
+
+_H = TypeVar("_H", bound=Handler)
 
 _ROUTE_PREFIX = 1
 _METHODS_ANY = None
@@ -149,24 +157,24 @@ class Server:
     def __init__(
         self,
         *,
-        server_name="fastserve",
-        max_connections=None,
-        max_header_bytes=None,
-        max_request_line=None,
-        max_headers=None,
-        max_body=None,
-        max_pipelined=None,
-        max_unsent_bytes=None,
-        socket_recv_buffer=None,
-        socket_send_buffer=None,
-        buffer_size=None,
-        header_timeout=None,
-        body_timeout=None,
-        keepalive_timeout=None,
-        write_timeout=None,
-        request_timeout=None,
-        shutdown_grace=30.0,
-    ):
+        server_name: Optional[str] = "fastserve",
+        max_connections: Optional[int] = None,
+        max_header_bytes: Optional[int] = None,
+        max_request_line: Optional[int] = None,
+        max_headers: Optional[int] = None,
+        max_body: Optional[int] = None,
+        max_pipelined: Optional[int] = None,
+        max_unsent_bytes: Optional[int] = None,
+        socket_recv_buffer: Optional[int] = None,
+        socket_send_buffer: Optional[int] = None,
+        buffer_size: Optional[int] = None,
+        header_timeout: Optional[float] = None,
+        body_timeout: Optional[float] = None,
+        keepalive_timeout: Optional[float] = None,
+        write_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = None,
+        shutdown_grace: Optional[float] = 30.0,
+    ) -> None:
         self.server_name = server_name
         # checked here so that a bad value fails now rather than in start()
         self.max_connections = _size("max_connections", max_connections)
@@ -185,55 +193,64 @@ class Server:
         self.write_timeout = _seconds("write_timeout", write_timeout)
         self.request_timeout = _seconds("request_timeout", request_timeout)
         self.shutdown_grace = _seconds("shutdown_grace", shutdown_grace, zero=True)
-        self.routes = []
-        self.port = None
-        self._srv = None
-        self._loop = None
-        self._loop_thread = None
-        self.final_stats = None
-        self._pinned = set()
+        self.routes: List[_Route] = []
+        self.port: Optional[int] = None  # the bound port, once listening
+        self._srv: Optional[int] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._loop_thread: Optional[threading.Thread] = None
+        self.final_stats: Optional[Dict[str, int]] = None
+        self._pinned: Set[int] = set()
         self._done_ids = array("Q")
-        self._done = []
+        self._done: List[Any] = []
         self._flush_scheduled = False
-        self._tasks = set()
+        self._tasks: Set[asyncio.Future[Any]] = set()
         self.batches = 0  # batch callbacks served (requests / batches = batch size)
         self._callback = BATCH_FN(self._on_batch)
 
     # ------------------------------------------------------------ routes
 
-    def route(self, path, methods=("GET",), *, prefix=False):
+    def route(self, path: str, methods: Optional[Iterable[str]] = ("GET",), *, prefix: bool = False) -> Callable[[_H], _H]:
         """Decorator: `fn` answers `methods` (None: every method) on `path`
         (with prefix=True: every path that starts with it). A GET route also
         answers HEAD."""
 
-        def add(fn):
+        def add(fn: _H) -> _H:
             self.add_route(path, fn, methods, prefix=prefix)
             return fn
 
         return add
 
-    def get(self, path, *, prefix=False):
+    def get(self, path: str, *, prefix: bool = False) -> Callable[[_H], _H]:
         return self.route(path, ("GET",), prefix=prefix)
 
-    def post(self, path, *, prefix=False):
+    def post(self, path: str, *, prefix: bool = False) -> Callable[[_H], _H]:
         return self.route(path, ("POST",), prefix=prefix)
 
-    def put(self, path, *, prefix=False):
+    def put(self, path: str, *, prefix: bool = False) -> Callable[[_H], _H]:
         return self.route(path, ("PUT",), prefix=prefix)
 
-    def delete(self, path, *, prefix=False):
+    def delete(self, path: str, *, prefix: bool = False) -> Callable[[_H], _H]:
         return self.route(path, ("DELETE",), prefix=prefix)
 
-    def patch(self, path, *, prefix=False):
+    def patch(self, path: str, *, prefix: bool = False) -> Callable[[_H], _H]:
         return self.route(path, ("PATCH",), prefix=prefix)
 
-    def add_route(self, path, fn, methods=("GET",), *, prefix=False):
+    def add_route(self, path: str, fn: Handler, methods: Optional[Iterable[str]] = ("GET",), *, prefix: bool = False) -> None:
         if not callable(fn):
             raise TypeError("a handler is callable")
         self._check_stopped()
         self.routes.append(_Route(methods, path, prefix, handler=fn))
 
-    def static(self, path, body, *, status=200, content_type="text/plain; charset=utf-8", methods=("GET",), prefix=False):
+    def static(
+        self,
+        path: str,
+        body: Union[str, bytes],
+        *,
+        status: int = 200,
+        content_type: str = "text/plain; charset=utf-8",
+        methods: Optional[Iterable[str]] = ("GET",),
+        prefix: bool = False,
+    ) -> None:
         """A response rendered once and served by the engine without calling
         Python. `body` is str (UTF-8) or bytes."""
         self._check_stopped()
@@ -244,7 +261,7 @@ class Server:
         if self._srv is not None:
             raise RuntimeError("routes are fixed once the server runs")
 
-    def handlers(self):
+    def handlers(self) -> List[Handler]:
         """Handlers by tag, as the engine's batch routes number them."""
         return [r.handler for r in self.routes if r.handler is not None]
 
@@ -352,7 +369,7 @@ class Server:
 
     # ------------------------------------------------------------ life cycle
 
-    def start(self, host="127.0.0.1", port=0, workers=1):
+    def start(self, host: str = "127.0.0.1", port: int = 0, workers: int = 1) -> int:
         """Starts serving in the background (the asyncio loop for async
         handlers runs in a thread of its own) and returns the port. Stop it
         with `stop()`."""
@@ -378,9 +395,9 @@ class Server:
             raise
         # worker threads must not call into an interpreter that is exiting
         atexit.register(self.stop)
-        return self.port
+        return cast(int, self.port)
 
-    def stop(self):
+    def stop(self) -> None:
         """Stops gracefully: no new connections, requests in flight are
         answered, then the workers exit. Returns when they have."""
         srv = self._srv
@@ -406,18 +423,25 @@ class Server:
             self._loop_thread = None
             loop.close()
 
-    def stats(self):
+    def stats(self) -> Dict[str, int]:
         """Engine counters: requests, bytes_in, bytes_out, open_connections,
         accepted_connections; and batches, the number of calls into Python
         (after a stop, `final_stats` keeps the last counts)."""
         st = Stats()
         if self._srv is not None:
             lib.fastserve_server_stats(self._srv, byref(st))
-        out = {k: getattr(st, k) for k, _ in Stats._fields_}
+        out = {k: getattr(st, k) for k, *_ in Stats._fields_}
         out["batches"] = self.batches
         return out
 
-    def run(self, host="127.0.0.1", port=8080, workers=1, *, ready=None):
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        workers: int = 1,
+        *,
+        ready: Optional[Callable[[Server], object]] = None,
+    ) -> None:
         """Serves until Ctrl-C or SIGTERM, then stops gracefully: requests
         in flight (async ones included) are answered first. Prints a
         `listening on http://HOST:PORT/` line once it listens, then calls
@@ -454,7 +478,7 @@ class Server:
         await self._loop.run_in_executor(None, lib.fastserve_server_wait, self._srv)
         self.final_stats = self.stats()
 
-    def protocol(self):
+    def protocol(self) -> Callable[[], HttpProtocol]:
         """An asyncio Protocol factory serving this app's routes on the
         sans-I/O core, for `loop.create_server(app.protocol(), host, port)`."""
         from .asyncio import HttpProtocol

@@ -1,17 +1,16 @@
-"""Fixtures: the C examples, started on free ports, stopped by PID."""
+"""Fixtures: python/examples/hello.py on a free port (stopped by PID), and a
+minimal HTTP/1.1 reader. The C examples have their own suite, tests/examples."""
 import os
 import re
 import signal
 import socket
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# FASTSERVE_EXAMPLES points at another build of the examples (the ASan one).
-BUILD = Path(os.environ.get("FASTSERVE_EXAMPLES", ROOT / "build"))
 
 
 class Proc:
@@ -42,49 +41,17 @@ class Proc:
         return self.proc.returncode, out, err
 
 
-def start(name, *args, env=None):
-    exe = BUILD / name
-    assert exe.exists(), f"{exe} missing: run `make` first"
-    return Proc([str(exe), "127.0.0.1", "0", *map(str, args)], env=env)
-
-
-@pytest.fixture
-def hello():
-    p = start("hello")
-    yield p
-    code, _, err = p.stop()
-    assert code == 0, err
-
-
-@pytest.fixture
-def own_loop():
-    p = start("own_loop")
-    yield p
-    code, _, err = p.stop()
-    assert code == 0, err
-
-
 HELLO_PY = ROOT / "python" / "examples" / "hello.py"
 
 
 def start_py(*args):
     """python/examples/hello.py on a free port, with the installed package."""
-    import sys
-
     return Proc([sys.executable, str(HELLO_PY), "--port", "0", *map(str, args)])
 
 
 @pytest.fixture
 def hello_py():
     p = start_py()
-    yield p
-    code, _, err = p.stop()
-    assert code == 0, err
-
-
-@pytest.fixture
-def deferred():
-    p = start("deferred")
     yield p
     code, _, err = p.stop()
     assert code == 0, err
