@@ -7,7 +7,7 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run deps test test-rust test-c test-header test-python test-asan install clean bench bench-parse bench-parse-criterion examples python
+.PHONY: all lib run deps test test-rust test-c header test-header test-python test-asan install clean bench bench-parse bench-parse-criterion examples python
 EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
@@ -65,11 +65,25 @@ build/asan/%: c-examples/%.c lib
 test-asan: build/asan/hello build/asan/deferred build/asan/own_loop $(PYTEST)
 	cd tests/python && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py
 
-# The checked-in header must equal what cbindgen generates from the sources.
-test-header: lib
-	@if git rev-parse --git-dir >/dev/null 2>&1; then \
-	  git diff --exit-code -- include/fastserve.h || { echo "include/fastserve.h is stale: commit the regenerated header"; exit 1; }; \
-	fi
+# Copies the header that build.rs generates from src/ffi (into the release
+# build's OUT_DIR, which cargo names in its build-script-executed message) to $(1).
+define copy_header
+	@mkdir -p $(dir $(1))
+	@pkg=$$($(CARGO) pkgid) && \
+	out=$$($(CARGO) build --release --message-format=json-render-diagnostics | $(PYTHON) -c \
+	  'import json, sys; print(*[m["out_dir"] for m in map(json.loads, sys.stdin) if m.get("reason") == "build-script-executed" and m["package_id"] == sys.argv[1]])' \
+	  "$$pkg") && \
+	test -f "$$out/fastserve.h" && cp "$$out/fastserve.h" $(1)
+endef
+
+# Regenerates include/fastserve.h after a change to src/ffi.
+header:
+	$(call copy_header,include/fastserve.h)
+
+# The checked-in header must equal what build.rs generates from the sources.
+test-header:
+	$(call copy_header,build/fastserve.h)
+	@diff -u include/fastserve.h build/fastserve.h || { echo "include/fastserve.h is stale: run make header and commit it"; exit 1; }
 
 # tests/load.rs asserts latency bounds, so it also runs optimised.
 test-rust:

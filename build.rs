@@ -1,6 +1,7 @@
-//! Generates `include/fastserve.h` with cbindgen and sets the shared library's
-//! SONAME. The header is checked in; `make test` fails when the checked-in copy
-//! differs from what this generates.
+//! Sets the shared library's SONAME and generates the C header with cbindgen
+//! into `$OUT_DIR/fastserve.h`, never into the source tree. `make header`
+//! copies it to include/fastserve.h, which is checked in; `make test-header`
+//! fails when the two differ.
 
 use std::path::PathBuf;
 
@@ -10,6 +11,8 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
 
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("fastserve.h");
+    let _ = std::fs::remove_file(&out);
     let config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let header = match cbindgen::Builder::new()
         .with_crate(&dir)
@@ -25,10 +28,5 @@ fn main() {
     };
     let mut text = Vec::new();
     header.write(&mut text);
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("fastserve.h");
     std::fs::write(&out, &text).unwrap();
-    let path = dir.join("include/fastserve.h");
-    if std::fs::read(&path).ok().as_deref() != Some(&text[..]) {
-        std::fs::write(&path, &text).unwrap();
-    }
 }
