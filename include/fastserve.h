@@ -35,7 +35,7 @@ extern "C" {
  *
  * Conventions:
  *
- * - Strings and bytes cross as pointer plus `size_t` length, never
+ * - Byte strings cross as `const char *` plus a `size_t` length, never
  *   NUL-terminated unless a comment says so; a pointer may be NULL only
  *   when its length is 0. Results come back the same way (`fastserve_str`).
  * - A call that can fail returns a `fastserve_result`: 0
@@ -457,8 +457,7 @@ enum fastserve_result fastserve_config_set_server_name(struct fastserve_config *
  *
  * ```c
  * fastserve_server *srv = fastserve_server_new(NULL);
- * fastserve_server_route_static(srv, "GET", 3, "/", 1, 0, 200, "text/plain", 10,
- *                               (const uint8_t *)"hi", 2);
+ * fastserve_server_route_static(srv, "GET", 3, "/", 1, 0, 200, "text/plain", 10, "hi", 2);
  * if (fastserve_server_listen(srv, "127.0.0.1", 9, 8080) != FASTSERVE_RESULT_OK)
  *     fprintf(stderr, "%s\n", fastserve_last_error());
  * fastserve_server_run(srv);   // until fastserve_server_stop(srv)
@@ -557,7 +556,7 @@ enum fastserve_result fastserve_server_route_static(struct fastserve_server *srv
                                                     uint16_t status,
                                                     const char *content_type,
                                                     size_t content_type_len,
-                                                    const uint8_t *body,
+                                                    const char *body,
                                                     size_t body_len);
 
 /**
@@ -598,7 +597,7 @@ enum fastserve_result fastserve_server_set_error_page(struct fastserve_server *s
                                                       uint16_t status,
                                                       const char *content_type,
                                                       size_t content_type_len,
-                                                      const uint8_t *body,
+                                                      const char *body,
                                                       size_t body_len);
 
 /**
@@ -708,7 +707,7 @@ enum fastserve_result fastserve_server_stats(const struct fastserve_server *srv,
  * {
  *     fastserve_str body = fastserve_request_body(req);
  *     fastserve_response_header(res, "Content-Type", 12, "text/plain", 10);
- *     return fastserve_response_body(res, (const uint8_t *)body.ptr, body.len) != 0;
+ *     return fastserve_response_body(res, body.ptr, body.len) != FASTSERVE_RESULT_OK;
  * }
  * ```
  * ========================================================================== */
@@ -771,7 +770,7 @@ struct fastserve_str fastserve_request_target(const struct fastserve_request *re
 
 /**
  * The body (Content-Length or decoded chunked); empty when there is
- * none.
+ * none. Pass it to `fastserve_response_body` as it is to echo it.
  *
  * # Safety
  * As `fastserve_request_method`.
@@ -858,7 +857,8 @@ enum fastserve_result fastserve_response_header(struct fastserve_response *res,
                                                 size_t value_len);
 
 /**
- * Sets the body, copying `len` bytes from `body`.
+ * Sets the body, copying `len` bytes from `body`. The bytes of a
+ * request (say `fastserve_request_body`) may be passed as they are.
  *
  * # Safety
  * As `fastserve_response_status`; `body` is NULL (with `len == 0`) or
@@ -867,7 +867,7 @@ enum fastserve_result fastserve_response_header(struct fastserve_response *res,
  * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_response_body(struct fastserve_response *res,
-                                              const uint8_t *body,
+                                              const char *body,
                                               size_t len);
 
 /* ==========================================================================
@@ -904,7 +904,7 @@ typedef void (*fastserve_release_fn)(void *userdata);
  * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_response_body_borrowed(struct fastserve_response *res,
-                                                       const uint8_t *body,
+                                                       const char *body,
                                                        size_t len,
                                                        fastserve_release_fn release,
                                                        void *userdata);
@@ -1047,7 +1047,7 @@ typedef struct fastserve_batch_request {
  * A batch handler: gets every request for the server's batch routes that one
  * worker read in one pass of its event loop, `count >= 1` of them, in the
  * array `reqs`, with their bytes in `data` (`data_len` bytes), which
- * directly follows the array: `data == (const uint8_t *)(reqs + count)`, so
+ * directly follows the array: `data == (const char *)(reqs + count)`, so
  * one copy of `count * 64 + data_len` bytes from `reqs` takes both. `reqs`,
  * `data` and `batch` are valid until it returns: copy what is needed later.
  *
@@ -1061,7 +1061,7 @@ typedef struct fastserve_batch_request {
 typedef void (*fastserve_batch_fn)(struct fastserve_batch *batch,
                                    const struct fastserve_batch_request *reqs,
                                    size_t count,
-                                   const uint8_t *data,
+                                   const char *data,
                                    size_t data_len,
                                    void *userdata);
 
@@ -1137,7 +1137,7 @@ enum fastserve_result fastserve_batch_respond(struct fastserve_batch *batch,
                                               const uint32_t *header_lens,
                                               const uint32_t *body_lens,
                                               size_t count,
-                                              const uint8_t *data,
+                                              const char *data,
                                               size_t data_len);
 
 /**
@@ -1158,7 +1158,7 @@ enum fastserve_result fastserve_batch_respond(struct fastserve_batch *batch,
 enum fastserve_result fastserve_batch_respond_text(struct fastserve_batch *batch,
                                                    uint32_t status,
                                                    size_t count,
-                                                   const uint8_t *data,
+                                                   const char *data,
                                                    size_t data_len);
 
 /**
@@ -1185,7 +1185,7 @@ enum fastserve_result fastserve_server_complete(const struct fastserve_server *s
                                                 const uint32_t *header_lens,
                                                 const uint32_t *body_lens,
                                                 size_t count,
-                                                const uint8_t *data,
+                                                const char *data,
                                                 size_t data_len,
                                                 size_t *unknown);
 
@@ -1229,15 +1229,15 @@ typedef struct fastserve_conn fastserve_conn;
 /**
  * The requests parsed by one `fastserve_conn_feed`: `count` records in
  * `requests` (see `fastserve_batch_request`) and their bytes in `data`,
- * which directly follows the records (`data == (const uint8_t *)(requests
- * + count)`).
+ * which directly follows the records (`data == (const char *)(requests +
+ * count)`).
  * Valid until the next `fastserve_conn_feed`, `fastserve_conn_feed_eof` or
  * `fastserve_conn_free` on the same connection, whatever was answered.
  */
 typedef struct fastserve_conn_batch {
   const struct fastserve_batch_request *requests;
   size_t count;
-  const uint8_t *data;
+  const char *data;
   size_t data_len;
 } fastserve_conn_batch;
 
@@ -1296,7 +1296,7 @@ void fastserve_conn_free(struct fastserve_conn *c);
  * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_conn_feed(struct fastserve_conn *c,
-                                          const uint8_t *data,
+                                          const char *data,
                                           size_t len,
                                           struct fastserve_conn_batch *out);
 
@@ -1337,7 +1337,7 @@ enum fastserve_result fastserve_conn_respond(struct fastserve_conn *c,
                                              uint16_t status,
                                              const char *headers,
                                              size_t headers_len,
-                                             const uint8_t *body,
+                                             const char *body,
                                              size_t body_len);
 
 /**
@@ -1363,7 +1363,7 @@ enum fastserve_result fastserve_conn_respond_batch(struct fastserve_conn *c,
                                                    const uint32_t *header_lens,
                                                    const uint32_t *body_lens,
                                                    size_t count,
-                                                   const uint8_t *data,
+                                                   const char *data,
                                                    size_t data_len,
                                                    size_t *unknown);
 
@@ -1502,9 +1502,9 @@ typedef struct fastserve_chunked_decoder fastserve_chunked_decoder;
  * A parsed request line. Pointers point into the input buffer.
  */
 typedef struct fastserve_request_line {
-  const uint8_t *method;
+  const char *method;
   size_t method_len;
-  const uint8_t *path;
+  const char *path;
   size_t path_len;
   /**
    * 0 for HTTP/1.0, 1 for HTTP/1.1.
@@ -1519,9 +1519,9 @@ typedef struct fastserve_request_line {
  * removed. The layout equals picohttpparser's `struct phr_header`.
  */
 typedef struct fastserve_header {
-  const uint8_t *name;
+  const char *name;
   size_t name_len;
-  const uint8_t *value;
+  const char *value;
   size_t value_len;
 } fastserve_header;
 
@@ -1531,7 +1531,7 @@ typedef struct fastserve_header {
 typedef struct fastserve_status_line {
   int32_t minor_version;
   int32_t status;
-  const uint8_t *reason;
+  const char *reason;
   size_t reason_len;
 } fastserve_status_line;
 
@@ -1557,7 +1557,7 @@ typedef struct fastserve_status_line {
  *
  * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
-enum fastserve_result fastserve_parse_request(const uint8_t *buf,
+enum fastserve_result fastserve_parse_request(const char *buf,
                                               size_t len,
                                               uint32_t mode,
                                               struct fastserve_request_line *line,
@@ -1574,7 +1574,7 @@ enum fastserve_result fastserve_parse_request(const uint8_t *buf,
  *
  * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
-enum fastserve_result fastserve_parse_response(const uint8_t *buf,
+enum fastserve_result fastserve_parse_response(const char *buf,
                                                size_t len,
                                                uint32_t mode,
                                                struct fastserve_status_line *line,
@@ -1592,7 +1592,7 @@ enum fastserve_result fastserve_parse_response(const uint8_t *buf,
  *
  * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
-enum fastserve_result fastserve_parse_headers(const uint8_t *buf,
+enum fastserve_result fastserve_parse_headers(const char *buf,
                                               size_t len,
                                               uint32_t mode,
                                               struct fastserve_header *headers,
@@ -1640,7 +1640,7 @@ void fastserve_chunked_decoder_free(struct fastserve_chunked_decoder *dec);
  * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_chunked_decode(struct fastserve_chunked_decoder *dec,
-                                               uint8_t *buf,
+                                               char *buf,
                                                size_t *len,
                                                size_t *rest);
 

@@ -185,10 +185,8 @@ fn conn_refusals_explain_the_header_line() {
             data: ptr::null(),
             data_len: 0,
         };
-        assert_eq!(
-            fastserve_conn_feed(c, req.as_ptr(), req.len(), &mut b),
-            FASTSERVE_RESULT_OK
-        );
+        let (p, n) = s(&req);
+        assert_eq!(fastserve_conn_feed(c, p, n, &mut b), FASTSERVE_RESULT_OK);
         assert_eq!(b.count, 3);
         let respond = |id, headers: &str| {
             let (h, hl) = s(headers);
@@ -256,7 +254,7 @@ fn parse_errors_get_the_codes_name_and_partial_is_no_failure() {
                  line: &mut fastserve_request_line,
                  h: &mut [fastserve_header]| {
         let (mut n, mut used) = (h.len(), 0);
-        let (p, len) = (buf.as_ptr(), buf.len());
+        let (p, len) = s(buf);
         // SAFETY: every pointer refers to a live local of the right size.
         unsafe { fastserve_parse_request(p, len, mode, line, h.as_mut_ptr(), &mut n, &mut used) }
     };

@@ -110,7 +110,7 @@ pub struct fastserve_batch {
 /// A batch handler: gets every request for the server's batch routes that one
 /// worker read in one pass of its event loop, `count >= 1` of them, in the
 /// array `reqs`, with their bytes in `data` (`data_len` bytes), which
-/// directly follows the array: `data == (const uint8_t *)(reqs + count)`, so
+/// directly follows the array: `data == (const char *)(reqs + count)`, so
 /// one copy of `count * 64 + data_len` bytes from `reqs` takes both. `reqs`,
 /// `data` and `batch` are valid until it returns: copy what is needed later.
 ///
@@ -125,7 +125,7 @@ pub type fastserve_batch_fn = Option<
         batch: *mut fastserve_batch,
         reqs: *const fastserve_batch_request,
         count: usize,
-        data: *const u8,
+        data: *const c_char,
         data_len: usize,
         userdata: *mut c_void,
     ),
@@ -136,7 +136,7 @@ struct CBatch {
         *mut fastserve_batch,
         *const fastserve_batch_request,
         usize,
-        *const u8,
+        *const c_char,
         usize,
         *mut c_void,
     ),
@@ -165,7 +165,7 @@ impl BatchHandler for CBatch {
             // `FlatRecord`'s, asserted above) followed by `data_len` bytes at
             // `data`; they and `b` live until the call returns, which is what
             // the C API promises.
-            unsafe { (self.f)(b, recs.cast(), count, data, data_len, self.userdata) }
+            unsafe { (self.f)(b, recs.cast(), count, data.cast(), data_len, self.userdata) }
         })
     }
 }
@@ -255,7 +255,7 @@ pub(crate) unsafe fn columns<'a>(
     header_lens: *const u32,
     body_lens: *const u32,
     count: usize,
-    data: *const u8,
+    data: *const c_char,
     data_len: usize,
 ) -> Result<Columns<'a>, fastserve_result> {
     // SAFETY: each column is NULL or readable for `count` elements by contract.
@@ -277,7 +277,7 @@ pub(crate) unsafe fn columns<'a>(
         column(body_lens, "body_lens")?
     };
     // SAFETY: readable for `data_len` bytes by contract.
-    let Some(data) = (unsafe { super::bytes(data.cast(), data_len) }) else {
+    let Some(data) = (unsafe { super::bytes(data, data_len) }) else {
         return Err(null_with_len("data", data_len));
     };
     let c = Columns {
@@ -361,7 +361,7 @@ ffi_fn! {
         header_lens: *const u32,
         body_lens: *const u32,
         count: usize,
-        data: *const u8,
+        data: *const c_char,
         data_len: usize,
     ) -> fastserve_result {
         // SAFETY: forwarded contract.
@@ -397,7 +397,7 @@ ffi_fn! {
         batch: *mut fastserve_batch,
         status: u32,
         count: usize,
-        data: *const u8,
+        data: *const c_char,
         data_len: usize,
     ) -> fastserve_result {
         // SAFETY: forwarded contract.
@@ -406,7 +406,7 @@ ffi_fn! {
             Err(e) => return e,
         };
         // SAFETY: readable for `data_len` bytes by contract.
-        let Some(d) = (unsafe { super::bytes(data.cast(), data_len) }) else {
+        let Some(d) = (unsafe { super::bytes(data, data_len) }) else {
             return null_with_len("data", data_len);
         };
         match b.respond_text(status, count, d) {
@@ -447,7 +447,7 @@ ffi_fn! {
         header_lens: *const u32,
         body_lens: *const u32,
         count: usize,
-        data: *const u8,
+        data: *const c_char,
         data_len: usize,
         unknown: *mut usize,
     ) -> fastserve_result {

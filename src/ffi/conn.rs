@@ -57,8 +57,8 @@ pub struct fastserve_conn {
 
 /// The requests parsed by one `fastserve_conn_feed`: `count` records in
 /// `requests` (see `fastserve_batch_request`) and their bytes in `data`,
-/// which directly follows the records (`data == (const uint8_t *)(requests
-/// + count)`).
+/// which directly follows the records (`data == (const char *)(requests +
+/// count)`).
 /// Valid until the next `fastserve_conn_feed`, `fastserve_conn_feed_eof` or
 /// `fastserve_conn_free` on the same connection, whatever was answered.
 #[repr(C)]
@@ -66,7 +66,7 @@ pub struct fastserve_conn {
 pub struct fastserve_conn_batch {
     pub requests: *const fastserve_batch_request,
     pub count: usize,
-    pub data: *const u8,
+    pub data: *const c_char,
     pub data_len: usize,
 }
 
@@ -125,7 +125,7 @@ impl fastserve_conn {
             *out = fastserve_conn_batch {
                 requests: p.records.as_ptr().cast(),
                 count: p.records.len(),
-                data: p.data.as_ptr(),
+                data: p.data.as_ptr().cast(),
                 data_len: p.data.len(),
             };
         }
@@ -238,7 +238,7 @@ ffi_fn! {
     #[no_mangle]
     pub unsafe extern "C" fn fastserve_conn_feed(
         c: *mut fastserve_conn,
-        data: *const u8,
+        data: *const c_char,
         len: usize,
         out: *mut fastserve_conn_batch,
     ) -> fastserve_result {
@@ -248,7 +248,7 @@ ffi_fn! {
             Err(e) => return e,
         };
         // SAFETY: readable for `len` bytes by contract.
-        let Some(data) = (unsafe { bytes(data.cast(), len) }) else {
+        let Some(data) = (unsafe { bytes(data, len) }) else {
             return null_with_len("data", len);
         };
         let limits = c.cfg.limits.clone();
@@ -312,7 +312,7 @@ ffi_fn! {
         status: u16,
         headers: *const c_char,
         headers_len: usize,
-        body: *const u8,
+        body: *const c_char,
         body_len: usize,
     ) -> fastserve_result {
         // SAFETY: forwarded contract.
@@ -325,7 +325,7 @@ ffi_fn! {
             return null_with_len("headers", headers_len);
         };
         // SAFETY: as above.
-        let Some(b) = (unsafe { bytes(body.cast(), body_len) }) else {
+        let Some(b) = (unsafe { bytes(body, body_len) }) else {
             return null_with_len("body", body_len);
         };
         let r = Reply {
@@ -376,7 +376,7 @@ ffi_fn! {
         header_lens: *const u32,
         body_lens: *const u32,
         count: usize,
-        data: *const u8,
+        data: *const c_char,
         data_len: usize,
         unknown: *mut usize,
     ) -> fastserve_result {

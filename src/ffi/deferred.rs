@@ -6,7 +6,7 @@
 //! Large bodies can be sent without a copy (`fastserve_response_body_borrowed`):
 //! the library then calls back when it no longer needs the bytes.
 
-use std::ffi::c_void;
+use std::ffi::{c_char, c_void};
 
 use super::error::{note, null_with_len};
 use super::fastserve_result::{self, *};
@@ -36,7 +36,7 @@ ffi_fn! {
     #[no_mangle]
     pub unsafe extern "C" fn fastserve_response_body_borrowed(
         res: *mut fastserve_response,
-        body: *const u8,
+        body: *const c_char,
         len: usize,
         release: fastserve_release_fn,
         userdata: *mut c_void,
@@ -52,7 +52,7 @@ ffi_fn! {
         let ptr = if body.is_null() {
             std::ptr::NonNull::<u8>::dangling().as_ptr()
         } else {
-            body
+            body.cast::<u8>()
         };
         let b = BorrowedBody {
             ptr,

@@ -11,7 +11,7 @@
 //!
 //! Conventions:
 //!
-//! - Strings and bytes cross as pointer plus `size_t` length, never
+//! - Byte strings cross as `const char *` plus a `size_t` length, never
 //!   NUL-terminated unless a comment says so; a pointer may be NULL only
 //!   when its length is 0. Results come back the same way (`fastserve_str`).
 //! - A call that can fail returns a `fastserve_result`: 0

@@ -12,6 +12,7 @@
 //!                                              &line, headers, &n, &head_len);
 //! ```
 
+use core::ffi::c_char;
 use core::mem::MaybeUninit;
 
 use super::error::{invalid, note, null, null_with_len};
@@ -39,9 +40,9 @@ pub enum fastserve_parse_mode {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct fastserve_header {
-    pub name: *const u8,
+    pub name: *const c_char,
     pub name_len: usize,
-    pub value: *const u8,
+    pub value: *const c_char,
     pub value_len: usize,
 }
 
@@ -52,9 +53,9 @@ const _: () = assert!(core::mem::align_of::<fastserve_header>() == core::mem::al
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct fastserve_request_line {
-    pub method: *const u8,
+    pub method: *const c_char,
     pub method_len: usize,
-    pub path: *const u8,
+    pub path: *const c_char,
     pub path_len: usize,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: i32,
@@ -66,7 +67,7 @@ pub struct fastserve_request_line {
 pub struct fastserve_status_line {
     pub minor_version: i32,
     pub status: i32,
-    pub reason: *const u8,
+    pub reason: *const c_char,
     pub reason_len: usize,
 }
 
@@ -138,7 +139,7 @@ ffi_fn! {
     #[on_panic(FASTSERVE_RESULT_PANIC)]
     #[no_mangle]
     pub unsafe extern "C" fn fastserve_parse_request(
-        buf: *const u8,
+        buf: *const c_char,
         len: usize,
         mode: u32,
         line: *mut fastserve_request_line,
@@ -159,7 +160,7 @@ ffi_fn! {
             let Some(mode) = mode_of(mode) else {
                 return invalid(bad_mode(mode));
             };
-            let Some(buf) = bytes(buf.cast(), len) else {
+            let Some(buf) = bytes(buf, len) else {
                 return null_with_len("buf", len);
             };
             let Some(slots) = slots(headers, *num_headers) else {
@@ -169,9 +170,9 @@ ffi_fn! {
             let r = raw::request(Kernel::best(), mode, buf, slots, &mut out);
             *num_headers = out.headers;
             *line = fastserve_request_line {
-                method: out.method.as_ptr(),
+                method: out.method.as_ptr().cast(),
                 method_len: out.method.len(),
-                path: out.path.as_ptr(),
+                path: out.path.as_ptr().cast(),
                 path_len: out.path.len(),
                 minor_version: if r.is_ok() { out.minor } else { -1 },
             };
@@ -191,7 +192,7 @@ ffi_fn! {
     #[on_panic(FASTSERVE_RESULT_PANIC)]
     #[no_mangle]
     pub unsafe extern "C" fn fastserve_parse_response(
-        buf: *const u8,
+        buf: *const c_char,
         len: usize,
         mode: u32,
         line: *mut fastserve_status_line,
@@ -212,7 +213,7 @@ ffi_fn! {
             let Some(mode) = mode_of(mode) else {
                 return invalid(bad_mode(mode));
             };
-            let Some(buf) = bytes(buf.cast(), len) else {
+            let Some(buf) = bytes(buf, len) else {
                 return null_with_len("buf", len);
             };
             let Some(slots) = slots(headers, *num_headers) else {
@@ -224,7 +225,7 @@ ffi_fn! {
             *line = fastserve_status_line {
                 minor_version: if r.is_ok() { out.minor } else { -1 },
                 status: out.status,
-                reason: out.reason.as_ptr(),
+                reason: out.reason.as_ptr().cast(),
                 reason_len: out.reason.len(),
             };
             result(r, &mut *consumed)
@@ -244,7 +245,7 @@ ffi_fn! {
     #[on_panic(FASTSERVE_RESULT_PANIC)]
     #[no_mangle]
     pub unsafe extern "C" fn fastserve_parse_headers(
-        buf: *const u8,
+        buf: *const c_char,
         len: usize,
         mode: u32,
         headers: *mut fastserve_header,
@@ -263,7 +264,7 @@ ffi_fn! {
             let Some(mode) = mode_of(mode) else {
                 return invalid(bad_mode(mode));
             };
-            let Some(buf) = bytes(buf.cast(), len) else {
+            let Some(buf) = bytes(buf, len) else {
                 return null_with_len("buf", len);
             };
             let Some(slots) = slots(headers, *num_headers) else {
@@ -348,7 +349,7 @@ ffi_fn! {
     #[no_mangle]
     pub unsafe extern "C" fn fastserve_chunked_decode(
         dec: *mut fastserve_chunked_decoder,
-        buf: *mut u8,
+        buf: *mut c_char,
         len: *mut usize,
         rest: *mut usize,
     ) -> fastserve_result {
@@ -363,7 +364,7 @@ ffi_fn! {
         // SAFETY: pointers checked; `buf` holds `*len` writable bytes by contract.
         unsafe {
             let dec = &mut *dec;
-            let Some(data) = bytes_mut(buf.cast(), *len) else {
+            let Some(data) = bytes_mut(buf, *len) else {
                 return null_with_len("buf", *len);
             };
             let (n, r) = dec.inner.decode_raw(data, dec.mode == Mode::Strict);

@@ -9,7 +9,7 @@
 //! {
 //!     fastserve_str body = fastserve_request_body(req);
 //!     fastserve_response_header(res, "Content-Type", 12, "text/plain", 10);
-//!     return fastserve_response_body(res, (const uint8_t *)body.ptr, body.len) != 0;
+//!     return fastserve_response_body(res, body.ptr, body.len) != FASTSERVE_RESULT_OK;
 //! }
 //! ```
 
@@ -117,7 +117,7 @@ ffi_fn! {
 
 ffi_fn! {
     /// The body (Content-Length or decoded chunked); empty when there is
-    /// none.
+    /// none. Pass it to `fastserve_response_body` as it is to echo it.
     ///
     /// # Safety
     /// As `fastserve_request_method`.
@@ -319,7 +319,8 @@ ffi_fn! {
 }
 
 ffi_fn! {
-    /// Sets the body, copying `len` bytes from `body`.
+    /// Sets the body, copying `len` bytes from `body`. The bytes of a
+    /// request (say `fastserve_request_body`) may be passed as they are.
     ///
     /// # Safety
     /// As `fastserve_response_status`; `body` is NULL (with `len == 0`) or
@@ -330,7 +331,7 @@ ffi_fn! {
     #[no_mangle]
     pub unsafe extern "C" fn fastserve_response_body(
         res: *mut fastserve_response,
-        body: *const u8,
+        body: *const c_char,
         len: usize,
     ) -> fastserve_result {
         // SAFETY: forwarded contract.
@@ -339,7 +340,7 @@ ffi_fn! {
             Err(e) => return e,
         };
         // SAFETY: readable for `len` bytes by contract.
-        let Some(b) = (unsafe { bytes(body.cast(), len) }) else {
+        let Some(b) = (unsafe { bytes(body, len) }) else {
             return null_with_len("body", len);
         };
         build_result(r.body(b), String::new)

@@ -5,8 +5,7 @@
 //!
 //! ```c
 //! fastserve_server *srv = fastserve_server_new(NULL);
-//! fastserve_server_route_static(srv, "GET", 3, "/", 1, 0, 200, "text/plain", 10,
-//!                               (const uint8_t *)"hi", 2);
+//! fastserve_server_route_static(srv, "GET", 3, "/", 1, 0, 200, "text/plain", 10, "hi", 2);
 //! if (fastserve_server_listen(srv, "127.0.0.1", 9, 8080) != FASTSERVE_RESULT_OK)
 //!     fprintf(stderr, "%s\n", fastserve_last_error());
 //! fastserve_server_run(srv);   // until fastserve_server_stop(srv)
@@ -213,7 +212,7 @@ ffi_fn! {
         status: u16,
         content_type: *const c_char,
         content_type_len: usize,
-        body: *const u8,
+        body: *const c_char,
         body_len: usize,
     ) -> fastserve_result {
         // SAFETY: every pointer is valid for its length by contract.
@@ -229,7 +228,7 @@ ffi_fn! {
             let Some(ct) = bytes(content_type, content_type_len) else {
                 return null_with_len("content_type", content_type_len);
             };
-            let Some(body) = bytes(body.cast(), body_len) else {
+            let Some(body) = bytes(body, body_len) else {
                 return null_with_len("body", body_len);
             };
             let ct = match content_type_line(ct) {
@@ -339,7 +338,7 @@ ffi_fn! {
         status: u16,
         content_type: *const c_char,
         content_type_len: usize,
-        body: *const u8,
+        body: *const c_char,
         body_len: usize,
     ) -> fastserve_result {
         // SAFETY: every pointer is valid for its length by contract.
@@ -351,7 +350,7 @@ ffi_fn! {
             let Some(ct) = bytes(content_type, content_type_len) else {
                 return null_with_len("content_type", content_type_len);
             };
-            let Some(body) = bytes(body.cast(), body_len) else {
+            let Some(body) = bytes(body, body_len) else {
                 return null_with_len("body", body_len);
             };
             let ct = match content_type_line(ct) {
