@@ -53,6 +53,21 @@ extern "C" {
  * ========================================================================== */
 
 /**
+ * Major version of the library, as in `fastserve_version()`.
+ */
+#define FASTSERVE_VERSION_MAJOR 0
+
+/**
+ * Minor version of the library.
+ */
+#define FASTSERVE_VERSION_MINOR 1
+
+/**
+ * Patch version of the library.
+ */
+#define FASTSERVE_VERSION_PATCH 0
+
+/**
  * A byte string: `len` bytes at `ptr`, not NUL-terminated. `ptr` is NULL
  * when the value is absent (`len` is then 0). Where the bytes live and for
  * how long is said by the function that returns it.
@@ -61,6 +76,16 @@ typedef struct fastserve_str {
   const char *ptr;
   size_t len;
 } fastserve_str;
+
+/**
+ * The library's version, e.g. "0.1.0": a static NUL-terminated string
+ * that lives as long as the program. Compare with the
+ * `FASTSERVE_VERSION_*` macros to see which version a program was
+ * compiled against. Any thread.
+ *
+ * On an internal panic: returns "".
+ */
+const char *fastserve_version(void);
 
 /* ==========================================================================
  * Results and errors

@@ -1,4 +1,4 @@
-//! `fastserve_last_error`, called as C calls them.
+//! `fastserve_last_error` and `fastserve_version`, called as C calls them.
 
 use std::ffi::{c_char, CStr};
 use std::ptr;
@@ -6,10 +6,13 @@ use std::ptr;
 use fastserve::ffi::batch::fastserve_server_complete;
 use fastserve::ffi::config::*;
 use fastserve::ffi::conn::*;
-use fastserve::ffi::error::fastserve_last_error;
+use fastserve::ffi::error::{fastserve_last_error, fastserve_result_str};
 use fastserve::ffi::fastserve_result::*;
 use fastserve::ffi::parse::{fastserve_header, fastserve_parse_request, fastserve_request_line};
 use fastserve::ffi::server::*;
+use fastserve::ffi::{
+    fastserve_version, FASTSERVE_VERSION_MAJOR, FASTSERVE_VERSION_MINOR, FASTSERVE_VERSION_PATCH,
+};
 
 fn text(p: *const c_char) -> String {
     assert!(!p.is_null());
@@ -24,6 +27,15 @@ fn last_error() -> String {
 
 fn s(v: &str) -> (*const c_char, usize) {
     (v.as_ptr().cast(), v.len())
+}
+
+#[test]
+fn version_follows_cargo_toml() {
+    assert_eq!(text(fastserve_version()), env!("CARGO_PKG_VERSION"));
+    let macros =
+        format!("{FASTSERVE_VERSION_MAJOR}.{FASTSERVE_VERSION_MINOR}.{FASTSERVE_VERSION_PATCH}");
+    assert_eq!(macros, env!("CARGO_PKG_VERSION"));
+    assert_eq!(text(fastserve_result_str(3)), "invalid argument");
 }
 
 #[test]

@@ -111,6 +111,44 @@ pub use error::fastserve_result;
 
 use error::Outcome;
 
+/// Major version of the library, as in `fastserve_version()`.
+pub const FASTSERVE_VERSION_MAJOR: u32 = 0;
+/// Minor version of the library.
+pub const FASTSERVE_VERSION_MINOR: u32 = 1;
+/// Patch version of the library.
+pub const FASTSERVE_VERSION_PATCH: u32 = 0;
+
+// The header's numbers must follow Cargo.toml.
+const _: () = assert!(FASTSERVE_VERSION_MAJOR == decimal(env!("CARGO_PKG_VERSION_MAJOR")));
+const _: () = assert!(FASTSERVE_VERSION_MINOR == decimal(env!("CARGO_PKG_VERSION_MINOR")));
+const _: () = assert!(FASTSERVE_VERSION_PATCH == decimal(env!("CARGO_PKG_VERSION_PATCH")));
+
+const fn decimal(s: &str) -> u32 {
+    let b = s.as_bytes();
+    let mut n = 0;
+    let mut i = 0;
+    while i < b.len() {
+        assert!(b[i].is_ascii_digit());
+        n = n * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    n
+}
+
+ffi_fn! {
+    /// The library's version, e.g. "0.1.0": a static NUL-terminated string
+    /// that lives as long as the program. Compare with the
+    /// `FASTSERVE_VERSION_*` macros to see which version a program was
+    /// compiled against. Any thread.
+    ///
+    /// On an internal panic: returns "".
+    #[on_panic(c"".as_ptr())]
+    #[no_mangle]
+    pub extern "C" fn fastserve_version() -> *const c_char {
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    }
+}
+
 /// A byte string: `len` bytes at `ptr`, not NUL-terminated. `ptr` is NULL
 /// when the value is absent (`len` is then 0). Where the bytes live and for
 /// how long is said by the function that returns it.
