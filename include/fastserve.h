@@ -1091,6 +1091,16 @@ typedef void (*fastserve_batch_fn)(struct fastserve_batch *batch,
                                    void *userdata);
 
 /**
+ * One header field of a batch request; offsets into the data area.
+ */
+typedef struct fastserve_batch_header {
+  uint32_t name_off;
+  uint32_t name_len;
+  uint32_t value_off;
+  uint32_t value_len;
+} fastserve_batch_header;
+
+/**
  * Adds a batch route: requests for it are collected and handed to the
  * batch handler (`fastserve_server_set_batch_handler`) together, tagged
  * with `tag`. `method` NULL matches any method (a GET route also
