@@ -34,11 +34,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Defines an exported C function inside one panic boundary.
 ///
-/// Every `#[no_mangle]` function of the C ABI is written inside `ffi_fn!`.
-/// The body runs under `catch_unwind`; after a panic the function returns
-/// the value of `#[on_panic(...)]`, which goes right after the docs (void
-/// functions have none and return), and `fastserve_last_error` names the
-/// function that panicked.
+/// Every `#[no_mangle]` function of the C ABI is written inside `ffi_fn!`
+/// (`tests/ffi_exports.rs` checks it). The body runs under `catch_unwind`;
+/// after a panic the function returns the value of `#[on_panic(...)]`,
+/// which goes right after the docs (void functions have none and return),
+/// and `fastserve_last_error` names the function that panicked.
 ///
 /// ```ignore
 /// ffi_fn! {
