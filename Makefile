@@ -2,7 +2,7 @@
 PREFIX ?= /usr/local
 VERSION := 0.1.0
 CC ?= cc
-CFLAGS_EX := -Wall -Wextra -Werror -O2 -g -Iinclude
+CFLAGS_EX := -Wall -Wextra -Werror -pedantic -O2 -g -Iinclude
 LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
@@ -62,7 +62,8 @@ build/asan/%: c-examples/%.c lib
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS_EX) -O1 -fsanitize=address -fno-omit-frame-pointer $< -L$(LIBDIR) -lfastserve -Wl,-rpath,'$$ORIGIN/../lib' -o $@ -lpthread
 
-test-asan: build/asan/hello build/asan/deferred build/asan/own_loop $(PYTEST)
+test-asan: build/asan/hello build/asan/deferred build/asan/own_loop build/asan/echo $(PYTEST)
+	ASAN_OPTIONS=detect_leaks=1 ./build/asan/echo
 	cd tests/python && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py
 
 # Copies the header that build.rs generates from src/ffi (into the release
@@ -90,7 +91,18 @@ test-rust:
 	$(CARGO) test
 	$(CARGO) test --profile load-test --test load
 
-test-c: $(EXAMPLES)
+# A test of the C API in strict C99: request bytes into responses without casts,
+# fastserve_last_error, the version macros.
+CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -pedantic -O1 -g -Iinclude
+build/echo: tests/c/echo.c include/fastserve.h lib
+	$(CC) $(CFLAGS_TEST) $< -L$(LIBDIR) -lfastserve -Wl,-rpath,'$$ORIGIN/lib' -o $@
+
+build/asan/echo: tests/c/echo.c include/fastserve.h lib
+	@mkdir -p build/asan
+	$(CC) $(CFLAGS_TEST) -fsanitize=address -fno-omit-frame-pointer $< -L$(LIBDIR) -lfastserve -Wl,-rpath,'$$ORIGIN/../lib' -o $@
+
+test-c: $(EXAMPLES) build/echo
+	./build/echo
 	./build/pico_compat > build/pico_compat.out
 	diff -u tests/c/pico_compat.expected build/pico_compat.out
 	@echo "c-examples: pico_compat OK"
