@@ -89,7 +89,7 @@ static void *completer(void *arg)
         char body[64];
         int n = snprintf(body, sizeof(body), "job %ld\n", j->id);
         fastserve_response_header(j->res, "Content-Type", 12, "text/plain", 10);
-        fastserve_response_body(j->res, (const uint8_t *)body, (size_t)n);
+        fastserve_response_body(j->res, body, (size_t)n);
         fastserve_response_send(j->res); /* consumes the handle */
         free(j);
     }
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
     server = fastserve_server_new(NULL);
     static const char text[] = "Hello, World!";
     fastserve_server_route_static(server, "GET", 3, "/plaintext", 10, 0, 200, "text/plain", 10,
-                                  (const uint8_t *)text, sizeof(text) - 1);
+                                  text, sizeof(text) - 1);
     fastserve_server_route(server, "GET", 3, "/job", 4, 0, job, NULL);
     fastserve_result r = fastserve_server_listen(server, host, strlen(host), (uint16_t)port);
     if (r != FASTSERVE_RESULT_OK) {

@@ -40,7 +40,7 @@ static int hello(const fastserve_request *req, fastserve_response *res, void *us
         name_len = 200;
     int n = snprintf(body, sizeof(body), "Hello, %.*s!", (int)name_len, name);
     fastserve_response_header(res, "Content-Type", 12, "text/plain", 10);
-    fastserve_response_body(res, (const uint8_t *)body, (size_t)n);
+    fastserve_response_body(res, body, (size_t)n);
     return 0;
 }
 
@@ -51,7 +51,7 @@ static int echo(const fastserve_request *req, fastserve_response *res, void *use
     fastserve_str ct = fastserve_request_header(req, "content-type", 12);
     if (ct.ptr != NULL)
         fastserve_response_header(res, "Content-Type", 12, ct.ptr, ct.len);
-    return fastserve_response_body(res, (const uint8_t *)body.ptr, body.len) == FASTSERVE_RESULT_OK ? 0 : 1;
+    return fastserve_response_body(res, body.ptr, body.len) == FASTSERVE_RESULT_OK ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 
     static const char text[] = "Hello, World!";
     fastserve_server_route_static(server, "GET", 3, "/plaintext", 10, 0, 200, "text/plain", 10,
-                                  (const uint8_t *)text, sizeof(text) - 1);
+                                  text, sizeof(text) - 1);
     fastserve_server_route(server, "GET", 3, "/hello", 6, 0, hello, NULL);
     fastserve_server_route(server, "POST", 4, "/echo", 5, 0, echo, NULL);
 

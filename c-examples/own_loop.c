@@ -56,15 +56,15 @@ static void on_signal(int sig)
 
 static const char TEXT[] = "Content-Type: text/plain\r\n";
 
-static void answer(struct client *c, const fastserve_batch_request *r, const uint8_t *data)
+static void answer(struct client *c, const fastserve_batch_request *r, const char *data)
 {
-    const char *method = (const char *)data + r->method_off;
-    const char *path = (const char *)data + r->target_off;
+    const char *method = data + r->method_off;
+    const char *path = data + r->target_off;
     size_t path_len = r->path_len;
 #define IS(m, p) (r->method_len == strlen(m) && memcmp(method, m, r->method_len) == 0 && \
                   path_len == strlen(p) && memcmp(path, p, path_len) == 0)
     if (IS("GET", "/plaintext") || IS("HEAD", "/plaintext")) {
-        fastserve_conn_respond(c->conn, r->id, 200, TEXT, sizeof(TEXT) - 1, (const uint8_t *)"Hello, World!", 13);
+        fastserve_conn_respond(c->conn, r->id, 200, TEXT, sizeof(TEXT) - 1, "Hello, World!", 13);
     } else if (IS("GET", "/hello")) {
         const char *name = "World";
         size_t name_len = 5;
@@ -81,7 +81,7 @@ static void answer(struct client *c, const fastserve_batch_request *r, const uin
         }
         char body[256];
         int n = snprintf(body, sizeof(body), "Hello, %.*s!", (int)(name_len > 200 ? 200 : name_len), name);
-        fastserve_conn_respond(c->conn, r->id, 200, TEXT, sizeof(TEXT) - 1, (const uint8_t *)body, (size_t)n);
+        fastserve_conn_respond(c->conn, r->id, 200, TEXT, sizeof(TEXT) - 1, body, (size_t)n);
     } else if (IS("POST", "/echo")) {
         fastserve_conn_respond(c->conn, r->id, 200, TEXT, sizeof(TEXT) - 1, data + r->body_off, r->body_len);
     } else if (IS("GET", "/later") && later_count < MAX_LATER) {
@@ -90,7 +90,7 @@ static void answer(struct client *c, const fastserve_batch_request *r, const uin
         later[later_count].id = r->id;
         later_count++;
     } else {
-        fastserve_conn_respond(c->conn, r->id, 404, TEXT, sizeof(TEXT) - 1, (const uint8_t *)"Not Found\n", 10);
+        fastserve_conn_respond(c->conn, r->id, 404, TEXT, sizeof(TEXT) - 1, "Not Found\n", 10);
     }
 #undef IS
 }
@@ -115,7 +115,7 @@ static void answer_batch(struct client *c, const fastserve_conn_batch *b)
  * Returns -1 once the connection is closed (and freed). */
 static int drive(int epfd, struct client *c)
 {
-    uint8_t buf[16384];
+    char buf[16384];
     for (;;) {
         int progressed = 0;
         fastserve_conn_batch b;
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
                 continue;
             char body[32];
             int len = snprintf(body, sizeof(body), "later %llu", (unsigned long long)later[i].id);
-            fastserve_conn_respond(c->conn, later[i].id, 200, TEXT, sizeof(TEXT) - 1, (const uint8_t *)body, (size_t)len);
+            fastserve_conn_respond(c->conn, later[i].id, 200, TEXT, sizeof(TEXT) - 1, body, (size_t)len);
             served++;
         }
         for (int i = 0; i < due; i++) {

@@ -1,15 +1,9 @@
 /*
- * fastserve: an HTTP/1.1 engine with a C ABI.
+ * fastserve.h: the C API of fastserve, an HTTP/1.1 engine.
  *
- * Generated from the Rust sources by cbindgen; do not edit. Regenerate with `make`.
- *
- * Conventions:
- * - Every fallible call returns a fastserve_result; 0 (FASTSERVE_RESULT_OK) is
- *   success, and fastserve_result_str() describes any code.
- * - Objects are opaque and come in _new/_free pairs; _free(NULL) does nothing.
- * - Strings and bytes cross as pointer + length and are never NUL-terminated
- *   unless a comment says so. Borrowed pointers live as long as each comment says.
- * - No call lets a Rust panic unwind into C: it returns FASTSERVE_RESULT_PANIC.
+ * Generated from src/ffi by build.rs and cbindgen; do not edit. After
+ * changing src/ffi, run `make header`. Read it from the top: the sections
+ * follow one another as a manual does.
  */
 
 #ifndef FASTSERVE_H
@@ -21,53 +15,91 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-/**
- * The request was HEAD: the response's body is not sent.
- */
-#define FASTSERVE_BATCH_HEAD 1
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==========================================================================
+ * Overview
+ *
+ * fastserve: an HTTP/1.1 engine. Its layers, each usable alone:
+ *
+ * - a server (`fastserve_server_*`): worker threads with their own event
+ *   loops, static routes, C handlers answered inline or later from any
+ *   thread (deferred responses), and batch routes that hand a whole batch
+ *   of requests to one call;
+ * - a sans-I/O connection (`fastserve_conn_*`) for programs that run
+ *   their own event loop;
+ * - the parser (`fastserve_parse_*`), and the same parser behind
+ *   picohttpparser's API (`phr_*`, in picohttpparser.h).
+ *
+ * Conventions:
+ *
+ * - Byte strings cross as `const char *` plus a `size_t` length, never
+ *   NUL-terminated unless a comment says so; a pointer may be NULL only
+ *   when its length is 0. Results come back the same way (`fastserve_str`).
+ * - A call that can fail returns a `fastserve_result`: 0
+ *   (`FASTSERVE_RESULT_OK`) is success. `fastserve_result_str` names a
+ *   code; `fastserve_last_error` says what went wrong in the last failed
+ *   call on the calling thread.
+ * - Objects are opaque and come in `_new`/`_free` pairs; the caller owns
+ *   what `_new` returns and frees it exactly once; `_free(NULL)` does
+ *   nothing. Every other pointer argument is borrowed for the call only,
+ *   and what the library copies is said in each function's comment.
+ * - Which thread may call what is said with each object.
+ * - No Rust panic unwinds into C: every function catches it, and its
+ *   comment says what it returns then (usually `FASTSERVE_RESULT_PANIC`).
+ *   A panic is a fastserve bug; please report it.
+ * ========================================================================== */
 
 /**
- * HTTP/1.1 (otherwise HTTP/1.0).
+ * Major version of the library, as in `fastserve_version()`.
  */
-#define FASTSERVE_BATCH_HTTP11 2
+#define FASTSERVE_VERSION_MAJOR 0
 
 /**
- * The target has a query (after `?`).
+ * Minor version of the library.
  */
-#define FASTSERVE_BATCH_QUERY 4
+#define FASTSERVE_VERSION_MINOR 1
 
 /**
- * Content type codes, in the high 16 bits of a reply's status word. NONE
- * adds no Content-Type (put one in the reply's header lines).
+ * Patch version of the library.
  */
-#define FASTSERVE_CT_NONE 0
+#define FASTSERVE_VERSION_PATCH 0
 
 /**
- * `text/plain; charset=utf-8`
+ * A byte string: `len` bytes at `ptr`, not NUL-terminated. `ptr` is NULL
+ * when the value is absent (`len` is then 0). Where the bytes live and for
+ * how long is said by the function that returns it.
  */
-#define FASTSERVE_CT_TEXT 1
+typedef struct fastserve_str {
+  const char *ptr;
+  size_t len;
+} fastserve_str;
 
 /**
- * `application/json`
+ * The library's version, e.g. "0.1.0": a static NUL-terminated string
+ * that lives as long as the program. Compare with the
+ * `FASTSERVE_VERSION_*` macros to see which version a program was
+ * compiled against. Any thread.
+ *
+ * On an internal panic: returns "".
  */
-#define FASTSERVE_CT_JSON 2
+const char *fastserve_version(void);
 
-/**
- * `text/html; charset=utf-8`
- */
-#define FASTSERVE_CT_HTML 3
-
-/**
- * `application/octet-stream`
- */
-#define FASTSERVE_CT_OCTET 4
-
-/**
- * Route flag: match every path that starts with the given path.
- */
-#define FASTSERVE_ROUTE_PREFIX 1
-
-#define DATE_LEN 29
+/* ==========================================================================
+ * Results and errors
+ *
+ * Every call that can fail returns a `fastserve_result`; 0 is success.
+ * Beside the code, `fastserve_last_error` holds a sentence about the last
+ * failure on the calling thread, the way libcurl's error buffer does.
+ *
+ * Which calls set it: every call that returns a `fastserve_result` other
+ * than `FASTSERVE_RESULT_OK` and `FASTSERVE_RESULT_PARTIAL`, and the calls
+ * whose comment says they set it when they return NULL. Calls that succeed
+ * leave it as it was, so read it right after the failed call. The
+ * picohttpparser functions (`phr_*`) never touch it.
+ * ========================================================================== */
 
 /**
  * Result code of every fallible fastserve call. 0 is success.
@@ -160,67 +192,837 @@ typedef enum fastserve_result {
 } fastserve_result;
 
 /**
- * A batch handed to a batch handler. Valid only during that call.
+ * A static, NUL-terminated description of a result code, e.g. "invalid
+ * argument"; unknown codes give "unknown result code". Never NULL; the
+ * string lives as long as the program. Any thread.
+ *
+ * On an internal panic: returns "".
  */
-typedef struct fastserve_batch fastserve_batch;
+const char *fastserve_result_str(int32_t code);
 
 /**
- * State of a chunked-body decoder. Opaque; one per body. Not thread-safe:
- * use one decoder from one thread at a time.
+ * What went wrong in the last failed fastserve call on this thread, as
+ * a NUL-terminated sentence, e.g. "route path \"x\" must start with
+ * '/'" or "bind 127.0.0.1:80: Permission denied (os error 13)". Calls
+ * that succeed leave it unchanged; before any failure it is "".
+ * Never NULL.
+ *
+ * The string belongs to the library and stays valid until the next
+ * fastserve call on the same thread: copy it to keep it. Each thread
+ * has its own (a handler's failures are on its worker thread).
+ *
+ * On an internal panic: returns "".
  */
-typedef struct fastserve_chunked_decoder fastserve_chunked_decoder;
+const char *fastserve_last_error(void);
+
+/* ==========================================================================
+ * Configuration
+ *
+ * A configuration holds the engine's limits and timeouts. Create one, set
+ * what differs from the defaults, pass it to `fastserve_server_new` or
+ * `fastserve_conn_new` (which copy it), and free it. Each setter refuses
+ * 0 and out-of-range values with `FASTSERVE_RESULT_INVALID_ARGUMENT` and
+ * then leaves the setting as it was.
+ * ========================================================================== */
 
 /**
- * Engine settings; copied by `fastserve_server_new`. Not thread-safe.
+ * Engine settings. Owned by the caller, from `fastserve_config_new` to
+ * `fastserve_config_free`; the calls that take one copy it. Not
+ * thread-safe: use each configuration from one thread at a time.
  */
 typedef struct fastserve_config fastserve_config;
 
 /**
- * A sans-I/O HTTP/1.1 server connection: it parses, frames, orders and
- * renders; the program does every read, write and close. Not thread-safe:
- * use each one from one thread at a time (different connections may be used
- * on different threads). Create with `fastserve_conn_new`, free with
- * `fastserve_conn_free`. The loop, for each readable or writable socket:
+ * Creates a configuration with the defaults (1 worker, 10000
+ * connections per worker, 8 KiB heads, 100 headers, 1 MiB bodies).
+ * The caller owns it: free it with `fastserve_config_free`.
  *
- * ```c
- * while (fastserve_conn_wants_read(c) && (n = read(fd, buf, sizeof buf)) > 0) {
- *     fastserve_conn_batch b;
- *     fastserve_conn_feed(c, buf, n, &b);        // n == 0: fastserve_conn_feed_eof
- *     for (size_t i = 0; i < b.count; i++)       // now or later, any order:
- *         fastserve_conn_respond(c, b.requests[i].id, 200, hdrs, hlen, body, blen);
- * }
- * fastserve_iovec iov[16];
- * size_t k = fastserve_conn_output(c, iov, 16);
- * ssize_t w = writev(fd, (struct iovec *)iov, k);
- * if (w > 0) fastserve_conn_written(c, w);        // then feed 0 bytes: held-back requests
- * if (fastserve_conn_should_close(c)) close(fd);
- * ```
- *
- * `c-examples/own_loop.c` is a complete epoll server built this way.
+ * On an internal panic: returns NULL.
  */
-typedef struct fastserve_conn fastserve_conn;
+struct fastserve_config *fastserve_config_new(void);
 
 /**
- * A request, valid only during the handler call that received it. Every
- * string it returns points into the connection's buffer and is valid for
- * that call only: copy what a deferred response needs.
+ * Frees a configuration. NULL does nothing.
+ *
+ * # Safety
+ * `cfg` is NULL or a configuration from `fastserve_config_new` that was
+ * not freed; it must not be used afterwards.
+ *
+ * On an internal panic: returns, and the configuration may leak.
+ */
+void fastserve_config_free(struct fastserve_config *cfg);
+
+/**
+ * Worker threads (default 1). Each runs its own event loop and
+ * listening socket. 0 is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a configuration from `fastserve_config_new` that was
+ * not freed.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_workers(struct fastserve_config *cfg, size_t value);
+
+/**
+ * Most open connections per worker (default 10000); connections past
+ * it are closed as soon as they are accepted. 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_max_connections(struct fastserve_config *cfg,
+                                                           size_t value);
+
+/**
+ * Largest request head in bytes (default 8192); a larger one is
+ * answered 431. 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_max_header_bytes(struct fastserve_config *cfg,
+                                                            size_t value);
+
+/**
+ * Longest request line in bytes, without its CRLF (default 8192); a
+ * longer one is answered 414. 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_max_request_line(struct fastserve_config *cfg,
+                                                            size_t value);
+
+/**
+ * Most header fields per request (default 100); more is answered 431.
+ * 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_max_headers(struct fastserve_config *cfg, size_t value);
+
+/**
+ * Largest request body in bytes (default 1 MiB); a larger one is
+ * answered 413. 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_max_body(struct fastserve_config *cfg, size_t value);
+
+/**
+ * Most requests in flight per connection (default 128); at the limit
+ * the connection is not read until responses drain. 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_max_pipelined(struct fastserve_config *cfg,
+                                                         size_t value);
+
+/**
+ * Most unsent response bytes per connection (default 1 MiB); past it
+ * the connection is not read until the client reads. 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_max_unsent_bytes(struct fastserve_config *cfg,
+                                                            size_t value);
+
+/**
+ * `SO_RCVBUF` of each connection, in bytes (default: the kernel's
+ * autotuning, which grows to megabytes). Bounds what a client can queue
+ * that the server is not reading. The kernel doubles the value and caps
+ * it at `net.core.rmem_max`. 0 and values over `INT_MAX` are refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_socket_recv_buffer(struct fastserve_config *cfg,
+                                                              size_t value);
+
+/**
+ * `SO_SNDBUF` of each connection, in bytes (default: the kernel's
+ * autotuning, which grows to megabytes). Bounds the responses the
+ * kernel takes for a client that does not read them. The kernel doubles
+ * the value and caps it at `net.core.wmem_max`. 0 and values over
+ * `INT_MAX` are refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_socket_send_buffer(struct fastserve_config *cfg,
+                                                              size_t value);
+
+/**
+ * Buffer block size in bytes (default 16384, rounded up to 4 KiB).
+ * 0 and values over 64 MiB are refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_buffer_size(struct fastserve_config *cfg, size_t value);
+
+/**
+ * How long `fastserve_server_stop` lets requests in flight finish, in
+ * ms (default 30000). 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_shutdown_grace_ms(struct fastserve_config *cfg,
+                                                             uint64_t value);
+
+/**
+ * A request head must be complete this many ms after its first byte
+ * (default 10000); else 408 and the connection closes. 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_header_timeout_ms(struct fastserve_config *cfg,
+                                                             uint64_t value);
+
+/**
+ * A request body may pause this many ms between reads (default 30000);
+ * else 408 and the connection closes. 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_body_timeout_ms(struct fastserve_config *cfg,
+                                                           uint64_t value);
+
+/**
+ * An idle keep-alive connection is closed after this many ms (default
+ * 60000). 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_keepalive_timeout_ms(struct fastserve_config *cfg,
+                                                                uint64_t value);
+
+/**
+ * Output that makes no progress for this many ms drops the connection
+ * (default 30000). 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_write_timeout_ms(struct fastserve_config *cfg,
+                                                            uint64_t value);
+
+/**
+ * A deferred response not sent within this many ms is answered 503
+ * (default 60000). 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_request_timeout_ms(struct fastserve_config *cfg,
+                                                              uint64_t value);
+
+/**
+ * Sets the `Server` header value (copied); `len == 0` removes the
+ * header. A control byte in the value is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a configuration from `fastserve_config_new` that was
+ * not freed; `name` is NULL or readable for `len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_server_name(struct fastserve_config *cfg,
+                                                       const char *name,
+                                                       size_t len);
+
+/* ==========================================================================
+ * Server
+ *
+ * The server: create it from a configuration, add routes, listen, start
+ * it, and stop it (from any thread, or a signal handler). Routes are
+ * static responses, C handlers (see "Requests and responses"), or batch
+ * routes (see "Batch routes"); all are fixed once the server starts.
+ *
+ * ```c
+ * fastserve_server *srv = fastserve_server_new(NULL);
+ * fastserve_server_route_static(srv, "GET", 3, "/", 1, 0, 200, "text/plain", 10, "hi", 2);
+ * if (fastserve_server_listen(srv, "127.0.0.1", 9, 8080) != FASTSERVE_RESULT_OK)
+ *     fprintf(stderr, "%s\n", fastserve_last_error());
+ * fastserve_server_run(srv);   // until fastserve_server_stop(srv)
+ * fastserve_server_free(srv);
+ * ```
+ * ========================================================================== */
+
+struct fastserve_request;  /* see "Requests and responses" */
+struct fastserve_response;  /* see "Requests and responses" */
+
+/**
+ * Route flag: match every path that starts with the given path.
+ */
+#define FASTSERVE_ROUTE_PREFIX 1
+
+/**
+ * A server. Owned by the caller, from `fastserve_server_new` to
+ * `fastserve_server_free`. `fastserve_server_stop` and
+ * `fastserve_server_stats` may be called from any thread at any time
+ * (`stop` also from a signal handler); every other call from one thread
+ * at a time, and not from the server's own handlers.
+ */
+typedef struct fastserve_server fastserve_server;
+
+/**
+ * A request handler. Runs on a worker thread, possibly on several at once
+ * with several workers; it must not block for long. It answers through
+ * `res` (status, headers, body; sent when it returns) or calls
+ * `fastserve_response_defer` to answer later. `req` and `res` are valid
+ * until it returns. A non-zero return answers 500 unless a response was
+ * already sent or deferred.
+ */
+typedef int (*fastserve_handler)(const struct fastserve_request *req,
+                                 struct fastserve_response *res,
+                                 void *userdata);
+
+/**
+ * Server counters, summed over workers.
+ */
+typedef struct fastserve_stats {
+  /**
+   * Requests parsed and dispatched (error answers included).
+   */
+  uint64_t requests;
+  uint64_t bytes_in;
+  uint64_t bytes_out;
+  uint64_t open_connections;
+  uint64_t accepted_connections;
+} fastserve_stats;
+
+/**
+ * Creates a server from `cfg` (copied; NULL means the defaults). The
+ * caller owns it: free it with `fastserve_server_free`.
+ *
+ * # Safety
+ * `cfg` is NULL or a configuration from `fastserve_config_new` that was
+ * not freed.
+ *
+ * On an internal panic: returns NULL.
+ */
+struct fastserve_server *fastserve_server_new(const struct fastserve_config *cfg);
+
+/**
+ * Stops the server if it runs, waits for its workers to exit, and
+ * frees it. NULL does nothing. Deferred responses not sent by then are
+ * dropped.
+ *
+ * # Safety
+ * `srv` is NULL or a server from `fastserve_server_new` that was not
+ * freed; it must not be used afterwards, from any thread.
+ *
+ * On an internal panic: returns, and the server may leak.
+ */
+void fastserve_server_free(struct fastserve_server *srv);
+
+/**
+ * Adds a static route: the response (status, Content-Type, body) is
+ * rendered now, and served with the current Date without calling out.
+ * `method` NULL matches any method (a GET route also answers HEAD).
+ * `flags` may hold `FASTSERVE_ROUTE_PREFIX`. `content_type_len == 0`
+ * sends no Content-Type. Status 200..999. Everything is copied.
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `method` is NULL or readable for `method_len` bytes, and so are
+ * `path`, `content_type` and `body` for their lengths.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_route_static(struct fastserve_server *srv,
+                                                    const char *method,
+                                                    size_t method_len,
+                                                    const char *path,
+                                                    size_t path_len,
+                                                    uint32_t flags,
+                                                    uint16_t status,
+                                                    const char *content_type,
+                                                    size_t content_type_len,
+                                                    const char *body,
+                                                    size_t body_len);
+
+/**
+ * Adds a handler route. `method` NULL matches any method (a GET route
+ * also answers HEAD, with the body left out). `flags` may hold
+ * `FASTSERVE_ROUTE_PREFIX`. `handler` is called with `userdata` on
+ * worker threads, possibly concurrently with several workers, until
+ * `fastserve_server_free` returns.
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `method` is NULL or readable for `method_len` bytes; `path` is
+ * readable for `path_len` bytes; `userdata` is usable from any thread.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_route(struct fastserve_server *srv,
+                                             const char *method,
+                                             size_t method_len,
+                                             const char *path,
+                                             size_t path_len,
+                                             uint32_t flags,
+                                             fastserve_handler handler,
+                                             void *userdata);
+
+/**
+ * Replaces the response for unknown paths (`status` 404) or for a
+ * known path asked with another method (`status` 405).
+ * `content_type_len == 0` sends no Content-Type. Everything is copied.
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `content_type` and `body` are NULL or readable for their lengths.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_set_error_page(struct fastserve_server *srv,
+                                                      uint16_t status,
+                                                      const char *content_type,
+                                                      size_t content_type_len,
+                                                      const char *body,
+                                                      size_t body_len);
+
+/**
+ * Binds the listening sockets (one per worker, with `SO_REUSEPORT`):
+ * `host` is an IPv4 or IPv6 literal, `host_len` bytes, not
+ * NUL-terminated; port 0 picks a free port (see
+ * `fastserve_server_port`). Errors surface here, not in `start`:
+ * `FASTSERVE_RESULT_IO` with the system's reason in
+ * `fastserve_last_error`.
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `host` is readable for `host_len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_listen(struct fastserve_server *srv,
+                                              const char *host,
+                                              size_t host_len,
+                                              uint16_t port);
+
+/**
+ * The bound port, or 0 before a successful `fastserve_server_listen`
+ * (and for NULL). Any thread, once `listen` has returned.
+ *
+ * # Safety
+ * `srv` is NULL or a server from `fastserve_server_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns 0.
+ */
+uint16_t fastserve_server_port(const struct fastserve_server *srv);
+
+/**
+ * Starts the worker threads and returns. Needs a successful
+ * `fastserve_server_listen` first. Routes are fixed from here on.
+ *
+ * # Safety
+ * `srv` is NULL or a server from `fastserve_server_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_start(struct fastserve_server *srv);
+
+/**
+ * Blocks until the workers exit (after `fastserve_server_stop`).
+ *
+ * # Safety
+ * `srv` is NULL or a server from `fastserve_server_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_wait(const struct fastserve_server *srv);
+
+/**
+ * `fastserve_server_start`, then `fastserve_server_wait`.
+ *
+ * # Safety
+ * `srv` is NULL or a server from `fastserve_server_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_run(struct fastserve_server *srv);
+
+/**
+ * Stops gracefully: no new connections; requests in flight are
+ * answered; then connections close and the workers exit. Returns at
+ * once. Any thread; with a valid `srv` it only stores a flag and writes
+ * to an eventfd, so it is also safe in a signal handler. Called before
+ * `start` or `run` (a signal that came early), it still counts: the
+ * server stops as soon as it has started.
+ *
+ * # Safety
+ * `srv` is NULL or a server from `fastserve_server_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_stop(const struct fastserve_server *srv);
+
+/**
+ * Writes the counters to `*out`. Any thread.
+ *
+ * # Safety
+ * `srv` is NULL or a server from `fastserve_server_new` that was not
+ * freed; `out` is NULL or writable.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_stats(const struct fastserve_server *srv,
+                                             struct fastserve_stats *out);
+
+/* ==========================================================================
+ * Requests and responses
+ *
+ * A handler (`fastserve_handler`) gets the request and the response it
+ * fills in. Everything the request returns points into the connection's
+ * buffer and is valid until the handler returns: copy what a deferred
+ * response needs. The response is sent when the handler returns, unless
+ * the handler deferred it (see "Deferred responses").
+ *
+ * ```c
+ * static int echo(const fastserve_request *req, fastserve_response *res, void *userdata)
+ * {
+ *     fastserve_str body = fastserve_request_body(req);
+ *     fastserve_response_header(res, "Content-Type", 12, "text/plain", 10);
+ *     return fastserve_response_body(res, body.ptr, body.len) != FASTSERVE_RESULT_OK;
+ * }
+ * ```
+ * ========================================================================== */
+
+/**
+ * A request, handed to a handler and valid until it returns. Use it only
+ * on the handler's thread.
  */
 typedef struct fastserve_request fastserve_request;
 
 /**
- * A response under construction. Inline (the one a handler receives) it is
- * valid during the handler call. After `fastserve_response_defer` the new
- * handle may be used from any thread, one thread at a time, until
- * `fastserve_response_send`, which consumes it.
+ * A response under construction. The one a handler receives (inline) is
+ * valid until the handler returns, on the handler's thread. After
+ * `fastserve_response_defer` the new handle may be used from any thread,
+ * one thread at a time, until `fastserve_response_send` consumes it.
  */
 typedef struct fastserve_response fastserve_response;
 
 /**
- * A server. `fastserve_server_stop` and `fastserve_server_stats` may be
- * called from any thread at any time (`stop` also from a signal handler);
- * every other call from one thread at a time.
+ * The method, e.g. "GET"; `ptr` NULL for a NULL `req`.
+ *
+ * # Safety
+ * `req` is NULL or the request of the handler call running on this
+ * thread.
+ *
+ * On an internal panic: returns { NULL, 0 }.
  */
-typedef struct fastserve_server fastserve_server;
+struct fastserve_str fastserve_request_method(const struct fastserve_request *req);
+
+/**
+ * The path: the request target up to `?`.
+ *
+ * # Safety
+ * As `fastserve_request_method`.
+ *
+ * On an internal panic: returns { NULL, 0 }.
+ */
+struct fastserve_str fastserve_request_path(const struct fastserve_request *req);
+
+/**
+ * The query string after `?` (without it); `ptr` is NULL when there is
+ * no `?`.
+ *
+ * # Safety
+ * As `fastserve_request_method`.
+ *
+ * On an internal panic: returns { NULL, 0 }.
+ */
+struct fastserve_str fastserve_request_query(const struct fastserve_request *req);
+
+/**
+ * The request target exactly as sent.
+ *
+ * # Safety
+ * As `fastserve_request_method`.
+ *
+ * On an internal panic: returns { NULL, 0 }.
+ */
+struct fastserve_str fastserve_request_target(const struct fastserve_request *req);
+
+/**
+ * The body (Content-Length or decoded chunked); empty when there is
+ * none. Pass it to `fastserve_response_body` as it is to echo it.
+ *
+ * # Safety
+ * As `fastserve_request_method`.
+ *
+ * On an internal panic: returns { NULL, 0 }.
+ */
+struct fastserve_str fastserve_request_body(const struct fastserve_request *req);
+
+/**
+ * 0 for HTTP/1.0, 1 for HTTP/1.1; -1 for a NULL request.
+ *
+ * # Safety
+ * As `fastserve_request_method`.
+ *
+ * On an internal panic: returns -1.
+ */
+int fastserve_request_minor_version(const struct fastserve_request *req);
+
+/**
+ * The value of the first header named `name` (compared
+ * case-insensitively); `ptr` is NULL when there is none.
+ *
+ * # Safety
+ * As `fastserve_request_method`; `name` is readable for `name_len`
+ * bytes.
+ *
+ * On an internal panic: returns { NULL, 0 }.
+ */
+struct fastserve_str fastserve_request_header(const struct fastserve_request *req,
+                                              const char *name,
+                                              size_t name_len);
+
+/**
+ * How many header fields the request has (0 for NULL).
+ *
+ * # Safety
+ * As `fastserve_request_method`.
+ *
+ * On an internal panic: returns 0.
+ */
+size_t fastserve_request_header_count(const struct fastserve_request *req);
+
+/**
+ * Writes the name and value of the `i`-th header field, in the order
+ * received, to `*name` and `*value`. `FASTSERVE_RESULT_INVALID_ARGUMENT`
+ * when `i` is not below `fastserve_request_header_count`.
+ *
+ * # Safety
+ * As `fastserve_request_method`; `name` and `value` are writable.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_request_header_at(const struct fastserve_request *req,
+                                                  size_t i,
+                                                  struct fastserve_str *name,
+                                                  struct fastserve_str *value);
+
+/**
+ * Sets the status code: 200 by default, 200..999 allowed.
+ *
+ * # Safety
+ * `res` is the response of the handler call running on this thread, or
+ * a deferred handle not yet sent, used by one thread at a time.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_response_status(struct fastserve_response *res, uint16_t status);
+
+/**
+ * Adds a header field (both copied). The name must be a token and the
+ * value free of control bytes; `Content-Length`, `Date`, `Connection`
+ * and `Transfer-Encoding` are set by the engine and refused here.
+ *
+ * # Safety
+ * As `fastserve_response_status`; `name` and `value` are readable for
+ * their lengths.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_response_header(struct fastserve_response *res,
+                                                const char *name,
+                                                size_t name_len,
+                                                const char *value,
+                                                size_t value_len);
+
+/**
+ * Sets the body, copying `len` bytes from `body`. The bytes of a
+ * request (say `fastserve_request_body`) may be passed as they are.
+ *
+ * # Safety
+ * As `fastserve_response_status`; `body` is NULL (with `len == 0`) or
+ * readable for `len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_response_body(struct fastserve_response *res,
+                                              const char *body,
+                                              size_t len);
+
+/* ==========================================================================
+ * Deferred responses
+ *
+ * A handler that cannot answer at once defers its response: it gets a
+ * new handle, hands it to another thread, and returns. That thread fills
+ * the response with the `fastserve_response_*` calls and sends it.
+ * Responses on one connection still leave in request order.
+ *
+ * Large bodies can be sent without a copy (`fastserve_response_body_borrowed`):
+ * the library then calls back when it no longer needs the bytes.
+ * ========================================================================== */
+
+/**
+ * Called once, on any thread, with the `userdata` given beside a borrowed
+ * body, when the library no longer needs the body's bytes.
+ */
+typedef void (*fastserve_release_fn)(void *userdata);
+
+/**
+ * Sets a body that is sent from `body` without a copy. The bytes must
+ * stay valid and unchanged until `release(userdata)` is called (once,
+ * from any thread) after they were sent or dropped. `release` may be
+ * NULL. It is also called, at once, when this call returns
+ * `FASTSERVE_RESULT_RESPONSE_CLOSED`; not after a NULL argument.
+ *
+ * # Safety
+ * `res` is the response of the handler call running on this thread, or
+ * a deferred handle not yet sent, used by one thread at a time; `body`
+ * is NULL (with `len == 0`) or readable for `len` bytes until released;
+ * `release` is NULL or callable from any thread with `userdata`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_response_body_borrowed(struct fastserve_response *res,
+                                                       const char *body,
+                                                       size_t len,
+                                                       fastserve_release_fn release,
+                                                       void *userdata);
+
+/**
+ * Detaches the response from the handler call and returns a new
+ * handle to fill and then `fastserve_response_send`, from any thread
+ * (one at a time). The handler's own `res` must not be used again.
+ * Returns NULL, and sets `fastserve_last_error`, if `res` is NULL or
+ * was already sent or deferred. A deferred handle that is never sent
+ * holds its connection's later responses back until the request
+ * timeout answers it 503: always send it.
+ *
+ * # Safety
+ * `res` is NULL or the response of the handler call running on this
+ * thread.
+ *
+ * On an internal panic: returns NULL.
+ */
+struct fastserve_response *fastserve_response_defer(struct fastserve_response *res);
+
+/**
+ * Finishes the response. For the handler's own `res` it is optional
+ * (the response goes out when the handler returns). A deferred handle
+ * is posted to its worker and freed, whatever the result: do not use
+ * it afterwards.
+ *
+ * # Safety
+ * `res` is the response of the handler call running on this thread, or
+ * a deferred handle not yet sent, used by one thread at a time.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC (a deferred
+ * handle may then leak, and its request be answered 503 at the request
+ * timeout).
+ */
+enum fastserve_result fastserve_response_send(struct fastserve_response *res);
+
+/* ==========================================================================
+ * Batch routes
+ *
+ * Batch routes hand every request for them that a worker read in one
+ * pass of its event loop to one call, laid out flat in one block of
+ * memory, and take the replies back as columns: cheap to cross into any
+ * language. The sans-I/O connection (see "Sans-I/O connection") hands out its
+ * requests in the same layout.
+ * ========================================================================== */
+
+/**
+ * The request was HEAD: the response's body is not sent.
+ */
+#define FASTSERVE_BATCH_HEAD 1
+
+/**
+ * HTTP/1.1 (otherwise HTTP/1.0).
+ */
+#define FASTSERVE_BATCH_HTTP11 2
+
+/**
+ * The target has a query (after `?`).
+ */
+#define FASTSERVE_BATCH_QUERY 4
+
+/**
+ * Content type codes, in the high 16 bits of a reply's status word. NONE
+ * adds no Content-Type (put one in the reply's header lines).
+ */
+#define FASTSERVE_CT_NONE 0
+
+/**
+ * `text/plain; charset=utf-8`
+ */
+#define FASTSERVE_CT_TEXT 1
+
+/**
+ * `application/json`
+ */
+#define FASTSERVE_CT_JSON 2
+
+/**
+ * `text/html; charset=utf-8`
+ */
+#define FASTSERVE_CT_HTML 3
+
+/**
+ * `application/octet-stream`
+ */
+#define FASTSERVE_CT_OCTET 4
+
+/**
+ * A batch handed to a batch handler; valid until the handler returns, on
+ * the handler's thread.
+ */
+typedef struct fastserve_batch fastserve_batch;
 
 /**
  * One request of a batch: 64 bytes, fixed layout. Every `*_off` is a byte
@@ -270,7 +1072,7 @@ typedef struct fastserve_batch_request {
  * A batch handler: gets every request for the server's batch routes that one
  * worker read in one pass of its event loop, `count >= 1` of them, in the
  * array `reqs`, with their bytes in `data` (`data_len` bytes), which
- * directly follows the array: `data == (const uint8_t *)(reqs + count)`, so
+ * directly follows the array: `data == (const char *)(reqs + count)`, so
  * one copy of `count * 64 + data_len` bytes from `reqs` takes both. `reqs`,
  * `data` and `batch` are valid until it returns: copy what is needed later.
  *
@@ -284,127 +1086,32 @@ typedef struct fastserve_batch_request {
 typedef void (*fastserve_batch_fn)(struct fastserve_batch *batch,
                                    const struct fastserve_batch_request *reqs,
                                    size_t count,
-                                   const uint8_t *data,
+                                   const char *data,
                                    size_t data_len,
                                    void *userdata);
 
 /**
- * The requests parsed by one `fastserve_conn_feed`: `count` records in
- * `requests` (see `fastserve_batch_request`) and their bytes in `data`,
- * which directly follows the records (`data == (const uint8_t *)(requests
- * + count)`).
- * Valid until the next `fastserve_conn_feed`, `fastserve_conn_feed_eof` or
- * `fastserve_conn_free` on the same connection, whatever was answered.
+ * One header field of a batch request; offsets into the data area.
  */
-typedef struct fastserve_conn_batch {
-  const struct fastserve_batch_request *requests;
-  size_t count;
-  const uint8_t *data;
-  size_t data_len;
-} fastserve_conn_batch;
+typedef struct fastserve_batch_header {
+  uint32_t name_off;
+  uint32_t name_len;
+  uint32_t value_off;
+  uint32_t value_len;
+} fastserve_batch_header;
 
 /**
- * One piece of output; the same layout as `struct iovec` from
- * `<sys/uio.h>`, so an array of them can be passed to `writev`.
- */
-typedef struct fastserve_iovec {
-  const void *base;
-  size_t len;
-} fastserve_iovec;
-
-/**
- * A parsed request line. Pointers borrow the input buffer.
- */
-typedef struct fastserve_request_line {
-  const uint8_t *method;
-  size_t method_len;
-  const uint8_t *path;
-  size_t path_len;
-  /**
-   * 0 for HTTP/1.0, 1 for HTTP/1.1.
-   */
-  int32_t minor_version;
-} fastserve_request_line;
-
-/**
- * One header field. `name`/`value` point into the caller's input buffer and
- * are valid as long as it is. Not NUL-terminated. A continuation line (pico
- * mode only) has `name == NULL`. Values have leading and trailing SP/HTAB
- * removed. The layout equals picohttpparser's `struct phr_header`.
- */
-typedef struct fastserve_header {
-  const uint8_t *name;
-  size_t name_len;
-  const uint8_t *value;
-  size_t value_len;
-} fastserve_header;
-
-/**
- * A parsed status line. `reason` borrows the input buffer.
- */
-typedef struct fastserve_status_line {
-  int32_t minor_version;
-  int32_t status;
-  const uint8_t *reason;
-  size_t reason_len;
-} fastserve_status_line;
-
-/**
- * A request handler. Runs on a worker thread; it must not block for long.
- * It answers through `res` (status, headers, body; sent when it returns) or
- * calls `fastserve_response_defer`. A non-zero return answers 500 unless a
- * response was already sent or deferred.
- */
-typedef int (*fastserve_handler)(const struct fastserve_request *req,
-                                 struct fastserve_response *res,
-                                 void *userdata);
-
-/**
- * Server counters, summed over workers.
- */
-typedef struct fastserve_stats {
-  /**
-   * Requests parsed and dispatched (error answers included).
-   */
-  uint64_t requests;
-  uint64_t bytes_in;
-  uint64_t bytes_out;
-  uint64_t open_connections;
-  uint64_t accepted_connections;
-} fastserve_stats;
-
-/**
- * A byte string: `ptr` and `len`, not NUL-terminated. `ptr` is NULL when
- * the value is absent.
- */
-typedef struct fastserve_str {
-  const char *ptr;
-  size_t len;
-} fastserve_str;
-
-/**
- * Called once, on any thread, when a borrowed body is no longer needed.
- */
-typedef void (*fastserve_release_fn)(void *userdata);
-
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
-
-/**
- * A static, NUL-terminated description of a result code. Never NULL; unknown
- * codes give "unknown result code". The string lives for the whole program.
- */
-const char *fastserve_result_str(int32_t code);
-
-/**
- * Adds a batch route: requests for it are collected and handed to the batch
- * handler (`fastserve_server_set_batch_handler`) together, tagged with
- * `tag`. `method` NULL matches any method (a GET route also answers HEAD).
- * `flags`: `FASTSERVE_ROUTE_PREFIX` or 0.
+ * Adds a batch route: requests for it are collected and handed to the
+ * batch handler (`fastserve_server_set_batch_handler`) together, tagged
+ * with `tag`. `method` NULL matches any method (a GET route also
+ * answers HEAD). `flags`: `FASTSERVE_ROUTE_PREFIX` or 0.
  *
  * # Safety
- * `srv` valid; pointers readable for their lengths.
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `method` is NULL or readable for `method_len` bytes; `path` is
+ * readable for `path_len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_server_route_batch(struct fastserve_server *srv,
                                                    const char *method,
@@ -415,11 +1122,15 @@ enum fastserve_result fastserve_server_route_batch(struct fastserve_server *srv,
                                                    uint32_t tag);
 
 /**
- * Sets the handler of all batch routes. Without one they answer 500.
- * `userdata` is passed to every call.
+ * Sets the handler of all batch routes; without one they answer 500.
+ * `handler` is called with `userdata` on worker threads, possibly
+ * concurrently, until `fastserve_server_free` returns.
  *
  * # Safety
- * `srv` valid; `handler` callable from worker threads with `userdata`.
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `userdata` is usable from any thread.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_server_set_batch_handler(struct fastserve_server *srv,
                                                          fastserve_batch_fn handler,
@@ -450,47 +1161,58 @@ enum fastserve_result fastserve_server_set_batch_handler(struct fastserve_server
  * requests.
  *
  * # Safety
- * `batch` is the batch of a running batch handler call; `status`,
- * `body_lens` and (unless NULL) `header_lens` readable for `count` words,
- * `data` for `data_len` bytes.
+ * `batch` is the batch of the batch handler call running on this
+ * thread; `status`, `body_lens` and (unless NULL) `header_lens` are
+ * readable for `count` elements, `data` for `data_len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_batch_respond(struct fastserve_batch *batch,
                                               const uint32_t *status,
                                               const uint32_t *header_lens,
                                               const uint32_t *body_lens,
                                               size_t count,
-                                              const uint8_t *data,
+                                              const char *data,
                                               size_t data_len);
 
 /**
- * Answers the next `count` requests of the batch with the same status word
- * (status | `FASTSERVE_CT_*` << 16) and the bodies in `data`, separated by
- * single NUL bytes (`count - 1` of them). The common case of handlers that
- * return text, in one call with nothing to measure. Copied; returns
- * `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers nothing) when the count
- * of separators is wrong or there are more replies than requests.
+ * Answers the next `count` requests of the batch with the same status
+ * word (status | `FASTSERVE_CT_*` << 16) and the bodies in `data`,
+ * separated by single NUL bytes (`count - 1` of them). The common case
+ * of handlers that return text, in one call with nothing to measure.
+ * Copied; returns `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers
+ * nothing) when the count of separators is wrong or there are more
+ * replies than requests.
  *
  * # Safety
- * `batch` is the batch of a running batch handler call; `data` readable
- * for `data_len` bytes.
+ * `batch` is the batch of the batch handler call running on this
+ * thread; `data` is readable for `data_len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_batch_respond_text(struct fastserve_batch *batch,
                                                    uint32_t status,
                                                    size_t count,
-                                                   const uint8_t *data,
+                                                   const char *data,
                                                    size_t data_len);
 
 /**
- * Answers deferred batch requests (those given status 0) by id, from any
- * thread, at any time while the server runs. `ids` holds `count` ids; the
- * other arguments are the columns of `fastserve_batch_respond` (status 0 is
- * not allowed here: it answers 500). Everything is copied. Each reply goes
- * to its worker, which sends it in request order. `*unknown` (if not NULL)
- * receives the number of ids that were not pending (answered already, or
- * never issued); their replies are dropped.
+ * Answers deferred batch requests (those given status 0) by id, from
+ * any thread, at any time while the server runs. `ids` holds `count`
+ * ids; the other arguments are the columns of `fastserve_batch_respond`
+ * (status 0 is not allowed here: it answers 500). Everything is copied.
+ * Each reply goes to its worker, which sends it in request order.
+ * `*unknown` (if not NULL) receives the number of ids that were not
+ * pending (answered already, or never issued); their replies are
+ * dropped.
  *
  * # Safety
- * `srv` valid; arrays readable for their counts.
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `ids`, `status`, `body_lens` and (unless NULL) `header_lens` are
+ * readable for `count` elements, `data` for `data_len` bytes;
+ * `unknown` is NULL or writable.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_server_complete(const struct fastserve_server *srv,
                                                 const uint64_t *ids,
@@ -498,90 +1220,177 @@ enum fastserve_result fastserve_server_complete(const struct fastserve_server *s
                                                 const uint32_t *header_lens,
                                                 const uint32_t *body_lens,
                                                 size_t count,
-                                                const uint8_t *data,
+                                                const char *data,
                                                 size_t data_len,
                                                 size_t *unknown);
 
+/* ==========================================================================
+ * Sans-I/O connection
+ *
+ * One HTTP/1.1 server connection without I/O, for programs that run
+ * their own event loop (libuv, uvloop, Node, a game loop). The program
+ * reads from its socket and feeds the bytes in; it gets the parsed
+ * requests back as a batch (the flat layout of the batch routes); it
+ * answers them, now or later, in any order; it takes the pending output
+ * as iovecs, writes them, and reports how much was written. The loop, for
+ * each readable or writable socket:
+ *
+ * ```c
+ * while (fastserve_conn_wants_read(c) && (n = read(fd, buf, sizeof buf)) > 0) {
+ *     fastserve_conn_batch b;
+ *     fastserve_conn_feed(c, buf, n, &b);        // n == 0: fastserve_conn_feed_eof
+ *     for (size_t i = 0; i < b.count; i++)       // now or later, any order:
+ *         fastserve_conn_respond(c, b.requests[i].id, 200, hdrs, hlen, body, blen);
+ * }
+ * fastserve_iovec iov[16];
+ * size_t k = fastserve_conn_output(c, iov, 16);
+ * ssize_t w = writev(fd, (struct iovec *)iov, k);
+ * if (w > 0) fastserve_conn_written(c, w);        // then feed 0 bytes: held-back requests
+ * if (fastserve_conn_should_close(c)) close(fd);
+ * ```
+ *
+ * `c-examples/own_loop.c` is a complete epoll server built this way.
+ * ========================================================================== */
+
 /**
- * Creates a connection with the limits and `Server` name of `cfg` (NULL:
- * the defaults). `cfg` is copied. Returns NULL only if out of memory.
+ * A sans-I/O HTTP/1.1 server connection: it parses, frames, orders and
+ * renders; the program does every read, write and close. Owned by the
+ * caller, from `fastserve_conn_new` to `fastserve_conn_free`. Not
+ * thread-safe: use each one from one thread at a time (different
+ * connections may be used on different threads).
+ */
+typedef struct fastserve_conn fastserve_conn;
+
+/**
+ * The requests parsed by one `fastserve_conn_feed`: `count` records in
+ * `requests` (see `fastserve_batch_request`) and their bytes in `data`,
+ * which directly follows the records (`data == (const char *)(requests +
+ * count)`).
+ * Valid until the next `fastserve_conn_feed`, `fastserve_conn_feed_eof` or
+ * `fastserve_conn_free` on the same connection, whatever was answered.
+ */
+typedef struct fastserve_conn_batch {
+  const struct fastserve_batch_request *requests;
+  size_t count;
+  const char *data;
+  size_t data_len;
+} fastserve_conn_batch;
+
+/**
+ * One piece of output; the same layout as `struct iovec` from
+ * `<sys/uio.h>`, so an array of them can be passed to `writev`.
+ */
+typedef struct fastserve_iovec {
+  const void *base;
+  size_t len;
+} fastserve_iovec;
+
+/**
+ * Creates a connection with the limits and `Server` name of `cfg`
+ * (copied; NULL means the defaults). The caller owns it: free it with
+ * `fastserve_conn_free`.
  *
  * # Safety
- * `cfg` is NULL or a valid configuration.
+ * `cfg` is NULL or a configuration from `fastserve_config_new` that was
+ * not freed.
+ *
+ * On an internal panic: returns NULL.
  */
 struct fastserve_conn *fastserve_conn_new(const struct fastserve_config *cfg);
 
 /**
- * Frees a connection and every buffer it holds. NULL is a no-op.
+ * Frees a connection and every buffer it holds; batches and output it
+ * handed out become invalid. NULL does nothing.
  *
  * # Safety
- * `c` is NULL or from `fastserve_conn_new`, and not used again.
+ * `c` is NULL or a connection from `fastserve_conn_new` that was not
+ * freed; it must not be used afterwards.
+ *
+ * On an internal panic: returns, and the connection may leak.
  */
 void fastserve_conn_free(struct fastserve_conn *c);
 
 /**
- * Feeds `len` bytes received from the peer (copied), parses every complete
- * request buffered, and writes the batch of new requests to `*out` (if not
- * NULL; see `fastserve_conn_batch` for how long it stays valid). `len == 0`
- * only parses: call it so after writing output, to pick up pipelined
- * requests that were held back by the pipelining limit.
+ * Feeds `len` bytes received from the peer (copied), parses every
+ * complete request buffered, and writes the batch of new requests to
+ * `*out` (if not NULL; see `fastserve_conn_batch` for how long it stays
+ * valid). `len == 0` only parses: call it so after writing output, to
+ * pick up pipelined requests that were held back by the pipelining
+ * limit.
  *
- * Malformed input queues an error response (400, 413, 414, 431, 501, 505)
- * and the connection then closes: keep writing the output until
- * `fastserve_conn_should_close`. Bytes fed while `fastserve_conn_wants_read`
- * is false are kept and parsed later.
+ * Malformed input queues an error response (400, 413, 414, 431, 501,
+ * 505) and the connection then closes: keep writing the output until
+ * `fastserve_conn_should_close`. Bytes fed while
+ * `fastserve_conn_wants_read` is false are kept and parsed later.
  *
  * # Safety
- * `c` valid; `data` readable for `len` bytes; `out` NULL or writable.
+ * `c` is a connection from `fastserve_conn_new` that was not freed;
+ * `data` is NULL (with `len == 0`) or readable for `len` bytes; `out`
+ * is NULL or writable.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_conn_feed(struct fastserve_conn *c,
-                                          const uint8_t *data,
+                                          const char *data,
                                           size_t len,
                                           struct fastserve_conn_batch *out);
 
 /**
- * The peer closed its sending side. Requests already complete are still
- * answered; `*out` as in `fastserve_conn_feed`.
+ * The peer closed its sending side. Requests already complete are
+ * still answered; `*out` as in `fastserve_conn_feed`.
  *
  * # Safety
- * `c` valid; `out` NULL or writable.
+ * `c` is a connection from `fastserve_conn_new` that was not freed;
+ * `out` is NULL or writable.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_conn_feed_eof(struct fastserve_conn *c,
                                               struct fastserve_conn_batch *out);
 
 /**
- * Answers request `id` (from its `fastserve_batch_request`), at any time and
- * in any order: responses still leave in request order. `headers` holds
- * zero or more complete `Name: value\r\n` lines (include `Content-Type`
- * there); `Date`, `Content-Length`, `Server` and `Connection` are added by
- * the engine and refused in `headers`. Status 200..999. Everything is
- * copied. A refused status or header line answers 500 instead and returns
- * `FASTSERVE_RESULT_INVALID_ARGUMENT`; an id that is not waiting for an answer
- * returns `FASTSERVE_RESULT_INVALID_ARGUMENT` and changes nothing.
+ * Answers request `id` (from its `fastserve_batch_request`), at any
+ * time and in any order: responses still leave in request order.
+ * `headers` holds zero or more complete `Name: value\r\n` lines
+ * (include `Content-Type` there); `Date`, `Content-Length`, `Server`
+ * and `Connection` are added by the engine and refused in `headers`.
+ * Status 200..999. Everything is copied. A refused status or header
+ * line answers 500 instead and returns
+ * `FASTSERVE_RESULT_INVALID_ARGUMENT`; an id that is not waiting for an
+ * answer returns `FASTSERVE_RESULT_INVALID_ARGUMENT` and changes
+ * nothing.
  *
  * # Safety
- * `c` valid; `headers` and `body` readable for their lengths.
+ * `c` is a connection from `fastserve_conn_new` that was not freed;
+ * `headers` and `body` are NULL (with length 0) or readable for their
+ * lengths.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_conn_respond(struct fastserve_conn *c,
                                              uint64_t id,
                                              uint16_t status,
                                              const char *headers,
                                              size_t headers_len,
-                                             const uint8_t *body,
+                                             const char *body,
                                              size_t body_len);
 
 /**
- * Answers `count` requests in one call: `ids[i]` gets reply `i`, given as
- * the columns of `fastserve_batch_respond` (a `FASTSERVE_CT_*` code in the
- * status word's high 16 bits). A reply with status 0 (and no bytes) leaves
- * its request unanswered, for later. Ids that are not waiting are skipped;
- * `*unknown` (if not NULL) receives how many. `FASTSERVE_RESULT_INVALID_ARGUMENT` (nothing answered)
- * when the lengths do not add up.
+ * Answers `count` requests in one call: `ids[i]` gets reply `i`, given
+ * as the columns of `fastserve_batch_respond` (a `FASTSERVE_CT_*` code
+ * in the status word's high 16 bits). A reply with status 0 (and no
+ * bytes) leaves its request unanswered, for later. Ids that are not
+ * waiting are skipped; `*unknown` (if not NULL) receives how many.
+ * `FASTSERVE_RESULT_INVALID_ARGUMENT` (nothing answered) when the
+ * lengths do not add up.
  *
  * # Safety
- * `c` valid; `ids`, `status`, `body_lens` and (unless NULL) `header_lens`
- * readable for `count` elements, `data` for `data_len` bytes; `unknown`
- * NULL or writable.
+ * `c` is a connection from `fastserve_conn_new` that was not freed;
+ * `ids`, `status`, `body_lens` and (unless NULL) `header_lens` are
+ * readable for `count` elements, `data` for `data_len` bytes;
+ * `unknown` is NULL or writable.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_conn_respond_batch(struct fastserve_conn *c,
                                                    const uint64_t *ids,
@@ -589,49 +1398,62 @@ enum fastserve_result fastserve_conn_respond_batch(struct fastserve_conn *c,
                                                    const uint32_t *header_lens,
                                                    const uint32_t *body_lens,
                                                    size_t count,
-                                                   const uint8_t *data,
+                                                   const char *data,
                                                    size_t data_len,
                                                    size_t *unknown);
 
 /**
- * Fills up to `max` iovecs with the output ready to send, in order, and
- * returns how many it filled (0: nothing to send). The memory they point to
- * is valid until the next call other than `fastserve_conn_output`,
- * `fastserve_conn_unsent`, `fastserve_conn_wants_read` or
- * `fastserve_conn_should_close` on this connection. After writing, report
- * the bytes written with `fastserve_conn_written`.
+ * Fills up to `max` iovecs with the output ready to send, in order,
+ * and returns how many it filled (0: nothing to send, or `c` NULL).
+ * The memory they point to is valid until the next call other than
+ * `fastserve_conn_output`, `fastserve_conn_unsent`,
+ * `fastserve_conn_wants_read` or `fastserve_conn_should_close` on this
+ * connection. After writing, report the bytes written with
+ * `fastserve_conn_written`.
  *
  * # Safety
- * `c` valid; `iov` writable for `max` entries.
+ * `c` is NULL or a connection from `fastserve_conn_new` that was not
+ * freed; `iov` is NULL or writable for `max` entries.
+ *
+ * On an internal panic: returns 0.
  */
 size_t fastserve_conn_output(const struct fastserve_conn *c,
                              struct fastserve_iovec *iov,
                              size_t max);
 
 /**
- * Bytes of output waiting to be sent.
+ * Bytes of output waiting to be sent (0 for NULL).
  *
  * # Safety
- * `c` NULL or valid.
+ * `c` is NULL or a connection from `fastserve_conn_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns 0.
  */
 size_t fastserve_conn_unsent(const struct fastserve_conn *c);
 
 /**
- * Records that the first `n` bytes of the output were sent. `n` larger than
- * `fastserve_conn_unsent` is refused (`FASTSERVE_RESULT_INVALID_ARGUMENT`).
+ * Records that the first `n` bytes of the output were sent. `n` larger
+ * than `fastserve_conn_unsent` is refused
+ * (`FASTSERVE_RESULT_INVALID_ARGUMENT`).
  *
  * # Safety
- * `c` valid.
+ * `c` is a connection from `fastserve_conn_new` that was not freed.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_conn_written(struct fastserve_conn *c, size_t n);
 
 /**
- * Whether to read from the peer now. False under backpressure (too many
- * unanswered or unsent responses: write first, then feed 0 bytes) and once
- * no more requests will be read.
+ * Whether to read from the peer now. False under backpressure (too
+ * many unanswered or unsent responses: write first, then feed 0
+ * bytes), once no more requests will be read, and for NULL.
  *
  * # Safety
- * `c` NULL or valid.
+ * `c` is NULL or a connection from `fastserve_conn_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns false.
  */
 bool fastserve_conn_wants_read(const struct fastserve_conn *c);
 
@@ -641,46 +1463,136 @@ bool fastserve_conn_wants_read(const struct fastserve_conn *c);
  * response owed has been written. NULL gives true.
  *
  * # Safety
- * `c` NULL or valid.
+ * `c` is NULL or a connection from `fastserve_conn_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns true.
  */
 bool fastserve_conn_should_close(const struct fastserve_conn *c);
 
 /**
- * Requests handed out and not answered yet.
+ * Requests handed out and not answered yet (0 for NULL).
  *
  * # Safety
- * `c` NULL or valid.
+ * `c` is NULL or a connection from `fastserve_conn_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns 0.
  */
 size_t fastserve_conn_pending(const struct fastserve_conn *c);
 
 /**
- * Stops reading new requests (graceful shutdown): requests already handed
- * out are still answered, then `fastserve_conn_should_close` turns true.
+ * Stops reading new requests (graceful shutdown): requests already
+ * handed out are still answered, then `fastserve_conn_should_close`
+ * turns true.
  *
  * # Safety
- * `c` valid.
+ * `c` is a connection from `fastserve_conn_new` that was not freed.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_conn_shutdown(struct fastserve_conn *c);
 
-/**
- * Parses an HTTP/1.x request head (request line and header fields, through
- * the empty line) from `buf[0..len]`.
+/* ==========================================================================
+ * Parser
  *
- * `mode` is a `fastserve_parse_mode`. `headers` is an array of `*num_headers`
- * entries; on return `*num_headers` holds the number filled. On
- * `FASTSERVE_RESULT_OK`, `*consumed` is the length of the head; the body, if
- * any, starts at `buf + *consumed`. `FASTSERVE_RESULT_PARTIAL` means the head
- * is incomplete: call again with more bytes (from the start of the head).
- * Any other code is a parse error.
+ * The parser on its own: request heads, response heads, header sections
+ * and chunked bodies, from the caller's buffer without copying or
+ * allocating. `FASTSERVE_PARSE_STRICT` follows RFC 9112, as the server
+ * does; `FASTSERVE_PARSE_PICO` accepts what picohttpparser accepts. Every
+ * call is thread-safe; a chunked decoder is used by one thread at a time.
+ *
+ * ```c
+ * fastserve_request_line line;
+ * fastserve_header headers[64];
+ * size_t n = 64, head_len;
+ * fastserve_result r = fastserve_parse_request(buf, len, FASTSERVE_PARSE_STRICT,
+ *                                              &line, headers, &n, &head_len);
+ * ```
+ * ========================================================================== */
+
+/**
+ * Parser strictness, for the `mode` argument of the parse calls.
+ */
+typedef enum fastserve_parse_mode {
+  /**
+   * RFC 9112 grammar: CRLF line ends, single SP separators, no obs-fold,
+   * no control bytes, token methods, `HTTP/d.d` versions.
+   */
+  FASTSERVE_PARSE_STRICT = 0,
+  /**
+   * picohttpparser's acceptance: bare LF, runs of SP, continuation lines.
+   */
+  FASTSERVE_PARSE_PICO = 1,
+} fastserve_parse_mode;
+
+/**
+ * State of a chunked-body decoder, one per body. Owned by the caller, from
+ * `fastserve_chunked_decoder_new` to `fastserve_chunked_decoder_free`. Not
+ * thread-safe: use each decoder from one thread at a time.
+ */
+typedef struct fastserve_chunked_decoder fastserve_chunked_decoder;
+
+/**
+ * A parsed request line. Pointers point into the input buffer.
+ */
+typedef struct fastserve_request_line {
+  const char *method;
+  size_t method_len;
+  const char *path;
+  size_t path_len;
+  /**
+   * 0 for HTTP/1.0, 1 for HTTP/1.1.
+   */
+  int32_t minor_version;
+} fastserve_request_line;
+
+/**
+ * One header field. `name`/`value` point into the caller's input buffer and
+ * are valid as long as it is. Not NUL-terminated. A continuation line (pico
+ * mode only) has `name == NULL`. Values have leading and trailing SP/HTAB
+ * removed. The layout equals picohttpparser's `struct phr_header`.
+ */
+typedef struct fastserve_header {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+} fastserve_header;
+
+/**
+ * A parsed status line. `reason` points into the input buffer.
+ */
+typedef struct fastserve_status_line {
+  int32_t minor_version;
+  int32_t status;
+  const char *reason;
+  size_t reason_len;
+} fastserve_status_line;
+
+/**
+ * Parses an HTTP/1.x request head (request line and header fields,
+ * through the empty line) from the `len` bytes at `buf`.
+ *
+ * `mode` is a `fastserve_parse_mode`. `headers` is an array of
+ * `*num_headers` entries; on return `*num_headers` holds the number
+ * filled. On `FASTSERVE_RESULT_OK`, `*consumed` is the length of the
+ * head; the body, if any, starts at `buf + *consumed`.
+ * `FASTSERVE_RESULT_PARTIAL` means the head is incomplete: call again
+ * with more bytes (from the start of the head). Any other code is a
+ * parse error.
  *
  * Every pointer written to `line` and `headers` points into `buf`.
- * Thread-safe; no allocation.
+ * No allocation.
  *
  * # Safety
- * `buf` readable for `len` bytes; `line`, `num_headers`, `consumed` writable;
- * `headers` writable for `*num_headers` entries.
+ * `buf` is NULL (with `len == 0`) or readable for `len` bytes; `line`,
+ * `num_headers` and `consumed` are writable; `headers` is writable for
+ * `*num_headers` entries (NULL if that is 0).
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
-enum fastserve_result fastserve_parse_request(const uint8_t *buf,
+enum fastserve_result fastserve_parse_request(const char *buf,
                                               size_t len,
                                               uint32_t mode,
                                               struct fastserve_request_line *line,
@@ -694,8 +1606,10 @@ enum fastserve_result fastserve_parse_request(const uint8_t *buf,
  *
  * # Safety
  * As `fastserve_parse_request`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
-enum fastserve_result fastserve_parse_response(const uint8_t *buf,
+enum fastserve_result fastserve_parse_response(const char *buf,
                                                size_t len,
                                                uint32_t mode,
                                                struct fastserve_status_line *line,
@@ -704,14 +1618,16 @@ enum fastserve_result fastserve_parse_response(const uint8_t *buf,
                                                size_t *consumed);
 
 /**
- * Parses header fields through the terminating empty line (for trailers, or
- * heads whose first line was parsed elsewhere). Arguments as
- * `fastserve_parse_request`.
+ * Parses header fields through the terminating empty line (for
+ * trailers, or heads whose first line was parsed elsewhere). Arguments
+ * as `fastserve_parse_request`.
  *
  * # Safety
  * As `fastserve_parse_request`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
-enum fastserve_result fastserve_parse_headers(const uint8_t *buf,
+enum fastserve_result fastserve_parse_headers(const char *buf,
                                               size_t len,
                                               uint32_t mode,
                                               struct fastserve_header *headers,
@@ -720,516 +1636,65 @@ enum fastserve_result fastserve_parse_headers(const uint8_t *buf,
 
 /**
  * Creates a chunked decoder. `mode` is a `fastserve_parse_mode`; with
- * `consume_trailer` non-zero the trailer section is read and dropped too.
- * Returns NULL for an unknown mode. Free it with `fastserve_chunked_decoder_free`.
+ * `consume_trailer` true the trailer section is read and dropped too.
+ * Returns NULL, and sets `fastserve_last_error`, for an unknown mode.
+ * The caller owns the decoder: free it with
+ * `fastserve_chunked_decoder_free`.
+ *
+ * On an internal panic: returns NULL.
  */
 struct fastserve_chunked_decoder *fastserve_chunked_decoder_new(uint32_t mode,
                                                                 bool consume_trailer);
 
 /**
- * Frees a decoder. NULL is a no-op.
+ * Frees a decoder. NULL does nothing.
  *
  * # Safety
- * `dec` is NULL or came from `fastserve_chunked_decoder_new` and is not used again.
+ * `dec` is NULL or a decoder from `fastserve_chunked_decoder_new` that
+ * was not freed; it must not be used afterwards.
+ *
+ * On an internal panic: returns, and the decoder may leak.
  */
 void fastserve_chunked_decoder_free(struct fastserve_chunked_decoder *dec);
 
 /**
  * Decodes the next piece of a chunked body in place.
  *
- * On entry `*len` is the number of bytes at `buf`. On return the first `*len`
- * bytes of `buf` are body data decoded by this call. `FASTSERVE_RESULT_PARTIAL`
- * means the body continues: feed the next bytes in a new call.
- * `FASTSERVE_RESULT_OK` means the body ended; `*rest` bytes that followed it
- * were moved to `buf + *len`. Other codes are framing errors.
+ * On entry `*len` is the number of bytes at `buf`. On return the first
+ * `*len` bytes of `buf` are body data decoded by this call.
+ * `FASTSERVE_RESULT_PARTIAL` means the body continues: feed the next
+ * bytes in a new call. `FASTSERVE_RESULT_OK` means the body ended;
+ * `*rest` bytes that followed it were moved to `buf + *len`. Other
+ * codes are framing errors.
  *
  * # Safety
- * `dec` valid; `buf` writable for `*len` bytes; `len` and `rest` writable.
+ * `dec` is a decoder from `fastserve_chunked_decoder_new` that was not
+ * freed; `buf` is NULL (with `*len == 0`) or writable for `*len` bytes;
+ * `len` and `rest` are writable.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_chunked_decode(struct fastserve_chunked_decoder *dec,
-                                               uint8_t *buf,
+                                               char *buf,
                                                size_t *len,
                                                size_t *rest);
 
-/**
- * Creates a configuration with the defaults (1 worker, 10000 connections per
- * worker, 8 KiB heads, 100 headers, 1 MiB bodies). Free with `fastserve_config_free`.
- */
-struct fastserve_config *fastserve_config_new(void);
-
-/**
- * Frees a configuration. NULL is a no-op.
+/* ==========================================================================
+ * picohttpparser compatibility
  *
- * # Safety
- * `cfg` is NULL or from `fastserve_config_new`, and not used again.
- */
-void fastserve_config_free(struct fastserve_config *cfg);
-
-/**
- * Worker threads (default 1). Each runs its own event loop and listener.
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_workers(struct fastserve_config *cfg, size_t value);
-
-/**
- * Most open connections per worker (default 10000); new ones past it are closed at once.
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_max_connections(struct fastserve_config *cfg,
-                                                           size_t value);
-
-/**
- * Largest request head in bytes (default 8192); larger gets 431.
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_max_header_bytes(struct fastserve_config *cfg,
-                                                            size_t value);
-
-/**
- * Longest request line in bytes (default 8192); longer gets 414.
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_max_request_line(struct fastserve_config *cfg,
-                                                            size_t value);
-
-/**
- * Most header fields per request (default 100); more gets 431.
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_max_headers(struct fastserve_config *cfg, size_t value);
-
-/**
- * Largest request body in bytes (default 1 MiB); larger gets 413.
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_max_body(struct fastserve_config *cfg, size_t value);
-
-/**
- * Most requests in flight per connection (default 128); at the limit the
- * connection is not read until responses drain.
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_max_pipelined(struct fastserve_config *cfg,
-                                                         size_t value);
-
-/**
- * Most unsent response bytes per connection (default 1 MiB); past it the
- * connection is not read until the client reads.
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_max_unsent_bytes(struct fastserve_config *cfg,
-                                                            size_t value);
-
-/**
- * `SO_RCVBUF` of each connection, in bytes (default: the kernel's
- * autotuning, which grows to megabytes). Bounds what a client can queue
- * that the server is not reading. The kernel doubles the value and caps it
- * at `net.core.rmem_max`. 0 and values over `INT_MAX` are refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_socket_recv_buffer(struct fastserve_config *cfg,
-                                                              size_t value);
-
-/**
- * `SO_SNDBUF` of each connection, in bytes (default: the kernel's
- * autotuning, which grows to megabytes). Bounds the responses the kernel
- * takes for a client that does not read them. The kernel doubles the value
- * and caps it at `net.core.wmem_max`. 0 and values over `INT_MAX` are
- * refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_socket_send_buffer(struct fastserve_config *cfg,
-                                                              size_t value);
-
-/**
- * Buffer block size in bytes (default 16384, rounded up to 4 KiB).
- * 0 and values over 64 MiB are refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_buffer_size(struct fastserve_config *cfg, size_t value);
-
-/**
- * How long `fastserve_server_stop` lets in-flight requests finish, in ms (default 30000).
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_shutdown_grace_ms(struct fastserve_config *cfg,
-                                                             uint64_t value);
-
-/**
- * A request head must be complete this many ms after its first byte (default 10000); else 408 and close.
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_header_timeout_ms(struct fastserve_config *cfg,
-                                                             uint64_t value);
-
-/**
- * A request body may pause this many ms between reads (default 30000); else 408 and close.
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_body_timeout_ms(struct fastserve_config *cfg,
-                                                           uint64_t value);
-
-/**
- * An idle keep-alive connection is closed after this many ms (default 60000).
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_keepalive_timeout_ms(struct fastserve_config *cfg,
-                                                                uint64_t value);
-
-/**
- * Output that makes no progress for this many ms drops the connection (default 30000).
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_write_timeout_ms(struct fastserve_config *cfg,
-                                                            uint64_t value);
-
-/**
- * A deferred response not sent within this many ms is answered 503 (default 60000).
- * 0 is refused.
- *
- * # Safety
- * `cfg` is NULL or a valid configuration.
- */
-enum fastserve_result fastserve_config_set_request_timeout_ms(struct fastserve_config *cfg,
-                                                              uint64_t value);
-
-/**
- * Sets the `Server` header value; `len == 0` removes the header.
- *
- * # Safety
- * `cfg` valid; `name` readable for `len` bytes.
- */
-enum fastserve_result fastserve_config_set_server_name(struct fastserve_config *cfg,
-                                                       const char *name,
-                                                       size_t len);
-
-/**
- * Creates a server from `cfg` (copied; NULL means the defaults). Free it
- * with `fastserve_server_free`.
- *
- * # Safety
- * `cfg` is NULL or valid.
- */
-struct fastserve_server *fastserve_server_new(const struct fastserve_config *cfg);
-
-/**
- * Stops the server if it runs, waits for its workers, and frees it. NULL is a no-op.
- *
- * # Safety
- * `srv` is NULL or from `fastserve_server_new`, and not used again.
- */
-void fastserve_server_free(struct fastserve_server *srv);
-
-/**
- * Adds a static route: the response (status, Content-Type, body) is rendered
- * now, and served with the current Date without calling out. `method` NULL
- * matches any method (a GET route also answers HEAD). `flags` may hold
- * `FASTSERVE_ROUTE_PREFIX`. Everything is copied.
- *
- * # Safety
- * `srv` valid; every pointer readable for its length.
- */
-enum fastserve_result fastserve_server_route_static(struct fastserve_server *srv,
-                                                    const char *method,
-                                                    size_t method_len,
-                                                    const char *path,
-                                                    size_t path_len,
-                                                    uint32_t flags,
-                                                    uint16_t status,
-                                                    const char *content_type,
-                                                    size_t content_type_len,
-                                                    const uint8_t *body,
-                                                    size_t body_len);
-
-/**
- * Adds a handler route. `method` NULL matches any method (a GET route also
- * answers HEAD, with the body left out). `userdata` is passed to every call,
- * from worker threads, possibly concurrently with several workers.
- *
- * # Safety
- * `srv` valid; pointers readable for their lengths.
- */
-enum fastserve_result fastserve_server_route(struct fastserve_server *srv,
-                                             const char *method,
-                                             size_t method_len,
-                                             const char *path,
-                                             size_t path_len,
-                                             uint32_t flags,
-                                             fastserve_handler handler,
-                                             void *userdata);
-
-/**
- * Replaces the response for unknown paths (status 404) or for a known path
- * with another method (status 405).
- *
- * # Safety
- * `srv` valid; pointers readable for their lengths.
- */
-enum fastserve_result fastserve_server_set_error_page(struct fastserve_server *srv,
-                                                      uint16_t status,
-                                                      const char *content_type,
-                                                      size_t content_type_len,
-                                                      const uint8_t *body,
-                                                      size_t body_len);
-
-/**
- * Binds the listening sockets: an IPv4 or IPv6 literal (`host`, not
- * NUL-terminated) and a port; port 0 picks a free one (see
- * `fastserve_server_port`). Errors surface here, not in `start`.
- *
- * # Safety
- * `srv` valid; `host` readable for `host_len` bytes.
- */
-enum fastserve_result fastserve_server_listen(struct fastserve_server *srv,
-                                              const char *host,
-                                              size_t host_len,
-                                              uint16_t port);
-
-/**
- * The bound port, or 0 before a successful `fastserve_server_listen`.
- *
- * # Safety
- * `srv` is NULL or valid.
- */
-uint16_t fastserve_server_port(const struct fastserve_server *srv);
-
-/**
- * Starts the worker threads and returns. Routes are fixed from here on.
- *
- * # Safety
- * `srv` is NULL or valid.
- */
-enum fastserve_result fastserve_server_start(struct fastserve_server *srv);
-
-/**
- * Blocks until the workers exit (after `fastserve_server_stop`).
- *
- * # Safety
- * `srv` is NULL or valid.
- */
-enum fastserve_result fastserve_server_wait(const struct fastserve_server *srv);
-
-/**
- * `fastserve_server_start`, then `fastserve_server_wait`.
- *
- * # Safety
- * `srv` is NULL or valid.
- */
-enum fastserve_result fastserve_server_run(struct fastserve_server *srv);
-
-/**
- * Stops gracefully: no new connections; requests in flight are answered;
- * then connections close and the workers exit. Returns at once. Safe from
- * any thread and from a signal handler (it stores a flag and writes to an
- * eventfd). Called before `start` or `run` (a signal that came early), it
- * still counts: the server stops as soon as it has started.
- *
- * # Safety
- * `srv` is NULL or valid.
- */
-enum fastserve_result fastserve_server_stop(const struct fastserve_server *srv);
-
-/**
- * Reads the counters into `*out`.
- *
- * # Safety
- * `srv` valid; `out` writable.
- */
-enum fastserve_result fastserve_server_stats(const struct fastserve_server *srv,
-                                             struct fastserve_stats *out);
-
-/**
- * The method, e.g. `GET`.
- *
- * # Safety
- * `req` is the request of a running handler call.
- */
-struct fastserve_str fastserve_request_method(const struct fastserve_request *req);
-
-/**
- * The path: the request target up to `?`.
- *
- * # Safety
- * `req` is the request of a running handler call.
- */
-struct fastserve_str fastserve_request_path(const struct fastserve_request *req);
-
-/**
- * The query string after `?` (without it); `ptr` is NULL when there is no `?`.
- *
- * # Safety
- * `req` is the request of a running handler call.
- */
-struct fastserve_str fastserve_request_query(const struct fastserve_request *req);
-
-/**
- * The request target exactly as sent.
- *
- * # Safety
- * `req` is the request of a running handler call.
- */
-struct fastserve_str fastserve_request_target(const struct fastserve_request *req);
-
-/**
- * The body (Content-Length or decoded chunked); empty when there is none.
- *
- * # Safety
- * `req` is the request of a running handler call.
- */
-struct fastserve_str fastserve_request_body(const struct fastserve_request *req);
-
-/**
- * 0 for HTTP/1.0, 1 for HTTP/1.1; -1 for a NULL request.
- *
- * # Safety
- * `req` is the request of a running handler call.
- */
-int fastserve_request_minor_version(const struct fastserve_request *req);
-
-/**
- * The first header named `name` (case-insensitive); `ptr` NULL when absent.
- *
- * # Safety
- * `req` is the request of a running handler call; `name` readable.
- */
-struct fastserve_str fastserve_request_header(const struct fastserve_request *req,
-                                              const char *name,
-                                              size_t name_len);
-
-/**
- * How many header fields the request has.
- *
- * # Safety
- * `req` is the request of a running handler call.
- */
-size_t fastserve_request_header_count(const struct fastserve_request *req);
-
-/**
- * The `i`-th header field, in the order received.
- *
- * # Safety
- * `req` is the request of a running handler call; `name` and `value` writable.
- */
-enum fastserve_result fastserve_request_header_at(const struct fastserve_request *req,
-                                                  size_t i,
-                                                  struct fastserve_str *name,
-                                                  struct fastserve_str *value);
-
-/**
- * Sets the status code (200 by default; 200..999).
- *
- * # Safety
- * `res` is a live response handle.
- */
-enum fastserve_result fastserve_response_status(struct fastserve_response *res, uint16_t status);
-
-/**
- * Adds a header field (copied). `Content-Length`, `Date`, `Connection` and
- * `Transfer-Encoding` are set by the engine and refused here.
- *
- * # Safety
- * `res` live; `name` and `value` readable for their lengths.
- */
-enum fastserve_result fastserve_response_header(struct fastserve_response *res,
-                                                const char *name,
-                                                size_t name_len,
-                                                const char *value,
-                                                size_t value_len);
-
-/**
- * Sets the body, copying `len` bytes from `body`.
- *
- * # Safety
- * `res` live; `body` readable for `len` bytes.
- */
-enum fastserve_result fastserve_response_body(struct fastserve_response *res,
-                                              const uint8_t *body,
-                                              size_t len);
-
-/**
- * Sets a body that is sent from `body` without a copy. The bytes must stay
- * valid and unchanged until `release(userdata)` is called (once, from any
- * thread) after they were sent or dropped. `release` may be NULL.
- *
- * # Safety
- * `res` live; `body` readable for `len` bytes until released.
- */
-enum fastserve_result fastserve_response_body_borrowed(struct fastserve_response *res,
-                                                       const uint8_t *body,
-                                                       size_t len,
-                                                       fastserve_release_fn release,
-                                                       void *userdata);
-
-/**
- * Detaches the response from the handler call. Returns a new handle, usable
- * from any thread, to fill and then `fastserve_response_send` later; the
- * handler's own `res` must not be used again. Responses on one connection
- * still go out in request order. Returns NULL if `res` was already sent or
- * deferred. A deferred handle that is never sent holds its connection's
- * later responses back; always send it.
- *
- * # Safety
- * `res` is the live inline handle of a running handler.
- */
-struct fastserve_response *fastserve_response_defer(struct fastserve_response *res);
-
-/**
- * Finishes the response. For the inline handle it is optional (the response
- * goes out when the handler returns). For a deferred handle it posts the
- * response to its worker and frees the handle: do not use it afterwards.
- *
- * # Safety
- * `res` is a live handle.
- */
-enum fastserve_result fastserve_response_send(struct fastserve_response *res);
+ * libfastserve also exports picohttpparser's API (`phr_parse_request`,
+ * `phr_parse_response`, `phr_parse_headers`, `phr_decode_chunked`,
+ * `phr_decode_chunked_is_in_data`), declared in picohttpparser.h rather
+ * than here: same names, prototypes, struct layouts, return codes and
+ * acceptance as upstream, so that a program written for picohttpparser
+ * relinks against libfastserve unchanged. `struct phr_header` has the
+ * layout of `fastserve_header`. After an internal panic they return -1
+ * (`phr_decode_chunked_is_in_data`: 0); they never touch
+ * `fastserve_last_error`.
+ * ========================================================================== */
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}  /* extern "C" */
+#endif
 
 #endif  /* FASTSERVE_H */

@@ -1,5 +1,6 @@
 //! The sans-I/O C API (`fastserve_conn_*`) called as C would call it.
 
+use std::ffi::c_char;
 use std::ptr;
 
 use fastserve::ffi::batch::{
@@ -35,7 +36,7 @@ impl C {
         };
         assert_eq!(
             // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
-            unsafe { fastserve_conn_feed(self.0, data.as_ptr(), data.len(), &mut b) },
+            unsafe { fastserve_conn_feed(self.0, data.as_ptr().cast(), data.len(), &mut b) },
             FASTSERVE_RESULT_OK
         );
         requests(&b)
@@ -78,7 +79,7 @@ impl C {
                 status,
                 headers.as_ptr().cast(),
                 headers.len(),
-                body.as_ptr(),
+                body.as_ptr().cast(),
                 body.len(),
             )
         }
@@ -91,12 +92,12 @@ fn requests(b: &fastserve_conn_batch) -> Vec<(String, String, Vec<u8>, u64, u32)
     }
     // the data area directly follows the records
     // SAFETY: the batch view stays valid until the next feed on this connection.
-    assert_eq!(b.data, unsafe { b.requests.add(b.count) }.cast::<u8>());
+    assert_eq!(b.data, unsafe { b.requests.add(b.count) }.cast::<c_char>());
     let recs: &[fastserve_batch_request] =
         // SAFETY: the batch view stays valid until the next feed on this connection.
         unsafe { std::slice::from_raw_parts(b.requests, b.count) };
     // SAFETY: the batch view stays valid until the next feed on this connection.
-    let data = unsafe { std::slice::from_raw_parts(b.data, b.data_len) };
+    let data = unsafe { std::slice::from_raw_parts(b.data.cast::<u8>(), b.data_len) };
     let s = |o: u32, l: u32| data[o as usize..(o + l) as usize].to_vec();
     recs.iter()
         .map(|r| {
@@ -211,7 +212,7 @@ fn batch_replies_with_lengths_nul_separated_and_left_for_later() {
             ptr::null(),
             ptr::null(),
             3,
-            data.as_ptr(),
+            data.as_ptr().cast(),
             data.len(),
             &mut unknown,
         )
@@ -229,7 +230,7 @@ fn batch_replies_with_lengths_nul_separated_and_left_for_later() {
             hl.as_ptr(),
             bl.as_ptr(),
             1,
-            data.as_ptr(),
+            data.as_ptr().cast(),
             data.len(),
             ptr::null_mut(),
         )
@@ -248,7 +249,7 @@ fn batch_replies_with_lengths_nul_separated_and_left_for_later() {
             ptr::null(),
             bl.as_ptr(),
             1,
-            b"xx".as_ptr(),
+            b"xx".as_ptr().cast(),
             2,
             ptr::null_mut(),
         )

@@ -1,14 +1,17 @@
-//! Batch routes for C and host languages: `fastserve_server_route_batch`,
-//! `fastserve_server_set_batch_handler`, `fastserve_batch_respond`,
-//! `fastserve_server_complete`, and the flat request layout they share with
-//! the sans-I/O `fastserve_conn_*` API.
+//! Batch routes hand every request for them that a worker read in one
+//! pass of its event loop to one call, laid out flat in one block of
+//! memory, and take the replies back as columns: cheap to cross into any
+//! language. The sans-I/O connection (see "Sans-I/O connection") hands out its
+//! requests in the same layout.
 
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
+use super::error::{fail, invalid, null, null_with_len};
 use super::fastserve_result::{self, *};
-use super::guard;
-use super::server::{fastserve_server, route_args, server_result, FASTSERVE_ROUTE_PREFIX};
+use super::server::{
+    fastserve_server, route_args, server_mut, server_result, FASTSERVE_ROUTE_PREFIX,
+};
 use crate::proto::flat::{self, Columns, FlatHeader, FlatRecord, ReplyError};
 use crate::server::{Batch, BatchHandler, CompleteError};
 
@@ -98,7 +101,8 @@ const _: () = assert!(FASTSERVE_CT_HTML == flat::CT_HTML);
 pub const FASTSERVE_CT_OCTET: u32 = 4;
 const _: () = assert!(FASTSERVE_CT_OCTET == flat::CT_OCTET);
 
-/// A batch handed to a batch handler. Valid only during that call.
+/// A batch handed to a batch handler; valid until the handler returns, on
+/// the handler's thread.
 pub struct fastserve_batch {
     _opaque: [u8; 0],
 }
@@ -106,7 +110,7 @@ pub struct fastserve_batch {
 /// A batch handler: gets every request for the server's batch routes that one
 /// worker read in one pass of its event loop, `count >= 1` of them, in the
 /// array `reqs`, with their bytes in `data` (`data_len` bytes), which
-/// directly follows the array: `data == (const uint8_t *)(reqs + count)`, so
+/// directly follows the array: `data == (const char *)(reqs + count)`, so
 /// one copy of `count * 64 + data_len` bytes from `reqs` takes both. `reqs`,
 /// `data` and `batch` are valid until it returns: copy what is needed later.
 ///
@@ -121,7 +125,7 @@ pub type fastserve_batch_fn = Option<
         batch: *mut fastserve_batch,
         reqs: *const fastserve_batch_request,
         count: usize,
-        data: *const u8,
+        data: *const c_char,
         data_len: usize,
         userdata: *mut c_void,
     ),
@@ -132,7 +136,7 @@ struct CBatch {
         *mut fastserve_batch,
         *const fastserve_batch_request,
         usize,
-        *const u8,
+        *const c_char,
         usize,
         *mut c_void,
     ),
@@ -161,7 +165,7 @@ impl BatchHandler for CBatch {
             // `FlatRecord`'s, asserted above) followed by `data_len` bytes at
             // `data`; they and `b` live until the call returns, which is what
             // the C API promises.
-            unsafe { (self.f)(b, recs.cast(), count, data, data_len, self.userdata) }
+            unsafe { (self.f)(b, recs.cast(), count, data.cast(), data_len, self.userdata) }
         })
     }
 }
@@ -171,62 +175,77 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Adds a batch route: requests for it are collected and handed to the batch
-/// handler (`fastserve_server_set_batch_handler`) together, tagged with
-/// `tag`. `method` NULL matches any method (a GET route also answers HEAD).
-/// `flags`: `FASTSERVE_ROUTE_PREFIX` or 0.
-///
-/// # Safety
-/// `srv` valid; pointers readable for their lengths.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_server_route_batch(
-    srv: *mut fastserve_server,
-    method: *const c_char,
-    method_len: usize,
-    path: *const c_char,
-    path_len: usize,
-    flags: u32,
-    tag: u32,
-) -> fastserve_result {
-    guard(|| {
-        // SAFETY: a non-NULL `srv` is valid by contract.
-        let Some(s) = (unsafe { srv.as_mut() }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+ffi_fn! {
+    /// Adds a batch route: requests for it are collected and handed to the
+    /// batch handler (`fastserve_server_set_batch_handler`) together, tagged
+    /// with `tag`. `method` NULL matches any method (a GET route also
+    /// answers HEAD). `flags`: `FASTSERVE_ROUTE_PREFIX` or 0.
+    ///
+    /// # Safety
+    /// `srv` is a server from `fastserve_server_new` that was not freed;
+    /// `method` is NULL or readable for `method_len` bytes; `path` is
+    /// readable for `path_len` bytes.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_server_route_batch(
+        srv: *mut fastserve_server,
+        method: *const c_char,
+        method_len: usize,
+        path: *const c_char,
+        path_len: usize,
+        flags: u32,
+        tag: u32,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let s = match unsafe { server_mut(srv) } {
+            Ok(s) => s,
+            Err(e) => return e,
         };
-        // SAFETY: pointers readable for their lengths by contract.
+        // SAFETY: readable for their lengths by contract.
         let (method, path) = match unsafe { route_args(method, method_len, path, path_len) } {
             Ok(a) => a,
             Err(e) => return e,
         };
         let prefix = flags & FASTSERVE_ROUTE_PREFIX != 0;
-        server_result(s.inner.route_batch(method, path, prefix, tag))
-    })
+        server_result(s.route_batch(method, path, prefix, tag), &|| "route".into())
+    }
 }
 
-/// Sets the handler of all batch routes. Without one they answer 500.
-/// `userdata` is passed to every call.
-///
-/// # Safety
-/// `srv` valid; `handler` callable from worker threads with `userdata`.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_server_set_batch_handler(
-    srv: *mut fastserve_server,
-    handler: fastserve_batch_fn,
-    userdata: *mut c_void,
-) -> fastserve_result {
-    guard(|| {
-        // SAFETY: a non-NULL `srv` is valid by contract.
-        let Some(s) = (unsafe { srv.as_mut() }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+ffi_fn! {
+    /// Sets the handler of all batch routes; without one they answer 500.
+    /// `handler` is called with `userdata` on worker threads, possibly
+    /// concurrently, until `fastserve_server_free` returns.
+    ///
+    /// # Safety
+    /// `srv` is a server from `fastserve_server_new` that was not freed;
+    /// `userdata` is usable from any thread.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_server_set_batch_handler(
+        srv: *mut fastserve_server,
+        handler: fastserve_batch_fn,
+        userdata: *mut c_void,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let s = match unsafe { server_mut(srv) } {
+            Ok(s) => s,
+            Err(e) => return e,
         };
         let Some(f) = handler else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+            return null("handler");
         };
-        server_result(s.inner.set_batch_handler(Arc::new(CBatch { f, userdata })))
-    })
+        server_result(
+            s.set_batch_handler(Arc::new(CBatch { f, userdata })),
+            &|| "batch handler".into(),
+        )
+    }
 }
 
-/// The reply columns of the C calls.
+/// The reply columns of the C calls, checked.
 ///
 /// # Safety
 /// Each pointer is NULL or readable for `count` elements (`data`: `data_len`
@@ -236,153 +255,205 @@ pub(crate) unsafe fn columns<'a>(
     header_lens: *const u32,
     body_lens: *const u32,
     count: usize,
-    data: *const u8,
+    data: *const c_char,
     data_len: usize,
 ) -> Result<Columns<'a>, fastserve_result> {
     // SAFETY: each column is NULL or readable for `count` elements by contract.
-    let slice = |p: *const u32| -> Option<&'a [u32]> { unsafe { super::slice(p, count) } };
+    let column = |p: *const u32, name| {
+        unsafe { super::slice(p, count) }.ok_or_else(|| null_with_len(name, count))
+    };
+    let status = column(status, "status")?;
+    // NULL header lengths: no reply has header lines
     let header_lens = if header_lens.is_null() {
-        Some(&[][..])
+        &[][..]
     } else {
-        slice(header_lens)
+        column(header_lens, "header_lens")?
     };
     // NULL body lengths (and header lengths): NUL-separated bodies
-    let body_lens = if body_lens.is_null() && header_lens == Some(&[]) {
-        Some(&[][..])
+    let nul_separated = body_lens.is_null() && header_lens.is_empty();
+    let body_lens = if nul_separated {
+        &[][..]
     } else {
-        slice(body_lens)
+        column(body_lens, "body_lens")?
     };
     // SAFETY: readable for `data_len` bytes by contract.
-    let data = unsafe { super::bytes(data, data_len) };
-    match (slice(status), header_lens, body_lens, data) {
-        (Some(status), Some(header_lens), Some(body_lens), Some(data)) => {
-            let c = Columns {
-                status,
-                header_lens,
-                body_lens,
-                data,
-            };
-            c.check().map_err(|_| FASTSERVE_RESULT_INVALID_ARGUMENT)?;
-            Ok(c)
-        }
-        _ => Err(FASTSERVE_RESULT_NULL_ARGUMENT),
+    let Some(data) = (unsafe { super::bytes(data, data_len) }) else {
+        return Err(null_with_len("data", data_len));
+    };
+    let c = Columns {
+        status,
+        header_lens,
+        body_lens,
+        data,
+    };
+    if c.check().is_err() {
+        return Err(if nul_separated {
+            let seps = data.iter().filter(|&&b| b == 0).count();
+            invalid(format_args!(
+                "data holds {seps} NUL separators for {count} replies; it needs count - 1"
+            ))
+        } else {
+            let sum = |l: &[u32]| l.iter().map(|&x| x as u128).sum::<u128>();
+            invalid(format_args!(
+                "the header and body lengths add up to {} bytes, but data_len is {data_len}",
+                sum(header_lens) + sum(body_lens)
+            ))
+        });
+    }
+    Ok(c)
+}
+
+fn reply_result(r: Result<(), ReplyError>) -> fastserve_result {
+    match r {
+        Ok(()) => FASTSERVE_RESULT_OK,
+        Err(ReplyError::TooMany) => invalid("more replies than requests waiting for one"),
+        Err(ReplyError::Shape) => invalid("the reply columns do not add up"),
     }
 }
 
-/// Answers the next `count` requests of the batch, in order. Replies are
-/// columns, so that they are cheap to build in any language:
-/// - `status[i]`: status code (200..999) in the low 16 bits, a
-///   `FASTSERVE_CT_*` content type code in the high 16 bits; a status of 0
-///   defers the request (answer it later with `fastserve_server_complete`);
-/// - `header_lens[i]`: byte length of reply `i`'s extra header lines; pass
-///   NULL when no reply has any;
-/// - `body_lens[i]`: byte length of reply `i`'s body;
-/// - `data`: reply 0's header lines, reply 0's body, reply 1's header lines, ...
-///
-/// When both `header_lens` and `body_lens` are NULL, `data` holds the
-/// bodies separated by single NUL bytes (`count - 1` of them): text replies
-/// joined in one step, with no lengths to compute.
-///
-/// Header lines are complete `Name: value\r\n` lines; `Date`,
-/// `Content-Length`, `Server` and `Connection` are added by the engine (and
-/// refused here). A reply with a bad status, content type or header line is
-/// answered 500. Everything is copied: the arrays may be freed at once. May
-/// be called several times per batch; each call continues where the last
-/// stopped. Returns `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers
-/// nothing) when the lengths do not add up or there are more replies than
-/// requests.
+/// The batch of the running handler call.
 ///
 /// # Safety
-/// `batch` is the batch of a running batch handler call; `status`,
-/// `body_lens` and (unless NULL) `header_lens` readable for `count` words,
-/// `data` for `data_len` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_batch_respond(
+/// `batch` is NULL or the batch of the batch handler call running on this
+/// thread.
+unsafe fn batch_mut<'a, 'b>(
     batch: *mut fastserve_batch,
-    status: *const u32,
-    header_lens: *const u32,
-    body_lens: *const u32,
-    count: usize,
-    data: *const u8,
-    data_len: usize,
-) -> fastserve_result {
-    guard(|| {
-        // SAFETY: a non-NULL `batch` is the live `Batch` of the running call.
-        let Some(b) = (unsafe { batch.cast::<Batch<'_>>().as_mut() }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+) -> Result<&'a mut Batch<'b>, fastserve_result> {
+    // SAFETY: by contract.
+    unsafe { batch.cast::<Batch<'b>>().as_mut() }.ok_or_else(|| null("batch"))
+}
+
+ffi_fn! {
+    /// Answers the next `count` requests of the batch, in order. Replies are
+    /// columns, so that they are cheap to build in any language:
+    /// - `status[i]`: status code (200..999) in the low 16 bits, a
+    ///   `FASTSERVE_CT_*` content type code in the high 16 bits; a status of 0
+    ///   defers the request (answer it later with `fastserve_server_complete`);
+    /// - `header_lens[i]`: byte length of reply `i`'s extra header lines; pass
+    ///   NULL when no reply has any;
+    /// - `body_lens[i]`: byte length of reply `i`'s body;
+    /// - `data`: reply 0's header lines, reply 0's body, reply 1's header lines, ...
+    ///
+    /// When both `header_lens` and `body_lens` are NULL, `data` holds the
+    /// bodies separated by single NUL bytes (`count - 1` of them): text replies
+    /// joined in one step, with no lengths to compute.
+    ///
+    /// Header lines are complete `Name: value\r\n` lines; `Date`,
+    /// `Content-Length`, `Server` and `Connection` are added by the engine (and
+    /// refused here). A reply with a bad status, content type or header line is
+    /// answered 500. Everything is copied: the arrays may be freed at once. May
+    /// be called several times per batch; each call continues where the last
+    /// stopped. Returns `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers
+    /// nothing) when the lengths do not add up or there are more replies than
+    /// requests.
+    ///
+    /// # Safety
+    /// `batch` is the batch of the batch handler call running on this
+    /// thread; `status`, `body_lens` and (unless NULL) `header_lens` are
+    /// readable for `count` elements, `data` for `data_len` bytes.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_batch_respond(
+        batch: *mut fastserve_batch,
+        status: *const u32,
+        header_lens: *const u32,
+        body_lens: *const u32,
+        count: usize,
+        data: *const c_char,
+        data_len: usize,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let b = match unsafe { batch_mut(batch) } {
+            Ok(b) => b,
+            Err(e) => return e,
         };
         // SAFETY: readable for the given counts by contract.
         match unsafe { columns(status, header_lens, body_lens, count, data, data_len) } {
             Ok(c) => reply_result(b.respond(c)),
             Err(e) => e,
         }
-    })
-}
-
-fn reply_result(r: Result<(), ReplyError>) -> fastserve_result {
-    match r {
-        Ok(()) => FASTSERVE_RESULT_OK,
-        Err(_) => FASTSERVE_RESULT_INVALID_ARGUMENT,
     }
 }
 
-/// Answers the next `count` requests of the batch with the same status word
-/// (status | `FASTSERVE_CT_*` << 16) and the bodies in `data`, separated by
-/// single NUL bytes (`count - 1` of them). The common case of handlers that
-/// return text, in one call with nothing to measure. Copied; returns
-/// `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers nothing) when the count
-/// of separators is wrong or there are more replies than requests.
-///
-/// # Safety
-/// `batch` is the batch of a running batch handler call; `data` readable
-/// for `data_len` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_batch_respond_text(
-    batch: *mut fastserve_batch,
-    status: u32,
-    count: usize,
-    data: *const u8,
-    data_len: usize,
-) -> fastserve_result {
-    guard(|| {
-        // SAFETY: a non-NULL `batch` is the live `Batch` of the running call.
-        let Some(b) = (unsafe { batch.cast::<Batch<'_>>().as_mut() }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+ffi_fn! {
+    /// Answers the next `count` requests of the batch with the same status
+    /// word (status | `FASTSERVE_CT_*` << 16) and the bodies in `data`,
+    /// separated by single NUL bytes (`count - 1` of them). The common case
+    /// of handlers that return text, in one call with nothing to measure.
+    /// Copied; returns `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers
+    /// nothing) when the count of separators is wrong or there are more
+    /// replies than requests.
+    ///
+    /// # Safety
+    /// `batch` is the batch of the batch handler call running on this
+    /// thread; `data` is readable for `data_len` bytes.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_batch_respond_text(
+        batch: *mut fastserve_batch,
+        status: u32,
+        count: usize,
+        data: *const c_char,
+        data_len: usize,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let b = match unsafe { batch_mut(batch) } {
+            Ok(b) => b,
+            Err(e) => return e,
         };
         // SAFETY: readable for `data_len` bytes by contract.
         let Some(d) = (unsafe { super::bytes(data, data_len) }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+            return null_with_len("data", data_len);
         };
-        reply_result(b.respond_text(status, count, d))
-    })
+        match b.respond_text(status, count, d) {
+            Err(ReplyError::Shape) => {
+                let seps = d.iter().filter(|&&b| b == 0).count();
+                invalid(format_args!(
+                    "data holds {seps} NUL separators for {count} replies; it needs count - 1"
+                ))
+            }
+            r => reply_result(r),
+        }
+    }
 }
 
-/// Answers deferred batch requests (those given status 0) by id, from any
-/// thread, at any time while the server runs. `ids` holds `count` ids; the
-/// other arguments are the columns of `fastserve_batch_respond` (status 0 is
-/// not allowed here: it answers 500). Everything is copied. Each reply goes
-/// to its worker, which sends it in request order. `*unknown` (if not NULL)
-/// receives the number of ids that were not pending (answered already, or
-/// never issued); their replies are dropped.
-///
-/// # Safety
-/// `srv` valid; arrays readable for their counts.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_server_complete(
-    srv: *const fastserve_server,
-    ids: *const u64,
-    status: *const u32,
-    header_lens: *const u32,
-    body_lens: *const u32,
-    count: usize,
-    data: *const u8,
-    data_len: usize,
-    unknown: *mut usize,
-) -> fastserve_result {
-    guard(|| {
-        // SAFETY: a non-NULL `srv` is valid by contract.
+ffi_fn! {
+    /// Answers deferred batch requests (those given status 0) by id, from
+    /// any thread, at any time while the server runs. `ids` holds `count`
+    /// ids; the other arguments are the columns of `fastserve_batch_respond`
+    /// (status 0 is not allowed here: it answers 500). Everything is copied.
+    /// Each reply goes to its worker, which sends it in request order.
+    /// `*unknown` (if not NULL) receives the number of ids that were not
+    /// pending (answered already, or never issued); their replies are
+    /// dropped.
+    ///
+    /// # Safety
+    /// `srv` is a server from `fastserve_server_new` that was not freed;
+    /// `ids`, `status`, `body_lens` and (unless NULL) `header_lens` are
+    /// readable for `count` elements, `data` for `data_len` bytes;
+    /// `unknown` is NULL or writable.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_server_complete(
+        srv: *const fastserve_server,
+        ids: *const u64,
+        status: *const u32,
+        header_lens: *const u32,
+        body_lens: *const u32,
+        count: usize,
+        data: *const c_char,
+        data_len: usize,
+        unknown: *mut usize,
+    ) -> fastserve_result {
+        // SAFETY: a non-NULL `srv` is a live server by contract.
         let Some(s) = (unsafe { srv.as_ref() }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+            return null("srv");
         };
         // SAFETY: readable for the given counts by contract.
         let c = match unsafe { columns(status, header_lens, body_lens, count, data, data_len) } {
@@ -391,7 +462,7 @@ pub unsafe extern "C" fn fastserve_server_complete(
         };
         // SAFETY: readable for `count` ids by contract.
         let Some(ids) = (unsafe { super::slice(ids, count) }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+            return null_with_len("ids", count);
         };
         match s.inner.complete(ids, c) {
             Ok(n) => {
@@ -401,8 +472,10 @@ pub unsafe extern "C" fn fastserve_server_complete(
                 }
                 FASTSERVE_RESULT_OK
             }
-            Err(CompleteError::NotStarted) => FASTSERVE_RESULT_NOT_STARTED,
-            Err(CompleteError::Reply(_)) => FASTSERVE_RESULT_INVALID_ARGUMENT,
+            Err(CompleteError::NotStarted) => {
+                fail(FASTSERVE_RESULT_NOT_STARTED, "the server has not started")
+            }
+            Err(CompleteError::Reply(e)) => reply_result(Err(e)),
         }
-    })
+    }
 }

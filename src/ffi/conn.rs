@@ -1,44 +1,45 @@
-//! `fastserve_conn_*`: one HTTP/1.1 server connection without I/O, for
-//! programs that run their own event loop (libuv, uvloop, Node, a game loop).
+//! One HTTP/1.1 server connection without I/O, for programs that run
+//! their own event loop (libuv, uvloop, Node, a game loop). The program
+//! reads from its socket and feeds the bytes in; it gets the parsed
+//! requests back as a batch (the flat layout of the batch routes); it
+//! answers them, now or later, in any order; it takes the pending output
+//! as iovecs, writes them, and reports how much was written. The loop, for
+//! each readable or writable socket:
 //!
-//! The host reads from its socket and feeds the bytes in; it gets the parsed
-//! requests back as a batch (the flat layout of the batch routes); it answers
-//! them, now or later, in any order; it takes the pending output as iovecs,
-//! writes them, and reports how much was written.
+//! ```c
+//! while (fastserve_conn_wants_read(c) && (n = read(fd, buf, sizeof buf)) > 0) {
+//!     fastserve_conn_batch b;
+//!     fastserve_conn_feed(c, buf, n, &b);        // n == 0: fastserve_conn_feed_eof
+//!     for (size_t i = 0; i < b.count; i++)       // now or later, any order:
+//!         fastserve_conn_respond(c, b.requests[i].id, 200, hdrs, hlen, body, blen);
+//! }
+//! fastserve_iovec iov[16];
+//! size_t k = fastserve_conn_output(c, iov, 16);
+//! ssize_t w = writev(fd, (struct iovec *)iov, k);
+//! if (w > 0) fastserve_conn_written(c, w);        // then feed 0 bytes: held-back requests
+//! if (fastserve_conn_should_close(c)) close(fd);
+//! ```
+//!
+//! `c-examples/own_loop.c` is a complete epoll server built this way.
 
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_void};
 
 use super::batch::{columns, fastserve_batch_request};
+use super::bytes;
+use super::config::fastserve_config;
+use super::error::{header_lines_problem, invalid, null, null_with_len};
 use super::fastserve_result::{self, *};
-use super::server::fastserve_config;
-use super::{bytes, guard, guard_or};
 use crate::parse::Header;
 use crate::proto::date::DateCache;
 use crate::proto::flat::{self, FlatBatch, Reply};
 use crate::proto::{self, BufPool, Conn, Ctx, ProtoConfig, Request, Responder, Service, Ticket};
 
 /// A sans-I/O HTTP/1.1 server connection: it parses, frames, orders and
-/// renders; the program does every read, write and close. Not thread-safe:
-/// use each one from one thread at a time (different connections may be used
-/// on different threads). Create with `fastserve_conn_new`, free with
-/// `fastserve_conn_free`. The loop, for each readable or writable socket:
-///
-/// ```c
-/// while (fastserve_conn_wants_read(c) && (n = read(fd, buf, sizeof buf)) > 0) {
-///     fastserve_conn_batch b;
-///     fastserve_conn_feed(c, buf, n, &b);        // n == 0: fastserve_conn_feed_eof
-///     for (size_t i = 0; i < b.count; i++)       // now or later, any order:
-///         fastserve_conn_respond(c, b.requests[i].id, 200, hdrs, hlen, body, blen);
-/// }
-/// fastserve_iovec iov[16];
-/// size_t k = fastserve_conn_output(c, iov, 16);
-/// ssize_t w = writev(fd, (struct iovec *)iov, k);
-/// if (w > 0) fastserve_conn_written(c, w);        // then feed 0 bytes: held-back requests
-/// if (fastserve_conn_should_close(c)) close(fd);
-/// ```
-///
-/// `c-examples/own_loop.c` is a complete epoll server built this way.
+/// renders; the program does every read, write and close. Owned by the
+/// caller, from `fastserve_conn_new` to `fastserve_conn_free`. Not
+/// thread-safe: use each one from one thread at a time (different
+/// connections may be used on different threads).
 pub struct fastserve_conn {
     conn: Conn,
     cfg: ProtoConfig,
@@ -56,8 +57,8 @@ pub struct fastserve_conn {
 
 /// The requests parsed by one `fastserve_conn_feed`: `count` records in
 /// `requests` (see `fastserve_batch_request`) and their bytes in `data`,
-/// which directly follows the records (`data == (const uint8_t *)(requests
-/// + count)`).
+/// which directly follows the records (`data == (const char *)(requests +
+/// count)`).
 /// Valid until the next `fastserve_conn_feed`, `fastserve_conn_feed_eof` or
 /// `fastserve_conn_free` on the same connection, whatever was answered.
 #[repr(C)]
@@ -65,7 +66,7 @@ pub struct fastserve_conn {
 pub struct fastserve_conn_batch {
     pub requests: *const fastserve_batch_request,
     pub count: usize,
-    pub data: *const u8,
+    pub data: *const c_char,
     pub data_len: usize,
 }
 
@@ -123,7 +124,7 @@ impl fastserve_conn {
             *out = fastserve_conn_batch {
                 requests: p.records.as_ptr().cast(),
                 count: p.records.len(),
-                data: p.data.as_ptr(),
+                data: p.data.as_ptr().cast(),
                 data_len: p.data.len(),
             };
         }
@@ -156,15 +157,31 @@ impl fastserve_conn {
     }
 }
 
-/// Creates a connection with the limits and `Server` name of `cfg` (NULL:
-/// the defaults). `cfg` is copied. Returns NULL only if out of memory.
+/// The connection behind `c`.
 ///
 /// # Safety
-/// `cfg` is NULL or a valid configuration.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_new(cfg: *const fastserve_config) -> *mut fastserve_conn {
-    guard_or(std::ptr::null_mut(), || {
-        // SAFETY: a non-NULL `cfg` is valid by contract.
+/// `c` is NULL or a live connection, used by this thread alone.
+unsafe fn conn_mut<'a>(c: *mut fastserve_conn) -> Result<&'a mut fastserve_conn, fastserve_result> {
+    // SAFETY: by contract.
+    unsafe { c.as_mut() }.ok_or_else(|| null("c"))
+}
+
+ffi_fn! {
+    /// Creates a connection with the limits and `Server` name of `cfg`
+    /// (copied; NULL means the defaults). The caller owns it: free it with
+    /// `fastserve_conn_free`.
+    ///
+    /// # Safety
+    /// `cfg` is NULL or a configuration from `fastserve_config_new` that was
+    /// not freed.
+    ///
+    /// On an internal panic: returns NULL.
+    #[on_panic(std::ptr::null_mut())]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_new(
+        cfg: *const fastserve_config,
+    ) -> *mut fastserve_conn {
+        // SAFETY: a non-NULL `cfg` is a live configuration by contract.
         let cfg = match unsafe { cfg.as_ref() } {
             Some(c) => c.inner.clone(),
             None => crate::server::ServerConfig::default(),
@@ -182,106 +199,140 @@ pub unsafe extern "C" fn fastserve_conn_new(cfg: *const fastserve_config) -> *mu
             scratch: Vec::new(),
             block: Vec::new(),
         }))
-    })
-}
-
-/// Frees a connection and every buffer it holds. NULL is a no-op.
-///
-/// # Safety
-/// `c` is NULL or from `fastserve_conn_new`, and not used again.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_free(c: *mut fastserve_conn) {
-    if !c.is_null() {
-        // SAFETY: by contract from `Box::into_raw`, freed once.
-        let c = unsafe { Box::from_raw(c) };
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(c)));
     }
 }
 
-/// Feeds `len` bytes received from the peer (copied), parses every complete
-/// request buffered, and writes the batch of new requests to `*out` (if not
-/// NULL; see `fastserve_conn_batch` for how long it stays valid). `len == 0`
-/// only parses: call it so after writing output, to pick up pipelined
-/// requests that were held back by the pipelining limit.
-///
-/// Malformed input queues an error response (400, 413, 414, 431, 501, 505)
-/// and the connection then closes: keep writing the output until
-/// `fastserve_conn_should_close`. Bytes fed while `fastserve_conn_wants_read`
-/// is false are kept and parsed later.
-///
-/// # Safety
-/// `c` valid; `data` readable for `len` bytes; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_feed(
-    c: *mut fastserve_conn,
-    data: *const u8,
-    len: usize,
-    out: *mut fastserve_conn_batch,
-) -> fastserve_result {
-    guard(|| {
-        // SAFETY: pointers valid by contract.
-        let (Some(c), Some(data)) = (unsafe { c.as_mut() }, unsafe { bytes(data, len) }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+ffi_fn! {
+    /// Frees a connection and every buffer it holds; batches and output it
+    /// handed out become invalid. NULL does nothing.
+    ///
+    /// # Safety
+    /// `c` is NULL or a connection from `fastserve_conn_new` that was not
+    /// freed; it must not be used afterwards.
+    ///
+    /// On an internal panic: returns, and the connection may leak.
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_free(c: *mut fastserve_conn) {
+        if !c.is_null() {
+            // SAFETY: by contract from `Box::into_raw` in
+            // `fastserve_conn_new`, and freed once.
+            drop(unsafe { Box::from_raw(c) });
+        }
+    }
+}
+
+ffi_fn! {
+    /// Feeds `len` bytes received from the peer (copied), parses every
+    /// complete request buffered, and writes the batch of new requests to
+    /// `*out` (if not NULL; see `fastserve_conn_batch` for how long it stays
+    /// valid). `len == 0` only parses: call it so after writing output, to
+    /// pick up pipelined requests that were held back by the pipelining
+    /// limit.
+    ///
+    /// Malformed input queues an error response (400, 413, 414, 431, 501,
+    /// 505) and the connection then closes: keep writing the output until
+    /// `fastserve_conn_should_close`. Bytes fed while
+    /// `fastserve_conn_wants_read` is false are kept and parsed later.
+    ///
+    /// # Safety
+    /// `c` is a connection from `fastserve_conn_new` that was not freed;
+    /// `data` is NULL (with `len == 0`) or readable for `len` bytes; `out`
+    /// is NULL or writable.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_feed(
+        c: *mut fastserve_conn,
+        data: *const c_char,
+        len: usize,
+        out: *mut fastserve_conn_batch,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let c = match unsafe { conn_mut(c) } {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        // SAFETY: readable for `len` bytes by contract.
+        let Some(data) = (unsafe { bytes(data, len) }) else {
+            return null_with_len("data", len);
         };
         let limits = c.cfg.limits.clone();
         c.conn.feed(data, &mut c.pool, &limits);
         // SAFETY: NULL or writable by contract.
         c.process(unsafe { out.as_mut() });
         FASTSERVE_RESULT_OK
-    })
+    }
 }
 
-/// The peer closed its sending side. Requests already complete are still
-/// answered; `*out` as in `fastserve_conn_feed`.
-///
-/// # Safety
-/// `c` valid; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_feed_eof(
-    c: *mut fastserve_conn,
-    out: *mut fastserve_conn_batch,
-) -> fastserve_result {
-    guard(|| {
-        // SAFETY: a non-NULL `c` is valid by contract.
-        let Some(c) = (unsafe { c.as_mut() }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+ffi_fn! {
+    /// The peer closed its sending side. Requests already complete are
+    /// still answered; `*out` as in `fastserve_conn_feed`.
+    ///
+    /// # Safety
+    /// `c` is a connection from `fastserve_conn_new` that was not freed;
+    /// `out` is NULL or writable.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_feed_eof(
+        c: *mut fastserve_conn,
+        out: *mut fastserve_conn_batch,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let c = match unsafe { conn_mut(c) } {
+            Ok(c) => c,
+            Err(e) => return e,
         };
         c.conn.received_eof();
         // SAFETY: NULL or writable by contract.
         c.process(unsafe { out.as_mut() });
         FASTSERVE_RESULT_OK
-    })
+    }
 }
 
-/// Answers request `id` (from its `fastserve_batch_request`), at any time and
-/// in any order: responses still leave in request order. `headers` holds
-/// zero or more complete `Name: value\r\n` lines (include `Content-Type`
-/// there); `Date`, `Content-Length`, `Server` and `Connection` are added by
-/// the engine and refused in `headers`. Status 200..999. Everything is
-/// copied. A refused status or header line answers 500 instead and returns
-/// `FASTSERVE_RESULT_INVALID_ARGUMENT`; an id that is not waiting for an answer
-/// returns `FASTSERVE_RESULT_INVALID_ARGUMENT` and changes nothing.
-///
-/// # Safety
-/// `c` valid; `headers` and `body` readable for their lengths.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_respond(
-    c: *mut fastserve_conn,
-    id: u64,
-    status: u16,
-    headers: *const c_char,
-    headers_len: usize,
-    body: *const u8,
-    body_len: usize,
-) -> fastserve_result {
-    guard(|| {
-        // SAFETY: pointers valid by contract.
-        let (Some(c), Some(h), Some(b)) = (
-            unsafe { c.as_mut() },
-            unsafe { bytes(headers.cast(), headers_len) },
-            unsafe { bytes(body, body_len) },
-        ) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+ffi_fn! {
+    /// Answers request `id` (from its `fastserve_batch_request`), at any
+    /// time and in any order: responses still leave in request order.
+    /// `headers` holds zero or more complete `Name: value\r\n` lines
+    /// (include `Content-Type` there); `Date`, `Content-Length`, `Server`
+    /// and `Connection` are added by the engine and refused in `headers`.
+    /// Status 200..999. Everything is copied. A refused status or header
+    /// line answers 500 instead and returns
+    /// `FASTSERVE_RESULT_INVALID_ARGUMENT`; an id that is not waiting for an
+    /// answer returns `FASTSERVE_RESULT_INVALID_ARGUMENT` and changes
+    /// nothing.
+    ///
+    /// # Safety
+    /// `c` is a connection from `fastserve_conn_new` that was not freed;
+    /// `headers` and `body` are NULL (with length 0) or readable for their
+    /// lengths.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_respond(
+        c: *mut fastserve_conn,
+        id: u64,
+        status: u16,
+        headers: *const c_char,
+        headers_len: usize,
+        body: *const c_char,
+        body_len: usize,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let c = match unsafe { conn_mut(c) } {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        // SAFETY: readable for their lengths by contract.
+        let Some(h) = (unsafe { bytes(headers, headers_len) }) else {
+            return null_with_len("headers", headers_len);
+        };
+        // SAFETY: as above.
+        let Some(b) = (unsafe { bytes(body, body_len) }) else {
+            return null_with_len("body", body_len);
         };
         let r = Reply {
             status,
@@ -289,41 +340,56 @@ pub unsafe extern "C" fn fastserve_conn_respond(
             headers: h,
             body: b,
         };
-        let valid = proto::valid_status(status) && flat::valid_header_lines(h);
-        match (c.answer(id, &r), valid) {
-            (true, true) => FASTSERVE_RESULT_OK,
-            _ => FASTSERVE_RESULT_INVALID_ARGUMENT,
+        let valid_status = proto::valid_status(status);
+        let valid_headers = flat::valid_header_lines(h);
+        if !c.answer(id, &r) {
+            return invalid(format_args!("request {id} is not waiting for an answer"));
         }
-    })
+        if !valid_status {
+            return invalid(format_args!(
+                "status {status} is outside 200..999; answered 500"
+            ));
+        }
+        if !valid_headers {
+            return invalid(format_args!("{}; answered 500", header_lines_problem(h)));
+        }
+        FASTSERVE_RESULT_OK
+    }
 }
 
-/// Answers `count` requests in one call: `ids[i]` gets reply `i`, given as
-/// the columns of `fastserve_batch_respond` (a `FASTSERVE_CT_*` code in the
-/// status word's high 16 bits). A reply with status 0 (and no bytes) leaves
-/// its request unanswered, for later. Ids that are not waiting are skipped;
-/// `*unknown` (if not NULL) receives how many. `FASTSERVE_RESULT_INVALID_ARGUMENT` (nothing answered)
-/// when the lengths do not add up.
-///
-/// # Safety
-/// `c` valid; `ids`, `status`, `body_lens` and (unless NULL) `header_lens`
-/// readable for `count` elements, `data` for `data_len` bytes; `unknown`
-/// NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_respond_batch(
-    c: *mut fastserve_conn,
-    ids: *const u64,
-    status: *const u32,
-    header_lens: *const u32,
-    body_lens: *const u32,
-    count: usize,
-    data: *const u8,
-    data_len: usize,
-    unknown: *mut usize,
-) -> fastserve_result {
-    guard(|| {
-        // SAFETY: a non-NULL `c` is valid by contract.
-        let Some(c) = (unsafe { c.as_mut() }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+ffi_fn! {
+    /// Answers `count` requests in one call: `ids[i]` gets reply `i`, given
+    /// as the columns of `fastserve_batch_respond` (a `FASTSERVE_CT_*` code
+    /// in the status word's high 16 bits). A reply with status 0 (and no
+    /// bytes) leaves its request unanswered, for later. Ids that are not
+    /// waiting are skipped; `*unknown` (if not NULL) receives how many.
+    /// `FASTSERVE_RESULT_INVALID_ARGUMENT` (nothing answered) when the
+    /// lengths do not add up.
+    ///
+    /// # Safety
+    /// `c` is a connection from `fastserve_conn_new` that was not freed;
+    /// `ids`, `status`, `body_lens` and (unless NULL) `header_lens` are
+    /// readable for `count` elements, `data` for `data_len` bytes;
+    /// `unknown` is NULL or writable.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_respond_batch(
+        c: *mut fastserve_conn,
+        ids: *const u64,
+        status: *const u32,
+        header_lens: *const u32,
+        body_lens: *const u32,
+        count: usize,
+        data: *const c_char,
+        data_len: usize,
+        unknown: *mut usize,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let c = match unsafe { conn_mut(c) } {
+            Ok(c) => c,
+            Err(e) => return e,
         };
         // SAFETY: readable for the given counts by contract.
         let cols = match unsafe { columns(status, header_lens, body_lens, count, data, data_len) } {
@@ -332,7 +398,7 @@ pub unsafe extern "C" fn fastserve_conn_respond_batch(
         };
         // SAFETY: readable for `count` ids by contract.
         let Some(ids) = (unsafe { super::slice(ids, count) }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+            return null_with_len("ids", count);
         };
         let mut missed = 0;
         for (&id, r) in ids.iter().zip(cols.iter()) {
@@ -348,26 +414,31 @@ pub unsafe extern "C" fn fastserve_conn_respond_batch(
             *u = missed;
         }
         FASTSERVE_RESULT_OK
-    })
+    }
 }
 
-/// Fills up to `max` iovecs with the output ready to send, in order, and
-/// returns how many it filled (0: nothing to send). The memory they point to
-/// is valid until the next call other than `fastserve_conn_output`,
-/// `fastserve_conn_unsent`, `fastserve_conn_wants_read` or
-/// `fastserve_conn_should_close` on this connection. After writing, report
-/// the bytes written with `fastserve_conn_written`.
-///
-/// # Safety
-/// `c` valid; `iov` writable for `max` entries.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_output(
-    c: *const fastserve_conn,
-    iov: *mut fastserve_iovec,
-    max: usize,
-) -> usize {
-    guard_or(0, || {
-        // SAFETY: a non-NULL `c` is valid by contract.
+ffi_fn! {
+    /// Fills up to `max` iovecs with the output ready to send, in order,
+    /// and returns how many it filled (0: nothing to send, or `c` NULL).
+    /// The memory they point to is valid until the next call other than
+    /// `fastserve_conn_output`, `fastserve_conn_unsent`,
+    /// `fastserve_conn_wants_read` or `fastserve_conn_should_close` on this
+    /// connection. After writing, report the bytes written with
+    /// `fastserve_conn_written`.
+    ///
+    /// # Safety
+    /// `c` is NULL or a connection from `fastserve_conn_new` that was not
+    /// freed; `iov` is NULL or writable for `max` entries.
+    ///
+    /// On an internal panic: returns 0.
+    #[on_panic(0)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_output(
+        c: *const fastserve_conn,
+        iov: *mut fastserve_iovec,
+        max: usize,
+    ) -> usize {
+        // SAFETY: a non-NULL `c` is a live connection by contract.
         let Some(c) = (unsafe { c.as_ref() }) else {
             return 0;
         };
@@ -386,89 +457,126 @@ pub unsafe extern "C" fn fastserve_conn_output(
             };
         }
         n
-    })
+    }
 }
 
-/// Bytes of output waiting to be sent.
-///
-/// # Safety
-/// `c` NULL or valid.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_unsent(c: *const fastserve_conn) -> usize {
-    // SAFETY: a non-NULL `c` is valid by contract.
-    unsafe { c.as_ref() }.map_or(0, |c| c.conn.unsent())
+ffi_fn! {
+    /// Bytes of output waiting to be sent (0 for NULL).
+    ///
+    /// # Safety
+    /// `c` is NULL or a connection from `fastserve_conn_new` that was not
+    /// freed.
+    ///
+    /// On an internal panic: returns 0.
+    #[on_panic(0)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_unsent(c: *const fastserve_conn) -> usize {
+        // SAFETY: a non-NULL `c` is a live connection by contract.
+        unsafe { c.as_ref() }.map_or(0, |c| c.conn.unsent())
+    }
 }
 
-/// Records that the first `n` bytes of the output were sent. `n` larger than
-/// `fastserve_conn_unsent` is refused (`FASTSERVE_RESULT_INVALID_ARGUMENT`).
-///
-/// # Safety
-/// `c` valid.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_written(
-    c: *mut fastserve_conn,
-    n: usize,
-) -> fastserve_result {
-    guard(|| {
-        // SAFETY: a non-NULL `c` is valid by contract.
-        let Some(c) = (unsafe { c.as_mut() }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+ffi_fn! {
+    /// Records that the first `n` bytes of the output were sent. `n` larger
+    /// than `fastserve_conn_unsent` is refused
+    /// (`FASTSERVE_RESULT_INVALID_ARGUMENT`).
+    ///
+    /// # Safety
+    /// `c` is a connection from `fastserve_conn_new` that was not freed.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_written(
+        c: *mut fastserve_conn,
+        n: usize,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let c = match unsafe { conn_mut(c) } {
+            Ok(c) => c,
+            Err(e) => return e,
         };
-        if n > c.conn.unsent() {
-            return FASTSERVE_RESULT_INVALID_ARGUMENT;
+        let unsent = c.conn.unsent();
+        if n > unsent {
+            return invalid(format_args!(
+                "{n} bytes written, but only {unsent} were waiting"
+            ));
         }
         c.conn.written(n, &mut c.pool);
         FASTSERVE_RESULT_OK
-    })
+    }
 }
 
-/// Whether to read from the peer now. False under backpressure (too many
-/// unanswered or unsent responses: write first, then feed 0 bytes) and once
-/// no more requests will be read.
-///
-/// # Safety
-/// `c` NULL or valid.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_wants_read(c: *const fastserve_conn) -> bool {
-    // SAFETY: a non-NULL `c` is valid by contract.
-    unsafe { c.as_ref() }.is_some_and(|c| c.conn.wants_read(&c.cfg.limits))
+ffi_fn! {
+    /// Whether to read from the peer now. False under backpressure (too
+    /// many unanswered or unsent responses: write first, then feed 0
+    /// bytes), once no more requests will be read, and for NULL.
+    ///
+    /// # Safety
+    /// `c` is NULL or a connection from `fastserve_conn_new` that was not
+    /// freed.
+    ///
+    /// On an internal panic: returns false.
+    #[on_panic(false)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_wants_read(c: *const fastserve_conn) -> bool {
+        // SAFETY: a non-NULL `c` is a live connection by contract.
+        unsafe { c.as_ref() }.is_some_and(|c| c.conn.wants_read(&c.cfg.limits))
+    }
 }
 
-/// True once the connection should be closed: no more requests will be
-/// served (`Connection: close`, HTTP/1.0, an error, or EOF) and every
-/// response owed has been written. NULL gives true.
-///
-/// # Safety
-/// `c` NULL or valid.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_should_close(c: *const fastserve_conn) -> bool {
-    // SAFETY: a non-NULL `c` is valid by contract.
-    unsafe { c.as_ref() }.map_or(true, |c| c.conn.should_close())
+ffi_fn! {
+    /// True once the connection should be closed: no more requests will be
+    /// served (`Connection: close`, HTTP/1.0, an error, or EOF) and every
+    /// response owed has been written. NULL gives true.
+    ///
+    /// # Safety
+    /// `c` is NULL or a connection from `fastserve_conn_new` that was not
+    /// freed.
+    ///
+    /// On an internal panic: returns true.
+    #[on_panic(true)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_should_close(c: *const fastserve_conn) -> bool {
+        // SAFETY: a non-NULL `c` is a live connection by contract.
+        unsafe { c.as_ref() }.map_or(true, |c| c.conn.should_close())
+    }
 }
 
-/// Requests handed out and not answered yet.
-///
-/// # Safety
-/// `c` NULL or valid.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_pending(c: *const fastserve_conn) -> usize {
-    // SAFETY: a non-NULL `c` is valid by contract.
-    unsafe { c.as_ref() }.map_or(0, |c| c.tickets.iter().filter(|t| t.is_some()).count())
+ffi_fn! {
+    /// Requests handed out and not answered yet (0 for NULL).
+    ///
+    /// # Safety
+    /// `c` is NULL or a connection from `fastserve_conn_new` that was not
+    /// freed.
+    ///
+    /// On an internal panic: returns 0.
+    #[on_panic(0)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_pending(c: *const fastserve_conn) -> usize {
+        // SAFETY: a non-NULL `c` is a live connection by contract.
+        unsafe { c.as_ref() }.map_or(0, |c| c.tickets.iter().filter(|t| t.is_some()).count())
+    }
 }
 
-/// Stops reading new requests (graceful shutdown): requests already handed
-/// out are still answered, then `fastserve_conn_should_close` turns true.
-///
-/// # Safety
-/// `c` valid.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_conn_shutdown(c: *mut fastserve_conn) -> fastserve_result {
-    guard(|| {
-        // SAFETY: a non-NULL `c` is valid by contract.
-        let Some(c) = (unsafe { c.as_mut() }) else {
-            return FASTSERVE_RESULT_NULL_ARGUMENT;
+ffi_fn! {
+    /// Stops reading new requests (graceful shutdown): requests already
+    /// handed out are still answered, then `fastserve_conn_should_close`
+    /// turns true.
+    ///
+    /// # Safety
+    /// `c` is a connection from `fastserve_conn_new` that was not freed.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_shutdown(c: *mut fastserve_conn) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let c = match unsafe { conn_mut(c) } {
+            Ok(c) => c,
+            Err(e) => return e,
         };
         c.conn.shutdown();
         FASTSERVE_RESULT_OK
-    })
+    }
 }

@@ -1,137 +1,212 @@
-//! The C ABI. Every export checks its pointers, catches panics, and reports
-//! failure through `fastserve_result` (or the picohttpparser codes for `phr_*`).
+//! fastserve: an HTTP/1.1 engine. Its layers, each usable alone:
+//!
+//! - a server (`fastserve_server_*`): worker threads with their own event
+//!   loops, static routes, C handlers answered inline or later from any
+//!   thread (deferred responses), and batch routes that hand a whole batch
+//!   of requests to one call;
+//! - a sans-I/O connection (`fastserve_conn_*`) for programs that run
+//!   their own event loop;
+//! - the parser (`fastserve_parse_*`), and the same parser behind
+//!   picohttpparser's API (`phr_*`, in picohttpparser.h).
+//!
+//! Conventions:
+//!
+//! - Byte strings cross as `const char *` plus a `size_t` length, never
+//!   NUL-terminated unless a comment says so; a pointer may be NULL only
+//!   when its length is 0. Results come back the same way (`fastserve_str`).
+//! - A call that can fail returns a `fastserve_result`: 0
+//!   (`FASTSERVE_RESULT_OK`) is success. `fastserve_result_str` names a
+//!   code; `fastserve_last_error` says what went wrong in the last failed
+//!   call on the calling thread.
+//! - Objects are opaque and come in `_new`/`_free` pairs; the caller owns
+//!   what `_new` returns and frees it exactly once; `_free(NULL)` does
+//!   nothing. Every other pointer argument is borrowed for the call only,
+//!   and what the library copies is said in each function's comment.
+//! - Which thread may call what is said with each object.
+//! - No Rust panic unwinds into C: every function catches it, and its
+//!   comment says what it returns then (usually `FASTSERVE_RESULT_PANIC`).
+//!   A panic is a fastserve bug; please report it.
 #![allow(non_camel_case_types)]
 
-pub mod batch;
-pub mod conn;
-pub mod parse;
-pub mod pico;
-pub mod server;
-
+use std::any::Any;
+use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Result code of every fallible fastserve call. 0 is success.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum fastserve_result {
-    /// Success.
-    FASTSERVE_RESULT_OK = 0,
-    /// The input ends before the message does; call again with more bytes.
-    FASTSERVE_RESULT_PARTIAL = 1,
-    /// A required pointer argument was NULL.
-    FASTSERVE_RESULT_NULL_ARGUMENT = 2,
-    /// An argument is out of range.
-    FASTSERVE_RESULT_INVALID_ARGUMENT = 3,
-    /// fastserve hit an internal bug; the call had no effect. Please report it.
-    FASTSERVE_RESULT_PANIC = 4,
-    /// Parse error: bad method.
-    FASTSERVE_RESULT_BAD_METHOD = 10,
-    /// Parse error: bad request target.
-    FASTSERVE_RESULT_BAD_TARGET = 11,
-    /// Parse error: malformed HTTP version.
-    FASTSERVE_RESULT_BAD_VERSION = 12,
-    /// Parse error: a well-formed version other than HTTP/1.x.
-    FASTSERVE_RESULT_UNSUPPORTED_VERSION = 13,
-    /// Parse error: bad line ending (bare CR, or bare LF in strict mode).
-    FASTSERVE_RESULT_BAD_NEWLINE = 14,
-    /// Parse error: bad header name (or obs-fold in strict mode).
-    FASTSERVE_RESULT_BAD_HEADER_NAME = 15,
-    /// Parse error: control byte in a header value.
-    FASTSERVE_RESULT_BAD_HEADER_VALUE = 16,
-    /// Parse error: more headers than the array holds.
-    FASTSERVE_RESULT_TOO_MANY_HEADERS = 17,
-    /// Parse error: bad status code.
-    FASTSERVE_RESULT_BAD_STATUS = 18,
-    /// Chunked body: bad chunk-size line.
-    FASTSERVE_RESULT_BAD_CHUNK_SIZE = 19,
-    /// Chunked body: chunk data not followed by CRLF.
-    FASTSERVE_RESULT_BAD_CHUNK_DATA = 20,
-    /// Chunked body: framing overhead out of proportion to the data.
-    FASTSERVE_RESULT_CHUNK_OVERHEAD = 21,
-    /// A system call failed (bind, listen, thread creation, ...).
-    FASTSERVE_RESULT_IO = 30,
-    /// The server is running; routes and listeners are fixed.
-    FASTSERVE_RESULT_ALREADY_STARTED = 31,
-    /// The server is not listening or not started yet.
-    FASTSERVE_RESULT_NOT_STARTED = 32,
-    /// The response was already sent or deferred.
-    FASTSERVE_RESULT_RESPONSE_CLOSED = 33,
+/// Defines an exported C function inside one panic boundary.
+///
+/// Every `#[no_mangle]` function of the C ABI is written inside `ffi_fn!`
+/// (`tests/ffi_exports.rs` checks it). The body runs under `catch_unwind`;
+/// after a panic the function returns the value of `#[on_panic(...)]`,
+/// which goes right after the docs (void functions have none and return),
+/// and `fastserve_last_error` names the function that panicked.
+///
+/// ```ignore
+/// ffi_fn! {
+///     /// Docs, ending with what a panic returns.
+///     ///
+///     /// On an internal panic: returns NULL.
+///     #[on_panic(std::ptr::null_mut())]
+///     #[no_mangle]
+///     pub unsafe extern "C" fn fastserve_thing_new(size: usize) -> *mut fastserve_thing {
+///         ...
+///     }
+/// }
+/// ```
+///
+/// build.rs reads the function inside each invocation for the C header.
+macro_rules! ffi_fn {
+    (
+        $(#[doc = $doc:expr])*
+        #[on_panic($on_panic:expr)]
+        $(#[$attr:meta])*
+        pub unsafe extern "C" fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+        { $($body:tt)* }
+    ) => {
+        $(#[doc = $doc])*
+        $(#[$attr])*
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
+            $crate::ffi::boundary(stringify!($name), move || -> $ret { $($body)* }, || $on_panic)
+        }
+    };
+    (
+        $(#[doc = $doc:expr])*
+        #[on_panic($on_panic:expr)]
+        $(#[$attr:meta])*
+        pub extern "C" fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty { $($body:tt)* }
+    ) => {
+        $(#[doc = $doc])*
+        $(#[$attr])*
+        pub extern "C" fn $name($($arg: $ty),*) -> $ret {
+            $crate::ffi::boundary(stringify!($name), move || -> $ret { $($body)* }, || $on_panic)
+        }
+    };
+    (
+        $(#[$attr:meta])*
+        pub unsafe extern "C" fn $name:ident($($arg:ident: $ty:ty),* $(,)?) { $($body:tt)* }
+    ) => {
+        $(#[$attr])*
+        pub unsafe extern "C" fn $name($($arg: $ty),*) {
+            $crate::ffi::boundary(stringify!($name), move || { $($body)* }, || ())
+        }
+    };
+    ($($rest:tt)*) => {
+        compile_error!(
+            "ffi_fn! takes one `pub [unsafe] extern \"C\" fn`, with #[on_panic(value)] \
+             after its docs unless it returns nothing"
+        );
+    };
 }
 
-use fastserve_result::*;
+pub mod batch;
+pub mod config;
+pub mod conn;
+pub mod deferred;
+pub mod error;
+pub mod parse;
+pub mod pico;
+pub mod request;
+pub mod server;
 
-impl From<crate::parse::Error> for fastserve_result {
-    fn from(e: crate::parse::Error) -> Self {
-        use crate::parse::Error as E;
-        match e {
-            E::Method => FASTSERVE_RESULT_BAD_METHOD,
-            E::Target => FASTSERVE_RESULT_BAD_TARGET,
-            E::Version => FASTSERVE_RESULT_BAD_VERSION,
-            E::UnsupportedVersion => FASTSERVE_RESULT_UNSUPPORTED_VERSION,
-            E::NewLine => FASTSERVE_RESULT_BAD_NEWLINE,
-            E::HeaderName => FASTSERVE_RESULT_BAD_HEADER_NAME,
-            E::HeaderValue => FASTSERVE_RESULT_BAD_HEADER_VALUE,
-            E::TooManyHeaders => FASTSERVE_RESULT_TOO_MANY_HEADERS,
-            E::Status => FASTSERVE_RESULT_BAD_STATUS,
-            E::ChunkSize => FASTSERVE_RESULT_BAD_CHUNK_SIZE,
-            E::ChunkData => FASTSERVE_RESULT_BAD_CHUNK_DATA,
-            E::ChunkOverhead => FASTSERVE_RESULT_CHUNK_OVERHEAD,
+pub use error::fastserve_result;
+
+use error::Outcome;
+
+/// Major version of the library, as in `fastserve_version()`.
+pub const FASTSERVE_VERSION_MAJOR: u32 = 0;
+/// Minor version of the library.
+pub const FASTSERVE_VERSION_MINOR: u32 = 1;
+/// Patch version of the library.
+pub const FASTSERVE_VERSION_PATCH: u32 = 0;
+
+// The header's numbers must follow Cargo.toml.
+const _: () = assert!(FASTSERVE_VERSION_MAJOR == decimal(env!("CARGO_PKG_VERSION_MAJOR")));
+const _: () = assert!(FASTSERVE_VERSION_MINOR == decimal(env!("CARGO_PKG_VERSION_MINOR")));
+const _: () = assert!(FASTSERVE_VERSION_PATCH == decimal(env!("CARGO_PKG_VERSION_PATCH")));
+
+const fn decimal(s: &str) -> u32 {
+    let b = s.as_bytes();
+    let mut n = 0;
+    let mut i = 0;
+    while i < b.len() {
+        assert!(b[i].is_ascii_digit());
+        n = n * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    n
+}
+
+ffi_fn! {
+    /// The library's version, e.g. "0.1.0": a static NUL-terminated string
+    /// that lives as long as the program. Compare with the
+    /// `FASTSERVE_VERSION_*` macros to see which version a program was
+    /// compiled against. Any thread.
+    ///
+    /// On an internal panic: returns "".
+    #[on_panic(c"".as_ptr())]
+    #[no_mangle]
+    pub extern "C" fn fastserve_version() -> *const c_char {
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    }
+}
+
+/// A byte string: `len` bytes at `ptr`, not NUL-terminated. `ptr` is NULL
+/// when the value is absent (`len` is then 0). Where the bytes live and for
+/// how long is said by the function that returns it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct fastserve_str {
+    pub ptr: *const c_char,
+    pub len: usize,
+}
+
+impl fastserve_str {
+    pub(crate) const NONE: fastserve_str = fastserve_str {
+        ptr: std::ptr::null(),
+        len: 0,
+    };
+
+    pub(crate) fn of(b: &[u8]) -> Self {
+        fastserve_str {
+            ptr: b.as_ptr().cast(),
+            len: b.len(),
         }
     }
 }
 
-/// A static, NUL-terminated description of a result code. Never NULL; unknown
-/// codes give "unknown result code". The string lives for the whole program.
-#[no_mangle]
-pub extern "C" fn fastserve_result_str(code: i32) -> *const std::ffi::c_char {
-    let s: &'static [u8] = match code {
-        0 => b"ok\0",
-        1 => b"partial input: more bytes needed\0",
-        2 => b"a required pointer argument was NULL\0",
-        3 => b"invalid argument\0",
-        4 => b"internal error (panic caught)\0",
-        10 => b"invalid method\0",
-        11 => b"invalid request target\0",
-        12 => b"invalid HTTP version\0",
-        13 => b"unsupported HTTP version\0",
-        14 => b"invalid line ending\0",
-        15 => b"invalid header name\0",
-        16 => b"invalid header value\0",
-        17 => b"too many headers\0",
-        18 => b"invalid status code\0",
-        19 => b"invalid chunk size line\0",
-        20 => b"chunk data not followed by CRLF\0",
-        21 => b"chunked framing overhead too large\0",
-        30 => b"system call failed\0",
-        31 => b"server already started\0",
-        32 => b"server not listening or not started\0",
-        33 => b"response already sent or deferred\0",
-        _ => b"unknown result code\0",
-    };
-    s.as_ptr().cast()
-}
-
-/// Runs `f`, turning a panic into `FASTSERVE_RESULT_PANIC`.
+/// Runs the body of an export (see [`ffi_fn!`]): a panic becomes
+/// `on_panic()`, and a failing result gets a `fastserve_last_error` detail.
 #[inline(always)]
-pub(crate) fn guard(f: impl FnOnce() -> fastserve_result) -> fastserve_result {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(FASTSERVE_RESULT_PANIC)
+pub(crate) fn boundary<R: Outcome>(
+    name: &str,
+    body: impl FnOnce() -> R,
+    on_panic: impl FnOnce() -> R,
+) -> R {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(r) => r.finish(),
+        Err(payload) => {
+            error::panicked(name, &*payload);
+            drop_payload(payload);
+            on_panic()
+        }
+    }
 }
 
-/// Runs `f`, turning a panic into `on_panic`.
-#[inline(always)]
-pub(crate) fn guard_or<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
+/// A payload's destructor could panic too; that one is leaked.
+fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+        std::mem::forget(again);
+    }
 }
 
-/// A borrowed byte slice from a C pointer and length; NULL is only allowed with
-/// length 0.
+/// A borrowed byte string from a C pointer and length; NULL is only allowed
+/// with length 0.
 ///
 /// # Safety
 /// When non-NULL, `p` must be valid for reads of `len` bytes for `'a`.
 #[inline(always)]
-pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
-    // SAFETY: forwarded contract.
-    unsafe { slice(p, len) }
+pub(crate) unsafe fn bytes<'a>(p: *const c_char, len: usize) -> Option<&'a [u8]> {
+    // SAFETY: forwarded contract; `c_char` and `u8` have the same layout.
+    unsafe { slice(p.cast::<u8>(), len) }
 }
 
 /// As [`bytes`], for any element type.
@@ -150,13 +225,78 @@ pub(crate) unsafe fn slice<'a, T>(p: *const T, len: usize) -> Option<&'a [T]> {
 /// As [`bytes`], mutable.
 ///
 /// # Safety
-/// When non-NULL, `p` must be valid for reads and writes of `len` bytes for `'a`,
-/// with no other live reference to them.
+/// When non-NULL, `p` must be valid for reads and writes of `len` bytes for
+/// `'a`, with no other live reference to them.
 #[inline(always)]
-pub(crate) unsafe fn bytes_mut<'a>(p: *mut u8, len: usize) -> Option<&'a mut [u8]> {
+pub(crate) unsafe fn bytes_mut<'a>(p: *mut c_char, len: usize) -> Option<&'a mut [u8]> {
     if p.is_null() {
         return if len == 0 { Some(&mut []) } else { None };
     }
-    // SAFETY: the caller guarantees exclusive access to `len` bytes at `p`.
-    Some(unsafe { std::slice::from_raw_parts_mut(p, len) })
+    // SAFETY: the caller guarantees exclusive access to `len` bytes at `p`;
+    // `c_char` and `u8` have the same layout.
+    Some(unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use super::error::fastserve_last_error;
+    use super::fastserve_result::{self, *};
+
+    ffi_fn! {
+        /// Panics when `n` is not 0.
+        ///
+        /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+        #[on_panic(FASTSERVE_RESULT_PANIC)]
+        pub unsafe extern "C" fn panics(n: usize) -> fastserve_result {
+            assert!(n == 0, "asked to panic with {n}");
+            FASTSERVE_RESULT_INVALID_ARGUMENT
+        }
+    }
+
+    ffi_fn! {
+        /// Panics.
+        ///
+        /// On an internal panic: returns NULL.
+        #[on_panic(std::ptr::null())]
+        pub extern "C" fn panics_for_null() -> *const u8 {
+            panic!("no pointer")
+        }
+    }
+
+    ffi_fn! {
+        /// Panics.
+        ///
+        /// On an internal panic: returns.
+        pub unsafe extern "C" fn panics_in_void() {
+            panic!("nothing to return")
+        }
+    }
+
+    fn last_error() -> String {
+        // SAFETY: NUL-terminated and valid until the next call; copied at once.
+        unsafe { CStr::from_ptr(fastserve_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_returns_the_declared_value_and_says_where() {
+        // SAFETY: no pointers.
+        assert_eq!(unsafe { panics(3) }, FASTSERVE_RESULT_PANIC);
+        assert_eq!(
+            last_error(),
+            "internal error in panics (please report it): asked to panic with 3"
+        );
+        assert!(panics_for_null().is_null());
+        assert!(last_error().contains("in panics_for_null (please report it): no pointer"));
+        // SAFETY: no pointers.
+        unsafe { panics_in_void() };
+        assert!(last_error().contains("nothing to return"));
+        // a failure without a detail of its own gets the code's name
+        // SAFETY: no pointers.
+        assert_eq!(unsafe { panics(0) }, FASTSERVE_RESULT_INVALID_ARGUMENT);
+        assert_eq!(last_error(), "invalid argument");
+    }
 }

@@ -1,9 +1,23 @@
-//! `fastserve_parse_*`: the native parser API for C.
+//! The parser on its own: request heads, response heads, header sections
+//! and chunked bodies, from the caller's buffer without copying or
+//! allocating. `FASTSERVE_PARSE_STRICT` follows RFC 9112, as the server
+//! does; `FASTSERVE_PARSE_PICO` accepts what picohttpparser accepts. Every
+//! call is thread-safe; a chunked decoder is used by one thread at a time.
+//!
+//! ```c
+//! fastserve_request_line line;
+//! fastserve_header headers[64];
+//! size_t n = 64, head_len;
+//! fastserve_result r = fastserve_parse_request(buf, len, FASTSERVE_PARSE_STRICT,
+//!                                              &line, headers, &n, &head_len);
+//! ```
 
+use core::ffi::c_char;
 use core::mem::MaybeUninit;
 
+use super::error::{invalid, note, null, null_with_len};
 use super::fastserve_result::{self, *};
-use super::{bytes, bytes_mut, guard};
+use super::{bytes, bytes_mut};
 use crate::parse::{
     raw, ChunkedDecoder, Fail, Header, Kernel, Mode, PResult, RequestOut, ResponseOut,
 };
@@ -26,50 +40,49 @@ pub enum fastserve_parse_mode {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct fastserve_header {
-    pub name: *const u8,
+    pub name: *const c_char,
     pub name_len: usize,
-    pub value: *const u8,
+    pub value: *const c_char,
     pub value_len: usize,
 }
 
 const _: () = assert!(core::mem::size_of::<fastserve_header>() == core::mem::size_of::<Header>());
 const _: () = assert!(core::mem::align_of::<fastserve_header>() == core::mem::align_of::<Header>());
 
-/// A parsed request line. Pointers borrow the input buffer.
+/// A parsed request line. Pointers point into the input buffer.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct fastserve_request_line {
-    pub method: *const u8,
+    pub method: *const c_char,
     pub method_len: usize,
-    pub path: *const u8,
+    pub path: *const c_char,
     pub path_len: usize,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: i32,
 }
 
-/// A parsed status line. `reason` borrows the input buffer.
+/// A parsed status line. `reason` points into the input buffer.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct fastserve_status_line {
     pub minor_version: i32,
     pub status: i32,
-    pub reason: *const u8,
+    pub reason: *const c_char,
     pub reason_len: usize,
 }
 
-fn mode(m: fastserve_parse_mode) -> Mode {
+/// The mode behind a C `mode` argument (an integer, so that any value
+/// can be refused rather than be undefined behaviour).
+fn mode_of(m: u32) -> Option<Mode> {
     match m {
-        fastserve_parse_mode::FASTSERVE_PARSE_PICO => Mode::Pico,
-        _ => Mode::Strict,
+        m if m == fastserve_parse_mode::FASTSERVE_PARSE_STRICT as u32 => Some(Mode::Strict),
+        m if m == fastserve_parse_mode::FASTSERVE_PARSE_PICO as u32 => Some(Mode::Pico),
+        _ => None,
     }
 }
 
-fn mode_of(m: u32) -> Option<Mode> {
-    match m {
-        0 => Some(mode(fastserve_parse_mode::FASTSERVE_PARSE_STRICT)),
-        1 => Some(mode(fastserve_parse_mode::FASTSERVE_PARSE_PICO)),
-        _ => None,
-    }
+fn bad_mode(m: u32) -> String {
+    format!("mode {m} is not FASTSERVE_PARSE_STRICT (0) or FASTSERVE_PARSE_PICO (1)")
 }
 
 /// # Safety
@@ -86,6 +99,11 @@ unsafe fn slots<'a>(
     Some(unsafe { core::slice::from_raw_parts_mut(h.cast(), n) })
 }
 
+/// The first of the named pointers that is NULL.
+fn first_null(ptrs: &[(&'static str, bool)]) -> Option<&'static str> {
+    ptrs.iter().find(|p| p.1).map(|p| p.0)
+}
+
 fn result(r: PResult<usize>, consumed: &mut usize) -> fastserve_result {
     match r {
         Ok(n) => {
@@ -97,85 +115,109 @@ fn result(r: PResult<usize>, consumed: &mut usize) -> fastserve_result {
     }
 }
 
-/// Parses an HTTP/1.x request head (request line and header fields, through
-/// the empty line) from `buf[0..len]`.
-///
-/// `mode` is a `fastserve_parse_mode`. `headers` is an array of `*num_headers`
-/// entries; on return `*num_headers` holds the number filled. On
-/// `FASTSERVE_RESULT_OK`, `*consumed` is the length of the head; the body, if
-/// any, starts at `buf + *consumed`. `FASTSERVE_RESULT_PARTIAL` means the head
-/// is incomplete: call again with more bytes (from the start of the head).
-/// Any other code is a parse error.
-///
-/// Every pointer written to `line` and `headers` points into `buf`.
-/// Thread-safe; no allocation.
-///
-/// # Safety
-/// `buf` readable for `len` bytes; `line`, `num_headers`, `consumed` writable;
-/// `headers` writable for `*num_headers` entries.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_parse_request(
-    buf: *const u8,
-    len: usize,
-    mode: u32,
-    line: *mut fastserve_request_line,
-    headers: *mut fastserve_header,
-    num_headers: *mut usize,
-    consumed: *mut usize,
-) -> fastserve_result {
-    if line.is_null() || num_headers.is_null() || consumed.is_null() {
-        return FASTSERVE_RESULT_NULL_ARGUMENT;
-    }
-    guard(|| {
+ffi_fn! {
+    /// Parses an HTTP/1.x request head (request line and header fields,
+    /// through the empty line) from the `len` bytes at `buf`.
+    ///
+    /// `mode` is a `fastserve_parse_mode`. `headers` is an array of
+    /// `*num_headers` entries; on return `*num_headers` holds the number
+    /// filled. On `FASTSERVE_RESULT_OK`, `*consumed` is the length of the
+    /// head; the body, if any, starts at `buf + *consumed`.
+    /// `FASTSERVE_RESULT_PARTIAL` means the head is incomplete: call again
+    /// with more bytes (from the start of the head). Any other code is a
+    /// parse error.
+    ///
+    /// Every pointer written to `line` and `headers` points into `buf`.
+    /// No allocation.
+    ///
+    /// # Safety
+    /// `buf` is NULL (with `len == 0`) or readable for `len` bytes; `line`,
+    /// `num_headers` and `consumed` are writable; `headers` is writable for
+    /// `*num_headers` entries (NULL if that is 0).
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_parse_request(
+        buf: *const c_char,
+        len: usize,
+        mode: u32,
+        line: *mut fastserve_request_line,
+        headers: *mut fastserve_header,
+        num_headers: *mut usize,
+        consumed: *mut usize,
+    ) -> fastserve_result {
+        let outs = [
+            ("line", line.is_null()),
+            ("num_headers", num_headers.is_null()),
+            ("consumed", consumed.is_null()),
+        ];
+        if let Some(name) = first_null(&outs) {
+            return null(name);
+        }
         // SAFETY: out-pointers checked; the rest valid by contract.
         unsafe {
             let Some(mode) = mode_of(mode) else {
-                return FASTSERVE_RESULT_INVALID_ARGUMENT;
+                return invalid(bad_mode(mode));
             };
-            let (Some(buf), Some(slots)) = (bytes(buf, len), slots(headers, *num_headers)) else {
-                return FASTSERVE_RESULT_NULL_ARGUMENT;
+            let Some(buf) = bytes(buf, len) else {
+                return null_with_len("buf", len);
+            };
+            let Some(slots) = slots(headers, *num_headers) else {
+                return null_with_len("headers", *num_headers);
             };
             let mut out = RequestOut::default();
             let r = raw::request(Kernel::best(), mode, buf, slots, &mut out);
             *num_headers = out.headers;
             *line = fastserve_request_line {
-                method: out.method.as_ptr(),
+                method: out.method.as_ptr().cast(),
                 method_len: out.method.len(),
-                path: out.path.as_ptr(),
+                path: out.path.as_ptr().cast(),
                 path_len: out.path.len(),
                 minor_version: if r.is_ok() { out.minor } else { -1 },
             };
             result(r, &mut *consumed)
         }
-    })
+    }
 }
 
-/// Parses an HTTP/1.x response head. Arguments and results as
-/// `fastserve_parse_request`.
-///
-/// # Safety
-/// As `fastserve_parse_request`.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_parse_response(
-    buf: *const u8,
-    len: usize,
-    mode: u32,
-    line: *mut fastserve_status_line,
-    headers: *mut fastserve_header,
-    num_headers: *mut usize,
-    consumed: *mut usize,
-) -> fastserve_result {
-    if line.is_null() || num_headers.is_null() || consumed.is_null() {
-        return FASTSERVE_RESULT_NULL_ARGUMENT;
-    }
-    guard(|| {
+ffi_fn! {
+    /// Parses an HTTP/1.x response head. Arguments and results as
+    /// `fastserve_parse_request`.
+    ///
+    /// # Safety
+    /// As `fastserve_parse_request`.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_parse_response(
+        buf: *const c_char,
+        len: usize,
+        mode: u32,
+        line: *mut fastserve_status_line,
+        headers: *mut fastserve_header,
+        num_headers: *mut usize,
+        consumed: *mut usize,
+    ) -> fastserve_result {
+        let outs = [
+            ("line", line.is_null()),
+            ("num_headers", num_headers.is_null()),
+            ("consumed", consumed.is_null()),
+        ];
+        if let Some(name) = first_null(&outs) {
+            return null(name);
+        }
         // SAFETY: out-pointers checked; the rest valid by contract.
         unsafe {
             let Some(mode) = mode_of(mode) else {
-                return FASTSERVE_RESULT_INVALID_ARGUMENT;
+                return invalid(bad_mode(mode));
             };
-            let (Some(buf), Some(slots)) = (bytes(buf, len), slots(headers, *num_headers)) else {
-                return FASTSERVE_RESULT_NULL_ARGUMENT;
+            let Some(buf) = bytes(buf, len) else {
+                return null_with_len("buf", len);
+            };
+            let Some(slots) = slots(headers, *num_headers) else {
+                return null_with_len("headers", *num_headers);
             };
             let mut out = ResponseOut::default();
             let r = raw::response(Kernel::best(), mode, buf, slots, &mut out);
@@ -183,111 +225,147 @@ pub unsafe extern "C" fn fastserve_parse_response(
             *line = fastserve_status_line {
                 minor_version: if r.is_ok() { out.minor } else { -1 },
                 status: out.status,
-                reason: out.reason.as_ptr(),
+                reason: out.reason.as_ptr().cast(),
                 reason_len: out.reason.len(),
             };
             result(r, &mut *consumed)
         }
-    })
+    }
 }
 
-/// Parses header fields through the terminating empty line (for trailers, or
-/// heads whose first line was parsed elsewhere). Arguments as
-/// `fastserve_parse_request`.
-///
-/// # Safety
-/// As `fastserve_parse_request`.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_parse_headers(
-    buf: *const u8,
-    len: usize,
-    mode: u32,
-    headers: *mut fastserve_header,
-    num_headers: *mut usize,
-    consumed: *mut usize,
-) -> fastserve_result {
-    if num_headers.is_null() || consumed.is_null() {
-        return FASTSERVE_RESULT_NULL_ARGUMENT;
-    }
-    guard(|| {
+ffi_fn! {
+    /// Parses header fields through the terminating empty line (for
+    /// trailers, or heads whose first line was parsed elsewhere). Arguments
+    /// as `fastserve_parse_request`.
+    ///
+    /// # Safety
+    /// As `fastserve_parse_request`.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_parse_headers(
+        buf: *const c_char,
+        len: usize,
+        mode: u32,
+        headers: *mut fastserve_header,
+        num_headers: *mut usize,
+        consumed: *mut usize,
+    ) -> fastserve_result {
+        let outs = [
+            ("num_headers", num_headers.is_null()),
+            ("consumed", consumed.is_null()),
+        ];
+        if let Some(name) = first_null(&outs) {
+            return null(name);
+        }
         // SAFETY: out-pointers checked; the rest valid by contract.
         unsafe {
             let Some(mode) = mode_of(mode) else {
-                return FASTSERVE_RESULT_INVALID_ARGUMENT;
+                return invalid(bad_mode(mode));
             };
-            let (Some(buf), Some(slots)) = (bytes(buf, len), slots(headers, *num_headers)) else {
-                return FASTSERVE_RESULT_NULL_ARGUMENT;
+            let Some(buf) = bytes(buf, len) else {
+                return null_with_len("buf", len);
+            };
+            let Some(slots) = slots(headers, *num_headers) else {
+                return null_with_len("headers", *num_headers);
             };
             let mut n = 0;
             let r = raw::headers(Kernel::best(), mode, buf, slots, &mut n);
             *num_headers = n;
             result(r, &mut *consumed)
         }
-    })
+    }
 }
 
-/// State of a chunked-body decoder. Opaque; one per body. Not thread-safe:
-/// use one decoder from one thread at a time.
+/// State of a chunked-body decoder, one per body. Owned by the caller, from
+/// `fastserve_chunked_decoder_new` to `fastserve_chunked_decoder_free`. Not
+/// thread-safe: use each decoder from one thread at a time.
 pub struct fastserve_chunked_decoder {
     inner: ChunkedDecoder,
     mode: Mode,
 }
 
-/// Creates a chunked decoder. `mode` is a `fastserve_parse_mode`; with
-/// `consume_trailer` non-zero the trailer section is read and dropped too.
-/// Returns NULL for an unknown mode. Free it with `fastserve_chunked_decoder_free`.
-#[no_mangle]
-pub extern "C" fn fastserve_chunked_decoder_new(
-    mode: u32,
-    consume_trailer: bool,
-) -> *mut fastserve_chunked_decoder {
-    let Some(mode) = mode_of(mode) else {
-        return core::ptr::null_mut();
-    };
-    Box::into_raw(Box::new(fastserve_chunked_decoder {
-        inner: ChunkedDecoder::new(consume_trailer),
-        mode,
-    }))
-}
-
-/// Frees a decoder. NULL is a no-op.
-///
-/// # Safety
-/// `dec` is NULL or came from `fastserve_chunked_decoder_new` and is not used again.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_chunked_decoder_free(dec: *mut fastserve_chunked_decoder) {
-    if !dec.is_null() {
-        // SAFETY: by contract `dec` came from `Box::into_raw` and is freed once.
-        drop(unsafe { Box::from_raw(dec) });
+ffi_fn! {
+    /// Creates a chunked decoder. `mode` is a `fastserve_parse_mode`; with
+    /// `consume_trailer` true the trailer section is read and dropped too.
+    /// Returns NULL, and sets `fastserve_last_error`, for an unknown mode.
+    /// The caller owns the decoder: free it with
+    /// `fastserve_chunked_decoder_free`.
+    ///
+    /// On an internal panic: returns NULL.
+    #[on_panic(core::ptr::null_mut())]
+    #[no_mangle]
+    pub extern "C" fn fastserve_chunked_decoder_new(
+        mode: u32,
+        consume_trailer: bool,
+    ) -> *mut fastserve_chunked_decoder {
+        let Some(m) = mode_of(mode) else {
+            note(bad_mode(mode));
+            return core::ptr::null_mut();
+        };
+        Box::into_raw(Box::new(fastserve_chunked_decoder {
+            inner: ChunkedDecoder::new(consume_trailer),
+            mode: m,
+        }))
     }
 }
 
-/// Decodes the next piece of a chunked body in place.
-///
-/// On entry `*len` is the number of bytes at `buf`. On return the first `*len`
-/// bytes of `buf` are body data decoded by this call. `FASTSERVE_RESULT_PARTIAL`
-/// means the body continues: feed the next bytes in a new call.
-/// `FASTSERVE_RESULT_OK` means the body ended; `*rest` bytes that followed it
-/// were moved to `buf + *len`. Other codes are framing errors.
-///
-/// # Safety
-/// `dec` valid; `buf` writable for `*len` bytes; `len` and `rest` writable.
-#[no_mangle]
-pub unsafe extern "C" fn fastserve_chunked_decode(
-    dec: *mut fastserve_chunked_decoder,
-    buf: *mut u8,
-    len: *mut usize,
-    rest: *mut usize,
-) -> fastserve_result {
-    if dec.is_null() || len.is_null() || rest.is_null() {
-        return FASTSERVE_RESULT_NULL_ARGUMENT;
+ffi_fn! {
+    /// Frees a decoder. NULL does nothing.
+    ///
+    /// # Safety
+    /// `dec` is NULL or a decoder from `fastserve_chunked_decoder_new` that
+    /// was not freed; it must not be used afterwards.
+    ///
+    /// On an internal panic: returns, and the decoder may leak.
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_chunked_decoder_free(dec: *mut fastserve_chunked_decoder) {
+        if !dec.is_null() {
+            // SAFETY: by contract `dec` came from `Box::into_raw` in
+            // `fastserve_chunked_decoder_new` and is freed once.
+            drop(unsafe { Box::from_raw(dec) });
+        }
     }
-    guard(|| {
+}
+
+ffi_fn! {
+    /// Decodes the next piece of a chunked body in place.
+    ///
+    /// On entry `*len` is the number of bytes at `buf`. On return the first
+    /// `*len` bytes of `buf` are body data decoded by this call.
+    /// `FASTSERVE_RESULT_PARTIAL` means the body continues: feed the next
+    /// bytes in a new call. `FASTSERVE_RESULT_OK` means the body ended;
+    /// `*rest` bytes that followed it were moved to `buf + *len`. Other
+    /// codes are framing errors.
+    ///
+    /// # Safety
+    /// `dec` is a decoder from `fastserve_chunked_decoder_new` that was not
+    /// freed; `buf` is NULL (with `*len == 0`) or writable for `*len` bytes;
+    /// `len` and `rest` are writable.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_chunked_decode(
+        dec: *mut fastserve_chunked_decoder,
+        buf: *mut c_char,
+        len: *mut usize,
+        rest: *mut usize,
+    ) -> fastserve_result {
+        let args = [
+            ("dec", dec.is_null()),
+            ("len", len.is_null()),
+            ("rest", rest.is_null()),
+        ];
+        if let Some(name) = first_null(&args) {
+            return null(name);
+        }
         // SAFETY: pointers checked; `buf` holds `*len` writable bytes by contract.
         unsafe {
             let dec = &mut *dec;
             let Some(data) = bytes_mut(buf, *len) else {
-                return FASTSERVE_RESULT_NULL_ARGUMENT;
+                return null_with_len("buf", *len);
             };
             let (n, r) = dec.inner.decode_raw(data, dec.mode == Mode::Strict);
             *len = n;
@@ -300,5 +378,5 @@ pub unsafe extern "C" fn fastserve_chunked_decode(
                 Err(e) => e.into(),
             }
         }
-    })
+    }
 }

@@ -1,17 +1,24 @@
-//! The picohttpparser ABI (`include/picohttpparser.h`): same names, prototypes,
-//! struct layouts, return codes and acceptance as upstream, so that a program
-//! written for picohttpparser relinks against libfastserve unchanged.
-//!
-//! With the `phr-symbols` feature off the functions keep mangled Rust names, so
-//! fastserve can share a binary with a real picohttpparser (the parser bench).
+//! libfastserve also exports picohttpparser's API (`phr_parse_request`,
+//! `phr_parse_response`, `phr_parse_headers`, `phr_decode_chunked`,
+//! `phr_decode_chunked_is_in_data`), declared in picohttpparser.h rather
+//! than here: same names, prototypes, struct layouts, return codes and
+//! acceptance as upstream, so that a program written for picohttpparser
+//! relinks against libfastserve unchanged. `struct phr_header` has the
+//! layout of `fastserve_header`. After an internal panic they return -1
+//! (`phr_decode_chunked_is_in_data`: 0); they never touch
+//! `fastserve_last_error`.
 
 use core::ffi::{c_char, c_int};
 use core::mem::MaybeUninit;
 
-use super::{bytes, bytes_mut, guard_or};
+use super::{bytes, bytes_mut};
 use crate::parse::{
     raw, ChunkedDecoder, Fail, Header, Kernel, Mode, PResult, RequestOut, ResponseOut,
 };
+
+// With the `phr-symbols` feature off the functions keep mangled Rust names,
+// so fastserve can share a binary with a real picohttpparser (the parser
+// bench).
 
 /// `struct phr_header`: the layout of [`Header`].
 pub type phr_header = Header<'static>;
@@ -81,34 +88,37 @@ unsafe fn header_slots<'a>(
     Some(unsafe { core::slice::from_raw_parts_mut(headers.cast(), n) })
 }
 
-/// Parses a request head. See `picohttpparser.h`.
-///
-/// # Safety
-/// The pointers follow picohttpparser's contract: `buf` readable for `len`
-/// bytes, the out-pointers writable, `headers` holding `*num_headers` slots.
-#[cfg_attr(feature = "phr-symbols", no_mangle)]
-pub unsafe extern "C" fn phr_parse_request(
-    buf: *const c_char,
-    len: usize,
-    method: *mut *const c_char,
-    method_len: *mut usize,
-    path: *mut *const c_char,
-    path_len: *mut usize,
-    minor_version: *mut c_int,
-    headers: *mut phr_header,
-    num_headers: *mut usize,
-    last_len: usize,
-) -> c_int {
-    if method.is_null()
-        || method_len.is_null()
-        || path.is_null()
-        || path_len.is_null()
-        || minor_version.is_null()
-        || num_headers.is_null()
-    {
-        return -1;
-    }
-    guard_or(-1, || {
+ffi_fn! {
+    /// Parses a request head. See `picohttpparser.h`.
+    ///
+    /// # Safety
+    /// The pointers follow picohttpparser's contract: `buf` readable for `len`
+    /// bytes, the out-pointers writable, `headers` holding `*num_headers` slots.
+    ///
+    /// On an internal panic: returns -1.
+    #[on_panic(-1)]
+    #[cfg_attr(feature = "phr-symbols", no_mangle)]
+    pub unsafe extern "C" fn phr_parse_request(
+        buf: *const c_char,
+        len: usize,
+        method: *mut *const c_char,
+        method_len: *mut usize,
+        path: *mut *const c_char,
+        path_len: *mut usize,
+        minor_version: *mut c_int,
+        headers: *mut phr_header,
+        num_headers: *mut usize,
+        last_len: usize,
+    ) -> c_int {
+        if method.is_null()
+            || method_len.is_null()
+            || path.is_null()
+            || path_len.is_null()
+            || minor_version.is_null()
+            || num_headers.is_null()
+        {
+            return -1;
+        }
         // SAFETY: all out-pointers were checked non-NULL above and are writable
         // by contract; `buf` and `headers` are valid by contract.
         unsafe {
@@ -119,8 +129,7 @@ pub unsafe extern "C" fn phr_parse_request(
             *path_len = 0;
             *minor_version = -1;
             *num_headers = 0;
-            let (Some(buf), Some(slots)) = (bytes(buf.cast(), len), header_slots(headers, max))
-            else {
+            let (Some(buf), Some(slots)) = (bytes(buf, len), header_slots(headers, max)) else {
                 return -1;
             };
             if let Some(r) = incomplete_since(buf, last_len) {
@@ -138,34 +147,37 @@ pub unsafe extern "C" fn phr_parse_request(
             }
             code(r)
         }
-    })
+    }
 }
 
-/// Parses a response head. See `picohttpparser.h`.
-///
-/// # Safety
-/// As [`phr_parse_request`].
-#[cfg_attr(feature = "phr-symbols", no_mangle)]
-pub unsafe extern "C" fn phr_parse_response(
-    buf: *const c_char,
-    len: usize,
-    minor_version: *mut c_int,
-    status: *mut c_int,
-    msg: *mut *const c_char,
-    msg_len: *mut usize,
-    headers: *mut phr_header,
-    num_headers: *mut usize,
-    last_len: usize,
-) -> c_int {
-    if minor_version.is_null()
-        || status.is_null()
-        || msg.is_null()
-        || msg_len.is_null()
-        || num_headers.is_null()
-    {
-        return -1;
-    }
-    guard_or(-1, || {
+ffi_fn! {
+    /// Parses a response head. See `picohttpparser.h`.
+    ///
+    /// # Safety
+    /// As `phr_parse_request`.
+    ///
+    /// On an internal panic: returns -1.
+    #[on_panic(-1)]
+    #[cfg_attr(feature = "phr-symbols", no_mangle)]
+    pub unsafe extern "C" fn phr_parse_response(
+        buf: *const c_char,
+        len: usize,
+        minor_version: *mut c_int,
+        status: *mut c_int,
+        msg: *mut *const c_char,
+        msg_len: *mut usize,
+        headers: *mut phr_header,
+        num_headers: *mut usize,
+        last_len: usize,
+    ) -> c_int {
+        if minor_version.is_null()
+            || status.is_null()
+            || msg.is_null()
+            || msg_len.is_null()
+            || num_headers.is_null()
+        {
+            return -1;
+        }
         // SAFETY: out-pointers checked non-NULL; the rest valid by contract.
         unsafe {
             let max = *num_headers;
@@ -174,8 +186,7 @@ pub unsafe extern "C" fn phr_parse_response(
             *msg = core::ptr::null();
             *msg_len = 0;
             *num_headers = 0;
-            let (Some(buf), Some(slots)) = (bytes(buf.cast(), len), header_slots(headers, max))
-            else {
+            let (Some(buf), Some(slots)) = (bytes(buf, len), header_slots(headers, max)) else {
                 return -1;
             };
             if let Some(r) = incomplete_since(buf, last_len) {
@@ -192,31 +203,33 @@ pub unsafe extern "C" fn phr_parse_response(
             }
             code(r)
         }
-    })
+    }
 }
 
-/// Parses a header section. See `picohttpparser.h`.
-///
-/// # Safety
-/// As [`phr_parse_request`].
-#[cfg_attr(feature = "phr-symbols", no_mangle)]
-pub unsafe extern "C" fn phr_parse_headers(
-    buf: *const c_char,
-    len: usize,
-    headers: *mut phr_header,
-    num_headers: *mut usize,
-    last_len: usize,
-) -> c_int {
-    if num_headers.is_null() {
-        return -1;
-    }
-    guard_or(-1, || {
+ffi_fn! {
+    /// Parses a header section. See `picohttpparser.h`.
+    ///
+    /// # Safety
+    /// As `phr_parse_request`.
+    ///
+    /// On an internal panic: returns -1.
+    #[on_panic(-1)]
+    #[cfg_attr(feature = "phr-symbols", no_mangle)]
+    pub unsafe extern "C" fn phr_parse_headers(
+        buf: *const c_char,
+        len: usize,
+        headers: *mut phr_header,
+        num_headers: *mut usize,
+        last_len: usize,
+    ) -> c_int {
+        if num_headers.is_null() {
+            return -1;
+        }
         // SAFETY: `num_headers` checked; the rest valid by contract.
         unsafe {
             let max = *num_headers;
             *num_headers = 0;
-            let (Some(buf), Some(slots)) = (bytes(buf.cast(), len), header_slots(headers, max))
-            else {
+            let (Some(buf), Some(slots)) = (bytes(buf, len), header_slots(headers, max)) else {
                 return -1;
             };
             if let Some(r) = incomplete_since(buf, last_len) {
@@ -227,28 +240,31 @@ pub unsafe extern "C" fn phr_parse_headers(
             *num_headers = n;
             code(r)
         }
-    })
+    }
 }
 
-/// Decodes a chunked body in place. See `picohttpparser.h`.
-///
-/// # Safety
-/// `decoder` points to a zero-initialised (or previously used) decoder, `buf`
-/// is writable for `*bufsz` bytes.
-#[cfg_attr(feature = "phr-symbols", no_mangle)]
-pub unsafe extern "C" fn phr_decode_chunked(
-    decoder: *mut phr_chunked_decoder,
-    buf: *mut c_char,
-    bufsz: *mut usize,
-) -> isize {
-    if decoder.is_null() || bufsz.is_null() {
-        return -1;
-    }
-    guard_or(-1, || {
+ffi_fn! {
+    /// Decodes a chunked body in place. See `picohttpparser.h`.
+    ///
+    /// # Safety
+    /// `decoder` points to a zero-initialised (or previously used) decoder, `buf`
+    /// is writable for `*bufsz` bytes.
+    ///
+    /// On an internal panic: returns -1.
+    #[on_panic(-1)]
+    #[cfg_attr(feature = "phr-symbols", no_mangle)]
+    pub unsafe extern "C" fn phr_decode_chunked(
+        decoder: *mut phr_chunked_decoder,
+        buf: *mut c_char,
+        bufsz: *mut usize,
+    ) -> isize {
+        if decoder.is_null() || bufsz.is_null() {
+            return -1;
+        }
         // SAFETY: pointers checked non-NULL; `buf` is writable for `*bufsz`
         // bytes and `decoder` is a valid decoder, by contract.
         unsafe {
-            let Some(data) = bytes_mut(buf.cast(), *bufsz) else {
+            let Some(data) = bytes_mut(buf, *bufsz) else {
                 return -1;
             };
             let (len, r) = (*decoder).decode_raw(data, false);
@@ -259,18 +275,25 @@ pub unsafe extern "C" fn phr_decode_chunked(
                 Err(_) => -1,
             }
         }
-    })
+    }
 }
 
-/// Whether the decoder is in the middle of chunk data. See `picohttpparser.h`.
-///
-/// # Safety
-/// `decoder` is NULL or points to a valid decoder.
-#[cfg_attr(feature = "phr-symbols", no_mangle)]
-pub unsafe extern "C" fn phr_decode_chunked_is_in_data(decoder: *mut phr_chunked_decoder) -> c_int {
-    // SAFETY: a non-NULL decoder is valid by contract.
-    match unsafe { decoder.as_ref() } {
-        Some(d) => d.is_in_data() as c_int,
-        None => 0,
+ffi_fn! {
+    /// Whether the decoder is in the middle of chunk data. See `picohttpparser.h`.
+    ///
+    /// # Safety
+    /// `decoder` is NULL or points to a valid decoder.
+    ///
+    /// On an internal panic: returns 0.
+    #[on_panic(0)]
+    #[cfg_attr(feature = "phr-symbols", no_mangle)]
+    pub unsafe extern "C" fn phr_decode_chunked_is_in_data(
+        decoder: *mut phr_chunked_decoder,
+    ) -> c_int {
+        // SAFETY: a non-NULL decoder is valid by contract.
+        match unsafe { decoder.as_ref() } {
+            Some(d) => d.is_in_data() as c_int,
+            None => 0,
+        }
     }
 }
