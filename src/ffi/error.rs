@@ -65,6 +65,9 @@ pub enum fastserve_result {
 
 use fastserve_result::*;
 
+use crate::proto::flat::{self, LineProblem};
+use crate::proto::{header_field_problem, FieldProblem};
+
 impl From<crate::parse::Error> for fastserve_result {
     fn from(e: crate::parse::Error) -> Self {
         use crate::parse::Error as E;
@@ -265,46 +268,33 @@ impl Outcome for fastserve_str {}
 impl<T> Outcome for *const T {}
 impl<T> Outcome for *mut T {}
 
-/// Why a response header field was refused (the engine decides; this
-/// explains).
+/// Why a response header field was refused, in words.
 pub(crate) fn header_problem(name: &[u8], value: &[u8]) -> String {
-    const TCHAR: &[u8] = b"!#$%&'*+-.^_`|~";
-    const RESERVED: [&str; 4] = ["content-length", "date", "connection", "transfer-encoding"];
-    if name.is_empty() {
-        "header name is empty".into()
-    } else if !name
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || TCHAR.contains(b))
-    {
-        format!("header name {} is not a token", Quoted(name))
-    } else if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
-        format!("value of header {} has a control byte", Quoted(name))
-    } else if RESERVED
-        .iter()
-        .any(|r| name.eq_ignore_ascii_case(r.as_bytes()))
-    {
-        format!("header {} is set by the engine", Quoted(name))
-    } else {
-        format!("header {} refused", Quoted(name))
+    match header_field_problem(name, value) {
+        Some(p) => field_problem(name, p),
+        None => format!("header {} refused", Quoted(name)),
     }
 }
 
-/// Why a block of `Name: value\r\n` header lines was refused.
-pub(crate) fn header_lines_problem(block: &[u8]) -> String {
-    let mut rest = block;
-    while !rest.is_empty() {
-        let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
-            return format!("header line {} does not end with CRLF", Quoted(rest));
-        };
-        let line = &rest[..end];
-        rest = &rest[end + 2..];
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            return format!("header line {} has no ':'", Quoted(line));
-        };
-        let (name, value) = (&line[..colon], &line[colon + 1..]);
-        if !crate::proto::valid_header_field(name, value) {
-            return header_problem(name, value);
+fn field_problem(name: &[u8], p: FieldProblem) -> String {
+    match p {
+        FieldProblem::EmptyName => "header name is empty".into(),
+        FieldProblem::NameNotToken => format!("header name {} is not a token", Quoted(name)),
+        FieldProblem::ControlInValue => {
+            format!("value of header {} has a control byte", Quoted(name))
         }
+        FieldProblem::Reserved => format!("header {} is set by the engine", Quoted(name)),
     }
-    "header lines refused".into()
+}
+
+/// Why a block of `Name: value\r\n` header lines was refused, in words.
+pub(crate) fn header_lines_problem(block: &[u8]) -> String {
+    match flat::header_lines_problem(block) {
+        Some(LineProblem::NoCrlf(rest)) => {
+            format!("header line {} does not end with CRLF", Quoted(rest))
+        }
+        Some(LineProblem::NoColon(line)) => format!("header line {} has no ':'", Quoted(line)),
+        Some(LineProblem::Field(name, _, p)) => field_problem(name, p),
+        None => "header lines refused".into(),
+    }
 }

@@ -18,7 +18,7 @@
 //! bodies separated by single NUL bytes (a host joins its strings with
 //! "\0" in one call instead of measuring each).
 
-use super::render::{valid_header_field, valid_status, Body, Response};
+use super::render::{header_field_problem, valid_status, Body, FieldProblem, Response};
 use super::request::Request;
 
 /// The request was `HEAD`: its response goes out without a body.
@@ -346,24 +346,41 @@ impl<'a> Columns<'a> {
     }
 }
 
-/// Whether `block` is zero or more `Name: value\r\n` lines that a host may
-/// add (see [`valid_header_field`]).
-pub fn valid_header_lines(block: &[u8]) -> bool {
+/// Why a block of header lines was refused: the line in question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineProblem<'a> {
+    /// The rest of the block, which does not end with CRLF.
+    NoCrlf(&'a [u8]),
+    NoColon(&'a [u8]),
+    /// The line's name and value, and what is wrong with them.
+    Field(&'a [u8], &'a [u8], FieldProblem),
+}
+
+/// What is wrong with `block`, unless it is zero or more `Name: value\r\n`
+/// lines that a host may add (see [`header_field_problem`]).
+pub fn header_lines_problem(block: &[u8]) -> Option<LineProblem<'_>> {
     let mut rest = block;
     while !rest.is_empty() {
         let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
-            return false;
+            return Some(LineProblem::NoCrlf(rest));
         };
         let line = &rest[..end];
         rest = &rest[end + 2..];
         let Some(colon) = line.iter().position(|&b| b == b':') else {
-            return false;
+            return Some(LineProblem::NoColon(line));
         };
-        if !valid_header_field(&line[..colon], &line[colon + 1..]) {
-            return false;
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        if let Some(p) = header_field_problem(name, value) {
+            return Some(LineProblem::Field(name, value, p));
         }
     }
-    true
+    None
+}
+
+/// Whether `block` is zero or more `Name: value\r\n` lines that a host may
+/// add.
+pub fn valid_header_lines(block: &[u8]) -> bool {
+    header_lines_problem(block).is_none()
 }
 
 /// Builds the extra header lines of a reply into `dst`: the content type line,

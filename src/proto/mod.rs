@@ -17,7 +17,10 @@ pub use conn::Conn;
 pub use output::{ExtBody, ExtBytes};
 pub use pool::BufPool;
 pub(crate) use pool::MAX_BLOCK;
-pub use render::{reason, valid_header_field, valid_status, Body, Response, StaticResponse};
+pub use render::{
+    header_field_problem, reason, valid_header_field, valid_status, Body, FieldProblem, Response,
+    StaticResponse,
+};
 pub use request::{Request, Ticket};
 pub use responder::{Responder, Service};
 

@@ -5,10 +5,23 @@ use super::date::DATE_LEN;
 use super::framing::{self, ConnHeader};
 use super::output::ExtBody;
 
-/// Whether a host may add the field `name: value`: a token name, field-value
-/// bytes, and none of the fields the engine writes itself (Content-Length,
-/// Date, Connection, Transfer-Encoding).
-pub fn valid_header_field(name: &[u8], value: &[u8]) -> bool {
+/// Why a host may not add a header field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldProblem {
+    EmptyName,
+    /// The name holds a byte that is not a token character.
+    NameNotToken,
+    /// The value holds a control byte (other than HTAB).
+    ControlInValue,
+    /// Content-Length, Date, Connection or Transfer-Encoding: the engine's.
+    Reserved,
+}
+
+/// What is wrong with the field `name: value`, if a host may not add it:
+/// the name must be a token, the value field-value bytes, and the field
+/// none of those the engine writes itself.
+#[inline]
+pub fn header_field_problem(name: &[u8], value: &[u8]) -> Option<FieldProblem> {
     let token = |b: &u8| crate::parse::scan::TOKEN[*b as usize];
     let field = |b: &u8| (*b >= 0x20 && *b != 0x7f) || *b == b'\t';
     const RESERVED: [&[u8]; 4] = [
@@ -17,10 +30,24 @@ pub fn valid_header_field(name: &[u8], value: &[u8]) -> bool {
         b"connection",
         b"transfer-encoding",
     ];
-    !name.is_empty()
-        && name.iter().all(token)
-        && value.iter().all(field)
-        && !RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r))
+    if name.is_empty() {
+        Some(FieldProblem::EmptyName)
+    } else if !name.iter().all(token) {
+        Some(FieldProblem::NameNotToken)
+    } else if !value.iter().all(field) {
+        Some(FieldProblem::ControlInValue)
+    } else if RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+        Some(FieldProblem::Reserved)
+    } else {
+        None
+    }
+}
+
+/// Whether a host may add the field `name: value` (see
+/// [`header_field_problem`]).
+#[inline]
+pub fn valid_header_field(name: &[u8], value: &[u8]) -> bool {
+    header_field_problem(name, value).is_none()
 }
 
 /// Whether `status` can answer a request: 200..=999 (1xx are interim).
