@@ -173,6 +173,27 @@ pub(crate) unsafe fn route_args<'a>(
 }
 
 /// The Content-Type header line of a static response ("" for none).
+/// The Content-Type line and the body of a static response.
+///
+/// # Safety
+/// Each pointer is NULL with length 0, or readable for its length.
+unsafe fn static_parts<'a>(
+    content_type: *const c_char,
+    content_type_len: usize,
+    body: *const c_char,
+    body_len: usize,
+) -> Result<(Vec<u8>, &'a [u8]), fastserve_result> {
+    // SAFETY: forwarded contract.
+    let Some(ct) = (unsafe { bytes(content_type, content_type_len) }) else {
+        return Err(null_with_len("content_type", content_type_len));
+    };
+    // SAFETY: forwarded contract.
+    let Some(body) = (unsafe { bytes(body, body_len) }) else {
+        return Err(null_with_len("body", body_len));
+    };
+    Ok((content_type_line(ct)?, body))
+}
+
 fn content_type_line(ct: &[u8]) -> Result<Vec<u8>, fastserve_result> {
     if ct.iter().any(|&b| b < 0x20 || b == 0x7f) {
         return Err(invalid(format_args!(
@@ -225,14 +246,8 @@ ffi_fn! {
                 Ok(a) => a,
                 Err(e) => return e,
             };
-            let Some(ct) = bytes(content_type, content_type_len) else {
-                return null_with_len("content_type", content_type_len);
-            };
-            let Some(body) = bytes(body, body_len) else {
-                return null_with_len("body", body_len);
-            };
-            let ct = match content_type_line(ct) {
-                Ok(ct) => ct,
+            let (ct, body) = match static_parts(content_type, content_type_len, body, body_len) {
+                Ok(p) => p,
                 Err(e) => return e,
             };
             if !valid_status(status) {
@@ -347,14 +362,8 @@ ffi_fn! {
                 Ok(s) => s,
                 Err(e) => return e,
             };
-            let Some(ct) = bytes(content_type, content_type_len) else {
-                return null_with_len("content_type", content_type_len);
-            };
-            let Some(body) = bytes(body, body_len) else {
-                return null_with_len("body", body_len);
-            };
-            let ct = match content_type_line(ct) {
-                Ok(ct) => ct,
+            let (ct, body) = match static_parts(content_type, content_type_len, body, body_len) {
+                Ok(p) => p,
                 Err(e) => return e,
             };
             if status != 404 && status != 405 {
