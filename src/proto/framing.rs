@@ -19,10 +19,6 @@ pub(crate) enum BodyFraming {
     Chunked,
 }
 
-fn trim(v: &[u8]) -> &[u8] {
-    v.trim_ascii()
-}
-
 /// Reads the framing and connection options of a request. `Err` holds the
 /// status to answer with: conflicting or unknown framing is refused, as it
 /// could smuggle a second request past an intermediary.
@@ -38,7 +34,7 @@ pub(crate) fn request(minor: u8, headers: &[Header<'_>]) -> Result<Framing, u16>
         match name.len() {
             14 if name.eq_ignore_ascii_case(b"content-length") => {
                 for part in h.value().split(|&b| b == b',') {
-                    let v = trim(part);
+                    let v = part.trim_ascii();
                     if v.is_empty() || v.len() > 15 || !v.iter().all(u8::is_ascii_digit) {
                         return Err(400);
                     }
@@ -54,7 +50,7 @@ pub(crate) fn request(minor: u8, headers: &[Header<'_>]) -> Result<Framing, u16>
                     return Err(400);
                 }
                 te_seen = true;
-                let mut codings = h.value().split(|&b| b == b',').map(trim);
+                let mut codings = h.value().split(|&b| b == b',').map(<[u8]>::trim_ascii);
                 let last = codings.next_back().unwrap_or(b"");
                 if !last.eq_ignore_ascii_case(b"chunked") {
                     return Err(400);
@@ -68,7 +64,7 @@ pub(crate) fn request(minor: u8, headers: &[Header<'_>]) -> Result<Framing, u16>
                 chunked = true;
             }
             10 if name.eq_ignore_ascii_case(b"connection") => {
-                for opt in h.value().split(|&b| b == b',').map(trim) {
+                for opt in h.value().split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                     if opt.eq_ignore_ascii_case(b"close") {
                         close = true;
                     } else if opt.eq_ignore_ascii_case(b"keep-alive") {
@@ -77,7 +73,7 @@ pub(crate) fn request(minor: u8, headers: &[Header<'_>]) -> Result<Framing, u16>
                 }
             }
             6 if name.eq_ignore_ascii_case(b"expect") => {
-                if trim(h.value()).eq_ignore_ascii_case(b"100-continue") {
+                if h.value().trim_ascii().eq_ignore_ascii_case(b"100-continue") {
                     expect_continue = true;
                 } else {
                     return Err(417);
