@@ -439,3 +439,24 @@ impl Drop for Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_what_went_wrong() {
+        let io = ServerError::from(io::Error::new(io::ErrorKind::AddrInUse, "port taken"));
+        let e: &dyn std::error::Error = &io;
+        assert_eq!(e.to_string(), "port taken");
+        assert!(e.source().is_some());
+        assert_eq!(
+            ServerError::AlreadyStarted.to_string(),
+            "the server is already started"
+        );
+        let c: &dyn std::error::Error = &CompleteError::Reply(ReplyError::TooMany);
+        assert_eq!(c.to_string(), "more replies than requests");
+        let b: &dyn std::error::Error = &BuildError::InvalidStatus;
+        assert_eq!(b.to_string(), "the status must be within 200..=999");
+    }
+}
