@@ -9,6 +9,7 @@ use super::render::{self, Body, Response};
 use super::request::{Request, Ticket};
 use super::responder::{Responder, Service};
 use super::slots::Slots;
+use super::stream::{self, StreamError};
 use super::{Ctx, Limits};
 use crate::parse::{self, ChunkedDecoder, Decoded, Header, Mode, Status};
 
@@ -402,11 +403,16 @@ impl Conn {
             seq,
             head_only: req.method == b"HEAD",
             conn: framing::conn_header(req.minor_version, self.no_more),
+            minor: req.minor_version,
             done: false,
+            close_after: false,
         };
         svc.handle(&request, &mut res);
         if !res.done {
             res.send(Response::empty(500));
+        }
+        if res.close_after {
+            self.no_more = true;
         }
         self.input.pos += span.end;
         if self.no_more {
@@ -432,6 +438,87 @@ impl Conn {
             self.sync_released();
         }
         done
+    }
+
+    /// Starts streaming the deferred response `ticket` (see
+    /// [`Responder::stream`]). Returns false for an unknown ticket.
+    pub fn stream_start(
+        &mut self,
+        ticket: Ticket,
+        status: u16,
+        headers: &[u8],
+        len: Option<usize>,
+        ctx: &mut Ctx<'_>,
+    ) -> bool {
+        let h = stream::head(status, ticket.head_only, len, ticket.minor);
+        let close = h.framing == stream::Framing::Close;
+        let conn = if close {
+            ConnHeader::Close
+        } else {
+            ticket.conn
+        };
+        let (date, server) = (ctx.date, ctx.cfg.server_name.as_deref());
+        let ok = self
+            .slots
+            .open_stream(ticket.seq, true, h.framing, ctx.pool, |dst| {
+                render::stream_head(dst, status, server, date, &h, conn, headers)
+            });
+        if ok && close {
+            self.no_more = true;
+            self.closing = true;
+        }
+        ok
+    }
+
+    /// Appends a piece of body to stream `seq`. It goes out when every
+    /// response before it has; a HEAD request's pieces are dropped.
+    pub fn stream_write(
+        &mut self,
+        seq: u64,
+        data: Body<'_>,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), StreamError> {
+        let n = data.len();
+        self.slots.stream_piece(seq, n, ctx.pool, |buf| match data {
+            Body::Copy(b) => {
+                buf.extend_from_slice(b);
+                None
+            }
+            Body::Ext(e) => Some(e),
+        })
+    }
+
+    /// Ends stream `seq`; `trailers` (complete `Name: value\r\n` lines) go
+    /// out when the body is chunked. Responses behind it follow. On
+    /// `TooShort` the connection closes after what was written.
+    pub fn stream_end(
+        &mut self,
+        seq: u64,
+        trailers: &[u8],
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), StreamError> {
+        let r = self.slots.end_stream(seq, trailers, ctx.pool, false);
+        if r.is_err() && r != Err(StreamError::Unknown) {
+            self.cut();
+        }
+        self.sync_released();
+        r.map(|_| ())
+    }
+
+    /// Ends stream `seq` without completing its body, so that the client
+    /// sees it cut: the connection closes after what was written.
+    pub fn stream_abort(&mut self, seq: u64, ctx: &mut Ctx<'_>) {
+        if self.slots.end_stream(seq, b"", ctx.pool, true).is_ok() {
+            self.cut();
+        }
+        self.sync_released();
+    }
+
+    /// No more requests or responses: close once the output is written.
+    fn cut(&mut self) {
+        self.no_more = true;
+        self.closing = true;
+        self.input.discard();
     }
 
     /// Answers the oldest deferred response still pending with `status` (its

@@ -12,6 +12,7 @@ mod render;
 mod request;
 mod responder;
 mod slots;
+mod stream;
 
 pub use conn::Conn;
 pub use output::{ExtBody, ExtBytes};
@@ -23,6 +24,7 @@ pub use render::{
 };
 pub use request::{Request, Ticket};
 pub use responder::{Responder, Service};
+pub use stream::StreamError;
 
 use date::DATE_LEN;
 

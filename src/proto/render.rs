@@ -225,6 +225,25 @@ pub(crate) fn response(
     }
 }
 
+/// Renders the head of a streamed response: `Content-Length` when its
+/// length is known, else `Transfer-Encoding: chunked` when `h` says so.
+pub(crate) fn stream_head(
+    dst: &mut Vec<u8>,
+    status: u16,
+    server: Option<&[u8]>,
+    date: &[u8; DATE_LEN],
+    h: &super::stream::Head,
+    conn: ConnHeader,
+    extra: &[u8],
+) {
+    head(dst, status, server, date, h.content_length, conn, extra);
+    if h.chunked {
+        // before the blank line that `head` ended with
+        dst.truncate(dst.len() - 2);
+        dst.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+    }
+}
+
 /// A response rendered once, at route registration, and served by copying it
 /// into the output buffer around the current date.
 #[derive(Clone, Debug)]

@@ -39,4 +39,6 @@ pub struct Ticket {
     pub seq: u64,
     pub(crate) head_only: bool,
     pub(crate) conn: ConnHeader,
+    /// The request's HTTP/1.x minor version (chunked needs 1.1).
+    pub(crate) minor: u8,
 }

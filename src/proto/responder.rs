@@ -6,6 +6,7 @@ use super::pool::BufPool;
 use super::render::{self, Response, StaticResponse};
 use super::request::{Request, Ticket};
 use super::slots::Slots;
+use super::stream;
 use super::ProtoConfig;
 
 /// What the connection does with each request.
@@ -24,7 +25,11 @@ pub struct Responder<'a> {
     pub(crate) seq: u64,
     pub(crate) head_only: bool,
     pub(crate) conn: ConnHeader,
+    pub(crate) minor: u8,
     pub(crate) done: bool,
+    /// A body delimited by the connection's end was started: no request
+    /// after this one is served.
+    pub(crate) close_after: bool,
 }
 
 impl Responder<'_> {
@@ -49,6 +54,27 @@ impl Responder<'_> {
         self.done = true;
     }
 
+    /// Starts a streamed response: the head now, the body later in pieces
+    /// through [`super::Conn::stream_write`] and [`super::Conn::stream_end`]
+    /// with the returned ticket. `len` is the body's length when known;
+    /// without it the body is chunked (HTTP/1.1) or ends with the
+    /// connection (HTTP/1.0). `headers` holds complete `Name: value\r\n`
+    /// lines.
+    pub fn stream(&mut self, status: u16, headers: &[u8], len: Option<usize>) -> Ticket {
+        let ticket = self.ticket();
+        let h = stream::head(status, self.head_only, len, self.minor);
+        let close = h.framing == stream::Framing::Close;
+        let conn = if close { ConnHeader::Close } else { self.conn };
+        let (date, server) = (self.date, self.cfg.server_name.as_deref());
+        self.out
+            .open_stream(self.seq, false, h.framing, self.pool, |dst| {
+                render::stream_head(dst, status, server, date, &h, conn, headers)
+            });
+        self.close_after |= close;
+        self.done = true;
+        ticket
+    }
+
     /// Promises a response later, through [`super::Conn::complete`] with this ticket.
     pub fn defer(&mut self) -> Ticket {
         let ticket = self.ticket();
@@ -63,6 +89,7 @@ impl Responder<'_> {
             seq: self.seq,
             head_only: self.head_only,
             conn: self.conn,
+            minor: self.minor,
         }
     }
 

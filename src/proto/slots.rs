@@ -1,24 +1,66 @@
 //! Response ordering. Output goes straight to the writer while nothing is
-//! held; behind a deferred response, later ones wait, rendered, until it
-//! completes.
+//! held; behind a deferred or streamed response, later ones wait, rendered,
+//! until it completes.
 
 use std::collections::VecDeque;
 
 use super::output::{ExtBody, Output};
 use super::pool::BufPool;
 use super::request::Ticket;
+use super::stream::{self, Framing, StreamError};
 
-/// A response rendered while an earlier one was still pending.
+/// Bytes rendered while an earlier response was still open.
+#[derive(Default)]
 struct Rendered {
     bytes: Vec<u8>,
     body: Option<ExtBody>,
+    /// Further pieces of a stream (rare: only while it waits its turn).
+    more: Vec<(Vec<u8>, Option<ExtBody>)>,
+}
+
+impl Rendered {
+    fn push(&mut self, f: impl FnOnce(&mut Vec<u8>) -> Option<ExtBody>) {
+        if self.body.is_none() && self.more.is_empty() {
+            let ext = f(&mut self.bytes);
+            self.body = ext;
+        } else {
+            let mut bytes = Vec::new();
+            let ext = f(&mut bytes);
+            self.more.push((bytes, ext));
+        }
+    }
+
+    fn write_to(self, out: &mut Output, pool: &mut BufPool) {
+        let Rendered { bytes, body, more } = self;
+        out.render(pool, |buf| {
+            buf.extend_from_slice(&bytes);
+            body
+        });
+        for (bytes, body) in more {
+            out.render(pool, |buf| {
+                buf.extend_from_slice(&bytes);
+                body
+            });
+        }
+    }
+}
+
+enum Slot {
+    /// Deferred: answered later with this ticket.
+    Pending(Ticket),
+    Done(Rendered),
+    /// A streamed response: its head is out (or in `data`, while it waits its
+    /// turn), its body goes out piece by piece until `ended`.
+    Stream {
+        framing: Framing,
+        data: Rendered,
+        ended: bool,
+    },
 }
 
 struct Held {
     seq: u64,
-    data: Option<Rendered>,
-    /// How to render it, while it is still pending.
-    ticket: Option<Ticket>,
+    slot: Slot,
 }
 
 #[derive(Default)]
@@ -40,12 +82,11 @@ impl Slots {
         if self.held.is_empty() {
             self.out.render(pool, f);
         } else {
-            let mut bytes = Vec::new();
-            let body = f(&mut bytes);
+            let mut data = Rendered::default();
+            data.push(f);
             self.held.push_back(Held {
                 seq,
-                data: Some(Rendered { bytes, body }),
-                ticket: None,
+                slot: Slot::Done(data),
             });
         }
     }
@@ -54,9 +95,19 @@ impl Slots {
     pub(crate) fn hold(&mut self, ticket: Ticket) {
         self.held.push_back(Held {
             seq: ticket.seq,
-            data: None,
-            ticket: Some(ticket),
+            slot: Slot::Pending(ticket),
         });
+    }
+
+    /// The index in `held` of response `seq` (held responses are
+    /// consecutive: behind the first, every later one is held too).
+    fn index(&self, seq: u64) -> Option<usize> {
+        let idx = self
+            .held
+            .front()
+            .and_then(|h| seq.checked_sub(h.seq))
+            .and_then(|i| usize::try_from(i).ok())?;
+        (self.held.get(idx)?.seq == seq).then_some(idx)
     }
 
     /// Renders the pending response `seq` with `f`. Returns false when no
@@ -67,61 +118,211 @@ impl Slots {
         pool: &mut BufPool,
         f: impl FnOnce(&mut Vec<u8>) -> Option<ExtBody>,
     ) -> bool {
-        let Some(idx) = self
-            .held
-            .front()
-            .and_then(|h| seq.checked_sub(h.seq))
-            .and_then(|i| usize::try_from(i).ok())
-        else {
+        let Some(idx) = self.index(seq) else {
             return false;
         };
-        match self.held.get(idx) {
-            Some(h) if h.data.is_none() && h.seq == seq => {}
-            _ => return false,
+        if !matches!(self.held[idx].slot, Slot::Pending(_)) {
+            return false;
         }
         if idx == 0 {
             // the oldest open response: render it straight into the writer
             self.held.pop_front();
             self.out.render(pool, f);
         } else {
-            let mut bytes = Vec::new();
-            let body = f(&mut bytes);
-            self.held[idx].data = Some(Rendered { bytes, body });
+            let mut data = Rendered::default();
+            data.push(f);
+            self.held[idx].slot = Slot::Done(data);
         }
         self.release(pool);
         true
     }
 
-    /// Moves leading completed responses to the writer.
+    /// Starts streaming response `seq`, whose head `f` renders: a pending
+    /// one (`pending`), or the one being answered now. Returns false when
+    /// `pending` and no response `seq` is pending.
+    pub(crate) fn open_stream(
+        &mut self,
+        seq: u64,
+        pending: bool,
+        framing: Framing,
+        pool: &mut BufPool,
+        f: impl FnOnce(&mut Vec<u8>),
+    ) -> bool {
+        let idx = if pending {
+            match self.index(seq) {
+                Some(i) if matches!(self.held[i].slot, Slot::Pending(_)) => Some(i),
+                _ => return false,
+            }
+        } else {
+            None
+        };
+        let mut data = Rendered::default();
+        let render = |buf: &mut Vec<u8>| {
+            f(buf);
+            None
+        };
+        if idx == Some(0) || (idx.is_none() && self.held.is_empty()) {
+            self.out.render(pool, render);
+        } else {
+            data.push(render);
+        }
+        let slot = Slot::Stream {
+            framing,
+            data,
+            ended: false,
+        };
+        match idx {
+            Some(i) => self.held[i].slot = slot,
+            None => self.held.push_back(Held { seq, slot }),
+        }
+        true
+    }
+
+    /// Appends `n` bytes of stream `seq`'s body, the bytes `f` renders after
+    /// the framing. `f` is not called when the piece does not go out.
+    pub(crate) fn stream_piece(
+        &mut self,
+        seq: u64,
+        n: usize,
+        pool: &mut BufPool,
+        f: impl FnOnce(&mut Vec<u8>) -> Option<ExtBody>,
+    ) -> Result<(), StreamError> {
+        let idx = self.index(seq).ok_or(StreamError::Unknown)?;
+        let Slot::Stream {
+            framing,
+            data,
+            ended: false,
+        } = &mut self.held[idx].slot
+        else {
+            return Err(StreamError::Unknown);
+        };
+        let Some(pre) = stream::piece(framing, n)? else {
+            return Ok(());
+        };
+        let chunked = *framing == Framing::Chunked;
+        let render = |buf: &mut Vec<u8>| {
+            buf.extend_from_slice(pre.as_slice());
+            f(buf)
+        };
+        if idx == 0 {
+            self.out.render(pool, render);
+            if chunked {
+                self.out.render(pool, |buf| {
+                    buf.extend_from_slice(b"\r\n");
+                    None
+                });
+            }
+        } else {
+            data.push(render);
+            if chunked {
+                data.push(|buf| {
+                    buf.extend_from_slice(b"\r\n");
+                    None
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends stream `seq` (`trailers` go out when chunked), or with `cut`
+    /// leaves its body unfinished. On `TooShort`, or with `cut`, the stream is
+    /// ended all the same and the responses behind it dropped: the caller
+    /// closes the connection.
+    pub(crate) fn end_stream(
+        &mut self,
+        seq: u64,
+        trailers: &[u8],
+        pool: &mut BufPool,
+        cut: bool,
+    ) -> Result<Framing, StreamError> {
+        let idx = self.index(seq).ok_or(StreamError::Unknown)?;
+        let Slot::Stream {
+            framing,
+            data,
+            ended,
+        } = &mut self.held[idx].slot
+        else {
+            return Err(StreamError::Unknown);
+        };
+        if *ended {
+            return Err(StreamError::Unknown);
+        }
+        *ended = true;
+        let framing = *framing;
+        let mut tail = Vec::new();
+        let r = if cut {
+            Ok(())
+        } else {
+            stream::end(framing, trailers, &mut tail)
+        };
+        if !tail.is_empty() {
+            if idx == 0 {
+                self.out.render(pool, |buf| {
+                    buf.extend_from_slice(&tail);
+                    None
+                });
+            } else {
+                data.push(|buf| {
+                    buf.extend_from_slice(&tail);
+                    None
+                });
+            }
+        }
+        if framing == Framing::Close || r.is_err() || cut {
+            // nothing may follow a body that the connection's end delimits
+            self.held.truncate(idx + 1);
+        }
+        self.release(pool);
+        r.map(|()| framing)
+    }
+
+    /// Moves leading completed responses, and what a leading stream has
+    /// so far, to the writer.
     fn release(&mut self, pool: &mut BufPool) {
-        while let Some(Held { data: Some(_), .. }) = self.held.front() {
-            let Some(Held { data: Some(r), .. }) = self.held.pop_front() else {
-                unreachable!()
-            };
-            self.out.render(pool, |buf| {
-                buf.extend_from_slice(&r.bytes);
-                r.body
-            });
+        while let Some(h) = self.held.front_mut() {
+            match &mut h.slot {
+                Slot::Pending(_) => return,
+                Slot::Stream { data, ended, .. } => {
+                    std::mem::take(data).write_to(&mut self.out, pool);
+                    if !*ended {
+                        return;
+                    }
+                    self.held.pop_front();
+                }
+                Slot::Done(_) => {
+                    let Some(Held {
+                        slot: Slot::Done(data),
+                        ..
+                    }) = self.held.pop_front()
+                    else {
+                        unreachable!()
+                    };
+                    data.write_to(&mut self.out, pool);
+                }
+            }
         }
     }
 
     /// The oldest response still pending.
     pub(crate) fn first_pending(&self) -> Option<Ticket> {
-        self.held
-            .iter()
-            .find(|h| h.data.is_none())
-            .and_then(|h| h.ticket)
+        self.held.iter().find_map(|h| match h.slot {
+            Slot::Pending(t) => Some(t),
+            _ => None,
+        })
     }
 
-    /// Responses not yet handed to the writer.
+    /// Responses not yet handed to the writer (streams count until ended).
     #[inline]
     pub(crate) fn held(&self) -> usize {
         self.held.len()
     }
 
-    /// Responses deferred and not yet completed.
+    /// Responses deferred and not yet completed or started.
     pub(crate) fn pending(&self) -> usize {
-        self.held.iter().filter(|h| h.data.is_none()).count()
+        self.held
+            .iter()
+            .filter(|h| matches!(h.slot, Slot::Pending(_)))
+            .count()
     }
 
     /// Returns every buffer (on close), running body release callbacks.

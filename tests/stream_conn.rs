@@ -1,0 +1,258 @@
+//! Streamed responses through the connection core: framing, order among
+//! pipelined responses, and the errors a producer can make.
+
+use std::io::IoSlice;
+
+use fastserve::parse::Header;
+use fastserve::proto::date::DATE_LEN;
+use fastserve::proto::{
+    Body, BufPool, Conn, Ctx, ProtoConfig, Request, Responder, Response, Service, StreamError,
+    Ticket,
+};
+
+/// Streams `/s*` (deferring the start for `/sd`), answers the rest at once.
+#[derive(Default)]
+struct Svc {
+    streams: Vec<Ticket>,
+    deferred: Vec<Ticket>,
+}
+
+impl Service for Svc {
+    fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
+        match req.path {
+            b"/sd" => self.deferred.push(res.defer()),
+            b"/slen" => self.streams.push(res.stream(200, b"X-A: 1\r\n", Some(6))),
+            p if p.starts_with(b"/s") => self.streams.push(res.stream(200, b"", None)),
+            p => res.send(Response {
+                status: 200,
+                headers: b"",
+                body: Body::Copy(p),
+            }),
+        }
+    }
+}
+
+struct Rig {
+    conn: Conn,
+    svc: Svc,
+    cfg: ProtoConfig,
+    pool: BufPool,
+    date: [u8; DATE_LEN],
+}
+
+impl Rig {
+    fn new() -> Self {
+        Rig {
+            conn: Conn::new(),
+            svc: Svc::default(),
+            cfg: ProtoConfig::default(),
+            pool: BufPool::new(4096, 16),
+            date: *b"Mon, 30 Nov 2026 09:00:00 GMT",
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        let mut headers = vec![Header::EMPTY; 100];
+        self.conn.feed(bytes, &mut self.pool, &self.cfg.limits);
+        let mut ctx = Ctx {
+            cfg: &self.cfg,
+            pool: &mut self.pool,
+            date: &self.date,
+        };
+        self.conn.process(&mut self.svc, &mut ctx, &mut headers);
+    }
+
+    fn write(&mut self, seq: u64, data: &[u8]) -> Result<(), StreamError> {
+        let (conn, mut ctx) = (
+            &mut self.conn,
+            Ctx {
+                cfg: &self.cfg,
+                pool: &mut self.pool,
+                date: &self.date,
+            },
+        );
+        conn.stream_write(seq, Body::Copy(data), &mut ctx)
+    }
+
+    fn end(&mut self, seq: u64, trailers: &[u8]) -> Result<(), StreamError> {
+        let (conn, mut ctx) = (
+            &mut self.conn,
+            Ctx {
+                cfg: &self.cfg,
+                pool: &mut self.pool,
+                date: &self.date,
+            },
+        );
+        conn.stream_end(seq, trailers, &mut ctx)
+    }
+
+    /// Everything written so far, with the date blanked.
+    fn take(&mut self) -> String {
+        let mut iov = [IoSlice::new(&[]); 64];
+        let n = self.conn.iovecs(&mut iov);
+        let bytes: Vec<u8> = iov[..n].iter().flat_map(|s| s.iter().copied()).collect();
+        let len = bytes.len();
+        self.conn.written(len, &mut self.pool);
+        String::from_utf8(bytes)
+            .unwrap()
+            .replace(std::str::from_utf8(&self.date).unwrap(), "D")
+    }
+}
+
+#[test]
+fn chunked_stream_between_pipelined_responses() {
+    let mut r = Rig::new();
+    r.send(b"GET /a HTTP/1.1\r\n\r\nGET /s HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    let s = r.svc.streams[0].seq;
+    assert_eq!(
+        r.take(),
+        "HTTP/1.1 200 OK\r\nDate: D\r\nContent-Length: 2\r\n\r\n/a\
+         HTTP/1.1 200 OK\r\nDate: D\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    r.write(s, b"hello").unwrap();
+    r.write(s, b"").unwrap();
+    assert_eq!(r.take(), "5\r\nhello\r\n", "/b waits behind the stream");
+    r.end(s, b"X-Sum: 5\r\n").unwrap();
+    assert_eq!(
+        r.take(),
+        "0\r\nX-Sum: 5\r\n\r\nHTTP/1.1 200 OK\r\nDate: D\r\nContent-Length: 2\r\n\r\n/b"
+    );
+    assert_eq!(r.end(s, b""), Err(StreamError::Unknown));
+    assert!(!r.conn.should_close());
+}
+
+#[test]
+fn deferred_stream_waits_its_turn_then_flushes() {
+    let mut r = Rig::new();
+    r.send(b"GET /sd HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+    assert_eq!(r.take(), "");
+    let t = r.svc.deferred[0];
+    let (conn, mut ctx) = (
+        &mut r.conn,
+        Ctx {
+            cfg: &r.cfg,
+            pool: &mut r.pool,
+            date: &r.date,
+        },
+    );
+    assert!(conn.stream_start(t, 201, b"", Some(3), &mut ctx));
+    assert!(
+        !conn.stream_start(t, 201, b"", Some(3), &mut ctx),
+        "started once"
+    );
+    drop(ctx);
+    r.write(t.seq, b"ab").unwrap();
+    assert_eq!(r.write(t.seq, b"cd"), Err(StreamError::TooLong));
+    r.write(t.seq, b"c").unwrap();
+    r.end(t.seq, b"X-Ignored: 1\r\n").unwrap();
+    assert_eq!(
+        r.take(),
+        "HTTP/1.1 201 Created\r\nDate: D\r\nContent-Length: 3\r\n\r\nabc\
+         HTTP/1.1 200 OK\r\nDate: D\r\nContent-Length: 2\r\n\r\n/c"
+    );
+}
+
+#[test]
+fn stream_behind_a_pending_response_is_held_in_order() {
+    let mut r = Rig::new();
+    r.send(b"GET /sd HTTP/1.1\r\n\r\nGET /s HTTP/1.1\r\n\r\n");
+    let (t, s) = (r.svc.deferred[0], r.svc.streams[0].seq);
+    r.write(s, b"xy").unwrap();
+    r.end(s, b"").unwrap();
+    assert_eq!(r.take(), "", "the stream waits for the deferred response");
+    let (conn, mut ctx) = (
+        &mut r.conn,
+        Ctx {
+            cfg: &r.cfg,
+            pool: &mut r.pool,
+            date: &r.date,
+        },
+    );
+    assert!(conn.complete(t, Response::empty(204), &mut ctx));
+    drop(ctx);
+    assert_eq!(
+        r.take(),
+        "HTTP/1.1 204 No Content\r\nDate: D\r\n\r\n\
+         HTTP/1.1 200 OK\r\nDate: D\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n"
+    );
+    assert!(r.conn.is_idle());
+}
+
+#[test]
+fn http10_stream_without_length_ends_with_the_connection() {
+    let mut r = Rig::new();
+    r.send(b"GET /s HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /a HTTP/1.0\r\n\r\n");
+    let s = r.svc.streams[0].seq;
+    r.write(s, b"body").unwrap();
+    r.end(s, b"X-T: 1\r\n").unwrap();
+    assert_eq!(
+        r.take(),
+        "HTTP/1.1 200 OK\r\nDate: D\r\nConnection: close\r\n\r\nbody",
+        "no request after it is answered"
+    );
+    assert!(r.conn.should_close());
+}
+
+#[test]
+fn head_gets_the_head_only() {
+    let mut r = Rig::new();
+    r.send(b"HEAD /slen HTTP/1.1\r\n\r\n");
+    let s = r.svc.streams[0].seq;
+    r.write(s, b"abcdef").unwrap();
+    r.end(s, b"").unwrap();
+    assert_eq!(
+        r.take(),
+        "HTTP/1.1 200 OK\r\nDate: D\r\nContent-Length: 6\r\nX-A: 1\r\n\r\n"
+    );
+}
+
+#[test]
+fn short_stream_and_abort_close_the_connection() {
+    let mut r = Rig::new();
+    r.send(b"GET /slen HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\n\r\n");
+    let s = r.svc.streams[0].seq;
+    r.write(s, b"abc").unwrap();
+    assert_eq!(r.end(s, b""), Err(StreamError::TooShort));
+    assert!(r.take().ends_with("\r\n\r\nabc"), "/a is dropped");
+    assert!(r.conn.should_close());
+
+    let mut r = Rig::new();
+    r.send(b"GET /s HTTP/1.1\r\n\r\n");
+    let s = r.svc.streams[0].seq;
+    r.write(s, b"abc").unwrap();
+    let (conn, mut ctx) = (
+        &mut r.conn,
+        Ctx {
+            cfg: &r.cfg,
+            pool: &mut r.pool,
+            date: &r.date,
+        },
+    );
+    conn.stream_abort(s, &mut ctx);
+    drop(ctx);
+    assert!(
+        r.take().ends_with("3\r\nabc\r\n"),
+        "no last chunk: the client sees the cut"
+    );
+    assert!(r.conn.should_close());
+}
+
+#[test]
+fn no_body_for_204() {
+    let mut r = Rig::new();
+    r.send(b"GET /sd HTTP/1.1\r\n\r\n");
+    let t = r.svc.deferred[0];
+    let (conn, mut ctx) = (
+        &mut r.conn,
+        Ctx {
+            cfg: &r.cfg,
+            pool: &mut r.pool,
+            date: &r.date,
+        },
+    );
+    assert!(conn.stream_start(t, 204, b"", None, &mut ctx));
+    drop(ctx);
+    assert_eq!(r.write(t.seq, b"x"), Err(StreamError::NoBody));
+    r.end(t.seq, b"").unwrap();
+    assert_eq!(r.take(), "HTTP/1.1 204 No Content\r\nDate: D\r\n\r\n");
+}
