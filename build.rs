@@ -25,6 +25,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("server.rs", "Server"),
     ("request.rs", "Requests and responses"),
     ("deferred.rs", "Deferred responses"),
+    ("stream.rs", "Streamed responses"),
     ("batch.rs", "Batch routes"),
     ("conn.rs", "Sans-I/O connection"),
     ("parse.rs", "Parser"),

@@ -189,6 +189,15 @@ typedef enum fastserve_result {
    * The response was already sent or deferred.
    */
   FASTSERVE_RESULT_RESPONSE_CLOSED = 33,
+  /**
+   * A stream's budget is used up: nothing was queued. Write again after
+   * FASTSERVE_STREAM_WRITABLE.
+   */
+  FASTSERVE_RESULT_WOULD_BLOCK = 34,
+  /**
+   * The client went away: the stream or connection is closed.
+   */
+  FASTSERVE_RESULT_CLOSED = 35,
 } fastserve_result;
 
 /**
@@ -966,6 +975,146 @@ struct fastserve_response *fastserve_response_defer(struct fastserve_response *r
  * timeout).
  */
 enum fastserve_result fastserve_response_send(struct fastserve_response *res);
+
+/* ==========================================================================
+ * Streamed responses
+ *
+ * A response whose body is written in pieces: `fastserve_response_stream`
+ * sends the status and headers and returns a stream handle; any thread then
+ * writes the body with `fastserve_stream_write` and finishes it with
+ * `fastserve_stream_end`. A budget bounds the bytes queued per stream: past
+ * it a write returns `FASTSERVE_RESULT_WOULD_BLOCK`, and the event callback
+ * says when to write again.
+ * ========================================================================== */
+
+/**
+ * What a stream's event callback is told.
+ */
+typedef enum fastserve_stream_event {
+  /**
+   * A write was refused with FASTSERVE_RESULT_WOULD_BLOCK and the queue
+   * has since drained to half the budget: write again.
+   */
+  FASTSERVE_STREAM_WRITABLE = 1,
+  /**
+   * The last event, sent exactly once: the client went away (writes now
+   * return FASTSERVE_RESULT_CLOSED; still end or abort the handle), or the
+   * stream was ended or aborted and the library holds none of it any more.
+   * Free `userdata` here.
+   */
+  FASTSERVE_STREAM_CLOSED = 2,
+} fastserve_stream_event;
+
+/**
+ * A streamed response body, from `fastserve_response_stream` until
+ * `fastserve_stream_end` or `fastserve_stream_abort` frees it. Use it from
+ * one thread at a time.
+ */
+typedef struct fastserve_stream fastserve_stream;
+
+/**
+ * Called with the `userdata` given to `fastserve_response_stream`, on the
+ * connection's worker thread, or, for the final
+ * FASTSERVE_STREAM_CLOSED, possibly inside `fastserve_stream_end` or
+ * `fastserve_stream_abort`. Calls for one stream never overlap. It may
+ * call `fastserve_stream_write` (on WRITABLE) but must not block.
+ */
+typedef void (*fastserve_stream_event_fn)(void *userdata, enum fastserve_stream_event event);
+
+/**
+ * Sends the response's status and headers, and returns the handle
+ * that writes its body. `length` is the body's length if known (sent
+ * as `Content-Length`; the body must then be exactly that long), or -1:
+ * the body is then chunked for HTTP/1.1 clients and ends with the
+ * connection for HTTP/1.0 ones. A HEAD request gets the head only
+ * (writes succeed and are dropped); a 204 or 304 has no body.
+ *
+ * Works on the handler's own `res` (the head goes out when the handler
+ * returns; writes may start at once) and on a deferred handle, which
+ * this call consumes whatever its result. Responses pipelined behind
+ * the stream wait for its end.
+ *
+ * `on_event` may be NULL. If not, it is called with `userdata` as
+ * `fastserve_stream_event_fn` says, and FASTSERVE_STREAM_CLOSED always
+ * comes last, once; not at all when this call returns NULL.
+ *
+ * Returns NULL, and sets `fastserve_last_error`, if `res` is NULL or
+ * was already sent, deferred or streamed, or `length` is below -1.
+ *
+ * # Safety
+ * `res` is the response of the handler call running on this thread, or
+ * a deferred handle not yet sent, used by one thread at a time;
+ * `on_event` is NULL or callable as described with `userdata`.
+ *
+ * On an internal panic: returns NULL.
+ */
+struct fastserve_stream *fastserve_response_stream(struct fastserve_response *res,
+                                                   int64_t length,
+                                                   fastserve_stream_event_fn on_event,
+                                                   void *userdata);
+
+/**
+ * Queues a copy of `data` as the next piece of the body. Returns
+ * FASTSERVE_RESULT_WOULD_BLOCK, queuing nothing, while the bytes queued
+ * and not yet sent reach the budget (the `max_unsent_bytes` limit; one
+ * write may overshoot it); FASTSERVE_RESULT_CLOSED once the client has
+ * gone; FASTSERVE_RESULT_INVALID_ARGUMENT past an announced length or for
+ * a 204 or 304.
+ *
+ * # Safety
+ * `s` is a live stream handle, used by one thread at a time; `data` is
+ * NULL (with `len == 0`) or readable for `len` bytes during the call.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_stream_write(struct fastserve_stream *s,
+                                             const char *data,
+                                             size_t len);
+
+/**
+ * Adds a trailer field, sent after a chunked body (and dropped for a
+ * body with a length). The rules of `fastserve_response_header` apply.
+ *
+ * # Safety
+ * `s` is a live stream handle, used by one thread at a time; `name` and
+ * `value` are readable for their lengths during the call.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_stream_trailer(struct fastserve_stream *s,
+                                               const char *name,
+                                               size_t name_len,
+                                               const char *value,
+                                               size_t value_len);
+
+/**
+ * Ends the body and frees the handle, whatever the result. Responses
+ * pipelined behind the stream follow. Returns FASTSERVE_RESULT_CLOSED if
+ * the client had gone, and FASTSERVE_RESULT_INVALID_ARGUMENT if fewer
+ * bytes than the announced length were written: the body is then cut
+ * off and the connection closed, so that the client sees the failure.
+ *
+ * # Safety
+ * `s` is a live stream handle, used by one thread at a time, and not
+ * used after this call.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_stream_end(struct fastserve_stream *s);
+
+/**
+ * Cuts the body off and frees the handle: the client sees an incomplete
+ * response (no last chunk, or fewer bytes than announced) and the
+ * connection closes. For a producer that failed half-way. NULL is
+ * ignored.
+ *
+ * # Safety
+ * `s` is NULL or a live stream handle, used by one thread at a time,
+ * and not used after this call.
+ *
+ * On an internal panic: returns (the handle may leak).
+ */
+void fastserve_stream_abort(struct fastserve_stream *s);
 
 /* ==========================================================================
  * Batch routes

@@ -61,6 +61,11 @@ pub enum fastserve_result {
     FASTSERVE_RESULT_NOT_STARTED = 32,
     /// The response was already sent or deferred.
     FASTSERVE_RESULT_RESPONSE_CLOSED = 33,
+    /// A stream's budget is used up: nothing was queued. Write again after
+    /// FASTSERVE_STREAM_WRITABLE.
+    FASTSERVE_RESULT_WOULD_BLOCK = 34,
+    /// The client went away: the stream or connection is closed.
+    FASTSERVE_RESULT_CLOSED = 35,
 }
 
 use fastserve_result::*;

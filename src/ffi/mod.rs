@@ -106,6 +106,7 @@ pub mod parse;
 pub mod pico;
 pub mod request;
 pub mod server;
+pub mod stream;
 
 pub use error::fastserve_result;
 

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::mailbox::{Completion, Mailbox};
+use super::mailbox::{Completion, Mailbox, Work};
 use super::parts::Parts;
 use crate::proto::flat::{self, Columns, FlatBatch, FlatRecord, Reply, ReplyError};
 use crate::proto::{self, Request, Responder, Ticket};
@@ -286,7 +286,7 @@ pub(crate) fn complete(
             token: o.token,
             gen: o.gen,
             ticket: o.ticket,
-            parts: Parts::copy_of(&r.to_response(&mut headers)),
+            work: Work::Respond(Parts::copy_of(&r.to_response(&mut headers))),
         });
     }
     for (l, p) in links.iter().zip(posts) {

@@ -7,6 +7,7 @@ use super::batch::Batcher;
 use super::mailbox::Mailbox;
 use super::response::{Origin, Outcome, ResponseBuilder};
 use super::router::{ErrorPages, Router, Target};
+use super::stream::StreamState;
 use crate::proto::{Request, Responder, Service};
 
 /// The worker's services, lent to one connection's `process` call.
@@ -18,6 +19,10 @@ pub(crate) struct Dispatch<'a> {
     pub(crate) batch: &'a mut Batcher,
     pub(crate) token: usize,
     pub(crate) gen: u32,
+    /// Bytes a stream may have queued.
+    pub(crate) budget: usize,
+    /// The connection's open streams, told when it closes.
+    pub(crate) streams: &'a mut Vec<Arc<StreamState>>,
 }
 
 impl Service for Dispatch<'_> {
@@ -35,6 +40,7 @@ impl Service for Dispatch<'_> {
             token: self.token,
             gen: self.gen,
             ticket: res.ticket(),
+            budget: self.budget,
         });
         // a panicking handler answers 500, like a failing one
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(req, b)))
@@ -44,6 +50,11 @@ impl Service for Dispatch<'_> {
                 res.defer();
             }
             Outcome::Send => res.send(b.response()),
+            Outcome::Stream(len, shared) => {
+                let p = b.response();
+                res.stream(p.status, p.headers, len);
+                self.streams.push(shared);
+            }
         }
     }
 }

@@ -1,38 +1,60 @@
 //! Deferred responses on their way back to the worker that owns their
 //! connection, from any thread.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use mio::Waker;
 
 use super::parts::Parts;
-use crate::proto::Ticket;
+use super::stream::StreamState;
+use crate::proto::{ExtBody, Ticket};
 
-/// A deferred response on its way back to the worker.
+/// Work for a connection, on its way back to the worker that owns it.
 pub(crate) struct Completion {
     pub(crate) token: usize,
     pub(crate) gen: u32,
     pub(crate) ticket: Ticket,
-    pub(crate) parts: Parts,
+    pub(crate) work: Work,
+}
+
+pub(crate) enum Work {
+    /// A deferred response.
+    Respond(Parts),
+    /// A deferred response streamed: its head, and its announced length.
+    Stream(Parts, Option<usize>, Arc<StreamState>),
+    /// A piece of a stream's body.
+    Data(ExtBody),
+    /// The end of a stream, with its trailer lines.
+    End(Vec<u8>),
+    /// A stream cut off.
+    Abort,
 }
 
 /// The worker's inbox; any thread may post.
 pub(crate) struct Mailbox {
-    queue: Mutex<Vec<Completion>>,
+    /// `None` once the worker has stopped: posts are dropped.
+    queue: Mutex<Option<Vec<Completion>>>,
     waker: Waker,
 }
 
 impl Mailbox {
     pub(crate) fn new(waker: Waker) -> Self {
         Mailbox {
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Some(Vec::new())),
             waker,
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Vec<Completion>>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(crate) fn post(&self, c: Completion) {
         let was_empty = {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = self.lock();
+            let Some(q) = q.as_mut() else {
+                return; // dropped outside the lock: its drop may post again
+            };
             q.push(c);
             q.len() == 1
         };
@@ -47,7 +69,10 @@ impl Mailbox {
             return;
         }
         let was_empty = {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = self.lock();
+            let Some(q) = q.as_mut() else {
+                return;
+            };
             let e = q.is_empty();
             q.append(&mut cs);
             e
@@ -59,7 +84,14 @@ impl Mailbox {
 
     /// Takes everything posted so far.
     pub(crate) fn take(&self) -> Vec<Completion> {
-        std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()))
+        self.lock().as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The worker stopped: drops what is queued and whatever comes later
+    /// (their pieces hold the mailbox, which would otherwise never be freed).
+    pub(crate) fn close(&self) {
+        let left = self.lock().take();
+        drop(left);
     }
 
     /// Wakes the worker's poll. Async-signal-safe: an eventfd write.

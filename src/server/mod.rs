@@ -7,6 +7,7 @@ mod mailbox;
 mod parts;
 mod response;
 mod router;
+mod stream;
 mod timers;
 mod worker;
 
@@ -23,6 +24,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 pub use batch::{Batch, BatchHandler};
 pub use response::{BuildError, ResponseBuilder};
 pub use router::{Handler, Router, Target};
+pub use stream::{Stream, StreamError, StreamEvent, StreamEvents};
 pub use timers::Timeouts;
 
 use crate::proto::flat::{Columns, ReplyError};

@@ -4,7 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::mailbox::{Completion, Mailbox};
+use super::mailbox::{Completion, Mailbox, Work};
+use super::stream::{StreamState, Stream, StreamEvents};
 use super::parts::Parts;
 use crate::proto::{self, valid_header_field, valid_status, ExtBody, Ticket};
 
@@ -15,6 +16,8 @@ pub(crate) struct Origin {
     pub(crate) token: usize,
     pub(crate) gen: u32,
     pub(crate) ticket: Ticket,
+    /// Bytes a stream may have queued (the connection's unsent limit).
+    pub(crate) budget: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -25,12 +28,16 @@ enum State {
     Sent,
     /// Handed to a deferred builder.
     Deferred,
+    /// Streamed: the head goes out when the handler returns.
+    Streamed,
 }
 
 /// What the worker does once a handler returned.
 pub(crate) enum Outcome {
     Send,
     Defer,
+    /// Start a stream with this length, if announced.
+    Stream(Option<usize>, Arc<StreamState>),
 }
 
 /// A response under construction.
@@ -41,6 +48,8 @@ pub struct ResponseBuilder {
     origin: Option<Origin>,
     /// True for a builder returned by `defer` (heap-owned, any thread).
     detached: bool,
+    /// What an inline stream starts with.
+    stream: Option<(Option<usize>, Arc<StreamState>)>,
 }
 
 impl Default for ResponseBuilder {
@@ -50,6 +59,7 @@ impl Default for ResponseBuilder {
             state: State::Open,
             origin: None,
             detached: false,
+            stream: None,
         }
     }
 }
@@ -96,6 +106,10 @@ impl ResponseBuilder {
         self.origin = None;
         match self.state {
             State::Deferred => Outcome::Defer,
+            State::Streamed => match self.stream.take() {
+                Some((len, shared)) => Outcome::Stream(len, shared),
+                None => Outcome::Send,
+            },
             State::Open if !ok => {
                 self.fail();
                 Outcome::Send
@@ -177,10 +191,48 @@ impl ResponseBuilder {
                 token: origin.token,
                 gen: origin.gen,
                 ticket: origin.ticket,
-                parts: std::mem::take(&mut self.parts),
+                work: Work::Respond(std::mem::take(&mut self.parts)),
             });
         }
         Ok(())
+    }
+
+    /// Sends the status and headers now and returns the handle that writes
+    /// the body in pieces, from any thread. `len` is the body's length when
+    /// known: it is sent as `Content-Length`; without it the body is chunked
+    /// (HTTP/1.1) or ends with the connection (HTTP/1.0). `events` hears
+    /// when to write again and when the client left.
+    pub fn stream(
+        &mut self,
+        len: Option<usize>,
+        events: Option<StreamEvents>,
+    ) -> Result<Stream, BuildError> {
+        self.open()?;
+        let origin = if self.detached {
+            self.origin.take()
+        } else {
+            self.origin.clone()
+        }
+        .ok_or(BuildError::Closed)?;
+        let budget = origin.budget;
+        let s = Stream::new(origin, budget, self.parts.status, len, events);
+        self.state = if self.detached {
+            State::Sent
+        } else {
+            State::Streamed
+        };
+        if self.detached {
+            let o = &s.shared().origin();
+            o.mailbox.post(Completion {
+                token: o.token,
+                gen: o.gen,
+                ticket: o.ticket,
+                work: Work::Stream(std::mem::take(&mut self.parts), len, s.shared().clone()),
+            });
+        } else {
+            self.stream = Some((len, s.shared().clone()));
+        }
+        Ok(s)
     }
 
     /// Detaches the response from the handler call: the returned builder may

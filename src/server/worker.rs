@@ -13,13 +13,14 @@ use slab::Slab;
 
 use super::batch::{Batcher, Origin};
 use super::dispatch::Dispatch;
-use super::mailbox::Mailbox;
+use super::mailbox::{Mailbox, Work};
 use super::response::ResponseBuilder;
+use super::stream::StreamState;
 use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
 use super::{Shared, Stats};
 use crate::parse::Header;
 use crate::proto::date::DateCache;
-use crate::proto::{BufPool, Conn, Ctx};
+use crate::proto::{Body, BufPool, Conn, Ctx};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -37,6 +38,8 @@ struct Entry {
     /// In `Worker::again`.
     queued: bool,
     clocks: Clocks,
+    /// Streams started and not ended: told when the connection closes.
+    streams: Vec<Arc<StreamState>>,
 }
 
 impl Entry {
@@ -201,6 +204,7 @@ impl Worker {
         for i in idxs {
             self.close(i);
         }
+        self.mailbox.close();
     }
 
     fn begin_stop(&mut self) {
@@ -251,6 +255,7 @@ impl Worker {
                         writable: true,
                         hup: false,
                         queued: false,
+                        streams: Vec::new(),
                         clocks: Clocks {
                             last_io: self.now,
                             armed: NEVER,
@@ -275,17 +280,47 @@ impl Worker {
     }
 
     fn drain_mailbox(&mut self) {
-        for mut c in self.mailbox.take() {
+        for c in self.mailbox.take() {
             let idx = c.token;
             let Some(e) = self.conns.get_mut(idx).filter(|e| e.gen == c.gen) else {
-                continue; // the connection closed; its slot may have been reused
+                // the connection closed; its slot may have been reused
+                if let Work::Stream(_, _, shared) = c.work {
+                    shared.close();
+                }
+                continue;
             };
             let mut ctx = Ctx {
                 cfg: &self.shared.cfg.proto,
                 pool: &mut self.pool,
                 date: &self.date.text,
             };
-            e.conn.complete(c.ticket, c.parts.response(), &mut ctx);
+            let seq = c.ticket.seq;
+            match c.work {
+                Work::Respond(mut parts) => {
+                    e.conn.complete(c.ticket, parts.response(), &mut ctx);
+                }
+                Work::Stream(mut parts, len, shared) => {
+                    let r = parts.response();
+                    if e.conn.stream_start(c.ticket, r.status, r.headers, len, &mut ctx) {
+                        e.streams.push(shared);
+                    } else {
+                        shared.close(); // its request timed out meanwhile
+                    }
+                }
+                Work::Data(piece) => {
+                    if e.conn.stream_write(seq, Body::Ext(piece), &mut ctx).is_err() {
+                        e.conn.stream_abort(seq, &mut ctx);
+                    }
+                }
+                Work::End(trailers) => {
+                    let _ = e.conn.stream_end(seq, &trailers, &mut ctx);
+                    e.streams.retain(|s| s.origin().ticket.seq != seq);
+                }
+                Work::Abort => {
+                    e.conn.stream_abort(seq, &mut ctx);
+                    e.streams.retain(|s| s.origin().ticket.seq != seq);
+                }
+            }
             self.drive(idx);
         }
     }
@@ -412,6 +447,8 @@ impl Worker {
             batch: &mut self.batch,
             token: idx,
             gen: e.gen,
+            budget: limits.max_unsent,
+            streams: &mut e.streams,
         };
         let mut ctx = Ctx {
             cfg,
@@ -460,6 +497,9 @@ impl Worker {
         let mut e = self.conns.remove(idx);
         let _ = self.poll.registry().deregister(&mut e.stream);
         e.conn.release(&mut self.pool);
+        for s in e.streams {
+            s.close();
+        }
         self.gens[idx] = self.gens[idx].wrapping_add(1);
         self.stats.open.fetch_sub(1, Ordering::Relaxed);
     }

@@ -41,3 +41,11 @@ def deferred():
     yield p
     code, _, err = p.stop()
     assert code == 0, err
+
+
+@pytest.fixture
+def stream():
+    p = start("stream")
+    yield p
+    code, _, err = p.stop()
+    assert code == 0, err

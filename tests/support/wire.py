@@ -34,15 +34,40 @@ class Proc:
             raise AssertionError("server did not stop on SIGTERM")
         return self.proc.returncode, out, err
 
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def _fill(sock, buf, until):
+    while not until(buf):
+        d = sock.recv(65536)
+        if not d:
+            raise EOFError(f"closed after {buf[-200:]!r}")
+        buf += d
+    return buf
+
+
+def _read_chunked(sock, rest):
+    body = b""
+    while True:
+        rest = _fill(sock, rest, lambda b: b"\r\n" in b)
+        line, _, rest = rest.partition(b"\r\n")
+        n = int(line.split(b";")[0], 16)
+        if n == 0:
+            rest = _fill(sock, rest, lambda b: b.startswith(b"\r\n") or b"\r\n\r\n" in b)
+            end = 2 if rest.startswith(b"\r\n") else rest.index(b"\r\n\r\n") + 4
+            return body, rest[end:]
+        rest = _fill(sock, rest, lambda b: len(b) >= n + 2)
+        assert rest[n : n + 2] == b"\r\n", "chunk data not followed by CRLF"
+        body += rest[:n]
+        rest = rest[n + 2 :]
 
 
 def read_response(sock, buf=b""):
-    """Reads one response (Content-Length framed). Returns (status, headers, body, rest)."""
-    while b"\r\n\r\n" not in buf:
-        d = sock.recv(65536)
-        if not d:
-            raise EOFError(f"closed after {buf!r}")
-        buf += d
+    """Reads one response (Content-Length or chunked). Returns (status,
+    headers, body, rest)."""
+    buf = _fill(sock, buf, lambda b: b"\r\n\r\n" in b)
     head, _, rest = buf.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     status = int(lines[0].split()[1])
@@ -50,6 +75,9 @@ def read_response(sock, buf=b""):
     for l in lines[1:]:
         k, _, v = l.partition(b":")
         headers[k.strip().lower().decode()] = v.strip().decode()
+    if headers.get("transfer-encoding") == "chunked":
+        body, rest = _read_chunked(sock, rest)
+        return status, headers, body, rest
     n = int(headers.get("content-length", "0"))
     while len(rest) < n:
         d = sock.recv(65536)
