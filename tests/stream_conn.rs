@@ -1,5 +1,6 @@
-//! Streamed responses through the connection core: framing, order among
-//! pipelined responses, and the errors a producer can make.
+//! Streamed responses and protocol switches through the connection core:
+//! framing, order among pipelined responses, the errors a producer can make,
+//! and the handover of the connection.
 
 use std::io::IoSlice;
 
@@ -20,7 +21,9 @@ struct Svc {
 impl Service for Svc {
     fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
         match req.path {
+            _ if req.method == b"CONNECT" => self.deferred.push(res.defer()),
             b"/sd" => self.deferred.push(res.defer()),
+            b"/up" => res.upgrade(101, b"Upgrade: lines\r\n"),
             b"/slen" => self.streams.push(res.stream(200, b"X-A: 1\r\n", Some(6))),
             p if p.starts_with(b"/s") => self.streams.push(res.stream(200, b"", None)),
             p => res.send(Response {
@@ -255,4 +258,64 @@ fn no_body_for_204() {
     assert_eq!(r.write(t.seq, b"x"), Err(StreamError::NoBody));
     r.end(t.seq, b"").unwrap();
     assert_eq!(r.take(), "HTTP/1.1 204 No Content\r\nDate: D\r\n\r\n");
+}
+
+#[test]
+fn upgrade_hands_over_after_earlier_responses_with_the_bytes_past_it() {
+    let mut r = Rig::new();
+    r.send(b"GET /sd HTTP/1.1\r\n\r\nGET /up HTTP/1.1\r\nUpgrade: lines\r\nConnection: upgrade\r\n\r\nhello\nGET /a HTTP/1.1\r\n\r\n");
+    assert!(!r.conn.upgraded(), "an earlier response is pending");
+    assert!(
+        !r.conn.wants_read(&r.cfg.limits),
+        "the engine reads no more"
+    );
+    let t = r.svc.deferred[0];
+    let (conn, mut ctx) = (
+        &mut r.conn,
+        Ctx {
+            cfg: &r.cfg,
+            pool: &mut r.pool,
+            date: &r.date,
+        },
+    );
+    assert!(conn.complete(t, Response::empty(200), &mut ctx));
+    drop(ctx);
+    assert!(!r.conn.upgraded(), "not yet written");
+    assert_eq!(
+        r.take(),
+        "HTTP/1.1 200 OK\r\nDate: D\r\nContent-Length: 0\r\n\r\n\
+         HTTP/1.1 101 Switching Protocols\r\nDate: D\r\nConnection: upgrade\r\nUpgrade: lines\r\n\r\n"
+    );
+    assert!(r.conn.upgraded());
+    assert!(!r.conn.should_close());
+    assert_eq!(
+        r.conn.take_upgrade(&mut r.pool),
+        b"hello\nGET /a HTTP/1.1\r\n\r\n"
+    );
+}
+
+#[test]
+fn deferred_upgrade_drops_what_the_client_sent_against_the_protocol() {
+    let mut r = Rig::new();
+    r.send(
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nGET /a HTTP/1.1\r\n\r\n",
+    );
+    let t = r.svc.deferred[0];
+    assert_eq!(r.take(), "", "/a waits behind the CONNECT");
+    let (conn, mut ctx) = (
+        &mut r.conn,
+        Ctx {
+            cfg: &r.cfg,
+            pool: &mut r.pool,
+            date: &r.date,
+        },
+    );
+    assert!(conn.complete_upgrade(t, 200, b"", &mut ctx));
+    drop(ctx);
+    assert_eq!(
+        r.take(),
+        "HTTP/1.1 200 OK\r\nDate: D\r\n\r\n",
+        "no framing, nothing after"
+    );
+    assert!(r.conn.upgraded());
 }

@@ -67,9 +67,7 @@ impl Events {
 fn stream_result(r: Result<(), StreamError>) -> fastserve_result {
     match r {
         Ok(()) => FASTSERVE_RESULT_OK,
-        Err(StreamError::WouldBlock) => {
-            fail(FASTSERVE_RESULT_WOULD_BLOCK, StreamError::WouldBlock)
-        }
+        Err(StreamError::WouldBlock) => fail(FASTSERVE_RESULT_WOULD_BLOCK, StreamError::WouldBlock),
         Err(StreamError::Closed) => fail(FASTSERVE_RESULT_CLOSED, StreamError::Closed),
         Err(e) => invalid(e),
     }

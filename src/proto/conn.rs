@@ -31,6 +31,9 @@ pub struct Conn {
     eof: bool,
     /// `process` stopped under backpressure with input still buffered.
     stalled: bool,
+    /// A protocol switch was accepted: the host takes the connection once
+    /// the output is written.
+    upgraded: bool,
     bytes_in: u64,
     requests: u64,
 }
@@ -64,6 +67,7 @@ impl Conn {
             closing: false,
             eof: false,
             stalled: false,
+            upgraded: false,
             bytes_in: 0,
             requests: 0,
         }
@@ -206,7 +210,7 @@ impl Conn {
             && self.has_input()
             && (!self.no_more || self.reading_body());
         self.input.release_if_drained(ctx.pool);
-        if self.eof && (!self.backpressured(limits) || self.no_more) {
+        if self.eof && (!self.backpressured(limits) || self.no_more) && !self.upgraded {
             // nothing more can arrive: what is buffered and incomplete is dropped
             self.no_more = true;
             self.closing = true;
@@ -406,6 +410,7 @@ impl Conn {
             minor: req.minor_version,
             done: false,
             close_after: false,
+            upgrade: false,
         };
         svc.handle(&request, &mut res);
         if !res.done {
@@ -415,7 +420,10 @@ impl Conn {
             self.no_more = true;
         }
         self.input.pos += span.end;
-        if self.no_more {
+        if res.upgrade {
+            self.no_more = true;
+            self.upgraded = true;
+        } else if self.no_more {
             self.closing = true;
         }
         self.sync_released();
@@ -519,6 +527,47 @@ impl Conn {
         self.no_more = true;
         self.closing = true;
         self.input.discard();
+    }
+
+    /// Completes the deferred response `ticket` with a protocol switch (see
+    /// [`Responder::upgrade`]). Responses to requests the client sent after
+    /// it, against the protocol, are dropped. Returns false for an unknown
+    /// ticket.
+    pub fn complete_upgrade(
+        &mut self,
+        ticket: Ticket,
+        status: u16,
+        headers: &[u8],
+        ctx: &mut Ctx<'_>,
+    ) -> bool {
+        let (date, server) = (ctx.date, ctx.cfg.server_name.as_deref());
+        self.slots.truncate_after(ticket.seq);
+        let done = self.slots.fill(ticket.seq, ctx.pool, |dst| {
+            render::switch_head(dst, status, server, date, headers);
+            None
+        });
+        if done {
+            self.no_more = true;
+            self.closing = false;
+            self.upgraded = true;
+            self.sync_released();
+        }
+        done
+    }
+
+    /// Whether a protocol switch was accepted and every response is
+    /// written: the host now takes the connection over, with
+    /// [`Conn::take_upgrade`].
+    pub fn upgraded(&self) -> bool {
+        self.upgraded && self.slots.held() == 0 && self.slots.out.unsent() == 0
+    }
+
+    /// The bytes the client sent past the request that switched protocols
+    /// (the new protocol's first bytes). Returns the buffers to `pool`.
+    pub fn take_upgrade(&mut self, pool: &mut super::BufPool) -> Vec<u8> {
+        let rest = self.input.avail().to_vec();
+        self.release(pool);
+        rest
     }
 
     /// Answers the oldest deferred response still pending with `status` (its

@@ -140,6 +140,8 @@ pub(crate) enum ConnHeader {
     KeepAlive,
     /// The connection closes after this response.
     Close,
+    /// A 101: the connection switches to the protocol named in `Upgrade`.
+    Upgrade,
 }
 
 /// The connection header of a response: `closing` when no further request

@@ -186,6 +186,7 @@ pub(crate) fn head(
         ConnHeader::None => {}
         ConnHeader::KeepAlive => dst.extend_from_slice(b"Connection: keep-alive\r\n"),
         ConnHeader::Close => dst.extend_from_slice(b"Connection: close\r\n"),
+        ConnHeader::Upgrade => dst.extend_from_slice(b"Connection: upgrade\r\n"),
     }
     dst.extend_from_slice(extra);
     dst.extend_from_slice(b"\r\n");
@@ -242,6 +243,23 @@ pub(crate) fn stream_head(
         dst.truncate(dst.len() - 2);
         dst.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
     }
+}
+
+/// Renders the head that switches protocols: a 101 says `Connection:
+/// upgrade`; neither it nor a 2xx to `CONNECT` has a body or its framing.
+pub(crate) fn switch_head(
+    dst: &mut Vec<u8>,
+    status: u16,
+    server: Option<&[u8]>,
+    date: &[u8; DATE_LEN],
+    extra: &[u8],
+) {
+    let conn = if status == 101 {
+        ConnHeader::Upgrade
+    } else {
+        ConnHeader::None
+    };
+    head(dst, status, server, date, None, conn, extra);
 }
 
 /// A response rendered once, at route registration, and served by copying it
@@ -306,6 +324,7 @@ impl StaticResponse {
             ConnHeader::None => {}
             ConnHeader::KeepAlive => dst.extend_from_slice(b"Connection: keep-alive\r\n"),
             ConnHeader::Close => dst.extend_from_slice(b"Connection: close\r\n"),
+            ConnHeader::Upgrade => dst.extend_from_slice(b"Connection: upgrade\r\n"),
         }
         dst.extend_from_slice(b"\r\n");
         if !head_only {

@@ -30,6 +30,8 @@ pub struct Responder<'a> {
     /// A body delimited by the connection's end was started: no request
     /// after this one is served.
     pub(crate) close_after: bool,
+    /// The connection is handed over once this response is written.
+    pub(crate) upgrade: bool,
 }
 
 impl Responder<'_> {
@@ -73,6 +75,20 @@ impl Responder<'_> {
         self.close_after |= close;
         self.done = true;
         ticket
+    }
+
+    /// Accepts a protocol switch: sends `status` (101 for `Upgrade`, 2xx
+    /// for `CONNECT`) with `headers` and no body. Once it and every earlier
+    /// response are written, [`super::Conn::upgraded`] says so and the
+    /// host takes the connection over.
+    pub fn upgrade(&mut self, status: u16, headers: &[u8]) {
+        let (date, server) = (self.date, self.cfg.server_name.as_deref());
+        self.out.emit(self.seq, self.pool, |dst| {
+            render::switch_head(dst, status, server, date, headers);
+            None
+        });
+        self.upgrade = true;
+        self.done = true;
     }
 
     /// Promises a response later, through [`super::Conn::complete`] with this ticket.

@@ -276,6 +276,13 @@ impl Slots {
         r.map(|()| framing)
     }
 
+    /// Drops every response after `seq` (nothing may follow it).
+    pub(crate) fn truncate_after(&mut self, seq: u64) {
+        if let Some(i) = self.index(seq) {
+            self.held.truncate(i + 1);
+        }
+    }
+
     /// Moves leading completed responses, and what a leading stream has
     /// so far, to the writer.
     fn release(&mut self, pool: &mut BufPool) {

@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::mailbox::{Completion, Mailbox, Work};
-use super::stream::{StreamState, Stream, StreamEvents};
 use super::parts::Parts;
+use super::stream::{Stream, StreamEvents, StreamState};
 use crate::proto::{self, valid_header_field, valid_status, ExtBody, Ticket};
 
 /// Where a deferred response goes back to.

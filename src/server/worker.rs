@@ -301,14 +301,19 @@ impl Worker {
                 }
                 Work::Stream(mut parts, len, shared) => {
                     let r = parts.response();
-                    if e.conn.stream_start(c.ticket, r.status, r.headers, len, &mut ctx) {
+                    if e.conn
+                        .stream_start(c.ticket, r.status, r.headers, len, &mut ctx)
+                    {
                         e.streams.push(shared);
                     } else {
                         shared.close(); // its request timed out meanwhile
                     }
                 }
                 Work::Data(piece) => {
-                    if e.conn.stream_write(seq, Body::Ext(piece), &mut ctx).is_err() {
+                    if e.conn
+                        .stream_write(seq, Body::Ext(piece), &mut ctx)
+                        .is_err()
+                    {
                         e.conn.stream_abort(seq, &mut ctx);
                     }
                 }
