@@ -26,6 +26,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("request.rs", "Requests and responses"),
     ("deferred.rs", "Deferred responses"),
     ("stream.rs", "Streamed responses"),
+    ("upgrade.rs", "Protocol switches"),
     ("batch.rs", "Batch routes"),
     ("conn.rs", "Sans-I/O connection"),
     ("parse.rs", "Parser"),

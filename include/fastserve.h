@@ -1117,6 +1117,49 @@ enum fastserve_result fastserve_stream_end(struct fastserve_stream *s);
 void fastserve_stream_abort(struct fastserve_stream *s);
 
 /* ==========================================================================
+ * Protocol switches
+ *
+ * Protocol switches: a handler accepts `Upgrade` (say, WebSocket) or a
+ * `CONNECT`, and once its response and every earlier one are written the
+ * library hands the socket, and any bytes it read past the request, to the
+ * application and never touches it again.
+ * ========================================================================== */
+
+/**
+ * Takes a connection after a protocol switch, on the connection's worker
+ * thread. `fd` is the connected socket, non-blocking, now owned by the
+ * callee (close it when done); `data` holds the `len` bytes the client sent
+ * past the request, valid during the call. When the connection failed
+ * before the switch was written, `fd` is -1 and `len` 0: free `userdata`.
+ * Called exactly once. Must not block the worker: hand `fd` to another
+ * thread or event loop.
+ */
+typedef void (*fastserve_upgrade_fn)(void *userdata, int fd, const char *data, size_t len);
+
+/**
+ * Accepts a protocol switch. `status` is 101, answering a request with
+ * `Upgrade` (the headers set on `res` should name the protocol, as
+ * `Upgrade: websocket`; the library adds `Connection: upgrade`), or a
+ * 2xx answering a `CONNECT`. The response has no body. Requests the
+ * client pipelined after this one are not served.
+ *
+ * Works on the handler's own `res` and on a deferred handle, which this
+ * call consumes whatever its result. On success `on_upgrade` is called
+ * exactly once, as `fastserve_upgrade_fn` says; not at all on failure.
+ *
+ * # Safety
+ * `res` is the response of the handler call running on this thread, or
+ * a deferred handle not yet sent, used by one thread at a time;
+ * `on_upgrade` is callable as described with `userdata`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_response_upgrade(struct fastserve_response *res,
+                                                 uint16_t status,
+                                                 fastserve_upgrade_fn on_upgrade,
+                                                 void *userdata);
+
+/* ==========================================================================
  * Batch routes
  *
  * Batch routes hand every request for them that a worker read in one

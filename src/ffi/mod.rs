@@ -107,6 +107,7 @@ pub mod pico;
 pub mod request;
 pub mod server;
 pub mod stream;
+pub mod upgrade;
 
 pub use error::fastserve_result;
 

@@ -163,9 +163,11 @@ pub(crate) unsafe fn route_args<'a>(
     };
     // SAFETY: readable for `path_len` bytes by contract.
     let path = unsafe { bytes(path, path_len) }.ok_or_else(|| null_with_len("path", path_len))?;
-    if path.first() != Some(&b'/') && path != b"*" {
+    // a CONNECT target is an authority (host:port)
+    let connect = method == Some(b"CONNECT".as_slice());
+    if path.first() != Some(&b'/') && path != b"*" && !(connect && !path.is_empty()) {
         return Err(invalid(format_args!(
-            "route path {} must start with '/' (or be \"*\")",
+            "route path {} must start with '/' (or be \"*\", or an authority for CONNECT)",
             Quoted(path)
         )));
     }

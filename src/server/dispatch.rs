@@ -7,7 +7,7 @@ use super::batch::Batcher;
 use super::mailbox::Mailbox;
 use super::response::{Origin, Outcome, ResponseBuilder};
 use super::router::{ErrorPages, Router, Target};
-use super::stream::StreamState;
+use super::stream::{StreamState, UpgradeHook};
 use crate::proto::{Request, Responder, Service};
 
 /// The worker's services, lent to one connection's `process` call.
@@ -23,6 +23,8 @@ pub(crate) struct Dispatch<'a> {
     pub(crate) budget: usize,
     /// The connection's open streams, told when it closes.
     pub(crate) streams: &'a mut Vec<Arc<StreamState>>,
+    /// Who takes the connection after a protocol switch.
+    pub(crate) upgrade: &'a mut Option<UpgradeHook>,
 }
 
 impl Service for Dispatch<'_> {
@@ -54,6 +56,10 @@ impl Service for Dispatch<'_> {
                 let p = b.response();
                 res.stream(p.status, p.headers, len);
                 self.streams.push(shared);
+            }
+            Outcome::Upgrade(status, hook) => {
+                res.upgrade(status, b.response().headers);
+                *self.upgrade = Some(hook);
             }
         }
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use mio::Waker;
 
 use super::parts::Parts;
-use super::stream::StreamState;
+use super::stream::{StreamState, UpgradeHook};
 use crate::proto::{ExtBody, Ticket};
 
 /// Work for a connection, on its way back to the worker that owns it.
@@ -28,6 +28,9 @@ pub(crate) enum Work {
     End(Vec<u8>),
     /// A stream cut off.
     Abort,
+    /// A deferred response that switches protocols: its head, and who takes
+    /// the connection.
+    Upgrade(Parts, UpgradeHook),
 }
 
 /// The worker's inbox; any thread may post.

@@ -24,7 +24,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 pub use batch::{Batch, BatchHandler};
 pub use response::{BuildError, ResponseBuilder};
 pub use router::{Handler, Router, Target};
-pub use stream::{Stream, StreamError, StreamEvent, StreamEvents};
+pub use stream::{Stream, StreamError, StreamEvent, StreamEvents, UpgradeHook, Upgraded};
 pub use timers::Timeouts;
 
 use crate::proto::flat::{Columns, ReplyError};

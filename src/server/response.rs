@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::mailbox::{Completion, Mailbox, Work};
 use super::parts::Parts;
-use super::stream::{Stream, StreamEvents, StreamState};
+use super::stream::{Stream, StreamEvents, StreamState, UpgradeHook};
 use crate::proto::{self, valid_header_field, valid_status, ExtBody, Ticket};
 
 /// Where a deferred response goes back to.
@@ -30,6 +30,8 @@ enum State {
     Deferred,
     /// Streamed: the head goes out when the handler returns.
     Streamed,
+    /// Switches protocols when the handler returns.
+    Upgrade,
 }
 
 /// What the worker does once a handler returned.
@@ -38,6 +40,8 @@ pub(crate) enum Outcome {
     Defer,
     /// Start a stream with this length, if announced.
     Stream(Option<usize>, Arc<StreamState>),
+    /// Switch protocols with this status, and hand the connection over.
+    Upgrade(u16, UpgradeHook),
 }
 
 /// A response under construction.
@@ -50,6 +54,8 @@ pub struct ResponseBuilder {
     detached: bool,
     /// What an inline stream starts with.
     stream: Option<(Option<usize>, Arc<StreamState>)>,
+    /// What an inline protocol switch hands over to.
+    upgrade: Option<(u16, UpgradeHook)>,
 }
 
 impl Default for ResponseBuilder {
@@ -60,6 +66,7 @@ impl Default for ResponseBuilder {
             origin: None,
             detached: false,
             stream: None,
+            upgrade: None,
         }
     }
 }
@@ -108,6 +115,10 @@ impl ResponseBuilder {
             State::Deferred => Outcome::Defer,
             State::Streamed => match self.stream.take() {
                 Some((len, shared)) => Outcome::Stream(len, shared),
+                None => Outcome::Send,
+            },
+            State::Upgrade => match self.upgrade.take() {
+                Some((status, hook)) => Outcome::Upgrade(status, hook),
                 None => Outcome::Send,
             },
             State::Open if !ok => {
@@ -233,6 +244,35 @@ impl ResponseBuilder {
             self.stream = Some((len, s.shared().clone()));
         }
         Ok(s)
+    }
+
+    /// Accepts a protocol switch: `status` is 101 (for `Upgrade`) or a 2xx
+    /// (for `CONNECT`), sent with the headers set so far and no body. Once
+    /// it and every earlier response on the connection are written, the
+    /// engine lets go of the connection and `hook` takes it, with the bytes
+    /// the client sent past the request. The engine never touches it again.
+    pub fn upgrade(&mut self, status: u16, hook: UpgradeHook) -> Result<(), BuildError> {
+        self.open()?;
+        if status != 101 && !(200..300).contains(&status) {
+            return Err(BuildError::InvalidStatus);
+        }
+        self.parts.status = status;
+        self.parts.body.clear();
+        self.parts.ext = None;
+        if self.detached {
+            let origin = self.origin.take().ok_or(BuildError::Closed)?;
+            self.state = State::Sent;
+            origin.mailbox.post(Completion {
+                token: origin.token,
+                gen: origin.gen,
+                ticket: origin.ticket,
+                work: Work::Upgrade(std::mem::take(&mut self.parts), hook),
+            });
+        } else {
+            self.state = State::Upgrade;
+            self.upgrade = Some((status, hook));
+        }
+        Ok(())
     }
 
     /// Detaches the response from the handler call: the returned builder may

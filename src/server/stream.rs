@@ -2,6 +2,7 @@
 //! its byte budget, and the events that tell it to go on or stop.
 
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -271,3 +272,15 @@ impl Drop for Stream {
         }
     }
 }
+
+/// A connection handed over after a protocol switch: the socket (still
+/// non-blocking) and the bytes the client sent past the request that the
+/// engine had already read.
+pub struct Upgraded {
+    pub fd: OwnedFd,
+    pub rest: Vec<u8>,
+}
+
+/// Takes the connection after a protocol switch, on the worker thread;
+/// `None` when the connection failed before the switch was written.
+pub type UpgradeHook = Box<dyn FnOnce(Option<Upgraded>) + Send>;

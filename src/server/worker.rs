@@ -2,7 +2,7 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use super::batch::{Batcher, Origin};
 use super::dispatch::Dispatch;
 use super::mailbox::{Mailbox, Work};
 use super::response::ResponseBuilder;
-use super::stream::StreamState;
+use super::stream::{StreamState, UpgradeHook, Upgraded};
 use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
 use super::{Shared, Stats};
 use crate::parse::Header;
@@ -40,6 +40,8 @@ struct Entry {
     clocks: Clocks,
     /// Streams started and not ended: told when the connection closes.
     streams: Vec<Arc<StreamState>>,
+    /// Who takes the connection after an accepted protocol switch.
+    upgrade: Option<UpgradeHook>,
 }
 
 impl Entry {
@@ -256,6 +258,7 @@ impl Worker {
                         hup: false,
                         queued: false,
                         streams: Vec::new(),
+                        upgrade: None,
                         clocks: Clocks {
                             last_io: self.now,
                             armed: NEVER,
@@ -284,8 +287,10 @@ impl Worker {
             let idx = c.token;
             let Some(e) = self.conns.get_mut(idx).filter(|e| e.gen == c.gen) else {
                 // the connection closed; its slot may have been reused
-                if let Work::Stream(_, _, shared) = c.work {
-                    shared.close();
+                match c.work {
+                    Work::Stream(_, _, shared) => shared.close(),
+                    Work::Upgrade(_, hook) => hand_over(hook, None),
+                    _ => {}
                 }
                 continue;
             };
@@ -324,6 +329,13 @@ impl Worker {
                 Work::Abort => {
                     e.conn.stream_abort(seq, &mut ctx);
                     e.streams.retain(|s| s.origin().ticket.seq != seq);
+                }
+                Work::Upgrade(parts, hook) => {
+                    if e.conn.complete_upgrade(c.ticket, parts.status, &parts.headers, &mut ctx) {
+                        e.upgrade = Some(hook);
+                    } else {
+                        hand_over(hook, None); // its request timed out meanwhile
+                    }
                 }
             }
             self.drive(idx);
@@ -454,6 +466,7 @@ impl Worker {
             gen: e.gen,
             budget: limits.max_unsent,
             streams: &mut e.streams,
+            upgrade: &mut e.upgrade,
         };
         let mut ctx = Ctx {
             cfg,
@@ -484,6 +497,10 @@ impl Worker {
                 }
             }
         }
+        if e.conn.upgraded() {
+            self.release_upgraded(idx);
+            return false;
+        }
         if e.conn.should_close() {
             self.close(idx);
             return false;
@@ -498,6 +515,23 @@ impl Worker {
         true
     }
 
+    /// Lets go of a connection that switched protocols: its socket goes,
+    /// open, to whoever accepted the switch.
+    fn release_upgraded(&mut self, idx: usize) {
+        let mut e = self.conns.remove(idx);
+        let _ = self.poll.registry().deregister(&mut e.stream);
+        let rest = e.conn.take_upgrade(&mut self.pool);
+        self.gens[idx] = self.gens[idx].wrapping_add(1);
+        self.stats.open.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: the descriptor is the stream's own, taken from it here and
+        // owned by the `OwnedFd` alone from now on.
+        let fd = unsafe { OwnedFd::from_raw_fd(e.stream.into_raw_fd()) };
+        match e.upgrade.take() {
+            Some(hook) => hand_over(hook, Some(Upgraded { fd, rest })),
+            None => drop(fd),
+        }
+    }
+
     fn close(&mut self, idx: usize) {
         let mut e = self.conns.remove(idx);
         let _ = self.poll.registry().deregister(&mut e.stream);
@@ -505,9 +539,17 @@ impl Worker {
         for s in e.streams {
             s.close();
         }
+        if let Some(hook) = e.upgrade {
+            hand_over(hook, None);
+        }
         self.gens[idx] = self.gens[idx].wrapping_add(1);
         self.stats.open.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// Runs an upgrade hook; a panic in it must not take the worker down.
+fn hand_over(hook: UpgradeHook, conn: Option<Upgraded>) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(conn)));
 }
 
 fn read(s: &TcpStream, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {

@@ -49,3 +49,11 @@ def stream():
     yield p
     code, _, err = p.stop()
     assert code == 0, err
+
+
+@pytest.fixture
+def upgrade():
+    p = start("upgrade")
+    yield p
+    code, _, err = p.stop()
+    assert code == 0, err
