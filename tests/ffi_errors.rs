@@ -117,7 +117,7 @@ fn server_refusals_name_the_argument_and_the_system_error() {
         assert_eq!(r, FASTSERVE_RESULT_INVALID_ARGUMENT);
         assert_eq!(
             last_error(),
-            r#"route path "hello" must start with '/' (or be "*")"#
+            r#"route path "hello" must start with '/' (or be "*", or an authority for CONNECT)"#
         );
         let (path, path_len) = s("/hello");
         let r = fastserve_server_route_static(

@@ -7,8 +7,8 @@ use std::io::IoSlice;
 use fastserve::parse::Header;
 use fastserve::proto::date::DATE_LEN;
 use fastserve::proto::{
-    Body, BufPool, Conn, Ctx, ProtoConfig, Request, Responder, Response, Service, StreamError,
-    Ticket,
+    Body, BodyPiece, BodyPlan, BufPool, Conn, Ctx, Flow, ProtoConfig, Request, Responder, Response,
+    Service, StreamError, Ticket,
 };
 
 /// Streams `/s*` (deferring the start for `/sd`), answers the rest at once.
@@ -16,11 +16,43 @@ use fastserve::proto::{
 struct Svc {
     streams: Vec<Ticket>,
     deferred: Vec<Ticket>,
+    /// Pieces of streamed request bodies: (seq, piece).
+    pieces: Vec<(u64, String)>,
+    /// Pause after each piece.
+    pause: bool,
 }
 
 impl Service for Svc {
+    fn body_plan(&mut self, req: &Request<'_>) -> BodyPlan {
+        BodyPlan {
+            max_body: req.path.starts_with(b"/in").then_some(10),
+            stream: req.path.starts_with(b"/in"),
+        }
+    }
+
+    fn body(&mut self, seq: u64, piece: BodyPiece<'_>) -> Flow {
+        let p = match piece {
+            BodyPiece::Data(d) => String::from_utf8_lossy(d).into_owned(),
+            BodyPiece::End => "<end>".into(),
+            BodyPiece::Aborted => "<aborted>".into(),
+        };
+        self.pieces.push((seq, p));
+        if self.pause {
+            Flow::Pause
+        } else {
+            Flow::Continue
+        }
+    }
+
     fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
         match req.path {
+            b"/in" => {
+                assert!(req.body_follows && req.body.is_empty());
+                res.read_body();
+                self.deferred.push(res.defer());
+            }
+            b"/in-later" | b"/in-unread" => self.deferred.push(res.defer()),
+            b"/in-answered" => res.send(Response::empty(403)),
             _ if req.method == b"CONNECT" => self.deferred.push(res.defer()),
             b"/sd" => self.deferred.push(res.defer()),
             b"/up" => res.upgrade(101, b"Upgrade: lines\r\n"),
@@ -318,4 +350,139 @@ fn deferred_upgrade_drops_what_the_client_sent_against_the_protocol() {
         "no framing, nothing after"
     );
     assert!(r.conn.upgraded());
+}
+
+fn pieces(r: &Rig) -> Vec<&str> {
+    r.svc.pieces.iter().map(|(_, p)| p.as_str()).collect()
+}
+
+#[test]
+fn streamed_body_arrives_in_pieces_then_the_next_request() {
+    let mut r = Rig::new();
+    r.send(b"POST /in HTTP/1.1\r\nContent-Length: 7\r\n\r\nabc");
+    assert_eq!(pieces(&r), ["abc"]);
+    r.send(b"defgGET /a HTTP/1.1\r\n\r\n");
+    assert_eq!(pieces(&r), ["abc", "defg", "<end>"]);
+    let t = r.svc.deferred[0];
+    let (conn, mut ctx) = (
+        &mut r.conn,
+        Ctx {
+            cfg: &r.cfg,
+            pool: &mut r.pool,
+            date: &r.date,
+        },
+    );
+    assert!(conn.complete(t, Response::empty(201), &mut ctx));
+    drop(ctx);
+    let out = r.take();
+    assert!(
+        out.starts_with("HTTP/1.1 201 Created\r\n") && out.ends_with("\r\n\r\n/a"),
+        "{out}"
+    );
+}
+
+#[test]
+fn streamed_chunked_body_with_pause_and_resume() {
+    let mut r = Rig::new();
+    r.svc.pause = true;
+    r.send(
+        b"POST /in-later HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert!(pieces(&r).is_empty());
+    assert_eq!(r.take(), "", "no 100 Continue before the handler reads");
+    assert!(
+        !r.conn.wants_read(&r.cfg.limits),
+        "nothing is read before the handler asks"
+    );
+    let seq = r.svc.deferred[0].seq;
+    let (conn, mut ctx) = (
+        &mut r.conn,
+        Ctx {
+            cfg: &r.cfg,
+            pool: &mut r.pool,
+            date: &r.date,
+        },
+    );
+    assert!(conn.read_body(seq, &mut ctx));
+    drop(ctx);
+    assert_eq!(r.take(), "HTTP/1.1 100 Continue\r\n\r\n");
+    assert!(r.conn.wants_read(&r.cfg.limits));
+    r.send(b"3\r\nabc\r\n2\r\nde\r\n");
+    assert_eq!(
+        pieces(&r),
+        ["abcde"],
+        "decoded in place, one piece per read"
+    );
+    assert!(!r.conn.wants_read(&r.cfg.limits), "paused");
+    let (conn, mut ctx) = (
+        &mut r.conn,
+        Ctx {
+            cfg: &r.cfg,
+            pool: &mut r.pool,
+            date: &r.date,
+        },
+    );
+    conn.read_body(seq, &mut ctx);
+    drop(ctx);
+    r.send(b"1\r\nf\r\n0\r\n\r\n");
+    assert_eq!(pieces(&r), ["abcde", "f", "<end>"]);
+}
+
+#[test]
+fn streamed_body_past_the_route_limit_is_413() {
+    let mut r = Rig::new();
+    r.send(b"POST /in HTTP/1.1\r\nContent-Length: 11\r\n\r\n");
+    assert!(
+        r.take().starts_with("HTTP/1.1 413 "),
+        "known too long before reading"
+    );
+    assert!(r.conn.should_close());
+
+    let mut r = Rig::new();
+    r.send(b"POST /in HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n");
+    assert_eq!(
+        pieces(&r),
+        ["<aborted>"],
+        "16 bytes decoded at once: none passed on"
+    );
+    let out = r.take();
+    assert!(
+        out.starts_with("HTTP/1.1 413 ") && out.contains("Connection: close"),
+        "{out}"
+    );
+    assert!(r.conn.should_close());
+}
+
+#[test]
+fn a_body_the_handler_does_not_want_closes_the_connection() {
+    let mut r = Rig::new();
+    r.send(b"POST /in-answered HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcdeGET /a HTTP/1.1\r\n\r\n");
+    assert!(r.take().starts_with("HTTP/1.1 403 "));
+    assert!(pieces(&r).is_empty() && r.conn.should_close());
+
+    let mut r = Rig::new();
+    r.send(b"POST /in-unread HTTP/1.1\r\nContent-Length: 5\r\n\r\n");
+    let t = r.svc.deferred[0];
+    let (conn, mut ctx) = (
+        &mut r.conn,
+        Ctx {
+            cfg: &r.cfg,
+            pool: &mut r.pool,
+            date: &r.date,
+        },
+    );
+    assert!(conn.complete(t, Response::empty(200), &mut ctx));
+    drop(ctx);
+    assert!(r.take().contains("Connection: close"));
+    assert!(r.conn.should_close());
+}
+
+#[test]
+fn client_leaving_mid_body_aborts_it() {
+    let mut r = Rig::new();
+    r.send(b"POST /in HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc");
+    r.conn.received_eof();
+    r.send(b"");
+    assert_eq!(pieces(&r), ["abc", "<aborted>"]);
+    assert!(r.conn.should_close() || r.take().contains("Connection: close"));
 }

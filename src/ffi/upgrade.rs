@@ -18,9 +18,8 @@ use crate::server::{ResponseBuilder, Upgraded};
 /// before the switch was written, `fd` is -1 and `len` 0: free `userdata`.
 /// Called exactly once. Must not block the worker: hand `fd` to another
 /// thread or event loop.
-pub type fastserve_upgrade_fn = Option<
-    unsafe extern "C" fn(userdata: *mut c_void, fd: c_int, data: *const c_char, len: usize),
->;
+pub type fastserve_upgrade_fn =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, fd: c_int, data: *const c_char, len: usize)>;
 
 /// The C caller's callback and its pointer.
 struct Hook {

@@ -7,7 +7,7 @@ use super::framing::{self, BodyFraming, ConnHeader};
 use super::reader::{Input, Reading};
 use super::render::{self, Body, Response};
 use super::request::{Request, Ticket};
-use super::responder::{Responder, Service};
+use super::responder::{BodyPiece, Flow, Responder, Service};
 use super::slots::Slots;
 use super::stream::{self, StreamError};
 use super::{Ctx, Limits};
@@ -34,6 +34,10 @@ pub struct Conn {
     /// A protocol switch was accepted: the host takes the connection once
     /// the output is written.
     upgraded: bool,
+    /// The body being streamed to the service, if any.
+    body: Option<BodyStream>,
+    /// The largest body the current request may have.
+    max_body: usize,
     bytes_in: u64,
     requests: u64,
 }
@@ -45,6 +49,28 @@ impl Default for Conn {
 }
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// A request body passed to the service in pieces.
+struct BodyStream {
+    seq: u64,
+    /// Bytes still to come, or `None` when chunked.
+    left: Option<usize>,
+    total: usize,
+    max: usize,
+    gate: Gate,
+    /// The client waits for `100 Continue` before sending the body.
+    expect_continue: bool,
+}
+
+/// Whether a streamed body is read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// The handler has not asked for it yet.
+    Waiting,
+    Open,
+    /// The service asked for a pause.
+    Paused,
+}
 
 /// Where a complete request lies in the unprocessed input: the head's
 /// length, the body's range, and the bytes it used in all.
@@ -68,6 +94,8 @@ impl Conn {
             eof: false,
             stalled: false,
             upgraded: false,
+            body: None,
+            max_body: 0,
             bytes_in: 0,
             requests: 0,
         }
@@ -112,7 +140,10 @@ impl Conn {
     /// and once reading has ended.
     #[inline]
     pub fn wants_read(&self, limits: &Limits) -> bool {
-        (!self.no_more || self.reading_body()) && !self.eof && !self.backpressured(limits)
+        (!self.no_more || self.reading_body())
+            && !self.eof
+            && !self.backpressured(limits)
+            && self.body.as_ref().is_none_or(|b| b.gate == Gate::Open)
     }
 
     /// Whether `process` would take buffered requests now: backpressure held
@@ -162,7 +193,12 @@ impl Conn {
                         body: head..head + len,
                         end: head + len,
                     };
-                    self.dispatch(svc, ctx, headers, span, None);
+                    self.dispatch(svc, ctx, headers, span, None, false);
+                }
+                Reading::Stream => {
+                    if !self.pump_body(svc, ctx) {
+                        break;
+                    }
                 }
                 Reading::Chunked { head, decoded } => {
                     let start = self.input.pos + head + decoded;
@@ -177,7 +213,7 @@ impl Conn {
                             self.input.buf.truncate(start + len);
                             let decoded = decoded + len;
                             self.input.reading = Reading::Chunked { head, decoded };
-                            if decoded > limits.max_body {
+                            if decoded > self.max_body {
                                 self.fail(413, ctx);
                             }
                             break;
@@ -187,7 +223,7 @@ impl Conn {
                             // the bytes after the body were moved to follow it
                             self.input.buf.truncate(start + len + rest);
                             self.input.reading = Reading::Head;
-                            if total > limits.max_body {
+                            if total > self.max_body {
                                 self.fail(413, ctx);
                                 break;
                             }
@@ -196,7 +232,7 @@ impl Conn {
                                 body: head..head + total,
                                 end: head + total,
                             };
-                            self.dispatch(svc, ctx, headers, span, None);
+                            self.dispatch(svc, ctx, headers, span, None, false);
                         }
                         Err(_) => {
                             self.fail(400, ctx);
@@ -210,6 +246,9 @@ impl Conn {
             && self.has_input()
             && (!self.no_more || self.reading_body());
         self.input.release_if_drained(ctx.pool);
+        if self.eof && self.body.is_some() {
+            self.abort_body(400, svc, ctx); // the client left mid-body
+        }
         if self.eof && (!self.backpressured(limits) || self.no_more) && !self.upgraded {
             // nothing more can arrive: what is buffered and incomplete is dropped
             self.no_more = true;
@@ -292,9 +331,19 @@ impl Conn {
         if !f.keep_alive {
             self.no_more = true;
         }
+        self.max_body = limits.max_body;
+        if !matches!(f.body, BodyFraming::None | BodyFraming::Length(0)) {
+            let view = view(&req, fields, &[], &avail[..head], self.next_seq, false);
+            let plan = svc.body_plan(&view);
+            self.max_body = plan.max_body.unwrap_or(limits.max_body);
+            self.input.body_cap = self.max_body;
+            if plan.stream {
+                return self.start_body(svc, ctx, req, fields, head, f);
+            }
+        }
         let len = match f.body {
             BodyFraming::None => 0,
-            BodyFraming::Length(len) if len > limits.max_body => {
+            BodyFraming::Length(len) if len > self.max_body => {
                 self.fail(413, ctx);
                 return false;
             }
@@ -320,8 +369,157 @@ impl Conn {
             body: head..head + len,
             end: head + len,
         };
-        self.dispatch(svc, ctx, &mut [], span, Some((req, fields)));
+        self.dispatch(svc, ctx, &mut [], span, Some((req, fields)), false);
         true
+    }
+
+    /// Hands a request whose body is streamed to the service now, with its
+    /// head; the body follows through [`Service::body`].
+    fn start_body<'b, S: Service>(
+        &mut self,
+        svc: &mut S,
+        ctx: &mut Ctx<'_>,
+        req: parse::Request<'b>,
+        fields: &'b [Header<'b>],
+        head: usize,
+        f: framing::Framing,
+    ) -> bool {
+        let left = match f.body {
+            BodyFraming::Length(len) if len > self.max_body => {
+                self.fail(413, ctx);
+                return false;
+            }
+            BodyFraming::Length(len) => Some(len),
+            _ => {
+                self.decoder = ChunkedDecoder::new(true);
+                None
+            }
+        };
+        self.body = Some(BodyStream {
+            seq: self.next_seq,
+            left,
+            total: 0,
+            max: self.max_body,
+            gate: Gate::Waiting,
+            expect_continue: f.expect_continue,
+        });
+        self.input.reading = Reading::Stream;
+        let span = Span {
+            head,
+            body: head..head,
+            end: head,
+        };
+        self.dispatch(svc, ctx, &mut [], span, Some((req, fields)), true);
+        true
+    }
+
+    /// Opens (or reopens, after [`Flow::Pause`]) the streamed body of
+    /// request `seq`: its pieces go to the service from the next
+    /// [`Conn::process`] on. Sends `100 Continue` if the client waits for it.
+    /// Returns false when no body of request `seq` is being streamed.
+    pub fn read_body(&mut self, seq: u64, ctx: &mut Ctx<'_>) -> bool {
+        let Some(b) = self.body.as_mut().filter(|b| b.seq == seq) else {
+            return false;
+        };
+        b.gate = Gate::Open;
+        if std::mem::take(&mut b.expect_continue)
+            && !self.input.has_input()
+            && self.slots.next_out(seq, self.released_seq)
+        {
+            self.slots.out.render(ctx.pool, |buf| {
+                buf.extend_from_slice(CONTINUE);
+                None
+            });
+        }
+        true
+    }
+
+    /// Passes buffered body bytes to the service. Returns false when no
+    /// progress can be made.
+    fn pump_body<S: Service>(&mut self, svc: &mut S, ctx: &mut Ctx<'_>) -> bool {
+        let Some(b) = self.body.as_mut() else {
+            self.input.reading = Reading::Head;
+            return true;
+        };
+        if b.gate != Gate::Open || !self.input.has_input() {
+            return false;
+        }
+        let start = self.input.pos;
+        let (n, done) = match b.left {
+            Some(left) => {
+                let n = left.min(self.input.buf.len() - start);
+                b.left = Some(left - n);
+                (n, n == left)
+            }
+            None => match self
+                .decoder
+                .decode(&mut self.input.buf[start..], Mode::Strict)
+            {
+                Ok(Decoded::Partial { len }) => {
+                    self.input.buf.truncate(start + len);
+                    (len, false)
+                }
+                Ok(Decoded::Complete { len, rest }) => {
+                    // the bytes after the body were moved to follow it
+                    self.input.buf.truncate(start + len + rest);
+                    (len, true)
+                }
+                Err(_) => {
+                    self.abort_body(400, svc, ctx);
+                    return false;
+                }
+            },
+        };
+        b.total += n;
+        if b.total > b.max {
+            self.abort_body(413, svc, ctx);
+            return false;
+        }
+        let seq = b.seq;
+        self.input.pos += n;
+        let mut flow = Flow::Continue;
+        if n > 0 {
+            flow = svc.body(seq, BodyPiece::Data(&self.input.buf[start..start + n]));
+        }
+        if done {
+            self.body = None;
+            self.input.reading = Reading::Head;
+            svc.body(seq, BodyPiece::End);
+            return true;
+        }
+        if flow == Flow::Pause {
+            if let Some(b) = self.body.as_mut() {
+                b.gate = Gate::Paused;
+            }
+            return false;
+        }
+        n > 0
+    }
+
+    /// Ends a streamed body that will not complete: the service hears
+    /// `Aborted`, the request is answered `status` unless its handler
+    /// answered already, and the connection closes.
+    fn abort_body<S: Service>(&mut self, status: u16, svc: &mut S, ctx: &mut Ctx<'_>) {
+        if let Some(seq) = self.end_body(status, ctx) {
+            svc.body(seq, BodyPiece::Aborted);
+        }
+    }
+
+    /// [`Conn::abort_body`] without the service: returns the request whose
+    /// body was streamed, for the host to tell.
+    fn end_body(&mut self, status: u16, ctx: &mut Ctx<'_>) -> Option<u64> {
+        let b = self.body.take()?;
+        if let Some(mut t) = self.slots.pending_ticket(b.seq) {
+            t.conn = ConnHeader::Close;
+            let r = Response {
+                status,
+                headers: b"Content-Type: text/plain\r\n",
+                body: Body::Copy(render::reason(status).as_bytes()),
+            };
+            self.complete(t, r, ctx);
+        }
+        self.cut();
+        Some(b.seq)
     }
 
     fn head_too_big(&mut self, ctx: &mut Ctx<'_>) -> bool {
@@ -356,6 +554,7 @@ impl Conn {
         headers: &mut [Header<'_>],
         span: Span,
         parsed: Option<(parse::Request<'b>, &'b [Header<'b>])>,
+        body_follows: bool,
     ) {
         // SAFETY: as in `next_head`: the input buffer is not written or
         // reallocated until this function returns.
@@ -380,25 +579,18 @@ impl Conn {
                 (req, &hs[..req.headers])
             }
         };
-        let (path, query) = match memchr::memchr(b'?', req.path) {
-            Some(q) => (&req.path[..q], Some(&req.path[q + 1..])),
-            None => (req.path, None),
-        };
         let seq = self.next_seq;
         self.next_seq += 1;
         self.in_flight += 1;
         self.requests += 1;
-        let request = Request {
-            method: req.method,
-            target: req.path,
-            path,
-            query,
-            minor_version: req.minor_version,
-            headers: hs,
-            body: &buf[span.body.clone()],
+        let request = view(
+            &req,
+            hs,
+            &buf[span.body.clone()],
+            &buf[..span.body.end],
             seq,
-            region: &buf[..span.body.end],
-        };
+            body_follows,
+        );
         let mut res = Responder {
             out: &mut self.slots,
             pool: ctx.pool,
@@ -411,6 +603,7 @@ impl Conn {
             done: false,
             close_after: false,
             upgrade: false,
+            read_body: false,
         };
         svc.handle(&request, &mut res);
         if !res.done {
@@ -420,11 +613,21 @@ impl Conn {
             self.no_more = true;
         }
         self.input.pos += span.end;
+        let read_body = res.read_body;
         if res.upgrade {
             self.no_more = true;
             self.upgraded = true;
         } else if self.no_more {
             self.closing = true;
+        }
+        if body_follows {
+            if read_body {
+                self.read_body(seq, ctx);
+            } else if !self.slots.is_open(seq) {
+                // answered without reading the body: it is not wanted
+                self.body = None;
+                self.cut();
+            }
         }
         self.sync_released();
     }
@@ -439,9 +642,23 @@ impl Conn {
     pub fn complete(&mut self, ticket: Ticket, r: Response<'_>, ctx: &mut Ctx<'_>) -> bool {
         let server = ctx.cfg.server_name.as_deref();
         let date = ctx.date;
+        let unread = self
+            .body
+            .as_ref()
+            .is_some_and(|b| b.seq == ticket.seq && b.gate == Gate::Waiting);
+        let conn = if unread {
+            ConnHeader::Close
+        } else {
+            ticket.conn
+        };
         let done = self.slots.fill(ticket.seq, ctx.pool, |dst| {
-            render::response(dst, r, server, date, ticket.conn, ticket.head_only)
+            render::response(dst, r, server, date, conn, ticket.head_only)
         });
+        if done && unread {
+            // answered without reading the body: it is not wanted
+            self.body = None;
+            self.cut();
+        }
         if done {
             self.sync_released();
         }
@@ -613,10 +830,18 @@ impl Conn {
 
     /// Answers a request that is still being read (timeouts) with `status`,
     /// if no byte of a response to it was queued, and closes after it.
-    pub fn abort(&mut self, status: u16, ctx: &mut Ctx<'_>) {
+    ///
+    /// For a streamed body, the handler's response is answered `status`
+    /// if still pending, and the request whose body the service will not
+    /// get in full is returned: tell the body's consumer.
+    pub fn abort(&mut self, status: u16, ctx: &mut Ctx<'_>) -> Option<u64> {
+        if self.body.is_some() {
+            return self.end_body(status, ctx);
+        }
         if self.reading_request() {
             self.fail(status, ctx);
         }
+        None
     }
 
     /// The unsent output as iovecs; returns how many were filled.
@@ -657,9 +882,13 @@ impl Conn {
         (!self.no_more && self.has_input()) || self.reading_body()
     }
 
-    /// Whether a request body is being received.
+    /// Whether a request body is being received (not counting a streamed
+    /// body its consumer holds back).
     pub fn reading_body(&self) -> bool {
-        self.input.reading_body()
+        match &self.body {
+            Some(b) => b.gate == Gate::Open,
+            None => self.input.reading_body(),
+        }
     }
 
     /// True once the connection should be closed: no more requests will be
@@ -689,5 +918,32 @@ impl Conn {
     pub fn release(&mut self, pool: &mut super::BufPool) {
         self.slots.clear(pool);
         self.input.release(pool);
+    }
+}
+
+/// The request as the service sees it.
+fn view<'b>(
+    req: &parse::Request<'b>,
+    headers: &'b [Header<'b>],
+    body: &'b [u8],
+    region: &'b [u8],
+    seq: u64,
+    body_follows: bool,
+) -> Request<'b> {
+    let (path, query) = match memchr::memchr(b'?', req.path) {
+        Some(q) => (&req.path[..q], Some(&req.path[q + 1..])),
+        None => (req.path, None),
+    };
+    Request {
+        method: req.method,
+        target: req.path,
+        path,
+        query,
+        minor_version: req.minor_version,
+        headers,
+        body,
+        body_follows,
+        seq,
+        region,
     }
 }

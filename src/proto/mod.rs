@@ -23,7 +23,7 @@ pub use render::{
     StaticResponse,
 };
 pub use request::{Request, Ticket};
-pub use responder::{Responder, Service};
+pub use responder::{BodyPiece, BodyPlan, Flow, Responder, Service};
 pub use stream::StreamError;
 
 use date::DATE_LEN;

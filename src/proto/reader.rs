@@ -15,6 +15,9 @@ pub(crate) enum Reading {
     Length { head: usize, len: usize },
     /// Head of `head` bytes parsed; `decoded` body bytes decoded after it.
     Chunked { head: usize, decoded: usize },
+    /// A body handed to the service in pieces as it arrives (the head was
+    /// consumed).
+    Stream,
 }
 
 /// Received bytes. Idle connections hold no buffer: it comes from the pool
@@ -26,6 +29,9 @@ pub(crate) struct Input {
     /// Bytes after `pos` known to hold no complete head.
     pub(crate) scanned: usize,
     pub(crate) reading: Reading,
+    /// The largest body the current request may have, when a route allows
+    /// more than the limits.
+    pub(crate) body_cap: usize,
 }
 
 impl Default for Input {
@@ -35,6 +41,7 @@ impl Default for Input {
             pos: 0,
             scanned: 0,
             reading: Reading::Head,
+            body_cap: 0,
         }
     }
 }
@@ -52,7 +59,11 @@ impl Input {
         }
         if self.buf.capacity() == self.buf.len() {
             // a request bigger than a block: grow up to what the limits allow
-            let cap = limits.max_head + limits.max_body + pool.block();
+            let body = limits.max_body.max(self.body_cap);
+            let cap = limits
+                .max_head
+                .saturating_add(body)
+                .saturating_add(pool.block());
             let want = (self.buf.capacity() * 2).min(cap.max(self.buf.capacity() + 1));
             self.buf.reserve_exact(want - self.buf.len());
         }
@@ -111,6 +122,11 @@ impl Input {
     /// Gives the buffer back to the pool when everything in it was used.
     #[inline]
     pub(crate) fn release_if_drained(&mut self, pool: &mut BufPool) {
+        if self.pos == self.buf.len() && matches!(self.reading, Reading::Stream) {
+            // a streamed body: keep the buffer, from its start
+            self.buf.clear();
+            self.pos = 0;
+        }
         if self.pos == self.buf.len() && self.buf.capacity() > 0 && !self.reading_body() {
             self.pos = 0;
             self.scanned = 0;

@@ -15,6 +15,10 @@ pub struct Request<'a> {
     pub minor_version: u8,
     pub headers: &'a [Header<'a>],
     pub body: &'a [u8],
+    /// The body was not read before this call: it comes in pieces through
+    /// [`super::Service::body`] once the handler asks for it
+    /// ([`super::Responder::read_body`] or [`super::Conn::read_body`]).
+    pub body_follows: bool,
     /// Position of this request on its connection, from 0.
     pub seq: u64,
     /// The head and the body as one slice of the read buffer (a chunked

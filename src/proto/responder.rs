@@ -14,6 +14,48 @@ pub trait Service {
     /// Answers `req` through `res`: send now, or `defer` and complete later
     /// with [`super::Conn::complete`]. Leaving it unanswered sends a 500.
     fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>);
+
+    /// How to take the body of `req` (whose `body` is empty): called once
+    /// its head is complete, for requests that have a body.
+    fn body_plan(&mut self, _req: &Request<'_>) -> BodyPlan {
+        BodyPlan::default()
+    }
+
+    /// A piece of the streamed body of request `seq` (see
+    /// [`BodyPlan::stream`]).
+    fn body(&mut self, _seq: u64, _piece: BodyPiece<'_>) -> Flow {
+        Flow::Continue
+    }
+}
+
+/// How a request's body is taken.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BodyPlan {
+    /// The largest body allowed (over it: 413); `None` for the limits'.
+    pub max_body: Option<usize>,
+    /// Call `handle` at once, with the head, and pass the body to
+    /// [`Service::body`] in pieces as it arrives, in constant memory,
+    /// instead of reading it whole first.
+    pub stream: bool,
+}
+
+/// A piece of a streamed request body.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyPiece<'a> {
+    Data(&'a [u8]),
+    /// The body is complete.
+    End,
+    /// The body will not complete: the client broke the framing, passed
+    /// `max_body`, stalled, or left.
+    Aborted,
+}
+
+/// Whether the reader goes on after a piece.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Read no more of the body until [`super::Conn::read_body`].
+    Pause,
 }
 
 /// Writes the response for one request.
@@ -32,6 +74,8 @@ pub struct Responder<'a> {
     pub(crate) close_after: bool,
     /// The connection is handed over once this response is written.
     pub(crate) upgrade: bool,
+    /// The handler asked for the streamed body.
+    pub(crate) read_body: bool,
 }
 
 impl Responder<'_> {
@@ -89,6 +133,14 @@ impl Responder<'_> {
         });
         self.upgrade = true;
         self.done = true;
+    }
+
+    /// Starts the body of a request whose body follows
+    /// ([`Request::body_follows`]): its pieces go to [`Service::body`]. Until
+    /// this (or [`super::Conn::read_body`]) the body is not read, and a
+    /// client that expects `100 Continue` does not get it.
+    pub fn read_body(&mut self) {
+        self.read_body = true;
     }
 
     /// Promises a response later, through [`super::Conn::complete`] with this ticket.

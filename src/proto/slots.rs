@@ -276,6 +276,32 @@ impl Slots {
         r.map(|()| framing)
     }
 
+    /// The ticket of response `seq` if it is pending.
+    pub(crate) fn pending_ticket(&self, seq: u64) -> Option<Ticket> {
+        match self.held.get(self.index(seq)?)?.slot {
+            Slot::Pending(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Whether response `seq` is still to complete (pending or streaming).
+    pub(crate) fn is_open(&self, seq: u64) -> bool {
+        self.index(seq).is_some_and(|i| match &self.held[i].slot {
+            Slot::Pending(_) => true,
+            Slot::Stream { ended, .. } => !ended,
+            Slot::Done(_) => false,
+        })
+    }
+
+    /// Whether bytes written to the writer now come right before response
+    /// `seq` (every earlier response is out); `released` counts those out.
+    pub(crate) fn next_out(&self, seq: u64, released: u64) -> bool {
+        match self.held.front() {
+            Some(h) => h.seq == seq,
+            None => released == seq,
+        }
+    }
+
     /// Drops every response after `seq` (nothing may follow it).
     pub(crate) fn truncate_after(&mut self, seq: u64) {
         if let Some(i) = self.index(seq) {

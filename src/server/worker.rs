@@ -331,7 +331,9 @@ impl Worker {
                     e.streams.retain(|s| s.origin().ticket.seq != seq);
                 }
                 Work::Upgrade(parts, hook) => {
-                    if e.conn.complete_upgrade(c.ticket, parts.status, &parts.headers, &mut ctx) {
+                    if e.conn
+                        .complete_upgrade(c.ticket, parts.status, &parts.headers, &mut ctx)
+                    {
                         e.upgrade = Some(hook);
                     } else {
                         hand_over(hook, None); // its request timed out meanwhile
