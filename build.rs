@@ -26,6 +26,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("request.rs", "Requests and responses"),
     ("deferred.rs", "Deferred responses"),
     ("stream.rs", "Streamed responses"),
+    ("body.rs", "Request bodies in pieces"),
     ("upgrade.rs", "Protocol switches"),
     ("batch.rs", "Batch routes"),
     ("conn.rs", "Sans-I/O connection"),

@@ -1117,6 +1117,111 @@ enum fastserve_result fastserve_stream_end(struct fastserve_stream *s);
 void fastserve_stream_abort(struct fastserve_stream *s);
 
 /* ==========================================================================
+ * Request bodies in pieces
+ *
+ * Request bodies in pieces: a route can take bodies larger than the
+ * server's limit, and stream them to its handler as they arrive instead of
+ * buffering them whole. The socket is not read while the handler has not
+ * taken what it was given, and `100 Continue` goes out only when the
+ * handler asks for the body.
+ * ========================================================================== */
+
+/**
+ * Route body flag: call the handler as soon as the head is read, and pass
+ * the body to it in pieces (`fastserve_response_read_body`).
+ */
+#define FASTSERVE_BODY_STREAM 1
+
+/**
+ * What a body callback receives.
+ */
+typedef enum fastserve_body_event {
+  /**
+   * `len` bytes of the body at `data`.
+   */
+  FASTSERVE_BODY_DATA = 0,
+  /**
+   * The body is complete. The last call.
+   */
+  FASTSERVE_BODY_END = 1,
+  /**
+   * The body will not complete: the client broke the framing, passed the
+   * route's `max_body`, stalled past the body timeout, or left. The last
+   * call.
+   */
+  FASTSERVE_BODY_ABORTED = 2,
+} fastserve_body_event;
+
+/**
+ * Takes a request body piece by piece, on the connection's worker thread.
+ * `data` is valid during the call only. Return 0 to go on, or non-zero to
+ * pause reading until `fastserve_response_resume_body`. After
+ * FASTSERVE_BODY_END or FASTSERVE_BODY_ABORTED it is not called again:
+ * free `userdata` there. Must not block.
+ */
+typedef int (*fastserve_body_fn)(void *userdata,
+                                 const char *data,
+                                 size_t len,
+                                 enum fastserve_body_event event);
+
+/**
+ * Sets how requests to the route registered with exactly this method
+ * (NULL for a route of any method) and path take their bodies:
+ * `max_body` bytes at most (0: the server's `max_body`; over it: 413),
+ * and with `flags` FASTSERVE_BODY_STREAM, streamed to the handler. Works
+ * for handler and batch routes. A streamed body is not read until the
+ * handler calls `fastserve_response_read_body`; a handler that answers
+ * without reading it gets the connection closed after its response.
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `method` is NULL or readable for `method_len` bytes; `path` is
+ * readable for `path_len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_route_body(struct fastserve_server *srv,
+                                                  const char *method,
+                                                  size_t method_len,
+                                                  const char *path,
+                                                  size_t path_len,
+                                                  size_t max_body,
+                                                  uint32_t flags);
+
+/**
+ * Reads the request's body through `on_body`, for a route with
+ * FASTSERVE_BODY_STREAM. On the handler's own `res` the body starts when
+ * the handler returns; on a deferred handle, at once. Call it before
+ * the response is sent, streamed or switched, once per request. On a
+ * route that does not stream bodies, the handler's own `res` gets the
+ * whole body (if any) and FASTSERVE_BODY_END when the handler returns,
+ * and a deferred handle gets FASTSERVE_BODY_ABORTED.
+ *
+ * # Safety
+ * `res` is the response of the handler call running on this thread, or
+ * a deferred handle not yet sent, used by one thread at a time;
+ * `on_body` is callable as `fastserve_body_fn` says with `userdata`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_response_read_body(struct fastserve_response *res,
+                                                   fastserve_body_fn on_body,
+                                                   void *userdata);
+
+/**
+ * Goes on reading the body after the body callback returned non-zero.
+ * On a deferred handle not yet sent, from any thread; on the handler's
+ * own `res`, during the handler call.
+ *
+ * # Safety
+ * `res` is the response of the handler call running on this thread, or
+ * a deferred handle not yet sent, used by one thread at a time.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_response_resume_body(struct fastserve_response *res);
+
+/* ==========================================================================
  * Protocol switches
  *
  * Protocol switches: a handler accepts `Upgrade` (say, WebSocket) or a
@@ -1415,6 +1520,22 @@ enum fastserve_result fastserve_server_complete(const struct fastserve_server *s
                                                 const char *data,
                                                 size_t data_len,
                                                 size_t *unknown);
+
+/**
+ * Takes a batch request that was deferred (status 0) as a deferred
+ * response handle: fill and send it, stream it, switch protocols, or
+ * read its streamed body, like a deferred handler's response, from any
+ * thread. Its id is then no longer known to `fastserve_server_complete`.
+ * Returns NULL, and sets `fastserve_last_error`, for an unknown id
+ * (answered already, or its worker is gone) or a server not running.
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed.
+ *
+ * On an internal panic: returns NULL.
+ */
+struct fastserve_response *fastserve_server_response(const struct fastserve_server *srv,
+                                                     uint64_t id);
 
 /* ==========================================================================
  * Sans-I/O connection

@@ -479,3 +479,36 @@ ffi_fn! {
         }
     }
 }
+
+ffi_fn! {
+    /// Takes a batch request that was deferred (status 0) as a deferred
+    /// response handle: fill and send it, stream it, switch protocols, or
+    /// read its streamed body, like a deferred handler's response, from any
+    /// thread. Its id is then no longer known to `fastserve_server_complete`.
+    /// Returns NULL, and sets `fastserve_last_error`, for an unknown id
+    /// (answered already, or its worker is gone) or a server not running.
+    ///
+    /// # Safety
+    /// `srv` is a server from `fastserve_server_new` that was not freed.
+    ///
+    /// On an internal panic: returns NULL.
+    #[on_panic(std::ptr::null_mut())]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_server_response(
+        srv: *const fastserve_server,
+        id: u64,
+    ) -> *mut super::request::fastserve_response {
+        // SAFETY: a non-NULL `srv` is a live server by contract.
+        let Some(s) = (unsafe { srv.as_ref() }) else {
+            null("srv");
+            return std::ptr::null_mut();
+        };
+        match s.inner.response(id) {
+            Some(b) => Box::into_raw(b).cast(),
+            None => {
+                super::error::note(format_args!("no deferred batch request has id {id}"));
+                std::ptr::null_mut()
+            }
+        }
+    }
+}

@@ -98,6 +98,7 @@ macro_rules! ffi_fn {
 }
 
 pub mod batch;
+pub mod body;
 pub mod config;
 pub mod conn;
 pub mod deferred;

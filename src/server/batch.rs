@@ -257,6 +257,18 @@ impl Sink for Apply<'_, '_> {
     }
 }
 
+/// Takes the deferred batch request `id` out of the pending ones, for a
+/// response builder: where it goes, and its worker's mailbox.
+pub(crate) fn take(links: &[Arc<BatchLink>], id: u64) -> Option<(Origin, Arc<Mailbox>)> {
+    let l = links.get((id >> WORKER_SHIFT) as usize)?;
+    let o = l
+        .pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id)?;
+    Some((o, l.mailbox.clone()))
+}
+
 /// How many ids [`complete`] did not know (already answered, or never issued).
 pub(crate) fn complete(
     links: &[Arc<BatchLink>],

@@ -7,8 +7,8 @@ use super::batch::Batcher;
 use super::mailbox::Mailbox;
 use super::response::{Origin, Outcome, ResponseBuilder};
 use super::router::{ErrorPages, Router, Target};
-use super::stream::{StreamState, UpgradeHook};
-use crate::proto::{Request, Responder, Service};
+use super::stream::{self, BodySink, StreamState, UpgradeHook};
+use crate::proto::{BodyPiece, BodyPlan, Flow, Request, Responder, Service};
 
 /// The worker's services, lent to one connection's `process` call.
 pub(crate) struct Dispatch<'a> {
@@ -25,9 +25,28 @@ pub(crate) struct Dispatch<'a> {
     pub(crate) streams: &'a mut Vec<Arc<StreamState>>,
     /// Who takes the connection after a protocol switch.
     pub(crate) upgrade: &'a mut Option<UpgradeHook>,
+    /// Who reads the streamed request body.
+    pub(crate) body_sink: &'a mut Option<BodySink>,
 }
 
 impl Service for Dispatch<'_> {
+    #[inline]
+    fn body_plan(&mut self, req: &Request<'_>) -> BodyPlan {
+        self.router.plan(req.method, req.path)
+    }
+
+    fn body(&mut self, _seq: u64, piece: BodyPiece<'_>) -> Flow {
+        let Some(sink) = self.body_sink.as_mut() else {
+            return Flow::Continue;
+        };
+        let last = !matches!(piece, BodyPiece::Data(_));
+        let flow = stream::feed(sink, piece);
+        if last {
+            *self.body_sink = None;
+        }
+        flow
+    }
+
     #[inline]
     fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
         let h = match self.router.find(req.method, req.path) {
@@ -47,6 +66,18 @@ impl Service for Dispatch<'_> {
         // a panicking handler answers 500, like a failing one
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(req, b)))
             .is_ok_and(|r| r.is_ok());
+        if let Some(mut sink) = b.take_body_sink() {
+            if req.body_follows {
+                res.read_body();
+                *self.body_sink = Some(sink);
+            } else {
+                // read whole already
+                if !req.body.is_empty() {
+                    stream::feed(&mut sink, BodyPiece::Data(req.body));
+                }
+                stream::feed(&mut sink, BodyPiece::End);
+            }
+        }
         match b.finish(ok) {
             Outcome::Defer => {
                 res.defer();

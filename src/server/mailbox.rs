@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use mio::Waker;
 
 use super::parts::Parts;
-use super::stream::{StreamState, UpgradeHook};
+use super::stream::{BodySink, StreamState, UpgradeHook};
 use crate::proto::{ExtBody, Ticket};
 
 /// Work for a connection, on its way back to the worker that owns it.
@@ -31,6 +31,10 @@ pub(crate) enum Work {
     /// A deferred response that switches protocols: its head, and who takes
     /// the connection.
     Upgrade(Parts, UpgradeHook),
+    /// The handler reads the streamed request body.
+    ReadBody(BodySink),
+    /// Reading the body goes on after a pause.
+    ResumeBody,
 }
 
 /// The worker's inbox; any thread may post.

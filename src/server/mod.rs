@@ -24,7 +24,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 pub use batch::{Batch, BatchHandler};
 pub use response::{BuildError, ResponseBuilder};
 pub use router::{Handler, Router, Target};
-pub use stream::{Stream, StreamError, StreamEvent, StreamEvents, UpgradeHook, Upgraded};
+pub use stream::{BodySink, Stream, StreamError, StreamEvent, StreamEvents, UpgradeHook, Upgraded};
 pub use timers::Timeouts;
 
 use crate::proto::flat::{Columns, ReplyError};
@@ -271,6 +271,41 @@ impl Server {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         batch::complete(&links, ids, replies).map_err(CompleteError::Reply)
+    }
+
+    /// Sets how the routes registered with exactly this method and path
+    /// take request bodies: a `max_body` of their own, and whether the body
+    /// is streamed to the handler ([`ResponseBuilder::read_body`]).
+    /// Returns false when no route has this method and path.
+    pub fn route_body(
+        &mut self,
+        method: Option<&[u8]>,
+        path: &[u8],
+        plan: crate::proto::BodyPlan,
+    ) -> Result<bool, ServerError> {
+        self.check_not_started()?;
+        Ok(self.router.set_plan(method, path, plan))
+    }
+
+    /// Takes a batch request that was deferred (status 0) as a response
+    /// builder, to answer it from any thread as a deferred handler's
+    /// response: streamed, switched, or reading its body. `None` for an
+    /// unknown id (answered already, or its worker is gone).
+    pub fn response(&self, id: u64) -> Option<Box<ResponseBuilder>> {
+        let r = self.running.as_ref()?;
+        let links = r
+            .shared
+            .batch_links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let (o, mailbox) = batch::take(&links, id)?;
+        Some(ResponseBuilder::detached(response::Origin {
+            mailbox,
+            token: o.token,
+            gen: o.gen,
+            ticket: o.ticket,
+            budget: self.cfg.proto.limits.max_unsent,
+        }))
     }
 
     /// Replaces the 404 or 405 response.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::mailbox::{Completion, Mailbox, Work};
 use super::parts::Parts;
-use super::stream::{Stream, StreamEvents, StreamState, UpgradeHook};
+use super::stream::{BodySink, Stream, StreamEvents, StreamState, UpgradeHook};
 use crate::proto::{self, valid_header_field, valid_status, ExtBody, Ticket};
 
 /// Where a deferred response goes back to.
@@ -56,6 +56,10 @@ pub struct ResponseBuilder {
     stream: Option<(Option<usize>, Arc<StreamState>)>,
     /// What an inline protocol switch hands over to.
     upgrade: Option<(u16, UpgradeHook)>,
+    /// Who reads the request body, asked for inline.
+    body_sink: Option<BodySink>,
+    /// `read_body` was called.
+    body_taken: bool,
 }
 
 impl Default for ResponseBuilder {
@@ -67,6 +71,8 @@ impl Default for ResponseBuilder {
             detached: false,
             stream: None,
             upgrade: None,
+            body_sink: None,
+            body_taken: false,
         }
     }
 }
@@ -105,6 +111,21 @@ impl ResponseBuilder {
         self.parts.reset(200);
         self.state = State::Open;
         self.origin = Some(origin);
+        self.body_sink = None;
+        self.body_taken = false;
+    }
+
+    /// A builder for a response deferred elsewhere (a batch request).
+    pub(crate) fn detached(origin: Origin) -> Box<Self> {
+        let mut d = Box::<ResponseBuilder>::default();
+        d.origin = Some(origin);
+        d.detached = true;
+        d
+    }
+
+    /// The body sink a handler set inline.
+    pub(crate) fn take_body_sink(&mut self) -> Option<BodySink> {
+        self.body_sink.take()
     }
 
     /// Ends a handler call that returned `ok`: a failed call that sent
@@ -275,6 +296,47 @@ impl ResponseBuilder {
         Ok(())
     }
 
+    /// Reads the request's body in pieces through `sink`, for a route that
+    /// streams its bodies: until this call the body is not read (and a
+    /// client expecting `100 Continue` does not get it). Call it before the
+    /// response is sent, streamed or switched; once per request.
+    pub fn read_body(&mut self, sink: BodySink) -> Result<(), BuildError> {
+        if self.body_taken || self.origin.is_none() {
+            return Err(BuildError::Closed);
+        }
+        self.body_taken = true;
+        if self.detached {
+            self.post(Work::ReadBody(sink));
+        } else {
+            self.body_sink = Some(sink);
+        }
+        Ok(())
+    }
+
+    /// Goes on reading the body after the sink returned
+    /// [`crate::proto::Flow::Pause`]. On a deferred builder, before it is
+    /// sent; inline, it applies when the handler returns.
+    pub fn resume_body(&mut self) -> Result<(), BuildError> {
+        if !self.body_taken || self.origin.is_none() {
+            return Err(BuildError::Closed);
+        }
+        if self.detached {
+            self.post(Work::ResumeBody);
+        }
+        Ok(())
+    }
+
+    fn post(&self, work: Work) {
+        if let Some(o) = &self.origin {
+            o.mailbox.post(Completion {
+                token: o.token,
+                gen: o.gen,
+                ticket: o.ticket,
+                work,
+            });
+        }
+    }
+
     /// Detaches the response from the handler call: the returned builder may
     /// be filled and sent later from any thread. Responses on the same
     /// connection still go out in request order.
@@ -288,6 +350,7 @@ impl ResponseBuilder {
         let mut d = Box::<ResponseBuilder>::default();
         d.origin = Some(origin);
         d.detached = true;
+        d.body_taken = self.body_taken;
         d.parts.status = self.parts.status;
         std::mem::swap(&mut d.parts.headers, &mut self.parts.headers);
         Ok(d)

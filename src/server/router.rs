@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::response::ResponseBuilder;
-use crate::proto::{Request, StaticResponse};
+use crate::proto::{BodyPlan, Request, StaticResponse};
 
 /// Application code behind a route. Runs on a worker thread.
 pub trait Handler: Send + Sync {
@@ -27,6 +27,7 @@ struct Route {
     path: Vec<u8>,
     prefix: bool,
     target: Target,
+    plan: BodyPlan,
 }
 
 /// Why no route answered.
@@ -38,25 +39,70 @@ pub enum Miss {
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
+    /// Some route takes its body its own way.
+    plans: bool,
 }
 
 impl Router {
     /// Adds a route. Exact routes win over prefix routes, longer prefixes
     /// over shorter ones, and earlier routes over later ones.
     pub fn add(&mut self, method: Option<&[u8]>, path: &[u8], prefix: bool, target: Target) {
+        self.add_with_plan(method, path, prefix, target, BodyPlan::default())
+    }
+
+    /// Adds a route whose requests' bodies are taken as `plan` says: a
+    /// limit of their own, or streamed to the handler.
+    pub fn add_with_plan(
+        &mut self,
+        method: Option<&[u8]>,
+        path: &[u8],
+        prefix: bool,
+        target: Target,
+        plan: BodyPlan,
+    ) {
+        self.plans |= plan.stream || plan.max_body.is_some();
         self.routes.push(Route {
             method: method.map(<[u8]>::to_vec),
             path: path.to_vec(),
             prefix,
             target,
+            plan,
         });
         // stable: registration order breaks ties
         self.routes
             .sort_by_key(|r| (r.prefix, std::cmp::Reverse(r.path.len())));
     }
 
+    /// Sets how the routes registered with exactly this method and path
+    /// take their bodies. Returns false when there is none.
+    pub fn set_plan(&mut self, method: Option<&[u8]>, path: &[u8], plan: BodyPlan) -> bool {
+        let mut found = false;
+        for r in &mut self.routes {
+            if r.method.as_deref() == method && r.path == path {
+                r.plan = plan;
+                found = true;
+            }
+        }
+        self.plans |= found && (plan.stream || plan.max_body.is_some());
+        found
+    }
+
     #[inline]
     pub fn find(&self, method: &[u8], path: &[u8]) -> Result<&Target, Miss> {
+        self.route(method, path).map(|r| &r.target)
+    }
+
+    /// How the route of a request takes its body.
+    #[inline]
+    pub fn plan(&self, method: &[u8], path: &[u8]) -> BodyPlan {
+        if !self.plans {
+            return BodyPlan::default();
+        }
+        self.route(method, path).map(|r| r.plan).unwrap_or_default()
+    }
+
+    #[inline]
+    fn route(&self, method: &[u8], path: &[u8]) -> Result<&Route, Miss> {
         let mut path_matched = false;
         for r in &self.routes {
             let hit = if r.prefix {
@@ -68,10 +114,8 @@ impl Router {
                 continue;
             }
             match &r.method {
-                None => return Ok(&r.target),
-                Some(m) if m == method || (method == b"HEAD" && m == b"GET") => {
-                    return Ok(&r.target)
-                }
+                None => return Ok(r),
+                Some(m) if m == method || (method == b"HEAD" && m == b"GET") => return Ok(r),
                 Some(_) => path_matched = true,
             }
         }

@@ -1,5 +1,7 @@
-//! Streamed response bodies written from any thread: the producer's handle,
-//! its byte budget, and the events that tell it to go on or stop.
+//! Streams both ways: response bodies written from any thread (the
+//! producer's handle, its byte budget, and the events that tell it to go on
+//! or stop), request bodies read in pieces, and connections handed over
+//! after a protocol switch.
 
 use std::fmt;
 use std::os::fd::OwnedFd;
@@ -8,7 +10,7 @@ use std::sync::Arc;
 
 use super::mailbox::{Completion, Work};
 use super::response::Origin;
-use crate::proto::{ExtBody, ExtBytes};
+use crate::proto::{BodyPiece, ExtBody, ExtBytes, Flow};
 
 /// What a stream's producer is told, on the worker thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,3 +286,13 @@ pub struct Upgraded {
 /// Takes the connection after a protocol switch, on the worker thread;
 /// `None` when the connection failed before the switch was written.
 pub type UpgradeHook = Box<dyn FnOnce(Option<Upgraded>) + Send>;
+
+/// Takes a streamed request body piece by piece, on the worker thread:
+/// data, then `End`, or `Aborted` when it will not complete. Returning
+/// [`Flow::Pause`] stops reading until [`super::ResponseBuilder::resume_body`].
+pub type BodySink = Box<dyn FnMut(BodyPiece<'_>) -> Flow + Send>;
+
+/// Passes `piece` to `sink`; a panic in it reads as a pause, for good.
+pub(crate) fn feed(sink: &mut BodySink, piece: BodyPiece<'_>) -> Flow {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(piece))).unwrap_or(Flow::Pause)
+}

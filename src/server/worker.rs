@@ -15,12 +15,12 @@ use super::batch::{Batcher, Origin};
 use super::dispatch::Dispatch;
 use super::mailbox::{Mailbox, Work};
 use super::response::ResponseBuilder;
-use super::stream::{StreamState, UpgradeHook, Upgraded};
+use super::stream::{self, BodySink, StreamState, UpgradeHook, Upgraded};
 use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
 use super::{Shared, Stats};
 use crate::parse::Header;
 use crate::proto::date::DateCache;
-use crate::proto::{Body, BufPool, Conn, Ctx};
+use crate::proto::{Body, BodyPiece, BufPool, Conn, Ctx};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -42,6 +42,17 @@ struct Entry {
     streams: Vec<Arc<StreamState>>,
     /// Who takes the connection after an accepted protocol switch.
     upgrade: Option<UpgradeHook>,
+    /// Who reads the streamed request body.
+    body_sink: Option<BodySink>,
+}
+
+impl Entry {
+    /// The streamed body will not complete: its reader hears so.
+    fn body_aborted(&mut self) {
+        if let Some(mut sink) = self.body_sink.take() {
+            stream::feed(&mut sink, BodyPiece::Aborted);
+        }
+    }
 }
 
 impl Entry {
@@ -259,6 +270,7 @@ impl Worker {
                         queued: false,
                         streams: Vec::new(),
                         upgrade: None,
+                        body_sink: None,
                         clocks: Clocks {
                             last_io: self.now,
                             armed: NEVER,
@@ -290,6 +302,9 @@ impl Worker {
                 match c.work {
                     Work::Stream(_, _, shared) => shared.close(),
                     Work::Upgrade(_, hook) => hand_over(hook, None),
+                    Work::ReadBody(mut sink) => {
+                        stream::feed(&mut sink, BodyPiece::Aborted);
+                    }
                     _ => {}
                 }
                 continue;
@@ -329,6 +344,15 @@ impl Worker {
                 Work::Abort => {
                     e.conn.stream_abort(seq, &mut ctx);
                     e.streams.retain(|s| s.origin().ticket.seq != seq);
+                }
+                Work::ReadBody(sink) => {
+                    e.body_sink = Some(sink);
+                    if !e.conn.read_body(seq, &mut ctx) {
+                        e.body_aborted(); // no body follows (any more)
+                    }
+                }
+                Work::ResumeBody => {
+                    e.conn.read_body(seq, &mut ctx);
                 }
                 Work::Upgrade(parts, hook) => {
                     if e.conn
@@ -417,7 +441,9 @@ impl Worker {
                     e.clocks.deferred_since = 0;
                 }
                 Some(Expired::Body) | Some(Expired::Header) => {
-                    e.conn.abort(408, &mut ctx);
+                    if e.conn.abort(408, &mut ctx).is_some() {
+                        e.body_aborted();
+                    }
                 }
             }
             self.drive(idx);
@@ -469,6 +495,7 @@ impl Worker {
             budget: limits.max_unsent,
             streams: &mut e.streams,
             upgrade: &mut e.upgrade,
+            body_sink: &mut e.body_sink,
         };
         let mut ctx = Ctx {
             cfg,
@@ -538,6 +565,7 @@ impl Worker {
         let mut e = self.conns.remove(idx);
         let _ = self.poll.registry().deregister(&mut e.stream);
         e.conn.release(&mut self.pool);
+        e.body_aborted();
         for s in e.streams {
             s.close();
         }

@@ -57,3 +57,11 @@ def upgrade():
     yield p
     code, _, err = p.stop()
     assert code == 0, err
+
+
+@pytest.fixture
+def upload():
+    p = start("upload")
+    yield p
+    code, _, err = p.stop()
+    assert code == 0, err
