@@ -30,6 +30,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("upgrade.rs", "Protocol switches"),
     ("batch.rs", "Batch routes"),
     ("conn.rs", "Sans-I/O connection"),
+    ("conn_stream.rs", "Sans-I/O streams and protocol switches"),
     ("parse.rs", "Parser"),
     ("pico.rs", "picohttpparser compatibility"),
 ];

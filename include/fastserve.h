@@ -1807,6 +1807,119 @@ size_t fastserve_conn_pending(const struct fastserve_conn *c);
 enum fastserve_result fastserve_conn_shutdown(struct fastserve_conn *c);
 
 /* ==========================================================================
+ * Sans-I/O streams and protocol switches
+ *
+ * Streamed responses and protocol switches on a sans-I/O connection. The
+ * program bounds what a stream queues itself, with
+ * `fastserve_conn_unsent`; request bodies always arrive whole here.
+ * ========================================================================== */
+
+/**
+ * Answers request `id` with a streamed response: the status and
+ * `headers` (as for `fastserve_conn_respond`) now, the body with
+ * `fastserve_conn_stream_write`, then `fastserve_conn_stream_end`.
+ * `length` is the body's length (sent as `Content-Length`), or -1:
+ * chunked for HTTP/1.1, ended by the connection's close for HTTP/1.0.
+ * Responses to later requests wait for the end. An id that is not
+ * waiting, a bad status or bad header lines return
+ * `FASTSERVE_RESULT_INVALID_ARGUMENT` and change nothing.
+ *
+ * # Safety
+ * `c` is a connection from `fastserve_conn_new` that was not freed;
+ * `headers` is NULL (with length 0) or readable for `headers_len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_conn_stream_start(struct fastserve_conn *c,
+                                                  uint64_t id,
+                                                  uint16_t status,
+                                                  const char *headers,
+                                                  size_t headers_len,
+                                                  int64_t length);
+
+/**
+ * Appends a copy of `data` to the body of streamed response `id`.
+ * Nothing bounds what is queued but the program: watch
+ * `fastserve_conn_unsent`. `FASTSERVE_RESULT_INVALID_ARGUMENT` for an id
+ * not streaming, past the announced length, or for a 204 or 304.
+ *
+ * # Safety
+ * `c` is a connection from `fastserve_conn_new` that was not freed;
+ * `data` is NULL (with `len == 0`) or readable for `len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_conn_stream_write(struct fastserve_conn *c,
+                                                  uint64_t id,
+                                                  const char *data,
+                                                  size_t len);
+
+/**
+ * Ends streamed response `id`. `trailers` (complete `Name: value\r\n`
+ * lines, or NULL) follow a chunked body. Fewer bytes than announced
+ * return `FASTSERVE_RESULT_INVALID_ARGUMENT` and close the connection
+ * after what was written, so that the client sees the cut; `abort`
+ * non-zero does so on purpose.
+ *
+ * # Safety
+ * `c` is a connection from `fastserve_conn_new` that was not freed;
+ * `trailers` is NULL (with length 0) or readable for `trailers_len`
+ * bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_conn_stream_end(struct fastserve_conn *c,
+                                                uint64_t id,
+                                                const char *trailers,
+                                                size_t trailers_len,
+                                                bool abort);
+
+/**
+ * Answers request `id` with a protocol switch: `status` 101 (the
+ * library adds `Connection: upgrade`; name the protocol in `headers`,
+ * as `Upgrade: websocket\r\n`) or a 2xx to a `CONNECT`, with no body.
+ * No later request is served. Once `fastserve_conn_upgraded` says so,
+ * write nothing more from the connection: the socket belongs to the new
+ * protocol, starting with the bytes `fastserve_conn_upgrade_rest` gives.
+ *
+ * # Safety
+ * `c` is a connection from `fastserve_conn_new` that was not freed;
+ * `headers` is NULL (with length 0) or readable for `headers_len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_conn_upgrade(struct fastserve_conn *c,
+                                             uint64_t id,
+                                             uint16_t status,
+                                             const char *headers,
+                                             size_t headers_len);
+
+/**
+ * Whether a protocol switch was accepted and every response before and
+ * including it is written: the socket now belongs to the new protocol.
+ *
+ * # Safety
+ * `c` is NULL or a connection from `fastserve_conn_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns false.
+ */
+bool fastserve_conn_upgraded(const struct fastserve_conn *c);
+
+/**
+ * Copies up to `cap` of the bytes received past the request that
+ * switched protocols (the new protocol's first bytes) to `buf`, and
+ * returns how many there are in all: call it with `cap` 0 for the size.
+ *
+ * # Safety
+ * `c` is NULL or a connection from `fastserve_conn_new` that was not
+ * freed; `buf` is NULL (with `cap == 0`) or writable for `cap` bytes.
+ *
+ * On an internal panic: returns 0.
+ */
+size_t fastserve_conn_upgrade_rest(const struct fastserve_conn *c, char *buf, size_t cap);
+
+/* ==========================================================================
  * Parser
  *
  * The parser on its own: request heads, response heads, header sections

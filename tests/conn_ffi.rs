@@ -375,3 +375,93 @@ fn partial_writes_and_null_arguments() {
         fastserve_conn_free(ptr::null_mut());
     }
 }
+
+fn blank_date(out: &[u8]) -> String {
+    let s = String::from_utf8(out.to_vec()).unwrap();
+    let mut lines: Vec<&str> = s.split("\r\n").collect();
+    for l in &mut lines {
+        if l.starts_with("Date: ") {
+            *l = "Date: D";
+        }
+    }
+    lines.join("\r\n")
+}
+
+#[test]
+fn streamed_response_then_the_next_one() {
+    use fastserve::ffi::conn_stream::*;
+    let c = C::new();
+    let reqs = c.feed(b"GET /s HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    let (s, b) = (reqs[0].3, reqs[1].3);
+    assert_eq!(c.respond(b, 200, "", b"b"), FASTSERVE_RESULT_OK);
+    let h = "Content-Type: text/plain\r\n";
+    // SAFETY: `c.0` is a live connection; other pointers are live locals.
+    unsafe {
+        assert_eq!(
+            fastserve_conn_stream_start(c.0, s, 200, h.as_ptr().cast(), h.len(), -1),
+            FASTSERVE_RESULT_OK
+        );
+        assert_eq!(
+            fastserve_conn_stream_start(c.0, s, 200, ptr::null(), 0, -1),
+            FASTSERVE_RESULT_INVALID_ARGUMENT,
+            "started once"
+        );
+        assert_eq!(
+            fastserve_conn_stream_write(c.0, s, "abc".as_ptr().cast(), 3),
+            FASTSERVE_RESULT_OK
+        );
+    }
+    assert_eq!(
+        blank_date(&c.output()),
+        "HTTP/1.1 200 OK\r\nServer: fastserve\r\nDate: D\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+    );
+    let t = "X-N: 1\r\n";
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(
+            fastserve_conn_stream_end(c.0, s, t.as_ptr().cast(), t.len(), false),
+            FASTSERVE_RESULT_OK
+        );
+        assert_eq!(
+            fastserve_conn_stream_write(c.0, s, "x".as_ptr().cast(), 1),
+            FASTSERVE_RESULT_INVALID_ARGUMENT
+        );
+    }
+    assert_eq!(
+        blank_date(&c.output()),
+        "0\r\nX-N: 1\r\n\r\nHTTP/1.1 200 OK\r\nServer: fastserve\r\nDate: D\r\nContent-Length: 1\r\n\r\nb"
+    );
+}
+
+#[test]
+fn upgrade_hands_the_rest_over() {
+    use fastserve::ffi::conn_stream::*;
+    let c = C::new();
+    let reqs = c.feed(b"GET /ws HTTP/1.1\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nfirst bytes");
+    let h = "Upgrade: x\r\n";
+    // SAFETY: `c.0` is a live connection; other pointers are live locals.
+    unsafe {
+        assert_eq!(
+            fastserve_conn_upgrade(c.0, reqs[0].3, 101, h.as_ptr().cast(), h.len()),
+            FASTSERVE_RESULT_OK
+        );
+        assert!(!fastserve_conn_upgraded(c.0), "not written yet");
+    }
+    let out = blank_date(&c.output());
+    assert!(
+        out.starts_with("HTTP/1.1 101 Switching Protocols\r\n")
+            && out.contains("Connection: upgrade\r\nUpgrade: x\r\n\r\n")
+    );
+    // SAFETY: as above.
+    unsafe {
+        assert!(fastserve_conn_upgraded(c.0));
+        assert!(!fastserve_conn_wants_read(c.0));
+        let n = fastserve_conn_upgrade_rest(c.0, ptr::null_mut(), 0);
+        let mut buf = vec![0u8; n];
+        assert_eq!(
+            fastserve_conn_upgrade_rest(c.0, buf.as_mut_ptr().cast(), n),
+            11
+        );
+        assert_eq!(buf, b"first bytes");
+    }
+}

@@ -53,6 +53,8 @@ pub struct fastserve_conn {
     scratch: Vec<u8>,
     /// The last batch as one block: records, then data.
     block: Vec<u64>,
+    /// Streamed responses in progress: (request id, sequence number).
+    pub(crate) streams: Vec<(u64, u64)>,
 }
 
 /// The requests parsed by one `fastserve_conn_feed`: `count` records in
@@ -130,12 +132,35 @@ impl fastserve_conn {
         }
     }
 
+    /// Takes the ticket of request `id`, if it is waiting for an answer.
+    pub(crate) fn take_ticket(&mut self, id: u64) -> Option<Ticket> {
+        let i = id.checked_sub(self.base)?;
+        let ticket = self.tickets.get_mut(i as usize).and_then(Option::take)?;
+        while let Some(None) = self.tickets.front() {
+            self.tickets.pop_front();
+            self.base += 1;
+        }
+        Some(ticket)
+    }
+
+    pub(crate) fn conn_ref(&self) -> &Conn {
+        &self.conn
+    }
+
+    /// The connection core, and what it borrows for one call.
+    pub(crate) fn core(&mut self) -> (&mut Conn, Ctx<'_>) {
+        self.date.refresh();
+        let ctx = Ctx {
+            cfg: &self.cfg,
+            pool: &mut self.pool,
+            date: &self.date.text,
+        };
+        (&mut self.conn, ctx)
+    }
+
     /// Answers request `id`. False if it is not waiting for an answer.
     fn answer(&mut self, id: u64, r: &Reply<'_>) -> bool {
-        let Some(i) = id.checked_sub(self.base) else {
-            return false;
-        };
-        let Some(ticket) = self.tickets.get_mut(i as usize).and_then(Option::take) else {
+        let Some(ticket) = self.take_ticket(id) else {
             return false;
         };
         self.date.refresh();
@@ -149,10 +174,6 @@ impl fastserve_conn {
                 date: &self.date.text,
             },
         );
-        while let Some(None) = self.tickets.front() {
-            self.tickets.pop_front();
-            self.base += 1;
-        }
         true
     }
 }
@@ -161,7 +182,9 @@ impl fastserve_conn {
 ///
 /// # Safety
 /// `c` is NULL or a live connection, used by this thread alone.
-unsafe fn conn_mut<'a>(c: *mut fastserve_conn) -> Result<&'a mut fastserve_conn, fastserve_result> {
+pub(crate) unsafe fn conn_mut<'a>(
+    c: *mut fastserve_conn,
+) -> Result<&'a mut fastserve_conn, fastserve_result> {
     // SAFETY: by contract.
     unsafe { c.as_mut() }.ok_or_else(|| null("c"))
 }
@@ -198,6 +221,7 @@ ffi_fn! {
             base: 0,
             scratch: Vec::new(),
             block: Vec::new(),
+            streams: Vec::new(),
         }))
     }
 }

@@ -101,6 +101,7 @@ pub mod batch;
 pub mod body;
 pub mod config;
 pub mod conn;
+pub mod conn_stream;
 pub mod deferred;
 pub mod error;
 pub mod parse;

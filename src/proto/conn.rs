@@ -779,6 +779,12 @@ impl Conn {
         self.upgraded && self.slots.held() == 0 && self.slots.out.unsent() == 0
     }
 
+    /// The bytes received past the request that switched protocols, without
+    /// taking them.
+    pub fn upgrade_rest(&self) -> &[u8] {
+        self.input.avail()
+    }
+
     /// The bytes the client sent past the request that switched protocols
     /// (the new protocol's first bytes). Returns the buffers to `pool`.
     pub fn take_upgrade(&mut self, pool: &mut super::BufPool) -> Vec<u8> {
