@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use super::framing::{self, BodyFraming, ConnHeader};
+use super::peer::Peer;
 use super::reader::{Input, Reading};
 use super::render::{self, Body, Response};
 use super::request::{Request, Ticket};
@@ -32,6 +33,7 @@ pub struct Conn {
     stalled: bool,
     bytes_in: u64,
     requests: u64,
+    peer: Option<Peer>,
 }
 
 impl Default for Conn {
@@ -65,7 +67,13 @@ impl Conn {
             stalled: false,
             bytes_in: 0,
             requests: 0,
+            peer: None,
         }
+    }
+
+    /// Sets the peer's address that requests carry from now on.
+    pub fn set_peer(&mut self, peer: Option<Peer>) {
+        self.peer = peer;
     }
 
     /// Space to receive into: at least `min(block, room)` bytes. Call
@@ -392,6 +400,7 @@ impl Conn {
             headers: hs,
             body: &buf[span.body.clone()],
             seq,
+            peer: self.peer.as_ref(),
             region: &buf[..span.body.end],
         };
         let mut res = Responder {
