@@ -191,7 +191,9 @@ pub(crate) unsafe fn write_sockaddr(
         PeerAddr::Ip(SocketAddr::V4(a)) => {
             // SAFETY: `sockaddr_storage` is large and aligned enough for any
             // socket address.
-            let sin = unsafe { &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sin = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
             sin.sin_family = libc::AF_INET as libc::sa_family_t;
             sin.sin_port = a.port().to_be();
             sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
@@ -199,7 +201,9 @@ pub(crate) unsafe fn write_sockaddr(
         }
         PeerAddr::Ip(SocketAddr::V6(a)) => {
             // SAFETY: as above.
-            let sin6 = unsafe { &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let sin6 = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
             sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             sin6.sin6_port = a.port().to_be();
             sin6.sin6_flowinfo = a.flowinfo().to_be();
@@ -209,7 +213,9 @@ pub(crate) unsafe fn write_sockaddr(
         }
         PeerAddr::Unix => {
             // SAFETY: as above.
-            let sun = unsafe { &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_un>() };
+            let sun = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_un>()
+            };
             sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
             let path = peer.host();
             let n = path.len().min(sun.sun_path.len());
@@ -222,7 +228,13 @@ pub(crate) unsafe fn write_sockaddr(
     let n = size.min(*len as usize);
     // SAFETY: `addr` is writable for `*len >= n` bytes by contract, and `ss`
     // holds `size >= n` bytes.
-    unsafe { std::ptr::copy_nonoverlapping((&ss as *const libc::sockaddr_storage).cast::<u8>(), addr.cast::<u8>(), n) };
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            (&ss as *const libc::sockaddr_storage).cast::<u8>(),
+            addr.cast::<u8>(),
+            n,
+        )
+    };
     *len = size as libc::socklen_t;
 }
 
@@ -254,7 +266,9 @@ pub(crate) unsafe fn read_sockaddr(
             // SAFETY: the family says which address `ss` holds.
             let a = unsafe { &*p.cast::<libc::sockaddr_in>() };
             let ip = Ipv4Addr::from(a.sin_addr.s_addr.to_ne_bytes());
-            Ok(Peer::ip(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into()))
+            Ok(Peer::ip(
+                SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into(),
+            ))
         }
         libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
             // SAFETY: as above.
@@ -262,7 +276,9 @@ pub(crate) unsafe fn read_sockaddr(
             let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
             let port = u16::from_be(a.sin6_port);
             let flow = u32::from_be(a.sin6_flowinfo);
-            Ok(Peer::ip(SocketAddrV6::new(ip, port, flow, a.sin6_scope_id).into()))
+            Ok(Peer::ip(
+                SocketAddrV6::new(ip, port, flow, a.sin6_scope_id).into(),
+            ))
         }
         libc::AF_UNIX => {
             // SAFETY: as above.

@@ -18,7 +18,9 @@
 //! bodies separated by single NUL bytes (a host joins its strings with
 //! "\0" in one call instead of measuring each).
 
-use super::render::{body_allowed, header_field_problem, valid_status, Body, FieldProblem, Response};
+use super::render::{
+    body_allowed, header_field_problem, valid_status, Body, FieldProblem, Response,
+};
 use super::request::Request;
 
 /// The request was `HEAD`: its response goes out without a body.

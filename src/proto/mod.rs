@@ -20,8 +20,8 @@ pub use peer::{Peer, PeerAddr};
 pub use pool::BufPool;
 pub(crate) use pool::MAX_BLOCK;
 pub use render::{
-    body_allowed, header_field_problem, reason, valid_header_field, valid_status, Body, FieldProblem, Response,
-    StaticResponse,
+    body_allowed, header_field_problem, reason, valid_header_field, valid_status, Body,
+    FieldProblem, Response, StaticResponse,
 };
 pub use request::{Request, Ticket};
 pub use responder::{Responder, Service};

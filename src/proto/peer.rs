@@ -72,13 +72,19 @@ mod tests {
     #[test]
     fn text_forms() {
         let p = Peer::ip("192.0.2.7:4711".parse().unwrap());
-        assert_eq!((p.host(), p.port(), p.is_unix()), (&b"192.0.2.7"[..], 4711, false));
+        assert_eq!(
+            (p.host(), p.port(), p.is_unix()),
+            (&b"192.0.2.7"[..], 4711, false)
+        );
         let p = Peer::ip("[2001:db8::1]:80".parse().unwrap());
         assert_eq!((p.host(), p.port()), (&b"2001:db8::1"[..], 80));
         let longest = "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:1";
         let p = Peer::ip(longest.parse().unwrap());
         assert_eq!(p.host().len(), 39, "{:?}", p.host()); // std shortens it
         let p = Peer::unix(b"/run/x.sock");
-        assert_eq!((p.host(), p.port(), p.is_unix()), (&b"/run/x.sock"[..], 0, true));
+        assert_eq!(
+            (p.host(), p.port(), p.is_unix()),
+            (&b"/run/x.sock"[..], 0, true)
+        );
     }
 }
