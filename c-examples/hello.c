@@ -2,8 +2,11 @@
  *   GET  /plaintext     static response, served without calling out
  *   GET  /hello?name=x  a handler: "Hello, x!" ("Hello, World!" without a name)
  *   POST /echo          a handler that answers with the request body
+ *   GET  /whoami        the client's address and port, as "192.0.2.7 51234"
  * Usage: hello [host] [port] [workers]   (default 127.0.0.1 8080 1)
  * Ctrl-C or SIGTERM stops it gracefully. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +57,30 @@ static int echo(const fastserve_request *req, fastserve_response *res, void *use
     return fastserve_response_body(res, body.ptr, body.len) == FASTSERVE_RESULT_OK ? 0 : 1;
 }
 
+static int whoami(const fastserve_request *req, fastserve_response *res, void *userdata)
+{
+    (void)userdata;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "unknown";
+    unsigned port = 0;
+    if (fastserve_request_peer(req, (struct sockaddr *)&ss, &len) != FASTSERVE_RESULT_OK)
+        return 1;
+    if (len > 0 && ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        port = ntohs(a->sin_port);
+    } else if (len > 0 && ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+    }
+    char body[INET6_ADDRSTRLEN + 8];
+    int n = snprintf(body, sizeof body, "%s %u", host, port);
+    fastserve_response_header(res, "Content-Type", 12, "text/plain", 10);
+    return fastserve_response_body(res, body, (size_t)n) != FASTSERVE_RESULT_OK;
+}
+
 int main(int argc, char **argv)
 {
     const char *host = argc > 1 ? argv[1] : "127.0.0.1";
@@ -70,6 +97,7 @@ int main(int argc, char **argv)
                                   text, sizeof(text) - 1);
     fastserve_server_route(server, "GET", 3, "/hello", 6, 0, hello, NULL);
     fastserve_server_route(server, "POST", 4, "/echo", 5, 0, echo, NULL);
+    fastserve_server_route(server, "GET", 3, "/whoami", 7, 0, whoami, NULL);
 
     fastserve_result r = fastserve_server_listen(server, host, strlen(host), (uint16_t)port);
     if (r != FASTSERVE_RESULT_OK) {

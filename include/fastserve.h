@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -572,7 +573,8 @@ void fastserve_server_free(struct fastserve_server *srv);
  * rendered now, and served with the current Date without calling out.
  * `method` NULL matches any method (a GET route also answers HEAD).
  * `flags` may hold `FASTSERVE_ROUTE_PREFIX`. `content_type_len == 0`
- * sends no Content-Type. Status 200..999. Everything is copied.
+ * sends no Content-Type. Status 200..999; 204 and 304 with an empty
+ * body. Everything is copied.
  *
  * # Safety
  * `srv` is a server from `fastserve_server_new` that was not freed;
@@ -863,6 +865,30 @@ enum fastserve_result fastserve_request_header_at(const struct fastserve_request
                                                   struct fastserve_str *value);
 
 /**
+ * The client's address, the way getpeername(2) gives it: up to `*len`
+ * bytes of a `struct sockaddr_in` or `sockaddr_in6` (TCP) or
+ * `sockaddr_un` (a Unix socket) are copied to `addr`, and `*len`
+ * receives the address's full size; a `struct sockaddr_storage` always
+ * holds it. `*len` becomes 0 when the address is not known (a
+ * `fastserve_conn` whose host did not call `fastserve_conn_set_peer`).
+ *
+ * ```c
+ * struct sockaddr_storage ss;
+ * socklen_t len = sizeof ss;
+ * fastserve_request_peer(req, (struct sockaddr *)&ss, &len);
+ * ```
+ *
+ * # Safety
+ * As `fastserve_request_method`; `len` is writable and `addr` writable
+ * for `*len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_request_peer(const struct fastserve_request *req,
+                                             struct sockaddr *addr,
+                                             socklen_t *len);
+
+/**
  * Sets the status code: 200 by default, 200..999 allowed.
  *
  * # Safety
@@ -893,6 +919,9 @@ enum fastserve_result fastserve_response_header(struct fastserve_response *res,
 /**
  * Sets the body, copying `len` bytes from `body`. The bytes of a
  * request (say `fastserve_request_body`) may be passed as they are.
+ * 204 and 304 responses have no body: a non-empty one is refused
+ * (`FASTSERVE_RESULT_INVALID_ARGUMENT`), and so is setting such a
+ * status after a non-empty body.
  *
  * # Safety
  * As `fastserve_response_status`; `body` is NULL (with `len == 0`) or
@@ -1290,6 +1319,11 @@ enum fastserve_result fastserve_response_upgrade(struct fastserve_response *res,
 #define FASTSERVE_BATCH_QUERY 4
 
 /**
+ * The peer is a Unix socket (`peer_off`/`peer_len` give its path).
+ */
+#define FASTSERVE_BATCH_PEER_UNIX 8
+
+/**
  * Content type codes, in the high 16 bits of a reply's status word. NONE
  * adds no Content-Type (put one in the reply's header lines).
  */
@@ -1332,7 +1366,12 @@ typedef struct fastserve_batch fastserve_batch;
  *   `path_len` bytes, the query starts at `target_off + path_len + 1`;
  * - header fields: `header_count` `fastserve_batch_header`s at
  *   `data + headers_off` (4-byte aligned);
- * - body (Content-Length or decoded chunked): `data + body_off`, `body_len` bytes.
+ * - body (Content-Length or decoded chunked): `data + body_off`, `body_len` bytes;
+ * - peer: the client's IP address as text (`"192.0.2.7"`, `"2001:db8::1"`)
+ *   at `data + peer_off`, `peer_len` bytes, and `peer_port`; with
+ *   `FASTSERVE_BATCH_PEER_UNIX`, a Unix socket's path (empty when unnamed)
+ *   and port 0. `peer_len` 0 and no flag: the peer is unknown (a
+ *   `fastserve_conn` without `fastserve_conn_set_peer`).
  */
 typedef struct fastserve_batch_request {
   /**
@@ -1362,7 +1401,9 @@ typedef struct fastserve_batch_request {
    * (0 from `fastserve_conn_*`).
    */
   uint32_t conn;
-  uint32_t reserved[2];
+  uint32_t peer_off;
+  uint16_t peer_len;
+  uint16_t peer_port;
 } fastserve_batch_request;
 
 /**
@@ -1450,8 +1491,8 @@ enum fastserve_result fastserve_server_set_batch_handler(struct fastserve_server
  *
  * Header lines are complete `Name: value\r\n` lines; `Date`,
  * `Content-Length`, `Server` and `Connection` are added by the engine (and
- * refused here). A reply with a bad status, content type or header line is
- * answered 500. Everything is copied: the arrays may be freed at once. May
+ * refused here). A reply with a bad status, content type or header line,
+ * or a body for a 204 or 304, is answered 500. Everything is copied: the arrays may be freed at once. May
  * be called several times per batch; each call continues where the last
  * stopped. Returns `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers
  * nothing) when the lengths do not add up or there are more replies than
@@ -1566,6 +1607,33 @@ struct fastserve_response *fastserve_server_response(const struct fastserve_serv
  * ========================================================================== */
 
 /**
+ * `fastserve_conn_state`: part of a request head is buffered (the header
+ * timeout runs from its first byte).
+ */
+#define FASTSERVE_CONN_READING_HEAD 1
+
+/**
+ * A request body is being received (the body timeout runs from the last
+ * byte read).
+ */
+#define FASTSERVE_CONN_READING_BODY 2
+
+/**
+ * Requests were handed out and are not answered yet (the request timeout).
+ */
+#define FASTSERVE_CONN_PENDING 4
+
+/**
+ * Output is waiting to be written (the write timeout).
+ */
+#define FASTSERVE_CONN_UNSENT 8
+
+/**
+ * Nothing is owed either way: between requests (the keep-alive timeout).
+ */
+#define FASTSERVE_CONN_IDLE 16
+
+/**
  * A sans-I/O HTTP/1.1 server connection: it parses, frames, orders and
  * renders; the program does every read, write and close. Owned by the
  * caller, from `fastserve_conn_new` to `fastserve_conn_free`. Not
@@ -1624,6 +1692,24 @@ struct fastserve_conn *fastserve_conn_new(const struct fastserve_config *cfg);
 void fastserve_conn_free(struct fastserve_conn *c);
 
 /**
+ * Sets the peer's address, which every request read from now on
+ * carries (`peer_*` of `fastserve_batch_request`): what `accept(2)` or
+ * getpeername(2) gave, an AF_INET, AF_INET6 or AF_UNIX address of
+ * `len` bytes (copied). NULL clears it. Another family or a short
+ * address returns `FASTSERVE_RESULT_INVALID_ARGUMENT` and changes
+ * nothing.
+ *
+ * # Safety
+ * `c` is a connection from `fastserve_conn_new` that was not freed;
+ * `addr` is NULL or readable for `len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_conn_set_peer(struct fastserve_conn *c,
+                                              const struct sockaddr *addr,
+                                              socklen_t len);
+
+/**
  * Feeds `len` bytes received from the peer (copied), parses every
  * complete request buffered, and writes the batch of new requests to
  * `*out` (if not NULL; see `fastserve_conn_batch` for how long it stays
@@ -1667,8 +1753,8 @@ enum fastserve_result fastserve_conn_feed_eof(struct fastserve_conn *c,
  * `headers` holds zero or more complete `Name: value\r\n` lines
  * (include `Content-Type` there); `Date`, `Content-Length`, `Server`
  * and `Connection` are added by the engine and refused in `headers`.
- * Status 200..999. Everything is copied. A refused status or header
- * line answers 500 instead and returns
+ * Status 200..999; 204 and 304 have no body. Everything is copied. A
+ * refused status, header line or body answers 500 instead and returns
  * `FASTSERVE_RESULT_INVALID_ARGUMENT`; an id that is not waiting for an
  * answer returns `FASTSERVE_RESULT_INVALID_ARGUMENT` and changes
  * nothing.
@@ -1805,6 +1891,50 @@ size_t fastserve_conn_pending(const struct fastserve_conn *c);
  * On an internal panic: returns FASTSERVE_RESULT_PANIC.
  */
 enum fastserve_result fastserve_conn_shutdown(struct fastserve_conn *c);
+
+/**
+ * What the connection waits for, as `FASTSERVE_CONN_*` bits: a host
+ * runs the timeouts of `fastserve_config` with its own timers from
+ * them, as the server's workers do. When a header or body timeout
+ * passes, call `fastserve_conn_abort(c, 408)`; a request timeout,
+ * `fastserve_conn_expire(c, 503, &id)`; a write or keep-alive timeout,
+ * close the socket. 0 for NULL.
+ *
+ * # Safety
+ * `c` is NULL or a connection from `fastserve_conn_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns 0.
+ */
+uint32_t fastserve_conn_state(const struct fastserve_conn *c);
+
+/**
+ * Answers the request being received (a head or body still
+ * incomplete) with `status`, 400..599 (408 for a timeout), and closes
+ * after it; does nothing when no request is partly received or a
+ * response to it has begun.
+ *
+ * # Safety
+ * `c` is a connection from `fastserve_conn_new` that was not freed.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_conn_abort(struct fastserve_conn *c, uint16_t status);
+
+/**
+ * Answers the oldest request still waiting for an answer with
+ * `status`, 400..599 (503 for a request timeout), and writes its id to
+ * `*id` (if not NULL); a later answer to that id is refused as for any
+ * answered request. Returns false (and changes nothing) when no request
+ * is waiting, or for a NULL `c` or a bad status.
+ *
+ * # Safety
+ * `c` is NULL or a connection from `fastserve_conn_new` that was not
+ * freed; `id` is NULL or writable.
+ *
+ * On an internal panic: returns false.
+ */
+bool fastserve_conn_expire(struct fastserve_conn *c, uint16_t status, uint64_t *id);
 
 /* ==========================================================================
  * Sans-I/O streams and protocol switches

@@ -7,7 +7,7 @@
 - `fastserve.asyncio.HttpProtocol`: the same routes on the sans-I/O core,
   for an asyncio or uvloop server of your own.
 """
-from ._http import Headers, Request, Response
+from ._http import Headers, HTTPException, MultiDict, Request, Response, abort
 from ._lib import FastserveError
 from .parse import (
     ChunkedDecoder,
@@ -26,13 +26,16 @@ __version__ = "0.1.0"
 __all__ = [
     "ChunkedDecoder",
     "FastserveError",
+    "HTTPException",
     "Headers",
+    "MultiDict",
     "ParseError",
     "ParsedRequest",
     "ParsedResponse",
     "Request",
     "Response",
     "Server",
+    "abort",
     "decode_chunked",
     "parse_headers",
     "parse_request",

@@ -32,21 +32,24 @@ from typing import (
     Mapping,
     Optional,
     Tuple,
+    NoReturn,
     TypeVar,
     Union,
     ValuesView,
     overload,
 )
+from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qsl
 
 log = logging.getLogger("fastserve")
 
 REC = 64  # bytes in a fastserve_batch_request
 # tag, flags, id, method off/len, target off/len, path len, header count,
-# headers off, body off/len, conn, reserved
-_RECORD = Struct("<IIQ10I8x")
+# headers off, body off/len, conn, peer off, peer len (u16), peer port (u16)
+_RECORD = Struct("<IIQ11IHH")
 assert _RECORD.size == REC
-FLAG_HEAD, FLAG_HTTP11, FLAG_QUERY = 1, 2, 4
+FLAG_HEAD, FLAG_HTTP11, FLAG_QUERY, FLAG_PEER_UNIX = 1, 2, 4, 8
 
 CT_NONE, CT_TEXT, CT_JSON, CT_HTML, CT_OCTET = 0, 1, 2, 3, 4
 _CT_CODES = {
@@ -118,12 +121,74 @@ class Headers:
         return f"Headers({self._items!r})"
 
 
+class MultiDict(Dict[str, str]):
+    """A dict of the first value of each name (what `d[name]` and `d.get`
+    give), which also keeps every value: `getall(name)` (KeyError when
+    absent) and `getlist(name)` (an empty list when absent)."""
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, pairs: Iterable[Tuple[str, str]] = ()) -> None:
+        super().__init__()
+        self._pairs = list(pairs)
+        for k, v in self._pairs:
+            self.setdefault(k, v)
+
+    def getall(self, name: str) -> List[str]:
+        values = self.getlist(name)
+        if not values:
+            raise KeyError(name)
+        return values
+
+    def getlist(self, name: str) -> List[str]:
+        return [v for k, v in self._pairs if k == name]
+
+    def multi_items(self) -> List[Tuple[str, str]]:
+        """Every (name, value) pair, in order, repeated names included."""
+        return list(self._pairs)
+
+
+class HTTPException(Exception):
+    """Raised in a handler (see `abort`): the request is answered `status`
+    with `message` (the status's reason phrase when None) as plain text, and
+    nothing is logged."""
+
+    def __init__(self, status: int, message: Optional[str] = None, headers: Optional[HeaderFields] = None) -> None:
+        if message is None:
+            try:
+                message = HTTPStatus(status).phrase
+            except ValueError:
+                message = ""
+        super().__init__(f"{status} {message}")
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+    def response(self) -> "Response":
+        body = self.message + "\n" if _body_allowed(self.status) else ""
+        return Response(body, status=self.status, headers=self.headers)
+
+
+def abort(status: int, message: Optional[str] = None, headers: Optional[HeaderFields] = None) -> "NoReturn":
+    """Ends the handler: the request is answered `status` (see
+    HTTPException)."""
+    raise HTTPException(status, message, headers)
+
+
+def _body_allowed(status):
+    return not (status < 200 or status == 204 or status == 304)
+
+
 class Request:
     """One request. Attributes are decoded when read:
 
-    - method, path, target (str), query_string (str), query (dict of the
-      first value of each name, percent-decoded), headers (Headers), body
-      (bytes), json(), http_version ("1.0"/"1.1"), id (the engine's id).
+    - method, path, target (str), query_string (str), query (a MultiDict:
+      the first value of each name, percent-decoded, and `getall`/`getlist`
+      for all of them), headers (Headers), body (bytes), json() (an
+      invalid body answers 400), form (a MultiDict of an
+      application/x-www-form-urlencoded body; empty for any other body),
+      cookies (dict), client ((host, port) of the peer, or None),
+      http_version ("1.0"/"1.1"), id (the engine's id).
 
     A sync handler may keep its Request (or pass it to a thread): each one
     stays valid for good.
@@ -178,14 +243,39 @@ class Request:
         return v
 
     @property
-    def query(self) -> Dict[str, str]:
-        def make():
-            q = {}
-            for k, v in parse_qsl(self.query_string, keep_blank_values=True):
-                q.setdefault(k, v)
-            return q
+    def query(self) -> MultiDict:
+        return self._cached("query", lambda: MultiDict(parse_qsl(self.query_string, keep_blank_values=True)))
 
-        return self._cached("query", make)
+    @property
+    def form(self) -> MultiDict:
+        def make():
+            ct = self.headers.get("content-type", "")
+            if ct.partition(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+                return MultiDict()
+            text = self.body.decode("utf-8", "surrogateescape")
+            return MultiDict(parse_qsl(text, keep_blank_values=True))
+
+        return self._cached("form", make)
+
+    @property
+    def cookies(self) -> Dict[str, str]:
+        def make():
+            jar: SimpleCookie = SimpleCookie()
+            for field in self.headers.getall("cookie"):
+                try:
+                    jar.load(field)
+                except CookieError:
+                    continue  # a malformed field is skipped, not an error
+            return {k: m.value for k, m in jar.items()}
+
+        return self._cached("cookies", make)
+
+    @property
+    def client(self) -> Optional[Tuple[str, int]]:
+        f = self._fields()
+        if f[1] & FLAG_PEER_UNIX or not f[14]:
+            return None
+        return self._bytes(f[13], f[14]).decode("ascii"), f[15]
 
     @property
     def headers(self) -> Headers:
@@ -206,7 +296,10 @@ class Request:
         return self._bytes(f[10], f[11])
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        try:
+            return json.loads(self.body)
+        except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
+            raise HTTPException(400, f"invalid JSON body: {e}") from None
 
     @property
     def http_version(self) -> str:
@@ -242,9 +335,11 @@ class Response:
     """A response with a status, extra header fields and a content type.
 
     body: str (sent as UTF-8, text/plain by default), bytes
-    (application/octet-stream by default), or a dict/list (JSON).
-    headers: a mapping or (name, value) pairs; Content-Length, Date,
-    Connection, Server and Transfer-Encoding are the server's.
+    (application/octet-stream by default), a dict/list (JSON), or None
+    (empty). headers: a mapping or (name, value) pairs; Content-Length,
+    Date, Connection, Server and Transfer-Encoding are the server's.
+    1xx, 204 and 304 responses have no body (and no Content-Length): one
+    given for them raises ValueError.
     """
 
     __slots__ = ("status", "body", "_word", "_head")
@@ -253,14 +348,16 @@ class Response:
 
     def __init__(
         self,
-        body: Body = b"",
+        body: Optional[Body] = b"",
         status: int = 200,
         headers: Optional[HeaderFields] = None,
         content_type: Optional[str] = None,
     ) -> None:
         if not isinstance(status, int) or not 200 <= status <= 999:
             raise ValueError(f"status must be an int in 200..999, not {status!r}")
-        if isinstance(body, str):
+        if body is None:
+            body, ct = b"", CT_NONE
+        elif isinstance(body, str):
             body, ct = body.encode(), CT_TEXT
         elif isinstance(body, (bytes, bytearray, memoryview)):
             body, ct = bytes(body), CT_OCTET
@@ -268,6 +365,10 @@ class Response:
             body, ct = _json(body), CT_JSON
         else:
             raise TypeError(f"a Response body is str, bytes, dict or list, not {type(body).__name__}")
+        if not _body_allowed(status):
+            if body:
+                raise ValueError(f"a {status} response has no body; {len(body)} bytes were given")
+            ct = CT_NONE
         head = _header_lines(headers) if headers else b""
         if content_type is not None:
             code = _CT_CODES.get(content_type)
@@ -288,7 +389,7 @@ class Response:
 _INTERNAL_ERROR = Response("Internal Server Error\n", status=500)
 
 # What a handler returns; an async def handler, an awaitable of it.
-Result = Union[Body, Response, None]
+Result = Union[Body, Response, None, Tuple[Optional[Body], int], Tuple[Optional[Body], int, HeaderFields]]
 Handler = Callable[[Request], Union[Result, Awaitable[Result]]]
 
 
@@ -325,11 +426,21 @@ def convert(r):
         return 200 | (CT_JSON << 16), b"", _json(r)
     if r is None:
         return 204, b"", b""
+    if t is tuple:
+        if not 2 <= len(r) <= 3:
+            log.error("handler returned a tuple of %d; a handler returns (body, status) or (body, status, headers)", len(r))
+            return _INTERNAL_ERROR._word, b"", _INTERNAL_ERROR.body
+        try:
+            r = Response(*r)
+        except Exception:
+            log.exception("handler returned a tuple that makes no response")
+            return _INTERNAL_ERROR._word, b"", _INTERNAL_ERROR.body
+        return r._word, r._head, r.body
     if isinstance(r, Response):
         return r._word, r._head, r.body
     if r is FAILED:
         return _INTERNAL_ERROR._word, b"", _INTERNAL_ERROR.body
-    log.error("handler returned %r; a handler returns str, bytes, dict, list, Response or None", type(r))
+    log.error("handler returned %r; a handler returns str, bytes, dict, list, Response, a tuple or None", type(r))
     return _INTERNAL_ERROR._word, b"", _INTERNAL_ERROR.body
 
 
@@ -427,8 +538,19 @@ class Dispatch:
 
 
 def _failed(req):
+    e = sys.exc_info()[1]
+    if isinstance(e, HTTPException):
+        return _http_error(e)
     log.exception("handler for %s %s failed", req.method, req.target)
     return FAILED
+
+
+def _http_error(e):
+    try:
+        return e.response()
+    except Exception:
+        log.exception("HTTPException(%r) makes no response", e.status)
+        return FAILED
 
 
 def columns_of(results):
@@ -451,6 +573,8 @@ async def run_async(coro, req_desc=""):
     """Awaits an async handler's coroutine; its result, or FAILED."""
     try:
         return await coro
+    except HTTPException as e:
+        return _http_error(e)
     except Exception:
         log.exception("async handler %sfailed", req_desc)
         return FAILED

@@ -158,7 +158,14 @@ _PROTOS = {
     "fastserve_conn_wants_read": (c_bool, [_p]),
     "fastserve_conn_should_close": (c_bool, [_p]),
     "fastserve_conn_shutdown": (R, [_p]),
+    "fastserve_conn_set_peer": (R, [_p, _b, c_uint32]),
+    "fastserve_conn_state": (c_uint32, [_p]),
+    "fastserve_conn_abort": (R, [_p, c_uint16]),
+    "fastserve_conn_expire": (c_bool, [_p, c_uint16, POINTER(c_uint64)]),
 }
+
+# fastserve_conn_state bits
+CONN_READING_HEAD, CONN_READING_BODY, CONN_PENDING, CONN_UNSENT, CONN_IDLE = 1, 2, 4, 8, 16
 
 for _handle in (lib, fast):
     for _name, (_res, _args) in _PROTOS.items():

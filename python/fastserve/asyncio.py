@@ -14,12 +14,15 @@ output with one `transport.write` per output segment.
 from __future__ import annotations
 
 import asyncio
+import math
+import socket
+import struct
 from array import array
-from ctypes import byref, string_at
-from typing import TYPE_CHECKING, Any, Awaitable, Optional, Set, cast
+from ctypes import byref, c_uint64, string_at
+from typing import TYPE_CHECKING, Any, Awaitable, Dict, Optional, cast
 
 from ._http import Dispatch, Response, _text_word, columns_of, run_async
-from ._lib import ConnBatch, IoVec, fast
+from ._lib import CONN_IDLE, CONN_PENDING, CONN_READING_BODY, CONN_READING_HEAD, ConnBatch, IoVec, fast
 
 if TYPE_CHECKING:
     from .server import Server
@@ -73,40 +76,62 @@ class _Router:
 
 
 class HttpProtocol(asyncio.Protocol):
-    """Serves `app`'s routes on one connection."""
+    """Serves `app`'s routes on one connection, with the app's limits
+    (max_body, max_header_bytes, ...) and timeouts, run on loop timers."""
 
     def __init__(self, app: Server) -> None:
         self._dispatch = Dispatch([_Router(app)])
+        self._cfg = app._conn_config()
+        t = app.timeouts()
+        self._to = (t["header_timeout"], t["body_timeout"], t["keepalive_timeout"], t["write_timeout"], t["request_timeout"])
         self._c: Optional[int] = None
         self._t: Optional[asyncio.Transport] = None
         self._batch = ConnBatch()
         self._iov = (IoVec * 16)()
         self._paused = False
-        self._tasks: Set[asyncio.Future[Any]] = set()
+        self._tasks: Dict[int, asyncio.Future[Any]] = {}  # by request id
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        # the timeouts' clocks, in loop.time() seconds (0: not running)
+        self._last_io = self._last_read = self._head_since = self._deferred_since = self._write_since = 0.0
+        self._write_left = 0  # bytes buffered when the write clock last started
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._timer_at = math.inf
 
     # asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._t = cast(asyncio.Transport, transport)
-        self._c = fast.fastserve_conn_new(None)
+        self._loop = asyncio.get_running_loop()
+        self._c = c = fast.fastserve_conn_new(self._cfg)
+        peer = _sockaddr(transport)
+        if peer is not None:
+            fast.fastserve_conn_set_peer(c, peer, len(peer))
+        self._last_io = self._loop.time()
+        self._arm()
 
     def data_received(self, data: bytes) -> None:
         c = self._c
         if c is None:
             return
+        self._last_io = self._last_read = cast(asyncio.AbstractEventLoop, self._loop).time()
         fast.fastserve_conn_feed(c, data, len(data), byref(self._batch))
         self._serve()
+        self._arm()
 
     def eof_received(self) -> bool:
         if self._c is not None:
             fast.fastserve_conn_feed_eof(self._c, byref(self._batch))
             self._serve()
+            self._arm()
         return True  # the transport closes once the answers are written
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         c, self._c = self._c, None
         self._t = None
-        for t in self._tasks:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for t in self._tasks.values():
             t.cancel()
         if c is not None:
             fast.fastserve_conn_free(c)
@@ -119,6 +144,7 @@ class HttpProtocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._paused = False
         self._write()
+        self._arm()
 
     # the batch
 
@@ -141,8 +167,8 @@ class HttpProtocol(asyncio.Protocol):
                 fast.fastserve_conn_respond_batch(self._c, ids, status, hlens, blens, n, joined, len(joined), None)
                 for rid, coro in deferred:
                     t = asyncio.ensure_future(self._finish(rid, coro))
-                    self._tasks.add(t)
-                    t.add_done_callback(self._tasks.discard)
+                    self._tasks[rid] = t
+                    t.add_done_callback(lambda _t, rid=rid: self._tasks.pop(rid, None))
                 b.count = 0
             if not self._write():
                 return
@@ -160,6 +186,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._write():
             fast.fastserve_conn_feed(self._c, None, 0, byref(self._batch))
             self._serve()
+        self._arm()
 
     def _write(self):
         """Writes the output; returns True if anything was written."""
@@ -179,6 +206,8 @@ class HttpProtocol(asyncio.Protocol):
                 total += v.len
             fast.fastserve_conn_written(c, total)
             wrote = True
+        if wrote and self._loop is not None:
+            self._last_io = self._loop.time()
         if fast.fastserve_conn_should_close(c):
             t.close()
         elif not self._paused:
@@ -187,6 +216,101 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 t.pause_reading()
         return wrote
+
+    # timeouts: one loop timer at the earliest deadline, as the engine's
+    # workers keep one heap entry per connection
+
+    def _deadline(self):
+        """(when, what) of the earliest timeout, updating the clocks."""
+        c, t, loop = self._c, self._t, self._loop
+        if c is None or t is None or loop is None or t.is_closing():
+            return math.inf, None
+        now = loop.time()
+        st = fast.fastserve_conn_state(c)
+        header, body, keepalive, write, request = self._to
+        if not st & CONN_READING_HEAD:
+            self._head_since = 0.0
+        elif not self._head_since:
+            self._head_since = now
+        if not st & CONN_PENDING:
+            self._deferred_since = 0.0
+        elif not self._deferred_since:
+            self._deferred_since = now
+        buffered = t.get_write_buffer_size()
+        if not buffered:
+            self._write_since = 0.0
+        elif not self._write_since or buffered < self._write_left:
+            # started, or the client read some: the write clock (re)starts
+            self._write_since, self._write_left = now, buffered
+        best = (math.inf, None)
+        for on, since, limit, what in (
+            (buffered, self._write_since, write, "write"),
+            (st & CONN_PENDING, self._deferred_since, request, "request"),
+            (st & CONN_READING_BODY, self._last_read, body, "body"),
+            (st & CONN_READING_HEAD, self._head_since, header, "header"),
+            (st & CONN_IDLE and not buffered, self._last_io, keepalive, "idle"),
+        ):
+            if on and since + limit < best[0]:
+                best = (since + limit, what)
+        return best
+
+    def _arm(self):
+        at, _ = self._deadline()
+        if at < self._timer_at and at != math.inf:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = at
+            self._timer = cast(asyncio.AbstractEventLoop, self._loop).call_at(at, self._fire)
+
+    def _fire(self):
+        self._timer, self._timer_at = None, math.inf
+        at, what = self._deadline()
+        c, t, loop = self._c, self._t, self._loop
+        if what is None or c is None or t is None or loop is None:
+            return
+        if at > loop.time():
+            return self._arm()
+        if what == "write":
+            t.abort()  # the client stopped reading
+            return
+        if what == "idle":
+            t.close()
+            return
+        if what == "request":
+            rid = c_uint64()
+            if fast.fastserve_conn_expire(c, 503, byref(rid)):
+                task = self._tasks.pop(rid.value, None)
+                if task is not None:
+                    task.cancel()
+            self._deferred_since = 0.0  # the next one waiting starts now
+        else:  # a head or body that stopped arriving
+            fast.fastserve_conn_abort(c, 408)
+        if self._write():
+            fast.fastserve_conn_feed(c, None, 0, byref(self._batch))
+            self._serve()
+        self._arm()
+
+
+def _sockaddr(transport):
+    """The transport's peer as a C socket address, or None."""
+    sock = transport.get_extra_info("socket")
+    peer = transport.get_extra_info("peername")
+    if sock is None or peer is None:
+        return None
+    fam = sock.family
+    try:
+        if fam == socket.AF_INET:
+            host, port = peer[:2]
+            return struct.pack("=H", fam) + struct.pack("!H", port) + socket.inet_pton(fam, host) + bytes(8)
+        if fam == socket.AF_INET6:
+            host, port, flow, scope = peer
+            return struct.pack("=H", fam) + struct.pack("!HI", port, flow) + socket.inet_pton(fam, host.partition("%")[0]) + struct.pack("=I", scope)
+        if fam == socket.AF_UNIX:
+            path = peer.encode() if isinstance(peer, str) else bytes(peer)
+            return struct.pack("=H", fam) + path
+    except (OSError, ValueError, TypeError, struct.error):
+        return None
+    return None
 
 
 def serve(app: Server, host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> Awaitable[asyncio.AbstractServer]:

@@ -16,12 +16,14 @@ import math
 import signal
 import sys
 import threading
+import weakref
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from ctypes import byref, string_at
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Set, TypeVar, Union, cast
 
 from . import _http
-from ._http import TEXT_200, Dispatch, Handler, Response, columns_of, log, new_event_loop, run_async
+from ._http import TEXT_200, Dispatch, Handler, Response, columns_of, is_async, log, new_event_loop, run_async
 from ._lib import BATCH_FN, Stats, check, fast, lib
 
 if TYPE_CHECKING:
@@ -47,6 +49,13 @@ _SIZES = (
 )
 # Seconds here, milliseconds for fastserve_config_set_<name>_ms.
 _TIMEOUTS = ("header_timeout", "body_timeout", "keepalive_timeout", "write_timeout", "request_timeout", "shutdown_grace")
+_DEFAULT_TIMEOUTS = {
+    "header_timeout": 10.0,
+    "body_timeout": 30.0,
+    "keepalive_timeout": 60.0,
+    "write_timeout": 30.0,
+    "request_timeout": 60.0,
+}
 # ctypes wraps anything larger (or negative) silently
 _SIZE_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1
 _MS_MAX = 2**64 - 1
@@ -111,9 +120,14 @@ class Server:
         app.run("127.0.0.1", 8080)
 
     A handler takes a Request and returns str, bytes, a dict or list (sent as
-    JSON), a Response, or None (204). An exception gives a 500 and is logged
-    with its traceback. `async def` handlers are awaited on the server's
-    asyncio loop.
+    JSON), a Response, `(body, status)` or `(body, status, headers)`, or
+    None (204, no body). `fastserve.abort(status)` (an HTTPException)
+    answers that status; any other exception gives a 500 and is logged with
+    its traceback. `async def` handlers are awaited on the server's asyncio
+    loop. A sync handler runs on the worker thread that read the request:
+    while it blocks (sleep, a database, a lock), every connection of that
+    worker waits. Mark such a handler `blocking=True` and it runs in a
+    thread pool instead, answered later like an async one.
 
     Keyword arguments set the engine's limits; None keeps its default. A
     request that trips a limit is answered with the status given and the
@@ -146,10 +160,16 @@ class Server:
     - keepalive_timeout: an idle connection is closed quietly after it (60)
     - write_timeout: a response that makes no progress this long (the client
       stopped reading) drops the connection (30)
-    - request_timeout: an `async def` handler not done by then is answered
-      503 (60)
+    - request_timeout: an `async def` or blocking handler not done by then
+      is answered 503 (60)
     - shutdown_grace: how long `stop()` lets requests in flight finish (30;
       0 is allowed)
+
+    blocking_threads: the thread pool of blocking=True handlers (16).
+
+    `fastserve.asyncio.HttpProtocol` applies the same limits and timeouts
+    (not max_connections, the socket buffers or workers, which are the
+    engine's).
 
     A bad value raises ValueError (or TypeError) naming the argument.
     """
@@ -174,6 +194,7 @@ class Server:
         write_timeout: Optional[float] = None,
         request_timeout: Optional[float] = None,
         shutdown_grace: Optional[float] = 30.0,
+        blocking_threads: int = 16,
     ) -> None:
         self.server_name = server_name
         # checked here so that a bad value fails now rather than in start()
@@ -193,6 +214,10 @@ class Server:
         self.write_timeout = _seconds("write_timeout", write_timeout)
         self.request_timeout = _seconds("request_timeout", request_timeout)
         self.shutdown_grace = _seconds("shutdown_grace", shutdown_grace, zero=True)
+        self.blocking_threads = cast(int, _size("blocking_threads", blocking_threads))
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pool_lock = threading.Lock()
+        self._conn_cfg: Optional[int] = None
         self.routes: List[_Route] = []
         self.port: Optional[int] = None  # the bound port, once listening
         self._srv: Optional[int] = None
@@ -209,37 +234,72 @@ class Server:
 
     # ------------------------------------------------------------ routes
 
-    def route(self, path: str, methods: Optional[Iterable[str]] = ("GET",), *, prefix: bool = False) -> Callable[[_H], _H]:
+    def route(
+        self, path: str, methods: Optional[Iterable[str]] = ("GET",), *, prefix: bool = False, blocking: bool = False
+    ) -> Callable[[_H], _H]:
         """Decorator: `fn` answers `methods` (None: every method) on `path`
         (with prefix=True: every path that starts with it). A GET route also
-        answers HEAD."""
+        answers HEAD. blocking=True runs a sync `fn` in the server's thread
+        pool (`blocking_threads`), so that it may sleep, wait on a database
+        or a lock, without holding up the worker."""
 
         def add(fn: _H) -> _H:
-            self.add_route(path, fn, methods, prefix=prefix)
+            self.add_route(path, fn, methods, prefix=prefix, blocking=blocking)
             return fn
 
         return add
 
-    def get(self, path: str, *, prefix: bool = False) -> Callable[[_H], _H]:
-        return self.route(path, ("GET",), prefix=prefix)
+    def get(self, path: str, *, prefix: bool = False, blocking: bool = False) -> Callable[[_H], _H]:
+        return self.route(path, ("GET",), prefix=prefix, blocking=blocking)
 
-    def post(self, path: str, *, prefix: bool = False) -> Callable[[_H], _H]:
-        return self.route(path, ("POST",), prefix=prefix)
+    def post(self, path: str, *, prefix: bool = False, blocking: bool = False) -> Callable[[_H], _H]:
+        return self.route(path, ("POST",), prefix=prefix, blocking=blocking)
 
-    def put(self, path: str, *, prefix: bool = False) -> Callable[[_H], _H]:
-        return self.route(path, ("PUT",), prefix=prefix)
+    def put(self, path: str, *, prefix: bool = False, blocking: bool = False) -> Callable[[_H], _H]:
+        return self.route(path, ("PUT",), prefix=prefix, blocking=blocking)
 
-    def delete(self, path: str, *, prefix: bool = False) -> Callable[[_H], _H]:
-        return self.route(path, ("DELETE",), prefix=prefix)
+    def delete(self, path: str, *, prefix: bool = False, blocking: bool = False) -> Callable[[_H], _H]:
+        return self.route(path, ("DELETE",), prefix=prefix, blocking=blocking)
 
-    def patch(self, path: str, *, prefix: bool = False) -> Callable[[_H], _H]:
-        return self.route(path, ("PATCH",), prefix=prefix)
+    def patch(self, path: str, *, prefix: bool = False, blocking: bool = False) -> Callable[[_H], _H]:
+        return self.route(path, ("PATCH",), prefix=prefix, blocking=blocking)
 
-    def add_route(self, path: str, fn: Handler, methods: Optional[Iterable[str]] = ("GET",), *, prefix: bool = False) -> None:
+    def add_route(
+        self,
+        path: str,
+        fn: Handler,
+        methods: Optional[Iterable[str]] = ("GET",),
+        *,
+        prefix: bool = False,
+        blocking: bool = False,
+    ) -> None:
         if not callable(fn):
             raise TypeError("a handler is callable")
         self._check_stopped()
+        if blocking:
+            if is_async(fn):
+                raise TypeError("blocking=True is for sync handlers; an async def handler is awaited already")
+            fn = self._in_thread(fn)
         self.routes.append(_Route(methods, path, prefix, handler=fn))
+
+    def _in_thread(self, fn):
+        """`fn` as an async handler that runs it in the thread pool."""
+
+        async def blocking(req):
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor(), fn, req)
+
+        blocking.__wrapped__ = fn  # type: ignore[attr-defined]
+        return blocking
+
+    def _executor(self):
+        pool = self._pool
+        if pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.blocking_threads, thread_name_prefix="fastserve-blocking")
+                pool = self._pool
+        return pool
 
     def static(
         self,
@@ -255,6 +315,7 @@ class Server:
         Python. `body` is str (UTF-8) or bytes."""
         self._check_stopped()
         body = body.encode() if isinstance(body, str) else bytes(body)
+        Response(body, status=status)  # a status or body it refuses fails now
         self.routes.append(_Route(methods, path, prefix, static=(status, content_type, body)))
 
     def _check_stopped(self):
@@ -267,7 +328,8 @@ class Server:
 
     # ------------------------------------------------------------ engine
 
-    def _build(self, host, port, workers):
+    def _config(self, workers=1):
+        """A fastserve_config with this server's settings; the caller frees it."""
         cfg = lib.fastserve_config_new()
         try:
             check(lib.fastserve_config_set_workers(cfg, _size("workers", workers)), "workers")
@@ -282,6 +344,27 @@ class Server:
                 value = _seconds(knob, getattr(self, knob), zero=knob == "shutdown_grace")
                 if value is not None:
                     check(getattr(lib, f"fastserve_config_set_{knob}_ms")(cfg, _ms(value)), knob)
+        except BaseException:
+            lib.fastserve_config_free(cfg)
+            raise
+        return cfg
+
+    def _conn_config(self):
+        """The settings HttpProtocol connections are made with, built once."""
+        if self._conn_cfg is None:
+            cfg = self._config()
+            weakref.finalize(self, lib.fastserve_config_free, cfg)
+            self._conn_cfg = cfg
+        return self._conn_cfg
+
+    def timeouts(self) -> Dict[str, float]:
+        """The timeouts in seconds, the engine's defaults filled in
+        (math.inf: never); HttpProtocol runs them with loop timers."""
+        return {k: _DEFAULT_TIMEOUTS[k] if getattr(self, k) is None else cast(float, getattr(self, k)) for k in _DEFAULT_TIMEOUTS}
+
+    def _build(self, host, port, workers):
+        cfg = self._config(workers)
+        try:
             srv = lib.fastserve_server_new(cfg)
         finally:
             lib.fastserve_config_free(cfg)
@@ -409,6 +492,13 @@ class Server:
         self.final_stats = self.stats()
         self._free()
         self._close_loop()
+        self._close_pool()
+
+    def _close_pool(self):
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            # a handler still blocked past shutdown_grace is not waited for
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _free(self):
         srv, self._srv = self._srv, None
@@ -456,6 +546,7 @@ class Server:
             loop.run_until_complete(self._serve(host, workers, ready))
         finally:
             self._free()
+            self._close_pool()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             asyncio.set_event_loop(None)

@@ -25,7 +25,12 @@ use crate::server::{Batch, BatchHandler, CompleteError};
 ///   `path_len` bytes, the query starts at `target_off + path_len + 1`;
 /// - header fields: `header_count` `fastserve_batch_header`s at
 ///   `data + headers_off` (4-byte aligned);
-/// - body (Content-Length or decoded chunked): `data + body_off`, `body_len` bytes.
+/// - body (Content-Length or decoded chunked): `data + body_off`, `body_len` bytes;
+/// - peer: the client's IP address as text (`"192.0.2.7"`, `"2001:db8::1"`)
+///   at `data + peer_off`, `peer_len` bytes, and `peer_port`; with
+///   `FASTSERVE_BATCH_PEER_UNIX`, a Unix socket's path (empty when unnamed)
+///   and port 0. `peer_len` 0 and no flag: the peer is unknown (a
+///   `fastserve_conn` without `fastserve_conn_set_peer`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct fastserve_batch_request {
@@ -48,7 +53,9 @@ pub struct fastserve_batch_request {
     /// A number identifying the connection among the worker's open ones
     /// (0 from `fastserve_conn_*`).
     pub conn: u32,
-    pub reserved: [u32; 2],
+    pub peer_off: u32,
+    pub peer_len: u16,
+    pub peer_port: u16,
 }
 
 /// One header field of a batch request; offsets into the data area.
@@ -70,6 +77,10 @@ const _: () = assert!(
 );
 const _: () = assert!(
     std::mem::offset_of!(fastserve_batch_request, conn) == std::mem::offset_of!(FlatRecord, conn)
+        && std::mem::offset_of!(fastserve_batch_request, peer_off)
+            == std::mem::offset_of!(FlatRecord, peer_off)
+        && std::mem::offset_of!(fastserve_batch_request, peer_port)
+            == std::mem::offset_of!(FlatRecord, peer_port)
 );
 const _: () =
     assert!(std::mem::size_of::<fastserve_batch_header>() == std::mem::size_of::<FlatHeader>());
@@ -83,6 +94,9 @@ const _: () = assert!(FASTSERVE_BATCH_HTTP11 == flat::FLAG_HTTP11);
 /// The target has a query (after `?`).
 pub const FASTSERVE_BATCH_QUERY: u32 = 4;
 const _: () = assert!(FASTSERVE_BATCH_QUERY == flat::FLAG_QUERY);
+/// The peer is a Unix socket (`peer_off`/`peer_len` give its path).
+pub const FASTSERVE_BATCH_PEER_UNIX: u32 = 8;
+const _: () = assert!(FASTSERVE_BATCH_PEER_UNIX == flat::FLAG_PEER_UNIX);
 
 /// Content type codes, in the high 16 bits of a reply's status word. NONE
 /// adds no Content-Type (put one in the reply's header lines).
@@ -340,8 +354,8 @@ ffi_fn! {
     ///
     /// Header lines are complete `Name: value\r\n` lines; `Date`,
     /// `Content-Length`, `Server` and `Connection` are added by the engine (and
-    /// refused here). A reply with a bad status, content type or header line is
-    /// answered 500. Everything is copied: the arrays may be freed at once. May
+    /// refused here). A reply with a bad status, content type or header line,
+    /// or a body for a 204 or 304, is answered 500. Everything is copied: the arrays may be freed at once. May
     /// be called several times per batch; each call continues where the last
     /// stopped. Returns `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers
     /// nothing) when the lengths do not add up or there are more replies than

@@ -246,6 +246,46 @@ ffi_fn! {
 }
 
 ffi_fn! {
+    /// Sets the peer's address, which every request read from now on
+    /// carries (`peer_*` of `fastserve_batch_request`): what `accept(2)` or
+    /// getpeername(2) gave, an AF_INET, AF_INET6 or AF_UNIX address of
+    /// `len` bytes (copied). NULL clears it. Another family or a short
+    /// address returns `FASTSERVE_RESULT_INVALID_ARGUMENT` and changes
+    /// nothing.
+    ///
+    /// # Safety
+    /// `c` is a connection from `fastserve_conn_new` that was not freed;
+    /// `addr` is NULL or readable for `len` bytes.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_set_peer(
+        c: *mut fastserve_conn,
+        addr: *const libc::sockaddr,
+        len: libc::socklen_t,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let c = match unsafe { conn_mut(c) } {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        if addr.is_null() {
+            c.conn.set_peer(None);
+            return FASTSERVE_RESULT_OK;
+        }
+        // SAFETY: readable for `len` bytes by contract.
+        match unsafe { super::read_sockaddr(addr, len) } {
+            Ok(p) => {
+                c.conn.set_peer(Some(p));
+                FASTSERVE_RESULT_OK
+            }
+            Err(e) => invalid(format_args!("{e}: not an IPv4, IPv6 or Unix socket address")),
+        }
+    }
+}
+
+ffi_fn! {
     /// Feeds `len` bytes received from the peer (copied), parses every
     /// complete request buffered, and writes the batch of new requests to
     /// `*out` (if not NULL; see `fastserve_conn_batch` for how long it stays
@@ -322,8 +362,8 @@ ffi_fn! {
     /// `headers` holds zero or more complete `Name: value\r\n` lines
     /// (include `Content-Type` there); `Date`, `Content-Length`, `Server`
     /// and `Connection` are added by the engine and refused in `headers`.
-    /// Status 200..999. Everything is copied. A refused status or header
-    /// line answers 500 instead and returns
+    /// Status 200..999; 204 and 304 have no body. Everything is copied. A
+    /// refused status, header line or body answers 500 instead and returns
     /// `FASTSERVE_RESULT_INVALID_ARGUMENT`; an id that is not waiting for an
     /// answer returns `FASTSERVE_RESULT_INVALID_ARGUMENT` and changes
     /// nothing.
@@ -366,6 +406,7 @@ ffi_fn! {
         };
         let valid_status = proto::valid_status(status);
         let valid_headers = flat::valid_header_lines(h);
+        let body_ok = b.is_empty() || proto::body_allowed(status);
         if !c.answer(id, &r) {
             return invalid(format_args!("request {id} is not waiting for an answer"));
         }
@@ -376,6 +417,9 @@ ffi_fn! {
         }
         if !valid_headers {
             return invalid(format_args!("{}; answered 500", header_lines_problem(h)));
+        }
+        if !body_ok {
+            return invalid(format_args!("a {status} response has no body; answered 500"));
         }
         FASTSERVE_RESULT_OK
     }
@@ -602,5 +646,139 @@ ffi_fn! {
         };
         c.conn.shutdown();
         FASTSERVE_RESULT_OK
+    }
+}
+
+/// `fastserve_conn_state`: part of a request head is buffered (the header
+/// timeout runs from its first byte).
+pub const FASTSERVE_CONN_READING_HEAD: u32 = 1;
+/// A request body is being received (the body timeout runs from the last
+/// byte read).
+pub const FASTSERVE_CONN_READING_BODY: u32 = 2;
+/// Requests were handed out and are not answered yet (the request timeout).
+pub const FASTSERVE_CONN_PENDING: u32 = 4;
+/// Output is waiting to be written (the write timeout).
+pub const FASTSERVE_CONN_UNSENT: u32 = 8;
+/// Nothing is owed either way: between requests (the keep-alive timeout).
+pub const FASTSERVE_CONN_IDLE: u32 = 16;
+
+ffi_fn! {
+    /// What the connection waits for, as `FASTSERVE_CONN_*` bits: a host
+    /// runs the timeouts of `fastserve_config` with its own timers from
+    /// them, as the server's workers do. When a header or body timeout
+    /// passes, call `fastserve_conn_abort(c, 408)`; a request timeout,
+    /// `fastserve_conn_expire(c, 503, &id)`; a write or keep-alive timeout,
+    /// close the socket. 0 for NULL.
+    ///
+    /// # Safety
+    /// `c` is NULL or a connection from `fastserve_conn_new` that was not
+    /// freed.
+    ///
+    /// On an internal panic: returns 0.
+    #[on_panic(0)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_state(c: *const fastserve_conn) -> u32 {
+        // SAFETY: a non-NULL `c` is a live connection by contract.
+        let Some(c) = (unsafe { c.as_ref() }) else {
+            return 0;
+        };
+        let k = &c.conn;
+        let mut bits = 0;
+        if k.reading_head() && !k.reading_body() {
+            bits |= FASTSERVE_CONN_READING_HEAD;
+        }
+        if k.reading_body() {
+            bits |= FASTSERVE_CONN_READING_BODY;
+        }
+        if c.tickets.iter().any(Option::is_some) {
+            bits |= FASTSERVE_CONN_PENDING;
+        }
+        if k.unsent() > 0 {
+            bits |= FASTSERVE_CONN_UNSENT;
+        }
+        if k.is_idle() && bits & FASTSERVE_CONN_PENDING == 0 {
+            bits |= FASTSERVE_CONN_IDLE;
+        }
+        bits
+    }
+}
+
+ffi_fn! {
+    /// Answers the request being received (a head or body still
+    /// incomplete) with `status`, 400..599 (408 for a timeout), and closes
+    /// after it; does nothing when no request is partly received or a
+    /// response to it has begun.
+    ///
+    /// # Safety
+    /// `c` is a connection from `fastserve_conn_new` that was not freed.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_abort(
+        c: *mut fastserve_conn,
+        status: u16,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let c = match unsafe { conn_mut(c) } {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        if !(400..=599).contains(&status) {
+            return invalid(format_args!("status {status} is outside 400..599"));
+        }
+        c.date.refresh();
+        let mut ctx = Ctx {
+            cfg: &c.cfg,
+            pool: &mut c.pool,
+            date: &c.date.text,
+        };
+        c.conn.abort(status, &mut ctx);
+        FASTSERVE_RESULT_OK
+    }
+}
+
+ffi_fn! {
+    /// Answers the oldest request still waiting for an answer with
+    /// `status`, 400..599 (503 for a request timeout), and writes its id to
+    /// `*id` (if not NULL); a later answer to that id is refused as for any
+    /// answered request. Returns false (and changes nothing) when no request
+    /// is waiting, or for a NULL `c` or a bad status.
+    ///
+    /// # Safety
+    /// `c` is NULL or a connection from `fastserve_conn_new` that was not
+    /// freed; `id` is NULL or writable.
+    ///
+    /// On an internal panic: returns false.
+    #[on_panic(false)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_conn_expire(
+        c: *mut fastserve_conn,
+        status: u16,
+        id: *mut u64,
+    ) -> bool {
+        // SAFETY: a non-NULL `c` is a live connection by contract.
+        let Some(c) = (unsafe { c.as_mut() }) else {
+            return false;
+        };
+        if !(400..=599).contains(&status) {
+            return false;
+        }
+        let Some(i) = c.tickets.iter().position(Option::is_some) else {
+            return false;
+        };
+        let oldest = c.base + i as u64;
+        let r = Reply {
+            status,
+            content_type: flat::CT_TEXT,
+            headers: b"",
+            body: proto::reason(status).as_bytes(),
+        };
+        c.answer(oldest, &r);
+        // SAFETY: NULL or writable by contract.
+        if let Some(id) = unsafe { id.as_mut() } {
+            *id = oldest;
+        }
+        true
     }
 }

@@ -266,6 +266,7 @@ impl Outcome for fastserve_result {
 impl Outcome for () {}
 impl Outcome for bool {}
 impl Outcome for u16 {}
+impl Outcome for u32 {}
 impl Outcome for usize {}
 impl Outcome for c_int {}
 impl Outcome for isize {}

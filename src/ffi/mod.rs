@@ -177,6 +177,130 @@ impl fastserve_str {
     }
 }
 
+/// `peer` as a socket address, written as getpeername(2) does: at most
+/// `*len` bytes of it, and its full size to `*len`.
+///
+/// # Safety
+/// `addr` is writable for `*len` bytes.
+pub(crate) unsafe fn write_sockaddr(
+    peer: &crate::proto::Peer,
+    addr: *mut libc::sockaddr,
+    len: &mut libc::socklen_t,
+) {
+    use crate::proto::PeerAddr;
+    use std::net::SocketAddr;
+    // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let size = match peer.addr() {
+        PeerAddr::Ip(SocketAddr::V4(a)) => {
+            // SAFETY: `sockaddr_storage` is large and aligned enough for any
+            // socket address.
+            let sin = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        PeerAddr::Ip(SocketAddr::V6(a)) => {
+            // SAFETY: as above.
+            let sin6 = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_flowinfo = a.flowinfo().to_be();
+            sin6.sin6_addr.s6_addr = a.ip().octets();
+            sin6.sin6_scope_id = a.scope_id();
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+        PeerAddr::Unix => {
+            // SAFETY: as above.
+            let sun = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_un>()
+            };
+            sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            let path = peer.host();
+            let n = path.len().min(sun.sun_path.len());
+            for (d, &b) in sun.sun_path.iter_mut().zip(&path[..n]) {
+                *d = b as libc::c_char;
+            }
+            std::mem::offset_of!(libc::sockaddr_un, sun_path) + n
+        }
+    };
+    let n = size.min(*len as usize);
+    // SAFETY: `addr` is writable for `*len >= n` bytes by contract, and `ss`
+    // holds `size >= n` bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            (&ss as *const libc::sockaddr_storage).cast::<u8>(),
+            addr.cast::<u8>(),
+            n,
+        )
+    };
+    *len = size as libc::socklen_t;
+}
+
+/// The peer a socket address names: AF_INET, AF_INET6 or AF_UNIX.
+///
+/// # Safety
+/// `addr` is readable for `len` bytes.
+pub(crate) unsafe fn read_sockaddr(
+    addr: *const libc::sockaddr,
+    len: libc::socklen_t,
+) -> Result<crate::proto::Peer, String> {
+    use crate::proto::Peer;
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+    let len = len as usize;
+    let mut ss = std::mem::MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    if len < std::mem::size_of::<libc::sa_family_t>() || len > std::mem::size_of_val(&ss) {
+        return Err(format!("a socket address of {len} bytes"));
+    }
+    // SAFETY: `addr` is readable for `len` bytes by contract, which fit in
+    // `ss`; a zero-filled `sockaddr_storage` with any bytes copied in is
+    // valid, and aligned for every address type.
+    let ss = unsafe {
+        std::ptr::copy_nonoverlapping(addr.cast::<u8>(), ss.as_mut_ptr().cast::<u8>(), len);
+        ss.assume_init()
+    };
+    let p = &ss as *const libc::sockaddr_storage;
+    match ss.ss_family as libc::c_int {
+        libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the family says which address `ss` holds.
+            let a = unsafe { &*p.cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(a.sin_addr.s_addr.to_ne_bytes());
+            Ok(Peer::ip(
+                SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into(),
+            ))
+        }
+        libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: as above.
+            let a = unsafe { &*p.cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            let port = u16::from_be(a.sin6_port);
+            let flow = u32::from_be(a.sin6_flowinfo);
+            Ok(Peer::ip(
+                SocketAddrV6::new(ip, port, flow, a.sin6_scope_id).into(),
+            ))
+        }
+        libc::AF_UNIX => {
+            // SAFETY: as above.
+            let a = unsafe { &*p.cast::<libc::sockaddr_un>() };
+            let start = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+            let n = len.saturating_sub(start).min(a.sun_path.len());
+            let path: Vec<u8> = a.sun_path[..n].iter().map(|&c| c as u8).collect();
+            // a pathname ends at its NUL; an abstract name (leading NUL) is kept whole
+            let end = match path.first() {
+                Some(0) => n,
+                _ => path.iter().position(|&b| b == 0).unwrap_or(n),
+            };
+            Ok(Peer::unix(&path[..end]))
+        }
+        f => Err(format!("socket address family {f} with {len} bytes")),
+    }
+}
+
 /// Runs the body of an export (see [`ffi_fn!`]): a panic becomes
 /// `on_panic()`, and a failing result gets a `fastserve_last_error` detail.
 #[inline(always)]

@@ -231,6 +231,52 @@ ffi_fn! {
     }
 }
 
+ffi_fn! {
+    /// The client's address, the way getpeername(2) gives it: up to `*len`
+    /// bytes of a `struct sockaddr_in` or `sockaddr_in6` (TCP) or
+    /// `sockaddr_un` (a Unix socket) are copied to `addr`, and `*len`
+    /// receives the address's full size; a `struct sockaddr_storage` always
+    /// holds it. `*len` becomes 0 when the address is not known (a
+    /// `fastserve_conn` whose host did not call `fastserve_conn_set_peer`).
+    ///
+    /// ```c
+    /// struct sockaddr_storage ss;
+    /// socklen_t len = sizeof ss;
+    /// fastserve_request_peer(req, (struct sockaddr *)&ss, &len);
+    /// ```
+    ///
+    /// # Safety
+    /// As `fastserve_request_method`; `len` is writable and `addr` writable
+    /// for `*len` bytes.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_request_peer(
+        req: *const fastserve_request,
+        addr: *mut libc::sockaddr,
+        len: *mut libc::socklen_t,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let Some(r) = (unsafe { self::req(req) }) else {
+            return null("req");
+        };
+        // SAFETY: writable by contract when non-NULL.
+        let Some(len) = (unsafe { len.as_mut() }) else {
+            return null("len");
+        };
+        if addr.is_null() && *len != 0 {
+            return null_with_len("addr", *len as usize);
+        }
+        match r.peer {
+            // SAFETY: writable for `*len` bytes by contract.
+            Some(p) => unsafe { super::write_sockaddr(p, addr, len) },
+            None => *len = 0,
+        }
+        FASTSERVE_RESULT_OK
+    }
+}
+
 /// The builder behind a response handle.
 ///
 /// # Safety
@@ -255,6 +301,7 @@ pub(crate) fn build_result(
             "the response was already sent or deferred",
         ),
         Err(BuildError::InvalidHeader) | Err(BuildError::InvalidStatus) => invalid(what()),
+        Err(e @ BuildError::BodyNotAllowed(_)) => invalid(e),
     }
 }
 
@@ -321,6 +368,9 @@ ffi_fn! {
 ffi_fn! {
     /// Sets the body, copying `len` bytes from `body`. The bytes of a
     /// request (say `fastserve_request_body`) may be passed as they are.
+    /// 204 and 304 responses have no body: a non-empty one is refused
+    /// (`FASTSERVE_RESULT_INVALID_ARGUMENT`), and so is setting such a
+    /// status after a non-empty body.
     ///
     /// # Safety
     /// As `fastserve_response_status`; `body` is NULL (with `len == 0`) or

@@ -21,7 +21,7 @@ use super::config::fastserve_config;
 use super::error::{fail, invalid, null, null_with_len, Quoted};
 use super::fastserve_result::{self, *};
 use super::request::{fastserve_request, fastserve_response};
-use crate::proto::{valid_status, Request};
+use crate::proto::{body_allowed, valid_status, Request};
 use crate::server::{Handler, ResponseBuilder, Server, ServerError};
 
 /// A server. Owned by the caller, from `fastserve_server_new` to
@@ -215,7 +215,8 @@ ffi_fn! {
     /// rendered now, and served with the current Date without calling out.
     /// `method` NULL matches any method (a GET route also answers HEAD).
     /// `flags` may hold `FASTSERVE_ROUTE_PREFIX`. `content_type_len == 0`
-    /// sends no Content-Type. Status 200..999. Everything is copied.
+    /// sends no Content-Type. Status 200..999; 204 and 304 with an empty
+    /// body. Everything is copied.
     ///
     /// # Safety
     /// `srv` is a server from `fastserve_server_new` that was not freed;
@@ -254,6 +255,9 @@ ffi_fn! {
             };
             if !valid_status(status) {
                 return invalid(format_args!("status {status} is outside 200..999"));
+            }
+            if !body.is_empty() && !body_allowed(status) {
+                return invalid(format_args!("a {status} response has no body"));
             }
             let prefix = flags & FASTSERVE_ROUTE_PREFIX != 0;
             server_result(

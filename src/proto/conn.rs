@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use super::framing::{self, BodyFraming, ConnHeader};
+use super::peer::Peer;
 use super::reader::{Input, Reading};
 use super::render::{self, Body, Response};
 use super::request::{Request, Ticket};
@@ -40,6 +41,7 @@ pub struct Conn {
     max_body: usize,
     bytes_in: u64,
     requests: u64,
+    peer: Option<Peer>,
 }
 
 impl Default for Conn {
@@ -98,7 +100,13 @@ impl Conn {
             max_body: 0,
             bytes_in: 0,
             requests: 0,
+            peer: None,
         }
+    }
+
+    /// Sets the peer's address that requests carry from now on.
+    pub fn set_peer(&mut self, peer: Option<Peer>) {
+        self.peer = peer;
     }
 
     /// Space to receive into: at least `min(block, room)` bytes. Call
@@ -333,7 +341,15 @@ impl Conn {
         }
         self.max_body = limits.max_body;
         if !matches!(f.body, BodyFraming::None | BodyFraming::Length(0)) {
-            let view = view(&req, fields, &[], &avail[..head], self.next_seq, false);
+            let view = view(
+                &req,
+                fields,
+                &[],
+                &avail[..head],
+                self.next_seq,
+                false,
+                self.peer.as_ref(),
+            );
             let plan = svc.body_plan(&view);
             self.max_body = plan.max_body.unwrap_or(limits.max_body);
             self.input.body_cap = self.max_body;
@@ -590,6 +606,7 @@ impl Conn {
             &buf[..span.body.end],
             seq,
             body_follows,
+            self.peer.as_ref(),
         );
         let mut res = Responder {
             out: &mut self.slots,
@@ -935,6 +952,7 @@ fn view<'b>(
     region: &'b [u8],
     seq: u64,
     body_follows: bool,
+    peer: Option<&'b Peer>,
 ) -> Request<'b> {
     let (path, query) = match memchr::memchr(b'?', req.path) {
         Some(q) => (&req.path[..q], Some(&req.path[q + 1..])),
@@ -950,6 +968,7 @@ fn view<'b>(
         body,
         body_follows,
         seq,
+        peer,
         region,
     }
 }

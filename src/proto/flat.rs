@@ -18,7 +18,9 @@
 //! bodies separated by single NUL bytes (a host joins its strings with
 //! "\0" in one call instead of measuring each).
 
-use super::render::{header_field_problem, valid_status, Body, FieldProblem, Response};
+use super::render::{
+    body_allowed, header_field_problem, valid_status, Body, FieldProblem, Response,
+};
 use super::request::Request;
 
 /// The request was `HEAD`: its response goes out without a body.
@@ -27,6 +29,8 @@ pub const FLAG_HEAD: u32 = 1;
 pub const FLAG_HTTP11: u32 = 2;
 /// The target has a `?`: the query follows the path and the `?`.
 pub const FLAG_QUERY: u32 = 4;
+/// The peer is a Unix socket: `peer_off`/`peer_len` give its path.
+pub const FLAG_PEER_UNIX: u32 = 8;
 
 /// No Content-Type is added (the header lines may carry one).
 pub const CT_NONE: u32 = 0;
@@ -71,7 +75,12 @@ pub struct FlatRecord {
     pub body_len: u32,
     /// A number identifying the connection (stable while it is open).
     pub conn: u32,
-    pub reserved: [u32; 2],
+    /// The peer's host (an IP address as text, or a Unix socket's path);
+    /// `peer_len` 0 when unknown.
+    pub peer_off: u32,
+    pub peer_len: u16,
+    /// The peer's port (0 for a Unix socket or when unknown).
+    pub peer_port: u16,
 }
 
 /// One header field of a flat request.
@@ -131,7 +140,8 @@ impl FlatBatch {
         req: &Request<'_>,
     ) -> bool {
         let region = req.region;
-        let need = region.len() + 3 + 16 * req.headers.len();
+        let peer = req.peer.map_or(&[][..], |p| p.host());
+        let need = region.len() + 3 + 16 * req.headers.len() + peer.len();
         if self.data.len() + need > MAX_DATA {
             return false;
         }
@@ -153,7 +163,12 @@ impl FlatBatch {
             }
             self.data.extend_from_slice(&b);
         }
+        let peer_off = self.data.len() as u32;
+        self.data.extend_from_slice(peer);
         let mut flags = 0;
+        if req.peer.is_some_and(|p| p.is_unix()) {
+            flags |= FLAG_PEER_UNIX;
+        }
         if head_only {
             flags |= FLAG_HEAD;
         }
@@ -177,7 +192,9 @@ impl FlatBatch {
             body_off: off(req.body),
             body_len: req.body.len() as u32,
             conn,
-            reserved: [0; 2],
+            peer_off,
+            peer_len: peer.len().min(u16::MAX as usize) as u16,
+            peer_port: req.peer.map_or(0, |p| p.port()),
         });
         true
     }
@@ -250,12 +267,16 @@ pub struct Reply<'a> {
 
 impl<'a> Reply<'a> {
     /// The response this reply stands for, its header lines built in
-    /// `scratch`; an invalid status, content type or header line gives 500.
+    /// `scratch`; an invalid status, content type or header line, or a body
+    /// for a status that has none, gives 500.
     pub fn to_response<'s>(&self, scratch: &'s mut Vec<u8>) -> Response<'s>
     where
         'a: 's,
     {
-        if valid_status(self.status) && reply_headers(scratch, self) {
+        if valid_status(self.status)
+            && (self.body.is_empty() || body_allowed(self.status))
+            && reply_headers(scratch, self)
+        {
             Response {
                 status: self.status,
                 headers: scratch,

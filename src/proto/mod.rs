@@ -6,6 +6,7 @@ pub mod date;
 pub mod flat;
 mod framing;
 mod output;
+mod peer;
 mod pool;
 mod reader;
 mod render;
@@ -16,11 +17,12 @@ mod stream;
 
 pub use conn::Conn;
 pub use output::{ExtBody, ExtBytes};
+pub use peer::{Peer, PeerAddr};
 pub use pool::BufPool;
 pub(crate) use pool::MAX_BLOCK;
 pub use render::{
-    header_field_problem, reason, valid_header_field, valid_status, Body, FieldProblem, Response,
-    StaticResponse,
+    body_allowed, header_field_problem, reason, valid_header_field, valid_status, Body,
+    FieldProblem, Response, StaticResponse,
 };
 pub use request::{Request, Ticket};
 pub use responder::{BodyPiece, BodyPlan, Flow, Responder, Service};

@@ -56,6 +56,14 @@ pub fn valid_status(status: u16) -> bool {
     (200..=999).contains(&status)
 }
 
+/// Whether a response with `status` may carry a body: 1xx, 204 and 304
+/// never do (nor a `Content-Length`), so a body given for them is refused
+/// rather than left for the client to misread as the next response.
+#[inline]
+pub fn body_allowed(status: u16) -> bool {
+    !matches!(status, 100..=199 | 204 | 304)
+}
+
 /// The standard reason phrase of a status code ("" for unknown codes).
 pub fn reason(status: u16) -> &'static str {
     match status {

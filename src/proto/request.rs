@@ -1,6 +1,7 @@
 //! A parsed request, and the ticket that answers it later.
 
 use super::framing::ConnHeader;
+use super::peer::Peer;
 use crate::parse::Header;
 
 /// A parsed request, borrowed from the connection's read buffer for the
@@ -21,6 +22,8 @@ pub struct Request<'a> {
     pub body_follows: bool,
     /// Position of this request on its connection, from 0.
     pub seq: u64,
+    /// The connection's peer, if its driver said (`Conn::set_peer`).
+    pub peer: Option<&'a Peer>,
     /// The head and the body as one slice of the read buffer (a chunked
     /// body is decoded in place right behind the head). Private, so that
     /// every field above lies inside it.

@@ -37,6 +37,10 @@ impl Parts {
         }
     }
 
+    pub(crate) fn has_body(&self) -> bool {
+        !self.body.is_empty() || self.ext.as_ref().is_some_and(|e| !e.as_slice().is_empty())
+    }
+
     /// Back to a bare `status`, keeping the buffers' capacity.
     pub(crate) fn reset(&mut self, status: u16) {
         self.status = status;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::mailbox::{Completion, Mailbox, Work};
 use super::parts::Parts;
 use super::stream::{BodySink, Stream, StreamEvents, StreamState, UpgradeHook};
-use crate::proto::{self, valid_header_field, valid_status, ExtBody, Ticket};
+use crate::proto::{self, body_allowed, valid_header_field, valid_status, ExtBody, Ticket};
 
 /// Where a deferred response goes back to.
 #[derive(Clone)]
@@ -87,6 +87,9 @@ pub enum BuildError {
     InvalidHeader,
     /// The status is outside 200..=999 (1xx are not final responses).
     InvalidStatus,
+    /// A body for a status that never has one (204, 304), in either order:
+    /// the status set after the body, or the body after the status.
+    BodyNotAllowed(u16),
 }
 
 impl fmt::Display for BuildError {
@@ -99,6 +102,9 @@ impl fmt::Display for BuildError {
                  Transfer-Encoding are the engine's"
             }
             BuildError::InvalidStatus => "the status must be within 200..=999",
+            BuildError::BodyNotAllowed(s) => {
+                return write!(f, "a {s} response has no body: send it with an empty one")
+            }
         })
     }
 }
@@ -171,10 +177,20 @@ impl ResponseBuilder {
         }
     }
 
+    fn body_allowed(&self, non_empty: bool) -> Result<(), BuildError> {
+        match non_empty && !body_allowed(self.parts.status) {
+            true => Err(BuildError::BodyNotAllowed(self.parts.status)),
+            false => Ok(()),
+        }
+    }
+
     pub fn status(&mut self, status: u16) -> Result<(), BuildError> {
         self.open()?;
         if !valid_status(status) {
             return Err(BuildError::InvalidStatus);
+        }
+        if !body_allowed(status) && self.parts.has_body() {
+            return Err(BuildError::BodyNotAllowed(status));
         }
         self.parts.status = status;
         Ok(())
@@ -198,6 +214,7 @@ impl ResponseBuilder {
     /// Sets the body, copying it.
     pub fn body(&mut self, body: &[u8]) -> Result<(), BuildError> {
         self.open()?;
+        self.body_allowed(!body.is_empty())?;
         self.parts.ext = None;
         self.parts.body.clear();
         self.parts.body.extend_from_slice(body);
@@ -207,6 +224,7 @@ impl ResponseBuilder {
     /// Sets a body sent from its own storage, without a copy.
     pub fn body_ext(&mut self, body: ExtBody) -> Result<(), BuildError> {
         self.open()?;
+        self.body_allowed(!body.as_slice().is_empty())?;
         self.parts.body.clear();
         self.parts.ext = Some(body);
         Ok(())

@@ -20,7 +20,7 @@ use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
 use super::{Shared, Stats};
 use crate::parse::Header;
 use crate::proto::date::DateCache;
-use crate::proto::{Body, BodyPiece, BufPool, Conn, Ctx};
+use crate::proto::{Body, BodyPiece, BufPool, Conn, Ctx, Peer};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -236,7 +236,7 @@ impl Worker {
         loop {
             let Some(l) = &self.listener else { return };
             match l.accept() {
-                Ok((mut stream, _)) => {
+                Ok((mut stream, addr)) => {
                     if self.conns.len() >= self.shared.cfg.max_connections {
                         drop(stream);
                         continue;
@@ -260,8 +260,10 @@ impl Worker {
                     {
                         continue;
                     }
+                    let mut conn = Conn::new();
+                    conn.set_peer(Some(Peer::ip(addr)));
                     entry.insert(Entry {
-                        conn: Conn::new(),
+                        conn,
                         stream,
                         gen,
                         readable: false,

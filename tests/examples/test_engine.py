@@ -40,6 +40,15 @@ def test_every_route_with_http_client(hello):
     c.close()
 
 
+def test_whoami_is_the_clients_address(hello):
+    c = http.client.HTTPConnection(hello.host, hello.port, timeout=5)
+    c.request("GET", "/whoami")
+    r = c.getresponse()
+    host, port = c.sock.getsockname()
+    assert (r.status, r.read()) == (200, f"{host} {port}".encode())
+    c.close()
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 def test_every_route_with_curl(hello):
     base = f"http://{hello.host}:{hello.port}"

@@ -29,6 +29,7 @@ API = dict(public_api())
 
 def test_the_api_is_found():
     assert {"fastserve.Server.route", "fastserve.Request.query", "fastserve.parse_request", "fastserve.asyncio.serve"} <= set(API)
+    assert {"fastserve.abort", "fastserve.MultiDict.getall", "fastserve.MultiDict.getlist", "fastserve.Request.client", "fastserve.Request.form", "fastserve.Request.cookies", "fastserve.HTTPException.__init__", "fastserve.Server.timeouts"} <= set(API)
 
 
 @pytest.mark.parametrize("name", sorted(API))
