@@ -1578,6 +1578,26 @@ enum fastserve_result fastserve_server_complete(const struct fastserve_server *s
 struct fastserve_response *fastserve_server_response(const struct fastserve_server *srv,
                                                      uint64_t id);
 
+/**
+ * Sets a response's status and header fields the way a batch reply
+ * gives them: `status` is a status word (the status, with a
+ * `FASTSERVE_CT_*` code in the high 16 bits; a status of 0 leaves it
+ * as it is) and `headers` complete `Name: value\r\n` lines. For
+ * answering a request taken with `fastserve_server_response` from a
+ * host that already holds its reply in that form.
+ *
+ * # Safety
+ * `res` is the response of the handler call running on this thread, or
+ * a deferred handle not yet sent, used by one thread at a time;
+ * `headers` is NULL (with length 0) or readable for `headers_len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_response_head(struct fastserve_response *res,
+                                              uint32_t status,
+                                              const char *headers,
+                                              size_t headers_len);
+
 /* ==========================================================================
  * Sans-I/O connection
  *

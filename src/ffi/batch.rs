@@ -526,3 +526,61 @@ ffi_fn! {
         }
     }
 }
+
+ffi_fn! {
+    /// Sets a response's status and header fields the way a batch reply
+    /// gives them: `status` is a status word (the status, with a
+    /// `FASTSERVE_CT_*` code in the high 16 bits; a status of 0 leaves it
+    /// as it is) and `headers` complete `Name: value\r\n` lines. For
+    /// answering a request taken with `fastserve_server_response` from a
+    /// host that already holds its reply in that form.
+    ///
+    /// # Safety
+    /// `res` is the response of the handler call running on this thread, or
+    /// a deferred handle not yet sent, used by one thread at a time;
+    /// `headers` is NULL (with length 0) or readable for `headers_len` bytes.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_response_head(
+        res: *mut super::request::fastserve_response,
+        status: u32,
+        headers: *const c_char,
+        headers_len: usize,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let r = match unsafe { super::request::res(res) } {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        // SAFETY: readable for its length by contract.
+        let Some(h) = (unsafe { super::bytes(headers, headers_len) }) else {
+            return null_with_len("headers", headers_len);
+        };
+        let code = (status & 0xffff) as u16;
+        let reply = flat::Reply {
+            status: code,
+            content_type: status >> 16,
+            headers: h,
+            body: b"",
+        };
+        let mut lines = Vec::new();
+        if !flat::reply_headers(&mut lines, &reply) {
+            return if h.is_empty() || flat::valid_header_lines(h) {
+                invalid(format_args!("unknown content type code {}", status >> 16))
+            } else {
+                invalid(super::error::header_lines_problem(h))
+            };
+        }
+        if code != 0 {
+            let out = super::request::build_result(r.status(code), || {
+                format!("status {code} is outside 200..=999")
+            });
+            if out != FASTSERVE_RESULT_OK {
+                return out;
+            }
+        }
+        super::request::build_result(r.header_lines(&lines), String::new)
+    }
+}

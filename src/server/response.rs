@@ -211,6 +211,17 @@ impl ResponseBuilder {
         Ok(())
     }
 
+    /// Adds header fields given as complete `Name: value\r\n` lines, under
+    /// the rules of [`ResponseBuilder::header`].
+    pub fn header_lines(&mut self, lines: &[u8]) -> Result<(), BuildError> {
+        self.open()?;
+        if !lines.is_empty() && !proto::flat::valid_header_lines(lines) {
+            return Err(BuildError::InvalidHeader);
+        }
+        self.parts.headers.extend_from_slice(lines);
+        Ok(())
+    }
+
     /// Sets the body, copying it.
     pub fn body(&mut self, body: &[u8]) -> Result<(), BuildError> {
         self.open()?;
