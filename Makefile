@@ -40,17 +40,18 @@ deps:
 	@command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
 # The test venv: pytest, uvloop (the HttpProtocol tests run on both loops),
+# wsproto and websockets (the WebSocket example and its client),
 # and what `pip install ./python` needs to build without network access.
 $(PYTEST):
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel
+	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel wsproto websockets
 
 # The Python package installed into the venv the way a user installs it:
 # its build runs cargo and bundles the stripped library (the tests import
 # the installed copy). An editable install leaves the library at PYLIB.
 PYLIB := python/fastserve/libfastserve.so
 python: $(PYTEST)
-	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel
+	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel wsproto websockets
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python
 
 test-python: python

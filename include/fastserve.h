@@ -1324,6 +1324,13 @@ enum fastserve_result fastserve_response_upgrade(struct fastserve_response *res,
 #define FASTSERVE_BATCH_PEER_UNIX 8
 
 /**
+ * The body was not read (a route with FASTSERVE_BODY_STREAM): take the
+ * request with `fastserve_server_response` and read it with
+ * `fastserve_response_read_body`.
+ */
+#define FASTSERVE_BATCH_BODY_FOLLOWS 16
+
+/**
  * Content type codes, in the high 16 bits of a reply's status word. NONE
  * adds no Content-Type (put one in the reply's header lines).
  */

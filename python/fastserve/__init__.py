@@ -19,6 +19,7 @@ from .parse import (
     parse_request,
     parse_response,
 )
+from ._stream import ResponseStream, StreamResponse, Upgrade
 from .server import Server
 
 __version__ = "0.1.0"
@@ -34,7 +35,10 @@ __all__ = [
     "ParsedResponse",
     "Request",
     "Response",
+    "ResponseStream",
     "Server",
+    "StreamResponse",
+    "Upgrade",
     "abort",
     "decode_chunked",
     "parse_headers",

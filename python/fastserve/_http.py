@@ -22,6 +22,7 @@ from array import array
 from struct import Struct, unpack_from
 from typing import (
     Any,
+    AsyncIterator,
     Awaitable,
     Callable,
     Dict,
@@ -49,7 +50,7 @@ REC = 64  # bytes in a fastserve_batch_request
 # headers off, body off/len, conn, peer off, peer len (u16), peer port (u16)
 _RECORD = Struct("<IIQ11IHH")
 assert _RECORD.size == REC
-FLAG_HEAD, FLAG_HTTP11, FLAG_QUERY, FLAG_PEER_UNIX = 1, 2, 4, 8
+FLAG_HEAD, FLAG_HTTP11, FLAG_QUERY, FLAG_PEER_UNIX, FLAG_BODY_FOLLOWS = 1, 2, 4, 8, 16
 
 CT_NONE, CT_TEXT, CT_JSON, CT_HTML, CT_OCTET = 0, 1, 2, 3, 4
 _CT_CODES = {
@@ -309,6 +310,29 @@ class Request:
     def id(self) -> int:
         return self._fields()[2]
 
+    def stream(self) -> AsyncIterator[bytes]:
+        """The body in pieces as it arrives, for `async for`. On a route
+        with stream_body=True the socket is read only as fast as the
+        pieces are taken; elsewhere the whole body is the one piece."""
+        from ._stream import body_stream
+
+        return body_stream(self)
+
+    async def start_response(
+        self,
+        status: int = 200,
+        headers: Optional[HeaderFields] = None,
+        content_type: Optional[str] = "text/plain; charset=utf-8",
+        length: Optional[int] = None,
+    ) -> Any:
+        """Sends the status and headers now and returns a ResponseStream to
+        `await write()` the body with, then `await end()`. For the request of
+        the async def handler running it; the handler's return value is then
+        not sent."""
+        from ._stream import start_response
+
+        return await start_response(self, status, headers, content_type, length)
+
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.target}>"
 
@@ -444,6 +468,20 @@ def convert(r):
     return _INTERNAL_ERROR._word, b"", _INTERNAL_ERROR.body
 
 
+def is_special(r):
+    """Whether a handler's result is more than one reply: a stream (an
+    iterator, async iterator or StreamResponse) or a protocol switch."""
+    t = r.__class__
+    if t is str or t is bytes or t is dict or t is list or t is tuple or r is None:
+        return False
+    return getattr(t, "_fastserve_special", False) or hasattr(r, "__anext__") or hasattr(r, "__next__")
+
+
+async def ready(r):
+    """`r` as the result of a coroutine: answered like an async handler's."""
+    return r
+
+
 def _refcount_baseline():
     r = object()
     return sys.getrefcount(r)
@@ -514,7 +552,9 @@ class Dispatch:
         deferred = []
         any_head = False
         for k, r in enumerate(out):
-            if r.__class__ is _coroutine:
+            if r.__class__ is _coroutine or is_special(r):
+                if r.__class__ is not _coroutine:
+                    r = ready(r)  # streamed or switched from the loop
                 deferred.append((unpack_from("<Q", blob, k * REC + 8)[0], r))
                 status.append(0)
                 hlens.append(0)

@@ -17,6 +17,7 @@ from ctypes import (
     c_bool,
     c_char_p,
     c_int,
+    c_int64,
     c_size_t,
     c_uint16,
     c_uint32,
@@ -96,6 +97,10 @@ class Stats(Structure):
 
 # void (*)(batch, reqs, count, data, data_len, userdata)
 BATCH_FN = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p)
+# fastserve_stream_event_fn, fastserve_body_fn, fastserve_upgrade_fn
+STREAM_EVENT_FN = CFUNCTYPE(None, c_void_p, c_int)
+BODY_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_int)
+UPGRADE_FN = CFUNCTYPE(None, c_void_p, c_int, c_void_p, c_size_t)
 
 _sz = c_size_t
 _p = c_void_p
@@ -146,6 +151,22 @@ _PROTOS = {
     "fastserve_server_stop": (R, [_p]),
     "fastserve_server_wait": (R, [_p]),
     "fastserve_server_stats": (R, [_p, POINTER(Stats)]),
+    "fastserve_last_error": (c_char_p, []),
+    # streams, request bodies and protocol switches
+    "fastserve_server_route_body": (R, [_p, _b, _sz, _b, _sz, _sz, c_uint32]),
+    "fastserve_server_response": (_p, [_p, c_uint64]),
+    "fastserve_response_head": (R, [_p, c_uint32, _b, _sz]),
+    "fastserve_response_status": (R, [_p, c_uint16]),
+    "fastserve_response_body": (R, [_p, _b, _sz]),
+    "fastserve_response_send": (R, [_p]),
+    "fastserve_response_stream": (_p, [_p, c_int64, STREAM_EVENT_FN, _p]),
+    "fastserve_stream_write": (R, [_p, _b, _sz]),
+    "fastserve_stream_trailer": (R, [_p, _b, _sz, _b, _sz]),
+    "fastserve_stream_end": (R, [_p]),
+    "fastserve_stream_abort": (None, [_p]),
+    "fastserve_response_read_body": (R, [_p, BODY_FN, _p]),
+    "fastserve_response_resume_body": (R, [_p]),
+    "fastserve_response_upgrade": (R, [_p, c_uint16, UPGRADE_FN, _p]),
     # sans-I/O connection
     "fastserve_conn_new": (_p, [_p]),
     "fastserve_conn_free": (None, [_p]),
@@ -162,6 +183,12 @@ _PROTOS = {
     "fastserve_conn_state": (c_uint32, [_p]),
     "fastserve_conn_abort": (R, [_p, c_uint16]),
     "fastserve_conn_expire": (c_bool, [_p, c_uint16, POINTER(c_uint64)]),
+    "fastserve_conn_stream_start": (R, [_p, c_uint64, c_uint16, _b, _sz, c_int64]),
+    "fastserve_conn_stream_write": (R, [_p, c_uint64, _b, _sz]),
+    "fastserve_conn_stream_end": (R, [_p, c_uint64, _b, _sz, c_bool]),
+    "fastserve_conn_upgrade": (R, [_p, c_uint64, c_uint16, _b, _sz]),
+    "fastserve_conn_upgraded": (c_bool, [_p]),
+    "fastserve_conn_upgrade_rest": (_sz, [_p, c_void_p, _sz]),
 }
 
 # fastserve_conn_state bits

@@ -14,15 +14,17 @@ output with one `transport.write` per output segment.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import math
 import socket
 import struct
 from array import array
 from ctypes import byref, c_uint64, string_at
-from typing import TYPE_CHECKING, Any, Awaitable, Dict, Optional, cast
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Dict, Optional, cast
 
-from ._http import Dispatch, Response, _text_word, columns_of, run_async
-from ._lib import CONN_IDLE, CONN_PENDING, CONN_READING_BODY, CONN_READING_HEAD, ConnBatch, IoVec, fast
+from ._http import _CT_CODES, Dispatch, Response, _text_word, columns_of, is_special, run_async
+from ._lib import CONN_IDLE, CONN_PENDING, CONN_READING_BODY, CONN_READING_HEAD, ConnBatch, IoVec, fast, lib
+from ._stream import hand_over, send_result, task_context
 
 if TYPE_CHECKING:
     from .server import Server
@@ -96,6 +98,9 @@ class HttpProtocol(asyncio.Protocol):
         self._write_left = 0  # bytes buffered when the write clock last started
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_at = math.inf
+        self._streams: Dict[int, _ConnStream] = {}  # by request id
+        self._drains: list = []  # futures waiting for resume_writing
+        self._switch: Any = None  # the protocol factory of an accepted switch
 
     # asyncio callbacks
 
@@ -133,6 +138,7 @@ class HttpProtocol(asyncio.Protocol):
             self._timer = None
         for t in self._tasks.values():
             t.cancel()
+        self._wake_drains(ConnectionError("the client has gone"))
         if c is not None:
             fast.fastserve_conn_free(c)
 
@@ -143,8 +149,27 @@ class HttpProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
+        self._wake_drains(None)
         self._write()
         self._arm()
+
+    def _wake_drains(self, exc):
+        drains, self._drains = self._drains, []
+        for f in drains:
+            if not f.done():
+                if exc is None:
+                    f.set_result(None)
+                else:
+                    f.set_exception(exc)
+
+    async def _drain(self):
+        """Waits while the transport holds more than its high-water mark."""
+        if self._c is None:
+            raise ConnectionError("the client has gone")
+        if self._paused:
+            f = cast(asyncio.AbstractEventLoop, self._loop).create_future()
+            self._drains.append(f)
+            await f
 
     # the batch
 
@@ -166,7 +191,8 @@ class HttpProtocol(asyncio.Protocol):
                 ids = memoryview(blob)[: n * 64].cast("Q")[1::8].tobytes()
                 fast.fastserve_conn_respond_batch(self._c, ids, status, hlens, blens, n, joined, len(joined), None)
                 for rid, coro in deferred:
-                    t = asyncio.ensure_future(self._finish(rid, coro))
+                    loop = cast(asyncio.AbstractEventLoop, self._loop)
+                    t = loop.create_task(self._finish(rid, coro), context=task_context(self, rid))
                     self._tasks[rid] = t
                     t.add_done_callback(lambda _t, rid=rid: self._tasks.pop(rid, None))
                 b.count = 0
@@ -180,6 +206,8 @@ class HttpProtocol(asyncio.Protocol):
     async def _finish(self, rid, coro):
         r = await run_async(coro)
         if self._c is None:
+            return
+        if await self.finish(rid, r):
             return
         status, hlens, blens, joined = columns_of([r])
         fast.fastserve_conn_respond_batch(self._c, array("Q", [rid]).tobytes(), status, hlens, blens, 1, joined, len(joined), None)
@@ -208,6 +236,9 @@ class HttpProtocol(asyncio.Protocol):
             wrote = True
         if wrote and self._loop is not None:
             self._last_io = self._loop.time()
+        if self._switch is not None and fast.fastserve_conn_upgraded(c):
+            self._hand_over(c, t)
+            return wrote
         if fast.fastserve_conn_should_close(c):
             t.close()
         elif not self._paused:
@@ -216,6 +247,66 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 t.pause_reading()
         return wrote
+
+    # streams and switches: the engine interface of fastserve._stream
+
+    def open_stream(self, rid: int, word: int, head: bytes, length: Optional[int]) -> _ConnStream:
+        c = self._c
+        if c is None:
+            raise ConnectionError("the client has gone")
+        lines = _ct_line(word >> 16) + head
+        n = -1 if length is None else length
+        if fast.fastserve_conn_stream_start(c, rid, word & 0xFFFF, lines, len(lines), n) != 0:
+            raise ValueError(lib.fastserve_last_error().decode())
+        s = self._streams[rid] = _ConnStream(self, rid)
+        self._write()
+        return s
+
+    def read_body(self, rid: int, req: Any) -> AsyncIterator[bytes]:
+        # the sans-I/O core hands bodies over whole
+        return _one(req.body)
+
+    def upgrade(self, rid: int, up: Any) -> None:
+        c = self._c
+        if c is None:
+            raise ConnectionError("the client has gone")
+        if fast.fastserve_conn_upgrade(c, rid, up.status, up.head, len(up.head)) != 0:
+            raise ValueError(lib.fastserve_last_error().decode())
+        self._switch = up.factory
+        self._write()  # hands the transport over once the 101 is out
+
+    async def finish(self, rid: int, r: Any) -> bool:
+        """Answers `rid` if it needs a stream or a switch."""
+        if is_special(r):
+            await send_result(self, rid, r)
+            return True
+        s = self._streams.pop(rid, None)
+        if s is not None:
+            s.end(b"")  # the handler streamed; a stream it left open ends
+            return True
+        return False
+
+    def _after_stream(self):
+        if self._c is None:
+            return
+        if self._write():
+            fast.fastserve_conn_feed(self._c, None, 0, byref(self._batch))
+            self._serve()
+        self._arm()
+
+    def _hand_over(self, c, t):
+        n = fast.fastserve_conn_upgrade_rest(c, None, 0)
+        buf = ctypes.create_string_buffer(n)
+        fast.fastserve_conn_upgrade_rest(c, buf, n)
+        factory, self._switch = self._switch, None
+        self._c = None
+        self._t = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        fast.fastserve_conn_free(c)
+        t.resume_reading()
+        hand_over(t, factory, buf.raw[:n])
 
     # timeouts: one loop timer at the earliest deadline, as the engine's
     # workers keep one heap entry per connection
@@ -289,6 +380,57 @@ class HttpProtocol(asyncio.Protocol):
             fast.fastserve_conn_feed(c, None, 0, byref(self._batch))
             self._serve()
         self._arm()
+
+
+class _ConnStream:
+    """A streamed response on the sans-I/O core, paced by the transport's
+    flow control."""
+
+    def __init__(self, proto: HttpProtocol, rid: int) -> None:
+        self._p = proto
+        self._rid = rid
+        self.ended = False
+
+    @property
+    def gone(self) -> bool:
+        return self._p._c is None
+
+    async def write(self, data: bytes) -> None:
+        p = self._p
+        if p._c is None or self.ended:
+            raise ConnectionError("the client has gone")
+        if fast.fastserve_conn_stream_write(p._c, self._rid, data, len(data)) != 0:
+            raise ValueError(lib.fastserve_last_error().decode())
+        p._write()
+        await p._drain()
+
+    async def drain(self) -> None:
+        await self._p._drain()
+
+    def end(self, trailers: bytes, abort: bool = False) -> None:
+        p = self._p
+        if self.ended:
+            return
+        self.ended = True
+        p._streams.pop(self._rid, None)
+        if p._c is not None:
+            fast.fastserve_conn_stream_end(p._c, self._rid, trailers, len(trailers), abort)
+            p._after_stream()
+
+    def abort(self) -> None:
+        self.end(b"", abort=True)
+
+
+async def _one(body):
+    if body:
+        yield body
+
+
+_CT_LINES = {code: b"Content-Type: " + ct.encode() + b"\r\n" for ct, code in _CT_CODES.items()}
+
+
+def _ct_line(code):
+    return _CT_LINES.get(code, b"")
 
 
 def _sockaddr(transport):

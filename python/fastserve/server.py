@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 from . import _http
 from ._http import TEXT_200, Dispatch, Handler, Response, columns_of, is_async, log, new_event_loop, run_async
 from ._lib import BATCH_FN, Stats, check, fast, lib
+from ._stream import ServerEngine, task_context
 
 if TYPE_CHECKING:
     from .asyncio import HttpProtocol
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 _H = TypeVar("_H", bound=Handler)
 
 _ROUTE_PREFIX = 1
+_BODY_STREAM = 1
 _METHODS_ANY = None
 
 # Engine limits, each set with fastserve_config_set_<name>: counts and bytes.
@@ -96,9 +98,9 @@ def _ms(seconds):
 
 
 class _Route:
-    __slots__ = ("methods", "path", "prefix", "handler", "static")
+    __slots__ = ("methods", "path", "prefix", "handler", "static", "stream_body", "max_body")
 
-    def __init__(self, methods, path, prefix, handler=None, static=None):
+    def __init__(self, methods, path, prefix, handler=None, static=None, stream_body=False, max_body=None):
         if not path.startswith("/") and path != "*":
             raise ValueError(f"a route path starts with '/': {path!r}")
         self.methods = None if methods is None else tuple(m.upper() for m in methods)
@@ -106,6 +108,8 @@ class _Route:
         self.prefix = prefix
         self.handler = handler
         self.static = static  # a Response
+        self.stream_body = stream_body
+        self.max_body = max_body
 
 
 class Server:
@@ -231,11 +235,19 @@ class Server:
         self._tasks: Set[asyncio.Future[Any]] = set()
         self.batches = 0  # batch callbacks served (requests / batches = batch size)
         self._callback = BATCH_FN(self._on_batch)
+        self._engine: Any = None
 
     # ------------------------------------------------------------ routes
 
     def route(
-        self, path: str, methods: Optional[Iterable[str]] = ("GET",), *, prefix: bool = False, blocking: bool = False
+        self,
+        path: str,
+        methods: Optional[Iterable[str]] = ("GET",),
+        *,
+        prefix: bool = False,
+        blocking: bool = False,
+        stream_body: bool = False,
+        max_body: Optional[int] = None,
     ) -> Callable[[_H], _H]:
         """Decorator: `fn` answers `methods` (None: every method) on `path`
         (with prefix=True: every path that starts with it). A GET route also
@@ -244,25 +256,25 @@ class Server:
         or a lock, without holding up the worker."""
 
         def add(fn: _H) -> _H:
-            self.add_route(path, fn, methods, prefix=prefix, blocking=blocking)
+            self.add_route(path, fn, methods, prefix=prefix, blocking=blocking, stream_body=stream_body, max_body=max_body)
             return fn
 
         return add
 
-    def get(self, path: str, *, prefix: bool = False, blocking: bool = False) -> Callable[[_H], _H]:
-        return self.route(path, ("GET",), prefix=prefix, blocking=blocking)
+    def get(self, path: str, **options: Any) -> Callable[[_H], _H]:
+        return self.route(path, ("GET",), **options)
 
-    def post(self, path: str, *, prefix: bool = False, blocking: bool = False) -> Callable[[_H], _H]:
-        return self.route(path, ("POST",), prefix=prefix, blocking=blocking)
+    def post(self, path: str, **options: Any) -> Callable[[_H], _H]:
+        return self.route(path, ("POST",), **options)
 
-    def put(self, path: str, *, prefix: bool = False, blocking: bool = False) -> Callable[[_H], _H]:
-        return self.route(path, ("PUT",), prefix=prefix, blocking=blocking)
+    def put(self, path: str, **options: Any) -> Callable[[_H], _H]:
+        return self.route(path, ("PUT",), **options)
 
-    def delete(self, path: str, *, prefix: bool = False, blocking: bool = False) -> Callable[[_H], _H]:
-        return self.route(path, ("DELETE",), prefix=prefix, blocking=blocking)
+    def delete(self, path: str, **options: Any) -> Callable[[_H], _H]:
+        return self.route(path, ("DELETE",), **options)
 
-    def patch(self, path: str, *, prefix: bool = False, blocking: bool = False) -> Callable[[_H], _H]:
-        return self.route(path, ("PATCH",), prefix=prefix, blocking=blocking)
+    def patch(self, path: str, **options: Any) -> Callable[[_H], _H]:
+        return self.route(path, ("PATCH",), **options)
 
     def add_route(
         self,
@@ -272,15 +284,24 @@ class Server:
         *,
         prefix: bool = False,
         blocking: bool = False,
+        stream_body: bool = False,
+        max_body: Optional[int] = None,
     ) -> None:
+        """`route` without the decorator. stream_body=True has the async
+        handler called as soon as the head is read, to take the body with
+        `async for chunk in req.stream()`; max_body sets this route's body
+        limit (bytes), over the server's."""
         if not callable(fn):
             raise TypeError("a handler is callable")
         self._check_stopped()
+        max_body = _size("max_body", max_body)
+        if stream_body and not is_async(fn):
+            raise TypeError("stream_body=True needs an async def handler: it awaits the body's pieces")
         if blocking:
             if is_async(fn):
                 raise TypeError("blocking=True is for sync handlers; an async def handler is awaited already")
             fn = self._in_thread(fn)
-        self.routes.append(_Route(methods, path, prefix, handler=fn))
+        self.routes.append(_Route(methods, path, prefix, handler=fn, stream_body=stream_body, max_body=max_body))
 
     def _in_thread(self, fn):
         """`fn` as an async handler that runs it in the thread pool."""
@@ -385,6 +406,12 @@ class Server:
                         )
                     else:
                         check(lib.fastserve_server_route_batch(srv, mb, ml, path, len(path), flags, tag), f"route {r.path}")
+                        if r.stream_body or r.max_body:
+                            body_flags = _BODY_STREAM if r.stream_body else 0
+                            check(
+                                lib.fastserve_server_route_body(srv, mb, ml, path, len(path), r.max_body or 0, body_flags),
+                                f"route {r.path} body",
+                            )
                 if r.static is None:
                     tag += 1
             check(lib.fastserve_server_set_batch_handler(srv, self._callback, None), "batch handler")
@@ -395,6 +422,7 @@ class Server:
             raise
         self._dispatch = Dispatch(self.handlers())
         self._srv = srv
+        self._engine = ServerEngine(lib, srv, self._loop, self._tasks)
         self.port = lib.fastserve_server_port(srv)
 
     def _on_batch(self, batch, reqs, count, data, data_len, _userdata):
@@ -428,12 +456,19 @@ class Server:
 
     def _spawn(self, deferred):
         for rid, coro in deferred:
-            t = self._loop.create_task(self._finish(rid, coro))
+            ctx = task_context(self._engine, rid)
+            t = self._loop.create_task(self._finish(rid, coro), context=ctx)
             self._tasks.add(t)
             t.add_done_callback(self._tasks.discard)
 
     async def _finish(self, rid, coro):
         r = await run_async(coro)
+        try:
+            if await self._engine.finish(rid, r):
+                return  # streamed, switched, or answered through its handle
+        except Exception:
+            log.exception("answering request %d failed", rid)
+            return
         self._done_ids.append(rid)
         self._done.append(r)
         if not self._flush_scheduled:

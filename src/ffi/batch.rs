@@ -97,6 +97,11 @@ const _: () = assert!(FASTSERVE_BATCH_QUERY == flat::FLAG_QUERY);
 /// The peer is a Unix socket (`peer_off`/`peer_len` give its path).
 pub const FASTSERVE_BATCH_PEER_UNIX: u32 = 8;
 const _: () = assert!(FASTSERVE_BATCH_PEER_UNIX == flat::FLAG_PEER_UNIX);
+/// The body was not read (a route with FASTSERVE_BODY_STREAM): take the
+/// request with `fastserve_server_response` and read it with
+/// `fastserve_response_read_body`.
+pub const FASTSERVE_BATCH_BODY_FOLLOWS: u32 = 16;
+const _: () = assert!(FASTSERVE_BATCH_BODY_FOLLOWS == flat::FLAG_BODY_FOLLOWS);
 
 /// Content type codes, in the high 16 bits of a reply's status word. NONE
 /// adds no Content-Type (put one in the reply's header lines).

@@ -31,6 +31,9 @@ pub const FLAG_HTTP11: u32 = 2;
 pub const FLAG_QUERY: u32 = 4;
 /// The peer is a Unix socket: `peer_off`/`peer_len` give its path.
 pub const FLAG_PEER_UNIX: u32 = 8;
+/// The body was not read: it is streamed to whoever reads it
+/// ([`super::Request::body_follows`]).
+pub const FLAG_BODY_FOLLOWS: u32 = 16;
 
 /// No Content-Type is added (the header lines may carry one).
 pub const CT_NONE: u32 = 0;
@@ -177,6 +180,9 @@ impl FlatBatch {
         }
         if req.query.is_some() {
             flags |= FLAG_QUERY;
+        }
+        if req.body_follows {
+            flags |= FLAG_BODY_FOLLOWS;
         }
         self.records.push(FlatRecord {
             tag,

@@ -12,8 +12,7 @@ import threading
 import pytest
 
 import fastserve
-from fastserve.asyncio import HttpProtocol
-from conftest import read_response
+from conftest import read_response, run_protocol, run_server
 
 
 def make_app():
@@ -87,38 +86,6 @@ def make_app():
         return "fast"
 
     return app
-
-
-def run_server(app):
-    port = app.start("127.0.0.1", 0, workers=1)
-    return port, app.stop
-
-
-def run_protocol(app, loop_factory=asyncio.new_event_loop):
-    loop = loop_factory()
-    started = threading.Event()
-    box = {}
-
-    def run():
-        asyncio.set_event_loop(loop)
-        srv = loop.run_until_complete(loop.create_server(lambda: HttpProtocol(app), "127.0.0.1", 0))
-        box["port"] = srv.sockets[0].getsockname()[1]
-        started.set()
-        loop.run_forever()
-        srv.close()
-        loop.run_until_complete(srv.wait_closed())
-        loop.close()
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    assert started.wait(5)
-
-    def stop():
-        loop.call_soon_threadsafe(loop.stop)
-        t.join(10)
-        app._close_pool()
-
-    return box["port"], stop
 
 
 @pytest.fixture(params=["server", "protocol"], scope="module")
