@@ -8,7 +8,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 
 .PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-parse bench-parse-criterion examples python
-EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop
+EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/files
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 
@@ -66,9 +66,9 @@ build/asan/%: c-examples/%.c lib
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS_EX) -O1 -fsanitize=address -fno-omit-frame-pointer $< -L$(LIBDIR) -lfastserve -Wl,-rpath,'$$ORIGIN/../lib' -o $@ -lpthread
 
-test-asan: build/asan/hello build/asan/deferred build/asan/own_loop build/asan/echo $(PYTEST)
+test-asan: build/asan/hello build/asan/deferred build/asan/own_loop build/asan/files build/asan/echo $(PYTEST)
 	ASAN_OPTIONS=detect_leaks=1 ./build/asan/echo
-	cd tests/examples && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py
+	cd tests/examples && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py test_files.py
 
 # Every code block of the READMEs: C compiled and linked, Python run, shell
 # commands looked up (the rules are at the top of tests/docs/check_docs.py).

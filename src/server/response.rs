@@ -64,6 +64,8 @@ pub enum BuildError {
     InvalidHeader,
     /// The status is outside 200..=999 (1xx are not final responses).
     InvalidStatus,
+    /// A file body that is not a regular file or not that long.
+    InvalidFile(super::FileError),
 }
 
 impl fmt::Display for BuildError {
@@ -76,6 +78,7 @@ impl fmt::Display for BuildError {
                  Transfer-Encoding are the engine's"
             }
             BuildError::InvalidStatus => "the status must be within 200..=999",
+            BuildError::InvalidFile(e) => return write!(f, "invalid file body: {e}"),
         })
     }
 }
@@ -163,6 +166,22 @@ impl ResponseBuilder {
         self.open()?;
         self.parts.body.clear();
         self.parts.ext = Some(body);
+        Ok(())
+    }
+
+    /// Sets a body of `len` bytes of `file` from `offset`, sent with
+    /// `sendfile(2)`. The file is closed once sent, when the connection
+    /// closes, or at once when refused.
+    pub fn body_file(
+        &mut self,
+        file: std::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), BuildError> {
+        self.open()?;
+        let body = super::file_body(file, offset, len).map_err(BuildError::InvalidFile)?;
+        self.parts.body.clear();
+        self.parts.ext = Some(ExtBody::File(body));
         Ok(())
     }
 
