@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import ctypes
 import math
+import os
 import signal
 import sys
 import threading
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 _H = TypeVar("_H", bound=Handler)
 
 _ROUTE_PREFIX = 1
+_DIR_INDEX = 1
+_DIR_FOLLOW_SYMLINKS = 2
 _METHODS_ANY = None
 
 # Engine limits, each set with fastserve_config_set_<name>: counts and bytes.
@@ -87,9 +90,9 @@ def _ms(seconds):
 
 
 class _Route:
-    __slots__ = ("methods", "path", "prefix", "handler", "static")
+    __slots__ = ("methods", "path", "prefix", "handler", "static", "directory")
 
-    def __init__(self, methods, path, prefix, handler=None, static=None):
+    def __init__(self, methods, path, prefix, handler=None, static=None, directory=None):
         if not path.startswith("/") and path != "*":
             raise ValueError(f"a route path starts with '/': {path!r}")
         self.methods = None if methods is None else tuple(m.upper() for m in methods)
@@ -97,6 +100,7 @@ class _Route:
         self.prefix = prefix
         self.handler = handler
         self.static = static  # a Response
+        self.directory = directory  # (root bytes, flags)
 
 
 class Server:
@@ -257,6 +261,22 @@ class Server:
         body = body.encode() if isinstance(body, str) else bytes(body)
         self.routes.append(_Route(methods, path, prefix, static=(status, content_type, body)))
 
+    def directory(self, prefix: str, root: Union[str, "os.PathLike[str]"], *, index: bool = False, follow_symlinks: bool = False) -> None:
+        """Serves the files under `root` at `prefix` and below, from the
+        engine (sendfile, no Python call): GET and HEAD, Content-Type by
+        extension, ETag and Last-Modified with 304 answers, one Range.
+        index=True serves a directory's index.html; follow_symlinks=True lets
+        symlinks lead out of `root`. Paths that would leave `root` are 404.
+        `root` must be a directory (checked now, and again when the server
+        starts). Only the engine
+        serves these routes: fastserve.asyncio.HttpProtocol refuses an app
+        that has one."""
+        self._check_stopped()
+        if not os.path.isdir(root):
+            raise NotADirectoryError(f"directory root {os.fspath(root)!r} is not a directory")
+        flags = (_DIR_INDEX if index else 0) | (_DIR_FOLLOW_SYMLINKS if follow_symlinks else 0)
+        self.routes.append(_Route(("GET",), prefix, True, directory=(os.fsencode(root), flags)))
+
     def _check_stopped(self):
         if self._srv is not None:
             raise RuntimeError("routes are fixed once the server runs")
@@ -293,7 +313,10 @@ class Server:
                 for m in r.methods or (None,):
                     mb = None if m is None else _b(m)
                     ml = 0 if m is None else len(mb)
-                    if r.static is not None:
+                    if r.directory is not None:
+                        root, dflags = r.directory
+                        check(lib.fastserve_server_route_dir(srv, path, len(path), root, len(root), dflags), f"directory {r.path} (root {os.fsdecode(root)!r})")
+                    elif r.static is not None:
                         status, ct, body = r.static
                         ctb = _b(ct)
                         check(
@@ -302,7 +325,7 @@ class Server:
                         )
                     else:
                         check(lib.fastserve_server_route_batch(srv, mb, ml, path, len(path), flags, tag), f"route {r.path}")
-                if r.static is None:
+                if r.handler is not None:
                     tag += 1
             check(lib.fastserve_server_set_batch_handler(srv, self._callback, None), "batch handler")
             hb = _b(host)
