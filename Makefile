@@ -7,7 +7,7 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-parse bench-parse-criterion examples python
+.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion examples python
 EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/files
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
@@ -151,7 +151,14 @@ bench: lib examples
 	bash bench/setup.sh
 	$(PYTHON) bench/http_bench.py --servers $(BENCH_SERVERS) --baseline may_minihttp \
 	  --workloads plain,pipe16,pipe24 -d $(BENCH_SECONDS) --out build/bench.json
+	$(PYTHON) bench/file_bench.py -d $(BENCH_SECONDS) --out build/bench_files.json
 	$(MAKE) bench-parse
+
+# Static files alone: server CPU per MiB sent, fastserve against nginx
+# (sendfile on, one worker), for a 1 MiB and a 10 KiB file.
+bench-files: build/files
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || bash bench/setup.sh
+	$(PYTHON) bench/file_bench.py -d $(BENCH_SECONDS) --out build/bench_files.json
 
 clean:
 	$(CARGO) clean
