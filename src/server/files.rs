@@ -464,8 +464,10 @@ impl StaticDir {
                 return Ok(());
             }
         };
-        let body = file_body(file, offset, len).map_err(|_| ())?;
-        res.body_ext(ExtBody::File(body)).map_err(|_| ())
+        // the range lies within `size`, from the fstat above
+        let len = usize::try_from(len).map_err(|_| ())?;
+        res.body_ext(ExtBody::File(FileBody::new(file, offset, len)))
+            .map_err(|_| ())
     }
 }
 

@@ -498,13 +498,20 @@ fn write(s: &TcpStream, conn: &Conn) -> io::Result<(usize, usize)> {
         }
         None => conn.iovecs(&mut iov),
     };
-    let offered = iov[..n].iter().map(|s| s.len()).sum();
+    let offered: usize = iov[..n].iter().map(|s| s.len()).sum();
+    // More follows at once (a file body, mostly): MSG_MORE lets the kernel
+    // put the head and the start of the file in one segment, as TCP_CORK would.
+    let more = if offered < conn.unsent() {
+        libc::MSG_MORE
+    } else {
+        0
+    };
     // SAFETY: a zeroed msghdr is valid; IoSlice is ABI-compatible with iovec.
     let r = unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = iov.as_mut_ptr().cast();
         msg.msg_iovlen = n as _;
-        libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+        libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL | more)
     };
     if r < 0 {
         Err(io::Error::last_os_error())
