@@ -7,8 +7,8 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-parse bench-parse-criterion examples python
-EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/stream build/upgrade build/upload
+.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion examples python
+EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/stream build/upgrade build/upload build/files
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 
@@ -67,9 +67,9 @@ build/asan/%: c-examples/%.c lib
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS_EX) -O1 -fsanitize=address -fno-omit-frame-pointer $< -L$(LIBDIR) -lfastserve -Wl,-rpath,'$$ORIGIN/../lib' -o $@ -lpthread
 
-test-asan: build/asan/hello build/asan/deferred build/asan/own_loop build/asan/stream build/asan/upgrade build/asan/upload build/asan/echo $(PYTEST)
+test-asan: build/asan/hello build/asan/deferred build/asan/own_loop build/asan/stream build/asan/upgrade build/asan/upload build/asan/files build/asan/echo $(PYTEST)
 	ASAN_OPTIONS=detect_leaks=1 ./build/asan/echo
-	cd tests/examples && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py test_stream.py test_upgrade.py test_upload.py
+	cd tests/examples && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py test_stream.py test_upgrade.py test_upload.py test_files.py
 
 # Every code block of the READMEs: C compiled and linked, Python run, shell
 # commands looked up (the rules are at the top of tests/docs/check_docs.py).
@@ -152,7 +152,14 @@ bench: lib examples
 	bash bench/setup.sh
 	$(PYTHON) bench/http_bench.py --servers $(BENCH_SERVERS) --baseline may_minihttp \
 	  --workloads plain,pipe16,pipe24 -d $(BENCH_SECONDS) --out build/bench.json
+	$(PYTHON) bench/file_bench.py -d $(BENCH_SECONDS) --out build/bench_files.json
 	$(MAKE) bench-parse
+
+# Static files alone: server CPU per MiB sent, fastserve against nginx
+# (sendfile on, one worker), for a 1 MiB and a 10 KiB file.
+bench-files: build/files
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || bash bench/setup.sh
+	$(PYTHON) bench/file_bench.py -d $(BENCH_SECONDS) --out build/bench_files.json
 
 clean:
 	$(CARGO) clean

@@ -509,6 +509,19 @@ struct fastserve_response;  /* see "Requests and responses" */
 #define FASTSERVE_ROUTE_PREFIX 1
 
 /**
+ * Directory route flag: a path ending in `/` serves that directory's
+ * `index.html` (without the slash, a 301 adds it). Without it directories
+ * are 404.
+ */
+#define FASTSERVE_DIR_INDEX 1
+
+/**
+ * Directory route flag: follow symlinks wherever they lead. Without it a
+ * symlink may only point (relatively) within the root.
+ */
+#define FASTSERVE_DIR_FOLLOW_SYMLINKS 2
+
+/**
  * A server. Owned by the caller, from `fastserve_server_new` to
  * `fastserve_server_free`. `fastserve_server_stop` and
  * `fastserve_server_stats` may be called from any thread at any time
@@ -594,6 +607,32 @@ enum fastserve_result fastserve_server_route_static(struct fastserve_server *srv
                                                     size_t content_type_len,
                                                     const char *body,
                                                     size_t body_len);
+
+/**
+ * Adds a static directory route: GET and HEAD of `prefix` and of every
+ * path below it are answered from the files under `root`, with
+ * sendfile. `flags` may hold `FASTSERVE_DIR_INDEX` and
+ * `FASTSERVE_DIR_FOLLOW_SYMLINKS`. `root` (not NUL-terminated) must be
+ * a directory; it is opened now, and its descriptor kept until
+ * `fastserve_server_free`. Answers carry Content-Type (by extension),
+ * ETag and Last-Modified, honour If-None-Match, If-Modified-Since,
+ * a single `Range` and If-Range; paths that would leave the root
+ * (`..`, encoded or not, encoded `/`, backslashes, symlinks out) are
+ * 404, malformed ones (NUL, a bad `%` escape) 400. Files are opened
+ * and stat-ed on the worker thread. Everything is copied.
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `prefix` and `root` are readable for their lengths.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_route_dir(struct fastserve_server *srv,
+                                                 const char *prefix,
+                                                 size_t prefix_len,
+                                                 const char *root,
+                                                 size_t root_len,
+                                                 uint32_t flags);
 
 /**
  * Adds a handler route. `method` NULL matches any method (a GET route
@@ -932,6 +971,38 @@ enum fastserve_result fastserve_response_header(struct fastserve_response *res,
 enum fastserve_result fastserve_response_body(struct fastserve_response *res,
                                               const char *body,
                                               size_t len);
+
+/**
+ * Sets a body of `length` bytes of the file `fd` from `offset`, sent
+ * with `sendfile(2)` and never copied through user space. Content-Length
+ * is `length`; a HEAD request gets the head only.
+ *
+ * Ownership: the engine takes `fd` in every case, and closes it once
+ * the body is sent, when the connection closes, or, when this call
+ * fails, before it returns. The caller must not use or close `fd`
+ * afterwards. A negative `fd`, or one that is not open, is refused
+ * (`FASTSERVE_RESULT_INVALID_ARGUMENT`) and there is nothing to close.
+ * `fd` must be a regular file and `offset + length` within its size
+ * now (else `FASTSERVE_RESULT_INVALID_ARGUMENT`, `fd` closed); should
+ * the file shrink before it is sent, the connection is closed. The
+ * file position is not used or moved.
+ *
+ * Works on the handler's `res` and on a deferred handle (from any
+ * thread). Responses after it on the connection wait their turn. File
+ * bytes do not count against `max_unsent_bytes` (they are not in
+ * memory); `max_pipelined` bounds how many files one connection holds
+ * open.
+ *
+ * # Safety
+ * As `fastserve_response_status`; `fd` is a descriptor the caller owns
+ * and gives away, or negative.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC (`fd` closed).
+ */
+enum fastserve_result fastserve_response_file(struct fastserve_response *res,
+                                              int fd,
+                                              uint64_t offset,
+                                              uint64_t length);
 
 /* ==========================================================================
  * Deferred responses

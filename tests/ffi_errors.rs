@@ -298,3 +298,48 @@ fn each_thread_has_its_own_detail() {
     // SAFETY: from fastserve_config_new, freed once.
     unsafe { fastserve_config_free(cfg) };
 }
+
+#[test]
+fn file_calls_say_what_is_wrong() {
+    use fastserve::ffi::request::fastserve_response_file;
+    // SAFETY: NULL and negative arguments are what is checked; `srv` is live
+    // until freed below; strings are live locals.
+    unsafe {
+        let r = fastserve_response_file(ptr::null_mut(), -1, 0, 0);
+        assert_eq!(r, FASTSERVE_RESULT_INVALID_ARGUMENT);
+        assert_eq!(last_error(), "fd -1 is not an open descriptor");
+        // the descriptor is taken (and closed) even when `res` is NULL
+        let f = std::fs::File::open("Cargo.toml").unwrap();
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(f);
+        let r = fastserve_response_file(ptr::null_mut(), fd, 0, 1);
+        assert_eq!(r, FASTSERVE_RESULT_NULL_ARGUMENT);
+
+        let srv = fastserve_server_new(ptr::null());
+        let (prefix, prefix_len) = s("/static");
+        let (root, root_len) = s("/no/such/dir");
+        let r = fastserve_server_route_dir(srv, prefix, prefix_len, root, root_len, 0);
+        assert_eq!(r, FASTSERVE_RESULT_IO);
+        assert!(
+            last_error().starts_with("directory route root \"/no/such/dir\": "),
+            "{}",
+            last_error()
+        );
+        let (root, root_len) = s(".");
+        let r = fastserve_server_route_dir(srv, prefix, prefix_len, root, root_len, 8);
+        assert_eq!(r, FASTSERVE_RESULT_INVALID_ARGUMENT);
+        assert_eq!(last_error(), "unknown directory route flags 0x8");
+        let (bad, bad_len) = s("static");
+        let r = fastserve_server_route_dir(srv, bad, bad_len, root, root_len, 0);
+        assert_eq!(r, FASTSERVE_RESULT_INVALID_ARGUMENT);
+        let r = fastserve_server_route_dir(
+            srv,
+            prefix,
+            prefix_len,
+            root,
+            root_len,
+            FASTSERVE_DIR_INDEX | FASTSERVE_DIR_FOLLOW_SYMLINKS,
+        );
+        assert_eq!(r, FASTSERVE_RESULT_OK);
+        fastserve_server_free(srv);
+    }
+}

@@ -140,6 +140,7 @@ _PROTOS = {
     "fastserve_server_new": (_p, [_p]),
     "fastserve_server_free": (None, [_p]),
     "fastserve_server_route_static": (R, [_p, _b, _sz, _b, _sz, c_uint32, c_uint16, _b, _sz, _b, _sz]),
+    "fastserve_server_route_dir": (R, [_p, _b, _sz, _b, _sz, c_uint32]),
     "fastserve_server_route_batch": (R, [_p, _b, _sz, _b, _sz, c_uint32, c_uint32]),
     "fastserve_server_set_batch_handler": (R, [_p, BATCH_FN, _p]),
     "fastserve_batch_respond": (R, [_p, _b, _b, _b, _sz, _b, _sz]),

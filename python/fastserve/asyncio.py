@@ -47,6 +47,12 @@ class _Router:
         self.prefixes = []
         routes = sorted(app.routes, key=lambda r: (r.prefix, -len(r.path)))
         for r in routes:
+            if r.directory is not None:
+                raise NotImplementedError(
+                    f"directory route {r.path}: directory routes are served by the engine "
+                    "(Server.start or Server.run), which sends files with sendfile; "
+                    "HttpProtocol has no way to send a file"
+                )
             fn = r.handler if r.static is None else static(r)
             if r.prefix:
                 self.prefixes.append((r.path, r.methods, fn))

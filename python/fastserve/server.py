@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import ctypes
 import math
+import os
 import signal
 import sys
 import threading
@@ -34,6 +35,8 @@ _H = TypeVar("_H", bound=Handler)
 
 _ROUTE_PREFIX = 1
 _BODY_STREAM = 1
+_DIR_INDEX = 1
+_DIR_FOLLOW_SYMLINKS = 2
 _METHODS_ANY = None
 
 # Engine limits, each set with fastserve_config_set_<name>: counts and bytes.
@@ -98,9 +101,9 @@ def _ms(seconds):
 
 
 class _Route:
-    __slots__ = ("methods", "path", "prefix", "handler", "static", "stream_body", "max_body")
+    __slots__ = ("methods", "path", "prefix", "handler", "static", "directory", "stream_body", "max_body")
 
-    def __init__(self, methods, path, prefix, handler=None, static=None, stream_body=False, max_body=None):
+    def __init__(self, methods, path, prefix, handler=None, static=None, directory=None, stream_body=False, max_body=None):
         if not path.startswith("/") and path != "*":
             raise ValueError(f"a route path starts with '/': {path!r}")
         self.methods = None if methods is None else tuple(m.upper() for m in methods)
@@ -110,6 +113,7 @@ class _Route:
         self.static = static  # a Response
         self.stream_body = stream_body
         self.max_body = max_body
+        self.directory = directory  # (root bytes, flags)
 
 
 class Server:
@@ -339,6 +343,22 @@ class Server:
         Response(body, status=status)  # a status or body it refuses fails now
         self.routes.append(_Route(methods, path, prefix, static=(status, content_type, body)))
 
+    def directory(self, prefix: str, root: Union[str, "os.PathLike[str]"], *, index: bool = False, follow_symlinks: bool = False) -> None:
+        """Serves the files under `root` at `prefix` and below, from the
+        engine (sendfile, no Python call): GET and HEAD, Content-Type by
+        extension, ETag and Last-Modified with 304 answers, one Range.
+        index=True serves a directory's index.html; follow_symlinks=True lets
+        symlinks lead out of `root`. Paths that would leave `root` are 404.
+        `root` must be a directory (checked now, and again when the server
+        starts). Only the engine
+        serves these routes: fastserve.asyncio.HttpProtocol refuses an app
+        that has one."""
+        self._check_stopped()
+        if not os.path.isdir(root):
+            raise NotADirectoryError(f"directory root {os.fspath(root)!r} is not a directory")
+        flags = (_DIR_INDEX if index else 0) | (_DIR_FOLLOW_SYMLINKS if follow_symlinks else 0)
+        self.routes.append(_Route(("GET",), prefix, True, directory=(os.fsencode(root), flags)))
+
     def _check_stopped(self):
         if self._srv is not None:
             raise RuntimeError("routes are fixed once the server runs")
@@ -397,7 +417,10 @@ class Server:
                 for m in r.methods or (None,):
                     mb = None if m is None else _b(m)
                     ml = 0 if m is None else len(mb)
-                    if r.static is not None:
+                    if r.directory is not None:
+                        root, dflags = r.directory
+                        check(lib.fastserve_server_route_dir(srv, path, len(path), root, len(root), dflags), f"directory {r.path} (root {os.fsdecode(root)!r})")
+                    elif r.static is not None:
                         status, ct, body = r.static
                         ctb = _b(ct)
                         check(
@@ -412,7 +435,7 @@ class Server:
                                 lib.fastserve_server_route_body(srv, mb, ml, path, len(path), r.max_body or 0, body_flags),
                                 f"route {r.path} body",
                             )
-                if r.static is None:
+                if r.handler is not None:
                     tag += 1
             check(lib.fastserve_server_set_batch_handler(srv, self._callback, None), "batch handler")
             hb = _b(host)

@@ -14,6 +14,8 @@
 //! ```
 
 use std::ffi::{c_char, c_int};
+use std::fs::File;
+use std::os::fd::FromRawFd;
 
 use super::error::{fail, header_problem, invalid, null, null_with_len};
 use super::fastserve_result::{self, *};
@@ -302,6 +304,7 @@ pub(crate) fn build_result(
         ),
         Err(BuildError::InvalidHeader) | Err(BuildError::InvalidStatus) => invalid(what()),
         Err(e @ BuildError::BodyNotAllowed(_)) => invalid(e),
+        Err(e @ BuildError::InvalidFile(_)) => invalid(e),
     }
 }
 
@@ -394,5 +397,55 @@ ffi_fn! {
             return null_with_len("body", len);
         };
         build_result(r.body(b), String::new)
+    }
+}
+
+ffi_fn! {
+    /// Sets a body of `length` bytes of the file `fd` from `offset`, sent
+    /// with `sendfile(2)` and never copied through user space. Content-Length
+    /// is `length`; a HEAD request gets the head only.
+    ///
+    /// Ownership: the engine takes `fd` in every case, and closes it once
+    /// the body is sent, when the connection closes, or, when this call
+    /// fails, before it returns. The caller must not use or close `fd`
+    /// afterwards. A negative `fd`, or one that is not open, is refused
+    /// (`FASTSERVE_RESULT_INVALID_ARGUMENT`) and there is nothing to close.
+    /// `fd` must be a regular file and `offset + length` within its size
+    /// now (else `FASTSERVE_RESULT_INVALID_ARGUMENT`, `fd` closed); should
+    /// the file shrink before it is sent, the connection is closed. The
+    /// file position is not used or moved.
+    ///
+    /// Works on the handler's `res` and on a deferred handle (from any
+    /// thread). Responses after it on the connection wait their turn. File
+    /// bytes do not count against `max_unsent_bytes` (they are not in
+    /// memory); `max_pipelined` bounds how many files one connection holds
+    /// open.
+    ///
+    /// # Safety
+    /// As `fastserve_response_status`; `fd` is a descriptor the caller owns
+    /// and gives away, or negative.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC (`fd` closed).
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_response_file(
+        res: *mut fastserve_response,
+        fd: c_int,
+        offset: u64,
+        length: u64,
+    ) -> fastserve_result {
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return invalid(format_args!("fd {fd} is not an open descriptor"));
+        }
+        // SAFETY: an open descriptor the caller hands over by contract; the
+        // File closes it on every path from here on.
+        let file = unsafe { File::from_raw_fd(fd) };
+        // SAFETY: forwarded contract.
+        let r = match unsafe { self::res(res) } {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        build_result(r.body_file(file, offset, length), String::new)
     }
 }

@@ -22,7 +22,8 @@ use super::error::{fail, invalid, null, null_with_len, Quoted};
 use super::fastserve_result::{self, *};
 use super::request::{fastserve_request, fastserve_response};
 use crate::proto::{body_allowed, valid_status, Request};
-use crate::server::{Handler, ResponseBuilder, Server, ServerError};
+use crate::server::{DirOptions, Handler, ResponseBuilder, Server, ServerError};
+use std::os::unix::ffi::OsStrExt;
 
 /// A server. Owned by the caller, from `fastserve_server_new` to
 /// `fastserve_server_free`. `fastserve_server_stop` and
@@ -264,6 +265,74 @@ ffi_fn! {
                 s.route_static(method, path, prefix, status, &ct, body),
                 &|| "route".into(),
             )
+        }
+    }
+}
+
+/// Directory route flag: a path ending in `/` serves that directory's
+/// `index.html` (without the slash, a 301 adds it). Without it directories
+/// are 404.
+pub const FASTSERVE_DIR_INDEX: u32 = 1;
+
+/// Directory route flag: follow symlinks wherever they lead. Without it a
+/// symlink may only point (relatively) within the root.
+pub const FASTSERVE_DIR_FOLLOW_SYMLINKS: u32 = 2;
+
+ffi_fn! {
+    /// Adds a static directory route: GET and HEAD of `prefix` and of every
+    /// path below it are answered from the files under `root`, with
+    /// sendfile. `flags` may hold `FASTSERVE_DIR_INDEX` and
+    /// `FASTSERVE_DIR_FOLLOW_SYMLINKS`. `root` (not NUL-terminated) must be
+    /// a directory; it is opened now, and its descriptor kept until
+    /// `fastserve_server_free`. Answers carry Content-Type (by extension),
+    /// ETag and Last-Modified, honour If-None-Match, If-Modified-Since,
+    /// a single `Range` and If-Range; paths that would leave the root
+    /// (`..`, encoded or not, encoded `/`, backslashes, symlinks out) are
+    /// 404, malformed ones (NUL, a bad `%` escape) 400. Files are opened
+    /// and stat-ed on the worker thread. Everything is copied.
+    ///
+    /// # Safety
+    /// `srv` is a server from `fastserve_server_new` that was not freed;
+    /// `prefix` and `root` are readable for their lengths.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_server_route_dir(
+        srv: *mut fastserve_server,
+        prefix: *const c_char,
+        prefix_len: usize,
+        root: *const c_char,
+        root_len: usize,
+        flags: u32,
+    ) -> fastserve_result {
+        // SAFETY: every pointer is valid for its length by contract.
+        unsafe {
+            let s = match server_mut(srv) {
+                Ok(s) => s,
+                Err(e) => return e,
+            };
+            let (_, prefix) = match route_args(std::ptr::null(), 0, prefix, prefix_len) {
+                Ok(a) => a,
+                Err(e) => return e,
+            };
+            let Some(root) = bytes(root, root_len) else {
+                return null_with_len("root", root_len);
+            };
+            if root.is_empty() || root.contains(&0) {
+                return invalid(format_args!("root {} is not a path", Quoted(root)));
+            }
+            if flags & !(FASTSERVE_DIR_INDEX | FASTSERVE_DIR_FOLLOW_SYMLINKS) != 0 {
+                return invalid(format_args!("unknown directory route flags {flags:#x}"));
+            }
+            let opts = DirOptions {
+                index: flags & FASTSERVE_DIR_INDEX != 0,
+                follow_symlinks: flags & FASTSERVE_DIR_FOLLOW_SYMLINKS != 0,
+            };
+            let path = std::path::Path::new(std::ffi::OsStr::from_bytes(root));
+            server_result(s.route_dir(prefix, path, opts), &|| {
+                format!("directory route root {}", Quoted(root))
+            })
         }
     }
 }

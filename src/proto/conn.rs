@@ -166,7 +166,7 @@ impl Conn {
     /// requests until the client reads.
     #[inline]
     fn backpressured(&self, limits: &Limits) -> bool {
-        self.in_flight >= limits.max_pipelined || self.slots.out.unsent() >= limits.max_unsent
+        self.in_flight >= limits.max_pipelined || self.slots.out.unsent_mem() >= limits.max_unsent
     }
 
     /// Whether input is buffered that `process` has not consumed.
@@ -867,7 +867,16 @@ impl Conn {
         None
     }
 
-    /// The unsent output as iovecs; returns how many were filled.
+    /// The file body to `sendfile(2)` next, once the bytes before it are
+    /// written; [`Conn::iovecs`] stops before it. Only the engine's server
+    /// queues file bodies.
+    #[inline]
+    pub fn out_file(&self) -> Option<super::FileChunk> {
+        self.slots.out.front_file()
+    }
+
+    /// The unsent output as iovecs, up to the next file body; returns how
+    /// many were filled.
     pub fn iovecs<'a>(&'a self, iov: &mut [std::io::IoSlice<'a>]) -> usize {
         self.slots.out.iovecs(iov)
     }

@@ -16,7 +16,7 @@ mod slots;
 mod stream;
 
 pub use conn::Conn;
-pub use output::{ExtBody, ExtBytes};
+pub use output::{ExtBody, ExtBytes, FileBody, FileChunk};
 pub use peer::{Peer, PeerAddr};
 pub use pool::BufPool;
 pub(crate) use pool::MAX_BLOCK;
@@ -54,7 +54,8 @@ pub struct Limits {
     /// At the limit the connection stops reading until responses drain.
     pub max_pipelined: usize,
     /// Most response bytes queued and unsent on one connection. Over it the
-    /// connection stops reading until the client reads.
+    /// connection stops reading until the client reads. File bodies are not
+    /// counted: they stay on disk until sent.
     pub max_unsent: usize,
 }
 

@@ -1,8 +1,15 @@
 //! The pipelined writer's queue: response bytes in request order, as a pooled
-//! byte buffer plus zero-copy body segments, handed out as iovecs.
+//! byte buffer plus zero-copy body segments, handed out as iovecs, and file
+//! ranges, which the driver sends with `sendfile(2)`.
+//!
+//! File bytes are not memory: they do not count in [`Output::unsent_mem`],
+//! the figure `max_unsent` bounds. What bounds a connection's open files is
+//! `max_pipelined` (one file per response at most).
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::IoSlice;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
 use super::pool::BufPool;
@@ -20,16 +27,55 @@ pub enum ExtBody {
     Shared(Arc<[u8]>),
     /// Storage owned by the embedder (a C caller's buffer, say).
     Foreign(Box<dyn ExtBytes>),
+    /// A range of a file, sent with `sendfile(2)`, never read into memory.
+    File(FileBody),
 }
 
 impl ExtBody {
+    /// The bytes of an in-memory body; empty for a file.
     pub fn as_slice(&self) -> &[u8] {
         match self {
             ExtBody::Owned(v) => v,
             ExtBody::Shared(a) => a,
             ExtBody::Foreign(f) => f.bytes(),
+            ExtBody::File(_) => &[],
         }
     }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ExtBody::File(f) => f.len,
+            _ => self.as_slice().len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `len` bytes of `file` from `offset`. The file is closed when the value
+/// drops: once sent, or when the connection closes.
+pub struct FileBody {
+    file: File,
+    offset: u64,
+    len: usize,
+}
+
+impl FileBody {
+    /// The caller checked that the range lies within the file; should the
+    /// file shrink meanwhile, the connection is closed short of `len`.
+    pub fn new(file: File, offset: u64, len: usize) -> Self {
+        FileBody { file, offset, len }
+    }
+}
+
+/// The part of a file still to send, for the driver's `sendfile(2)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileChunk {
+    pub fd: RawFd,
+    pub offset: u64,
+    pub len: usize,
 }
 
 enum Seg {
@@ -48,6 +94,8 @@ pub(crate) struct Output {
     segs: VecDeque<Seg>,
     /// Unsent bytes in total.
     unsent: usize,
+    /// Unsent bytes of file bodies (part of `unsent`).
+    unsent_file: usize,
 }
 
 impl Output {
@@ -88,20 +136,44 @@ impl Output {
     }
 
     pub(crate) fn push_ext(&mut self, body: ExtBody) {
-        let n = body.as_slice().len();
+        let n = body.len();
         if n == 0 {
             return;
         }
         self.unsent += n;
+        if let ExtBody::File(_) = body {
+            self.unsent_file += n;
+        }
         self.segs.push_back(Seg::Ext(body, 0));
     }
 
+    /// Unsent bytes, file bodies included.
     #[inline]
     pub(crate) fn unsent(&self) -> usize {
         self.unsent
     }
 
-    /// Fills `iov` with the unsent bytes in order; returns how many were filled.
+    /// Unsent bytes held in memory: what `max_unsent` bounds.
+    #[inline]
+    pub(crate) fn unsent_mem(&self) -> usize {
+        self.unsent - self.unsent_file
+    }
+
+    /// The file body at the front of the queue, when everything before it
+    /// was written.
+    pub(crate) fn front_file(&self) -> Option<FileChunk> {
+        match self.segs.front() {
+            Some(Seg::Ext(ExtBody::File(f), off)) => Some(FileChunk {
+                fd: f.file.as_raw_fd(),
+                offset: f.offset + *off as u64,
+                len: f.len - off,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Fills `iov` with the unsent bytes in order, up to the first file
+    /// body; returns how many were filled.
     pub(crate) fn iovecs<'a>(&'a self, iov: &mut [IoSlice<'a>]) -> usize {
         let mut n = 0;
         let mut start = self.pos;
@@ -115,6 +187,7 @@ impl Output {
                     start = *end;
                     s
                 }
+                Seg::Ext(ExtBody::File(_), _) => break,
                 Seg::Ext(b, off) => &b.as_slice()[*off..],
             };
             if !s.is_empty() {
@@ -151,7 +224,12 @@ impl Output {
                     self.segs.pop_front();
                 }
                 Some(Seg::Ext(b, off)) => {
-                    let left = b.as_slice().len() - *off;
+                    let left = b.len() - *off;
+                    let file = matches!(b, ExtBody::File(_));
+                    let used = n.min(left);
+                    if file {
+                        self.unsent_file -= used;
+                    }
                     if n < left {
                         *off += n;
                         return;
@@ -168,11 +246,89 @@ impl Output {
         }
     }
 
-    /// Releases everything (on close), running body release callbacks.
+    /// Releases everything (on close), running body release callbacks and
+    /// closing files.
     pub(crate) fn clear(&mut self, pool: &mut BufPool) {
         self.segs.clear();
         self.pos = 0;
         self.unsent = 0;
+        self.unsent_file = 0;
         pool.put(std::mem::take(&mut self.buf));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_of(bytes: &[u8]) -> File {
+        let mut f = tempfile();
+        f.write_all(bytes).unwrap();
+        f
+    }
+
+    fn tempfile() -> File {
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("fastserve-output-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
+    }
+
+    fn push(o: &mut Output, pool: &mut BufPool, b: &[u8]) {
+        o.render(pool, |buf| {
+            buf.extend_from_slice(b);
+            None
+        });
+    }
+
+    #[test]
+    fn iovecs_stop_before_a_file_and_resume_after_it() {
+        let mut pool = BufPool::new(4096, 4);
+        let mut o = Output::default();
+        push(&mut o, &mut pool, b"head1");
+        o.push_ext(ExtBody::File(FileBody::new(file_of(b"0123456789"), 2, 5)));
+        push(&mut o, &mut pool, b"head2");
+        assert_eq!(o.unsent(), 15);
+        assert_eq!(o.unsent_mem(), 10);
+
+        let first = |o: &Output| {
+            let mut iov = [IoSlice::new(&[]); 8];
+            let n = o.iovecs(&mut iov);
+            (n, iov[..n].iter().map(|s| s.to_vec()).collect::<Vec<_>>())
+        };
+        assert_eq!(first(&o), (1, vec![b"head1".to_vec()]));
+        assert!(o.front_file().is_none(), "the head goes first");
+
+        o.consume(5, &mut pool);
+        let f = o.front_file().unwrap();
+        assert_eq!((f.offset, f.len), (2, 5));
+        assert_eq!(first(&o).0, 0);
+
+        o.consume(3, &mut pool);
+        let f = o.front_file().unwrap();
+        assert_eq!((f.offset, f.len), (5, 2));
+        assert_eq!(o.unsent_mem(), 5);
+
+        o.consume(2, &mut pool);
+        assert!(o.front_file().is_none());
+        assert_eq!(first(&o), (1, vec![b"head2".to_vec()]));
+        o.consume(5, &mut pool);
+        assert_eq!(o.unsent(), 0);
+    }
+
+    #[test]
+    fn an_empty_file_body_queues_nothing() {
+        let mut o = Output::default();
+        o.push_ext(ExtBody::File(FileBody::new(file_of(b""), 0, 0)));
+        assert_eq!(o.unsent(), 0);
+        assert!(o.front_file().is_none());
     }
 }

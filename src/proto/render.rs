@@ -91,6 +91,7 @@ pub fn reason(status: u16) -> &'static str {
         413 => "Content Too Large",
         414 => "URI Too Long",
         415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
         417 => "Expectation Failed",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
@@ -136,7 +137,7 @@ impl Body<'_> {
     pub fn len(&self) -> usize {
         match self {
             Body::Copy(b) => b.len(),
-            Body::Ext(e) => e.as_slice().len(),
+            Body::Ext(e) => e.len(),
         }
     }
     pub fn is_empty(&self) -> bool {

@@ -3,6 +3,7 @@
 
 mod batch;
 mod dispatch;
+mod files;
 mod mailbox;
 mod parts;
 mod response;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 pub use batch::{Batch, BatchHandler};
+pub use files::{file_body, DirOptions, FileError};
 pub use response::{BuildError, ResponseBuilder};
 pub use router::{Handler, Router, Target};
 pub use stream::{BodySink, Stream, StreamError, StreamEvent, StreamEvents, UpgradeHook, Upgraded};
@@ -235,6 +237,23 @@ impl Server {
     ) -> Result<(), ServerError> {
         self.check_not_started()?;
         self.router.add(method, path, prefix, Target::Handler(h));
+        Ok(())
+    }
+
+    /// A static directory route: GET and HEAD of `prefix` and the paths
+    /// below it are answered with the files under `root` (see
+    /// [`files`]). `root` must be a directory, opened now.
+    pub fn route_dir(
+        &mut self,
+        prefix: &[u8],
+        root: &std::path::Path,
+        opts: DirOptions,
+    ) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        let d = files::StaticDir::new(prefix, root, opts)?;
+        let path = d.prefix().to_vec();
+        self.router
+            .add(Some(b"GET"), &path, true, Target::Handler(Arc::new(d)));
         Ok(())
     }
 

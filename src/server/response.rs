@@ -90,6 +90,8 @@ pub enum BuildError {
     /// A body for a status that never has one (204, 304), in either order:
     /// the status set after the body, or the body after the status.
     BodyNotAllowed(u16),
+    /// A file body that is not a regular file or not that long.
+    InvalidFile(super::FileError),
 }
 
 impl fmt::Display for BuildError {
@@ -105,6 +107,7 @@ impl fmt::Display for BuildError {
             BuildError::BodyNotAllowed(s) => {
                 return write!(f, "a {s} response has no body: send it with an empty one")
             }
+            BuildError::InvalidFile(e) => return write!(f, "invalid file body: {e}"),
         })
     }
 }
@@ -238,6 +241,22 @@ impl ResponseBuilder {
         self.body_allowed(!body.as_slice().is_empty())?;
         self.parts.body.clear();
         self.parts.ext = Some(body);
+        Ok(())
+    }
+
+    /// Sets a body of `len` bytes of `file` from `offset`, sent with
+    /// `sendfile(2)`. The file is closed once sent, when the connection
+    /// closes, or at once when refused.
+    pub fn body_file(
+        &mut self,
+        file: std::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), BuildError> {
+        self.open()?;
+        let body = super::file_body(file, offset, len).map_err(BuildError::InvalidFile)?;
+        self.parts.body.clear();
+        self.parts.ext = Some(ExtBody::File(body));
         Ok(())
     }
 
