@@ -97,28 +97,22 @@ impl Rig {
         self.conn.process(&mut self.svc, &mut ctx, &mut headers);
     }
 
+    /// Calls `f` with the connection and a context for it.
+    fn call<R>(&mut self, f: impl FnOnce(&mut Conn, &mut Ctx<'_>) -> R) -> R {
+        let mut ctx = Ctx {
+            cfg: &self.cfg,
+            pool: &mut self.pool,
+            date: &self.date,
+        };
+        f(&mut self.conn, &mut ctx)
+    }
+
     fn write(&mut self, seq: u64, data: &[u8]) -> Result<(), StreamError> {
-        let (conn, mut ctx) = (
-            &mut self.conn,
-            Ctx {
-                cfg: &self.cfg,
-                pool: &mut self.pool,
-                date: &self.date,
-            },
-        );
-        conn.stream_write(seq, Body::Copy(data), &mut ctx)
+        self.call(|conn, ctx| conn.stream_write(seq, Body::Copy(data), ctx))
     }
 
     fn end(&mut self, seq: u64, trailers: &[u8]) -> Result<(), StreamError> {
-        let (conn, mut ctx) = (
-            &mut self.conn,
-            Ctx {
-                cfg: &self.cfg,
-                pool: &mut self.pool,
-                date: &self.date,
-            },
-        );
-        conn.stream_end(seq, trailers, &mut ctx)
+        self.call(|conn, ctx| conn.stream_end(seq, trailers, ctx))
     }
 
     /// Everything written so far, with the date blanked.
@@ -162,20 +156,13 @@ fn deferred_stream_waits_its_turn_then_flushes() {
     r.send(b"GET /sd HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
     assert_eq!(r.take(), "");
     let t = r.svc.deferred[0];
-    let (conn, mut ctx) = (
-        &mut r.conn,
-        Ctx {
-            cfg: &r.cfg,
-            pool: &mut r.pool,
-            date: &r.date,
-        },
-    );
-    assert!(conn.stream_start(t, 201, b"", Some(3), &mut ctx));
-    assert!(
-        !conn.stream_start(t, 201, b"", Some(3), &mut ctx),
-        "started once"
-    );
-    drop(ctx);
+    r.call(|conn, ctx| {
+        assert!(conn.stream_start(t, 201, b"", Some(3), ctx));
+        assert!(
+            !conn.stream_start(t, 201, b"", Some(3), ctx),
+            "started once"
+        );
+    });
     r.write(t.seq, b"ab").unwrap();
     assert_eq!(r.write(t.seq, b"cd"), Err(StreamError::TooLong));
     r.write(t.seq, b"c").unwrap();
@@ -195,16 +182,9 @@ fn stream_behind_a_pending_response_is_held_in_order() {
     r.write(s, b"xy").unwrap();
     r.end(s, b"").unwrap();
     assert_eq!(r.take(), "", "the stream waits for the deferred response");
-    let (conn, mut ctx) = (
-        &mut r.conn,
-        Ctx {
-            cfg: &r.cfg,
-            pool: &mut r.pool,
-            date: &r.date,
-        },
-    );
-    assert!(conn.complete(t, Response::empty(204), &mut ctx));
-    drop(ctx);
+    r.call(|conn, ctx| {
+        assert!(conn.complete(t, Response::empty(204), ctx));
+    });
     assert_eq!(
         r.take(),
         "HTTP/1.1 204 No Content\r\nDate: D\r\n\r\n\
@@ -255,16 +235,9 @@ fn short_stream_and_abort_close_the_connection() {
     r.send(b"GET /s HTTP/1.1\r\n\r\n");
     let s = r.svc.streams[0].seq;
     r.write(s, b"abc").unwrap();
-    let (conn, mut ctx) = (
-        &mut r.conn,
-        Ctx {
-            cfg: &r.cfg,
-            pool: &mut r.pool,
-            date: &r.date,
-        },
-    );
-    conn.stream_abort(s, &mut ctx);
-    drop(ctx);
+    r.call(|conn, ctx| {
+        conn.stream_abort(s, ctx);
+    });
     assert!(
         r.take().ends_with("3\r\nabc\r\n"),
         "no last chunk: the client sees the cut"
@@ -277,16 +250,9 @@ fn no_body_for_204() {
     let mut r = Rig::new();
     r.send(b"GET /sd HTTP/1.1\r\n\r\n");
     let t = r.svc.deferred[0];
-    let (conn, mut ctx) = (
-        &mut r.conn,
-        Ctx {
-            cfg: &r.cfg,
-            pool: &mut r.pool,
-            date: &r.date,
-        },
-    );
-    assert!(conn.stream_start(t, 204, b"", None, &mut ctx));
-    drop(ctx);
+    r.call(|conn, ctx| {
+        assert!(conn.stream_start(t, 204, b"", None, ctx));
+    });
     assert_eq!(r.write(t.seq, b"x"), Err(StreamError::NoBody));
     r.end(t.seq, b"").unwrap();
     assert_eq!(r.take(), "HTTP/1.1 204 No Content\r\nDate: D\r\n\r\n");
@@ -302,16 +268,9 @@ fn upgrade_hands_over_after_earlier_responses_with_the_bytes_past_it() {
         "the engine reads no more"
     );
     let t = r.svc.deferred[0];
-    let (conn, mut ctx) = (
-        &mut r.conn,
-        Ctx {
-            cfg: &r.cfg,
-            pool: &mut r.pool,
-            date: &r.date,
-        },
-    );
-    assert!(conn.complete(t, Response::empty(200), &mut ctx));
-    drop(ctx);
+    r.call(|conn, ctx| {
+        assert!(conn.complete(t, Response::empty(200), ctx));
+    });
     assert!(!r.conn.upgraded(), "not yet written");
     assert_eq!(
         r.take(),
@@ -334,16 +293,9 @@ fn deferred_upgrade_drops_what_the_client_sent_against_the_protocol() {
     );
     let t = r.svc.deferred[0];
     assert_eq!(r.take(), "", "/a waits behind the CONNECT");
-    let (conn, mut ctx) = (
-        &mut r.conn,
-        Ctx {
-            cfg: &r.cfg,
-            pool: &mut r.pool,
-            date: &r.date,
-        },
-    );
-    assert!(conn.complete_upgrade(t, 200, b"", &mut ctx));
-    drop(ctx);
+    r.call(|conn, ctx| {
+        assert!(conn.complete_upgrade(t, 200, b"", ctx));
+    });
     assert_eq!(
         r.take(),
         "HTTP/1.1 200 OK\r\nDate: D\r\n\r\n",
@@ -364,16 +316,9 @@ fn streamed_body_arrives_in_pieces_then_the_next_request() {
     r.send(b"defgGET /a HTTP/1.1\r\n\r\n");
     assert_eq!(pieces(&r), ["abc", "defg", "<end>"]);
     let t = r.svc.deferred[0];
-    let (conn, mut ctx) = (
-        &mut r.conn,
-        Ctx {
-            cfg: &r.cfg,
-            pool: &mut r.pool,
-            date: &r.date,
-        },
-    );
-    assert!(conn.complete(t, Response::empty(201), &mut ctx));
-    drop(ctx);
+    r.call(|conn, ctx| {
+        assert!(conn.complete(t, Response::empty(201), ctx));
+    });
     let out = r.take();
     assert!(
         out.starts_with("HTTP/1.1 201 Created\r\n") && out.ends_with("\r\n\r\n/a"),
@@ -395,16 +340,9 @@ fn streamed_chunked_body_with_pause_and_resume() {
         "nothing is read before the handler asks"
     );
     let seq = r.svc.deferred[0].seq;
-    let (conn, mut ctx) = (
-        &mut r.conn,
-        Ctx {
-            cfg: &r.cfg,
-            pool: &mut r.pool,
-            date: &r.date,
-        },
-    );
-    assert!(conn.read_body(seq, &mut ctx));
-    drop(ctx);
+    r.call(|conn, ctx| {
+        assert!(conn.read_body(seq, ctx));
+    });
     assert_eq!(r.take(), "HTTP/1.1 100 Continue\r\n\r\n");
     assert!(r.conn.wants_read(&r.cfg.limits));
     r.send(b"3\r\nabc\r\n2\r\nde\r\n");
@@ -414,16 +352,9 @@ fn streamed_chunked_body_with_pause_and_resume() {
         "decoded in place, one piece per read"
     );
     assert!(!r.conn.wants_read(&r.cfg.limits), "paused");
-    let (conn, mut ctx) = (
-        &mut r.conn,
-        Ctx {
-            cfg: &r.cfg,
-            pool: &mut r.pool,
-            date: &r.date,
-        },
-    );
-    conn.read_body(seq, &mut ctx);
-    drop(ctx);
+    r.call(|conn, ctx| {
+        conn.read_body(seq, ctx);
+    });
     r.send(b"1\r\nf\r\n0\r\n\r\n");
     assert_eq!(pieces(&r), ["abcde", "f", "<end>"]);
 }
@@ -463,16 +394,9 @@ fn a_body_the_handler_does_not_want_closes_the_connection() {
     let mut r = Rig::new();
     r.send(b"POST /in-unread HTTP/1.1\r\nContent-Length: 5\r\n\r\n");
     let t = r.svc.deferred[0];
-    let (conn, mut ctx) = (
-        &mut r.conn,
-        Ctx {
-            cfg: &r.cfg,
-            pool: &mut r.pool,
-            date: &r.date,
-        },
-    );
-    assert!(conn.complete(t, Response::empty(200), &mut ctx));
-    drop(ctx);
+    r.call(|conn, ctx| {
+        assert!(conn.complete(t, Response::empty(200), ctx));
+    });
     assert!(r.take().contains("Connection: close"));
     assert!(r.conn.should_close());
 }

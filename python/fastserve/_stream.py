@@ -217,6 +217,20 @@ async def send_result(engine: Any, rid: int, r: Any) -> None:
     sink.end(b"")
 
 
+async def finish_streams(engine: Any, streams: dict, rid: int, r: Any) -> bool:
+    """Answers `rid` when its handler's result `r` is a stream or a switch,
+    or ends the stream the handler opened (and maybe left open). False when
+    neither."""
+    if is_special(r):
+        await send_result(engine, rid, r)
+        return True
+    s = streams.pop(rid, None)
+    if s is not None:
+        s.end(b"")
+        return True
+    return False
+
+
 # Callbacks from the engine's worker threads find their Python object here.
 _objects: dict = {}
 _keys = itertools.count(1)
@@ -561,12 +575,7 @@ class ServerEngine:
         """Answers `rid` if it needs this engine's way (a stream, a switch, or
         a request taken to read its body); False leaves it to the batch."""
         try:
-            if is_special(r):
-                await send_result(self, rid, r)
-                return True
-            s = self._streams.pop(rid, None)
-            if s is not None:
-                s.end(b"")  # the handler streamed; a stream it left open ends
+            if await finish_streams(self, self._streams, rid, r):
                 return True
             if rid in self._answered:
                 return True

@@ -22,9 +22,9 @@ from array import array
 from ctypes import byref, c_uint64, string_at
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Dict, Optional, cast
 
-from ._http import _CT_CODES, Dispatch, Response, _text_word, columns_of, is_special, run_async
+from ._http import _CT_CODES, Dispatch, Response, _text_word, columns_of, run_async
 from ._lib import CONN_IDLE, CONN_PENDING, CONN_READING_BODY, CONN_READING_HEAD, ConnBatch, IoVec, fast, lib
-from ._stream import hand_over, send_result, task_context
+from ._stream import finish_streams, hand_over, task_context
 
 if TYPE_CHECKING:
     from .server import Server
@@ -283,14 +283,7 @@ class HttpProtocol(asyncio.Protocol):
 
     async def finish(self, rid: int, r: Any) -> bool:
         """Answers `rid` if it needs a stream or a switch."""
-        if is_special(r):
-            await send_result(self, rid, r)
-            return True
-        s = self._streams.pop(rid, None)
-        if s is not None:
-            s.end(b"")  # the handler streamed; a stream it left open ends
-            return True
-        return False
+        return await finish_streams(self, self._streams, rid, r)
 
     def _after_stream(self):
         if self._c is None:
