@@ -7,8 +7,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use fastserve::proto::Request;
-use fastserve::server::{Handler, ResponseBuilder, Server, ServerConfig};
+use fastserve::server::{Handler, ResponseBuilder, Routed, Server, ServerConfig};
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -36,7 +35,7 @@ static GLOBAL: Counting = Counting;
 
 struct Hello;
 impl Handler for Hello {
-    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
         res.header(b"Content-Type", b"text/plain").map_err(|_| ())?;
         res.body(if req.query.is_some() {
             b"Hello, query!"

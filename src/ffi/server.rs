@@ -21,8 +21,8 @@ use super::config::fastserve_config;
 use super::error::{fail, invalid, null, null_with_len, Quoted};
 use super::fastserve_result::{self, *};
 use super::request::{fastserve_request, fastserve_response};
-use crate::proto::{valid_status, Request};
-use crate::server::{Handler, ResponseBuilder, Server, ServerError};
+use crate::proto::valid_status;
+use crate::server::{Handler, ResponseBuilder, Routed, Server, ServerError};
 
 /// A server. Owned by the caller, from `fastserve_server_new` to
 /// `fastserve_server_free`. `fastserve_server_stop` and
@@ -126,6 +126,7 @@ pub(crate) fn server_result(
         Err(ServerError::NotStarted) => {
             fail(FASTSERVE_RESULT_NOT_STARTED, "the server has not started")
         }
+        Err(ServerError::Route(e)) => invalid(e),
     }
 }
 
@@ -279,8 +280,8 @@ unsafe impl Sync for CHandler {}
 
 impl Handler for CHandler {
     #[inline]
-    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
-        let req = req as *const Request<'_> as *const fastserve_request;
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+        let req = req as *const Routed<'_> as *const fastserve_request;
         let res = res as *mut ResponseBuilder as *mut fastserve_response;
         // SAFETY: both pointers are valid for the call, which is what the C
         // API promises the handler.

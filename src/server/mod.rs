@@ -5,6 +5,7 @@ mod batch;
 mod dispatch;
 mod mailbox;
 mod parts;
+mod pattern;
 mod response;
 mod router;
 mod timers;
@@ -22,7 +23,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 pub use batch::{Batch, BatchHandler};
 pub use response::{BuildError, ResponseBuilder};
-pub use router::{Handler, Router, Target};
+pub use pattern::{Params, RouteError};
+pub use router::{Handler, Routed, Router, Target};
 pub use timers::Timeouts;
 
 use crate::proto::flat::{Columns, ReplyError};
@@ -110,7 +112,8 @@ pub struct Server {
     cfg: ServerConfig,
     router: Router,
     not_found: Option<StaticResponse>,
-    method_not_allowed: Option<StaticResponse>,
+    /// The 405's header lines and body (`Allow` is added per request).
+    method_not_allowed: Option<(Vec<u8>, Vec<u8>)>,
     batch_handler: Option<Arc<dyn BatchHandler>>,
     listeners: Vec<TcpListener>,
     local: Option<SocketAddr>,
@@ -137,6 +140,8 @@ pub enum ServerError {
     /// `start` needs a successful `listen` first.
     NotListening,
     NotStarted,
+    /// A route with a method that is not a token, or a malformed pattern.
+    Route(RouteError),
 }
 
 /// Why [`Server::complete`] refused its replies.
@@ -153,6 +158,7 @@ impl fmt::Display for ServerError {
             ServerError::AlreadyStarted => f.write_str("the server is already started"),
             ServerError::NotListening => f.write_str("the server is not listening"),
             ServerError::NotStarted => f.write_str("the server is not started"),
+            ServerError::Route(e) => write!(f, "{e}"),
         }
     }
 }
@@ -161,6 +167,7 @@ impl std::error::Error for ServerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ServerError::Io(e) => Some(e),
+            ServerError::Route(e) => Some(e),
             _ => None,
         }
     }
@@ -176,6 +183,12 @@ impl fmt::Display for CompleteError {
 }
 
 impl std::error::Error for CompleteError {}
+
+impl From<RouteError> for ServerError {
+    fn from(e: RouteError) -> Self {
+        ServerError::Route(e)
+    }
+}
 
 impl From<io::Error> for ServerError {
     fn from(e: io::Error) -> Self {
@@ -220,7 +233,7 @@ impl Server {
     ) -> Result<(), ServerError> {
         self.check_not_started()?;
         let r = StaticResponse::new(status, self.server_name(), headers, body);
-        self.router.add(method, path, prefix, Target::Static(r));
+        self.router.add(method, path, prefix, Target::Static(r))?;
         Ok(())
     }
 
@@ -232,7 +245,7 @@ impl Server {
         h: Arc<dyn Handler>,
     ) -> Result<(), ServerError> {
         self.check_not_started()?;
-        self.router.add(method, path, prefix, Target::Handler(h));
+        self.router.add(method, path, prefix, Target::Handler(h))?;
         Ok(())
     }
 
@@ -246,7 +259,7 @@ impl Server {
         tag: u32,
     ) -> Result<(), ServerError> {
         self.check_not_started()?;
-        self.router.add(method, path, prefix, Target::Batch(tag));
+        self.router.add(method, path, prefix, Target::Batch(tag))?;
         Ok(())
     }
 
@@ -279,10 +292,16 @@ impl Server {
         body: &[u8],
     ) -> Result<(), ServerError> {
         self.check_not_started()?;
-        let r = StaticResponse::new(status, self.server_name(), headers, body);
         match status {
-            404 => self.not_found = Some(r),
-            405 => self.method_not_allowed = Some(r),
+            404 => {
+                self.not_found = Some(StaticResponse::new(
+                    status,
+                    self.server_name(),
+                    headers,
+                    body,
+                ))
+            }
+            405 => self.method_not_allowed = Some((headers.to_vec(), body.to_vec())),
             _ => {
                 return Err(ServerError::Io(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -347,9 +366,10 @@ impl Server {
                 .not_found
                 .take()
                 .unwrap_or_else(|| StaticResponse::new(404, name.as_deref(), text, b"Not Found\n")),
-            method_not_allowed: self.method_not_allowed.take().unwrap_or_else(|| {
-                StaticResponse::new(405, name.as_deref(), text, b"Method Not Allowed\n")
-            }),
+            method_not_allowed: self
+                .method_not_allowed
+                .take()
+                .unwrap_or_else(|| (text.to_vec(), b"Method Not Allowed\n".to_vec())),
         };
         let shared = Arc::new(Shared {
             cfg: self.cfg.clone(),
