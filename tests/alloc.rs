@@ -46,6 +46,20 @@ impl Handler for Hello {
     }
 }
 
+/// A parameter route: answers once it read its (percent-decoded) value.
+struct Param;
+impl Handler for Param {
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+        let id = req.param(b"id").ok_or(())?;
+        res.body(if id == b"4 2" {
+            b"Hello, World!"
+        } else {
+            b"Hello, other!"
+        })
+        .map_err(|_| ())
+    }
+}
+
 /// Sends `reps` rounds of `depth` pipelined requests and reads the answers,
 /// each `resp_len` bytes long, with buffers allocated up front.
 fn exchange(
@@ -83,11 +97,13 @@ fn keep_alive_requests_allocate_nothing() {
     .unwrap();
     srv.route(Some(b"GET"), b"/hello", false, Arc::new(Hello))
         .unwrap();
+    srv.route(Some(b"GET"), b"/users/{id}", false, Arc::new(Param))
+        .unwrap();
     let addr = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     srv.start().unwrap();
 
     let mut buf = vec![0u8; 1 << 20];
-    for path in ["/plaintext", "/hello"] {
+    for path in ["/plaintext", "/hello", "/users/4%202"] {
         let one = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes();
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_nodelay(true).unwrap();

@@ -213,7 +213,7 @@ ffi_fn! {
     /// Adds a static route: the response (status, Content-Type, body) is
     /// rendered now, and served with the current Date without calling out.
     /// `method` NULL matches any method (a GET route also answers HEAD).
-    /// `flags` may hold `FASTSERVE_ROUTE_PREFIX`. `content_type_len == 0`
+    /// `path` and `flags` as in `fastserve_server_route`. `content_type_len == 0`
     /// sends no Content-Type. Status 200..999. Everything is copied.
     ///
     /// # Safety
@@ -293,9 +293,16 @@ impl Handler for CHandler {
 }
 
 ffi_fn! {
-    /// Adds a handler route. `method` NULL matches any method (a GET route
-    /// also answers HEAD, with the body left out). `flags` may hold
-    /// `FASTSERVE_ROUTE_PREFIX`. `handler` is called with `userdata` on
+    /// Adds a handler route. `method` NULL matches any method, else it is
+    /// any token ("PURGE" too); a GET route also answers HEAD, with the
+    /// body left out. `path` is exact, or a pattern: `{name}` captures one
+    /// non-empty segment, a last `{name*}` the non-empty rest of the path
+    /// (`/users/{id}`, `/files/{path*}`; see `fastserve_request_param`).
+    /// `flags` may hold `FASTSERVE_ROUTE_PREFIX` (for a path without
+    /// parameters). Exact paths win over patterns, patterns over prefixes;
+    /// the manual's "Routing" says the rest. A method that is not a token
+    /// or a malformed pattern is `FASTSERVE_RESULT_INVALID_ARGUMENT`,
+    /// with the reason in `fastserve_last_error`. `handler` is called with `userdata` on
     /// worker threads, possibly concurrently with several workers, until
     /// `fastserve_server_free` returns.
     ///
@@ -339,7 +346,8 @@ ffi_fn! {
 
 ffi_fn! {
     /// Replaces the response for unknown paths (`status` 404) or for a
-    /// known path asked with another method (`status` 405).
+    /// known path asked with another method (`status` 405; the engine adds
+    /// the `Allow` field, listing the methods of the routes of that path).
     /// `content_type_len == 0` sends no Content-Type. Everything is copied.
     ///
     /// # Safety
