@@ -127,6 +127,104 @@ pub(crate) fn parse(path: &[u8], prefix: bool) -> Result<Option<Pattern>, RouteE
     }))
 }
 
+/// Every pattern of a router, as a tree of segments: one walk down the
+/// path finds the first pattern in rank order (a literal child before the
+/// parameter child before a tail, registration order among equals) whose
+/// method also matches.
+#[derive(Default)]
+pub(crate) struct Tree {
+    lits: Vec<(Box<[u8]>, Tree)>,
+    param: Option<Box<Tree>>,
+    /// Patterns that end here, by index, in registration order.
+    ends: Vec<usize>,
+    /// Patterns whose tail parameter starts here.
+    tails: Vec<usize>,
+}
+
+impl Tree {
+    pub(crate) fn insert(&mut self, p: &Pattern, index: usize) {
+        let mut node = self;
+        for seg in &p.segs {
+            node = match seg {
+                Seg::Lit(l) => {
+                    let i = match node.lits.iter().position(|(x, _)| x == l) {
+                        Some(i) => i,
+                        None => {
+                            node.lits.push((l.clone(), Tree::default()));
+                            node.lits.len() - 1
+                        }
+                    };
+                    &mut node.lits[i].1
+                }
+                Seg::Param => node.param.get_or_insert_with(Default::default),
+                Seg::Tail => return node.tails.push(index),
+            };
+        }
+        node.ends.push(index);
+    }
+
+    /// The first pattern, in rank order, that matches `path` and for which
+    /// `ok(index)` holds; its values (raw) are left in `params`.
+    #[inline]
+    pub(crate) fn find(
+        &self,
+        path: &[u8],
+        params: &mut Params,
+        ok: &impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        if path.first() != Some(&b'/') {
+            return None;
+        }
+        params.clear();
+        self.walk(path, 0, params, ok)
+    }
+
+    /// `at` is a '/' of `path` or its end.
+    fn walk(
+        &self,
+        path: &[u8],
+        at: usize,
+        params: &mut Params,
+        ok: &impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        if at == path.len() {
+            return self.ends.iter().copied().find(|&i| ok(i));
+        }
+        let start = at + 1;
+        let end = memchr::memchr(b'/', &path[start..]).map_or(path.len(), |n| start + n);
+        let seg = &path[start..end];
+        if let Some((_, t)) = self.lits.iter().find(|(l, _)| &l[..] == seg) {
+            if let Some(i) = t.walk(path, end, params, ok) {
+                return Some(i);
+            }
+        }
+        if let Some(t) = &self.param {
+            if !seg.is_empty() {
+                params.spans.push(Span {
+                    start,
+                    end,
+                    decoded: false,
+                });
+                if let Some(i) = t.walk(path, end, params, ok) {
+                    return Some(i);
+                }
+                params.spans.pop();
+            }
+        }
+        if start < path.len() {
+            if let Some(i) = self.tails.iter().copied().find(|&i| ok(i)) {
+                params.spans.push(Span {
+                    start,
+                    end: path.len(),
+                    decoded: false,
+                });
+                return Some(i);
+            }
+        }
+        None
+    }
+}
+
 /// Where a captured value is: in the path, or in `Params::decoded`.
 #[derive(Clone, Copy, Debug)]
 struct Span {
@@ -214,18 +312,7 @@ impl Pattern {
         if at != path.len() {
             return false;
         }
-        for s in &mut params.spans {
-            let raw = &path[s.start..s.end];
-            if memchr::memchr(b'%', raw).is_some() {
-                let start = params.decoded.len();
-                params.decoded.extend(percent_decode(raw));
-                *s = Span {
-                    start,
-                    end: params.decoded.len(),
-                    decoded: true,
-                };
-            }
-        }
+        params.decode(path);
         true
     }
 
@@ -233,6 +320,24 @@ impl Pattern {
     pub(crate) fn matches_path(&self, path: &[u8]) -> bool {
         // the error path only: a throwaway capture buffer is fine
         self.matches(path, &mut Params::default())
+    }
+}
+
+impl Params {
+    /// Percent-decodes the captured values that need it.
+    pub(crate) fn decode(&mut self, path: &[u8]) {
+        for s in &mut self.spans {
+            let raw = &path[s.start..s.end];
+            if memchr::memchr(b'%', raw).is_some() {
+                let start = self.decoded.len();
+                self.decoded.extend(percent_decode(raw));
+                *s = Span {
+                    start,
+                    end: self.decoded.len(),
+                    decoded: true,
+                };
+            }
+        }
     }
 }
 
@@ -274,6 +379,59 @@ mod tests {
         assert_eq!(capture("/files/{path*}", "/files"), None);
         assert_eq!(capture("/{a}", "/%2F"), Some(vec!["/".into()]));
         assert_eq!(capture("/{a}", "/%zz%4"), Some(vec!["%zz%4".into()]));
+    }
+
+    #[test]
+    fn the_tree_finds_what_a_scan_in_rank_order_finds() {
+        let pats: Vec<Pattern> = [
+            "/{a}", "/{a}/{b}", "/x/{a}", "/{a}/y", "/x/{a}/z", "/{a}/{b}/z", "/x/{t*}",
+            "/{t*}", "/x/y/{a}", "/{a}/y/{t*}", "/x/{a}/{b}", "/x//{a}", "/{a}/",
+        ]
+        .iter()
+        .map(|p| pat(p))
+        .collect();
+        let mut tree = Tree::default();
+        for (i, p) in pats.iter().enumerate() {
+            tree.insert(p, i);
+        }
+        let mut ranked: Vec<usize> = (0..pats.len()).collect();
+        ranked.sort_by(|&a, &b| pats[a].rank.cmp(&pats[b].rank));
+        let parts = ["x", "y", "z", "", "%2F"];
+        let mut paths = vec![];
+        for n in 1..=4 {
+            for k in 0..parts.len().pow(n) {
+                let mut p = String::new();
+                for d in 0..n {
+                    p.push('/');
+                    p.push_str(parts[k / parts.len().pow(d) % parts.len()]);
+                }
+                paths.push(p);
+            }
+        }
+        let mut ps = Params::default();
+        for path in &paths {
+            let b = path.as_bytes();
+            // every third pattern refuses the method
+            for odd in [false, true] {
+                let ok = |i: usize| !odd || i % 3 != 0;
+                let want = ranked
+                    .iter()
+                    .copied()
+                    .find(|&i| ok(i) && pats[i].matches(b, &mut ps));
+                let want_vals: Vec<Vec<u8>> = (0..ps.len())
+                    .filter(|_| want.is_some())
+                    .map(|i| ps.get(b, i).unwrap().to_vec())
+                    .collect();
+                let got = tree.find(b, &mut ps, &ok);
+                ps.decode(b);
+                assert_eq!(got, want, "{path} odd={odd}");
+                if got.is_some() {
+                    let vals: Vec<Vec<u8>> =
+                        (0..ps.len()).map(|i| ps.get(b, i).unwrap().to_vec()).collect();
+                    assert_eq!(vals, want_vals, "{path}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
-use super::pattern::{self, Params, Pattern, RouteError};
+use super::pattern::{self, Params, Pattern, RouteError, Tree};
 use super::response::ResponseBuilder;
 use crate::proto::{Request, StaticResponse};
 
@@ -151,8 +151,11 @@ pub(crate) struct Hit<'r> {
 #[derive(Default)]
 pub struct Router {
     exact: HashMap<Box<[u8]>, Vec<Entry>, BuildHasherDefault<FxHasher>>,
-    /// Sorted by rank, then registration order.
+    /// In registration order; `tree` finds them in rank order.
     patterns: Vec<(Pattern, Entry)>,
+    tree: Tree,
+    /// Indexes of `patterns` in rank order, for `allow`.
+    ranked: Vec<usize>,
     /// Longest first, then registration order.
     prefixes: Vec<(Box<[u8]>, Entry)>,
 }
@@ -177,9 +180,12 @@ impl Router {
         };
         match pat {
             Some(p) => {
+                self.tree.insert(&p, self.patterns.len());
+                self.ranked.push(self.patterns.len());
                 self.patterns.push((p, entry));
+                let ps = &self.patterns;
                 // stable: registration order breaks ties
-                self.patterns.sort_by(|a, b| a.0.rank.cmp(&b.0.rank));
+                self.ranked.sort_by(|&a, &b| ps[a].0.rank.cmp(&ps[b].0.rank));
             }
             None if prefix => {
                 self.prefixes.push((path.into(), entry));
@@ -209,8 +215,11 @@ impl Router {
                 });
             }
         }
-        for (p, e) in &self.patterns {
-            if e.allows(method) && p.matches(path, params) {
+        if !self.patterns.is_empty() {
+            let ok = |i: usize| self.patterns[i].1.allows(method);
+            if let Some(i) = self.tree.find(path, params, &ok) {
+                params.decode(path);
+                let (p, e) = &self.patterns[i];
                 return Some(Hit {
                     target: &e.target,
                     names: &p.names,
@@ -233,8 +242,9 @@ impl Router {
         let start = out.len();
         let exact = self.exact.get(path).into_iter().flatten();
         let patterns = self
-            .patterns
+            .ranked
             .iter()
+            .map(|&i| &self.patterns[i])
             .filter(|(p, _)| p.matches_path(path))
             .map(|(_, e)| e);
         let prefixes = self
