@@ -37,7 +37,10 @@ fn table() -> Table {
         routes: vec![],
         cases: vec![],
     };
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let f: Vec<String> = line.split('\t').map(str::to_owned).collect();
         match f[0].as_str() {
             "route" => t.routes.push(f[1..].to_vec()),
@@ -111,8 +114,13 @@ fn the_shared_table() {
     for r in &t.routes {
         let method = (r[1] != "*").then(|| r[1].as_bytes());
         let prefix = r.get(3).is_some_and(|f| f == "prefix");
-        srv.route(method, r[2].as_bytes(), prefix, Arc::new(Named(r[0].clone())))
-            .unwrap();
+        srv.route(
+            method,
+            r[2].as_bytes(),
+            prefix,
+            Arc::new(Named(r[0].clone())),
+        )
+        .unwrap();
     }
     let addr = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     srv.start().unwrap();
@@ -135,8 +143,13 @@ fn the_shared_table() {
 #[test]
 fn head_follows_get_and_a_custom_405_still_says_allow() {
     let mut srv = Server::new(ServerConfig::default());
-    srv.route(Some(b"GET"), b"/users/{id}", false, Arc::new(Named("u".into())))
-        .unwrap();
+    srv.route(
+        Some(b"GET"),
+        b"/users/{id}",
+        false,
+        Arc::new(Named("u".into())),
+    )
+    .unwrap();
     srv.route_static(Some(b"POST"), b"/users/{id}", false, 201, b"", b"made")
         .unwrap();
     srv.error_page(405, b"Content-Type: text/html\r\n", b"<p>no</p>")
@@ -169,14 +182,34 @@ fn bad_patterns_and_methods_are_refused_at_registration() {
     let mut srv = Server::new(ServerConfig::default());
     let h = || Arc::new(Named("x".into()));
     for (method, path, prefix, why) in [
-        (Some(&b"G ET"[..]), &b"/a"[..], false, "method \"G ET\" is not a token"),
+        (
+            Some(&b"G ET"[..]),
+            &b"/a"[..],
+            false,
+            "method \"G ET\" is not a token",
+        ),
         (Some(b""), b"/a", false, "is not a token"),
         (Some(b"GET"), b"/a/{id", false, "unbalanced braces"),
         (Some(b"GET"), b"/a/{}", false, "needs a name"),
-        (Some(b"GET"), b"/{x}/{x}", false, "parameter \"x\" appears twice"),
-        (Some(b"GET"), b"/{rest*}/x", false, "must be the last segment"),
+        (
+            Some(b"GET"),
+            b"/{x}/{x}",
+            false,
+            "parameter \"x\" appears twice",
+        ),
+        (
+            Some(b"GET"),
+            b"/{rest*}/x",
+            false,
+            "must be the last segment",
+        ),
         (Some(b"GET"), b"/a/v{x}", false, "whole segment"),
-        (Some(b"GET"), b"/a/{x}", true, "prefix route takes no parameters"),
+        (
+            Some(b"GET"),
+            b"/a/{x}",
+            true,
+            "prefix route takes no parameters",
+        ),
     ] {
         match srv.route(method, path, prefix, h()) {
             Err(e @ ServerError::Route(_)) => {
@@ -185,7 +218,5 @@ fn bad_patterns_and_methods_are_refused_at_registration() {
             other => panic!("{path:?}: {other:?}"),
         }
     }
-    assert!(srv
-        .route(Some(b"PURGE"), b"/ok/{x}", false, h())
-        .is_ok());
+    assert!(srv.route(Some(b"PURGE"), b"/ok/{x}", false, h()).is_ok());
 }

@@ -22,8 +22,8 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 pub use batch::{Batch, BatchHandler};
-pub use response::{BuildError, ResponseBuilder};
 pub use pattern::{Params, RouteError};
+pub use response::{BuildError, ResponseBuilder};
 pub use router::{Handler, Routed, Router, Target};
 pub use timers::Timeouts;
 

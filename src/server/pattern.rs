@@ -68,7 +68,9 @@ pub(crate) fn parse(path: &[u8], prefix: bool) -> Result<Option<Pattern>, RouteE
         return Ok(None);
     }
     if prefix {
-        return err("a prefix route takes no parameters (a tail parameter {name*} captures the rest)");
+        return err(
+            "a prefix route takes no parameters (a tail parameter {name*} captures the rest)",
+        );
     }
     let parts: Vec<&[u8]> = path[1..].split(|&b| b == b'/').collect();
     let mut segs = Vec::with_capacity(parts.len());
@@ -384,8 +386,19 @@ mod tests {
     #[test]
     fn the_tree_finds_what_a_scan_in_rank_order_finds() {
         let pats: Vec<Pattern> = [
-            "/{a}", "/{a}/{b}", "/x/{a}", "/{a}/y", "/x/{a}/z", "/{a}/{b}/z", "/x/{t*}",
-            "/{t*}", "/x/y/{a}", "/{a}/y/{t*}", "/x/{a}/{b}", "/x//{a}", "/{a}/",
+            "/{a}",
+            "/{a}/{b}",
+            "/x/{a}",
+            "/{a}/y",
+            "/x/{a}/z",
+            "/{a}/{b}/z",
+            "/x/{t*}",
+            "/{t*}",
+            "/x/y/{a}",
+            "/{a}/y/{t*}",
+            "/x/{a}/{b}",
+            "/x//{a}",
+            "/{a}/",
         ]
         .iter()
         .map(|p| pat(p))
@@ -426,8 +439,9 @@ mod tests {
                 ps.decode(b);
                 assert_eq!(got, want, "{path} odd={odd}");
                 if got.is_some() {
-                    let vals: Vec<Vec<u8>> =
-                        (0..ps.len()).map(|i| ps.get(b, i).unwrap().to_vec()).collect();
+                    let vals: Vec<Vec<u8>> = (0..ps.len())
+                        .map(|i| ps.get(b, i).unwrap().to_vec())
+                        .collect();
                     assert_eq!(vals, want_vals, "{path}");
                 }
             }

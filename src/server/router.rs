@@ -48,11 +48,7 @@ impl<'a> Routed<'a> {
         names: &'a [Box<[u8]>],
         params: &'a Params,
     ) -> Self {
-        Routed {
-            req,
-            names,
-            params,
-        }
+        Routed { req, names, params }
     }
 
     pub fn request(&self) -> &'a Request<'a> {
@@ -185,7 +181,8 @@ impl Router {
                 self.patterns.push((p, entry));
                 let ps = &self.patterns;
                 // stable: registration order breaks ties
-                self.ranked.sort_by(|&a, &b| ps[a].0.rank.cmp(&ps[b].0.rank));
+                self.ranked
+                    .sort_by(|&a, &b| ps[a].0.rank.cmp(&ps[b].0.rank));
             }
             None if prefix => {
                 self.prefixes.push((path.into(), entry));
