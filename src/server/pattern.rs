@@ -133,7 +133,6 @@ pub(crate) fn parse(path: &[u8], prefix: bool) -> Result<Option<Pattern>, RouteE
 /// path finds the first pattern in rank order (a literal child before the
 /// parameter child before a tail, registration order among equals) whose
 /// method also matches.
-#[derive(Default)]
 pub(crate) struct Tree {
     lits: Vec<(Box<[u8]>, Tree)>,
     param: Option<Box<Tree>>,
@@ -141,12 +140,47 @@ pub(crate) struct Tree {
     ends: Vec<usize>,
     /// Patterns whose tail parameter starts here.
     tails: Vec<usize>,
+    /// How many more segments a path may have for a pattern below to
+    /// match: bit k for exactly k, and any number from `at_least` on (a
+    /// tail; also a pattern longer than 63 segments). Prunes a branch
+    /// before it is walked.
+    exactly: u64,
+    at_least: usize,
+}
+
+impl Default for Tree {
+    fn default() -> Self {
+        Tree {
+            lits: Vec::new(),
+            param: None,
+            ends: Vec::new(),
+            tails: Vec::new(),
+            exactly: 0,
+            at_least: usize::MAX,
+        }
+    }
 }
 
 impl Tree {
+    fn note(&mut self, more: usize, tail: bool) {
+        if tail || more >= 64 {
+            self.at_least = self.at_least.min(more.min(64));
+        } else {
+            self.exactly |= 1 << more;
+        }
+    }
+
+    #[inline]
+    fn fits(&self, more: usize) -> bool {
+        (more < 64 && self.exactly >> more & 1 == 1) || more >= self.at_least
+    }
+
     pub(crate) fn insert(&mut self, p: &Pattern, index: usize) {
+        let n = p.segs.len();
+        let tail = matches!(p.segs.last(), Some(Seg::Tail));
         let mut node = self;
-        for seg in &p.segs {
+        for (j, seg) in p.segs.iter().enumerate() {
+            node.note(n - j, tail);
             node = match seg {
                 Seg::Lit(l) => {
                     let i = match node.lits.iter().position(|(x, _)| x == l) {
@@ -162,6 +196,7 @@ impl Tree {
                 Seg::Tail => return node.tails.push(index),
             };
         }
+        node.note(0, false);
         node.ends.push(index);
     }
 
@@ -178,25 +213,42 @@ impl Tree {
             return None;
         }
         params.clear();
-        self.walk(path, 0, params, ok)
+        // u8 counters per chunk vectorise well
+        let segs: usize = path
+            .chunks(255)
+            .map(|c| c.iter().fold(0u8, |n, &b| n + (b == b'/') as u8) as usize)
+            .sum();
+        self.walk(path, 0, segs, params, ok)
     }
 
-    /// `at` is a '/' of `path` or its end.
+    /// `at` is a '/' of `path` or its end; `more` segments follow it.
     fn walk(
         &self,
         path: &[u8],
         at: usize,
+        more: usize,
         params: &mut Params,
         ok: &impl Fn(usize) -> bool,
     ) -> Option<usize> {
+        if !self.fits(more) {
+            return None;
+        }
         if at == path.len() {
             return self.ends.iter().copied().find(|&i| ok(i));
         }
         let start = at + 1;
-        let end = memchr::memchr(b'/', &path[start..]).map_or(path.len(), |n| start + n);
+        // segments are short: a plain loop beats a memchr call
+        let end = path[start..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(path.len(), |n| start + n);
         let seg = &path[start..end];
-        if let Some((_, t)) = self.lits.iter().find(|(l, _)| &l[..] == seg) {
-            if let Some(i) = t.walk(path, end, params, ok) {
+        let lit = self
+            .lits
+            .iter()
+            .find(|(l, _)| l.first() == seg.first() && &l[..] == seg);
+        if let Some((_, t)) = lit {
+            if let Some(i) = t.walk(path, end, more - 1, params, ok) {
                 return Some(i);
             }
         }
@@ -207,7 +259,7 @@ impl Tree {
                     end,
                     decoded: false,
                 });
-                if let Some(i) = t.walk(path, end, params, ok) {
+                if let Some(i) = t.walk(path, end, more - 1, params, ok) {
                     return Some(i);
                 }
                 params.spans.pop();
@@ -330,7 +382,7 @@ impl Params {
     pub(crate) fn decode(&mut self, path: &[u8]) {
         for s in &mut self.spans {
             let raw = &path[s.start..s.end];
-            if memchr::memchr(b'%', raw).is_some() {
+            if raw.contains(&b'%') {
                 let start = self.decoded.len();
                 self.decoded.extend(percent_decode(raw));
                 *s = Span {

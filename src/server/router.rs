@@ -204,7 +204,10 @@ impl Router {
         params: &mut Params,
     ) -> Option<Hit<'r>> {
         const NONE: &[Box<[u8]>] = &[];
-        if let Some(es) = self.exact.get(path) {
+        if let Some(es) = (!self.exact.is_empty())
+            .then(|| self.exact.get(path))
+            .flatten()
+        {
             if let Some(e) = es.iter().find(|e| e.allows(method)) {
                 return Some(Hit {
                     target: &e.target,
@@ -223,9 +226,13 @@ impl Router {
                 });
             }
         }
+        // the byte after the leading '/' first: most prefixes fail on it
+        // without a memcmp call
         self.prefixes
             .iter()
-            .find(|(p, e)| path.starts_with(p) && e.allows(method))
+            .find(|(p, e)| {
+                (p.len() < 2 || path.get(1) == p.get(1)) && path.starts_with(p) && e.allows(method)
+            })
             .map(|(_, e)| Hit {
                 target: &e.target,
                 names: NONE,
