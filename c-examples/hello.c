@@ -3,6 +3,9 @@
  *   GET  /hello?name=x  a handler: "Hello, x!" ("Hello, World!" without a name)
  *   POST /echo          a handler that answers with the request body
  *   GET  /whoami        the client's address and port, as "192.0.2.7 51234"
+ *   GET  /users/{id}    a path parameter: "user <id>", percent-decoded
+ *   GET  /files/{path*} a tail parameter: every parameter, "name=value"
+ *   any  /any           a route for every method: answers with the method
  * Usage: hello [host] [port] [workers]   (default 127.0.0.1 8080 1)
  * Ctrl-C or SIGTERM stops it gracefully. */
 #include <arpa/inet.h>
@@ -81,6 +84,42 @@ static int whoami(const fastserve_request *req, fastserve_response *res, void *u
     return fastserve_response_body(res, body, (size_t)n) != FASTSERVE_RESULT_OK;
 }
 
+static int user(const fastserve_request *req, fastserve_response *res, void *userdata)
+{
+    (void)userdata;
+    fastserve_str id = fastserve_request_param(req, "id", 2);
+    char body[256];
+    int n = snprintf(body, sizeof(body), "user %.*s", id.len > 200 ? 200 : (int)id.len, id.ptr);
+    return fastserve_response_body(res, body, (size_t)n) == FASTSERVE_RESULT_OK ? 0 : 1;
+}
+
+static int params(const fastserve_request *req, fastserve_response *res, void *userdata)
+{
+    (void)userdata;
+    char body[1024];
+    size_t len = 0;
+    fastserve_str name, value;
+    for (size_t i = 0; i < fastserve_request_param_count(req); i++) {
+        if (fastserve_request_param_at(req, i, &name, &value) != FASTSERVE_RESULT_OK ||
+            name.len + value.len + 2 > sizeof(body) - len)
+            return 1;
+        memcpy(body + len, name.ptr, name.len);
+        len += name.len;
+        body[len++] = '=';
+        memcpy(body + len, value.ptr, value.len);
+        len += value.len;
+        body[len++] = '\n';
+    }
+    return fastserve_response_body(res, body, len) == FASTSERVE_RESULT_OK ? 0 : 1;
+}
+
+static int method(const fastserve_request *req, fastserve_response *res, void *userdata)
+{
+    (void)userdata;
+    fastserve_str m = fastserve_request_method(req);
+    return fastserve_response_body(res, m.ptr, m.len) == FASTSERVE_RESULT_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *host = argc > 1 ? argv[1] : "127.0.0.1";
@@ -98,6 +137,9 @@ int main(int argc, char **argv)
     fastserve_server_route(server, "GET", 3, "/hello", 6, 0, hello, NULL);
     fastserve_server_route(server, "POST", 4, "/echo", 5, 0, echo, NULL);
     fastserve_server_route(server, "GET", 3, "/whoami", 7, 0, whoami, NULL);
+    fastserve_server_route(server, "GET", 3, "/users/{id}", 11, 0, user, NULL);
+    fastserve_server_route(server, "GET", 3, "/files/{path*}", 14, 0, params, NULL);
+    fastserve_server_route(server, NULL, 0, "/any", 4, 0, method, NULL); /* NULL: any method */
 
     fastserve_result r = fastserve_server_listen(server, host, strlen(host), (uint16_t)port);
     if (r != FASTSERVE_RESULT_OK) {

@@ -585,7 +585,7 @@ void fastserve_server_free(struct fastserve_server *srv);
  * Adds a static route: the response (status, Content-Type, body) is
  * rendered now, and served with the current Date without calling out.
  * `method` NULL matches any method (a GET route also answers HEAD).
- * `flags` may hold `FASTSERVE_ROUTE_PREFIX`. `content_type_len == 0`
+ * `path` and `flags` as in `fastserve_server_route`. `content_type_len == 0`
  * sends no Content-Type. Status 200..999; 204 and 304 with an empty
  * body. Everything is copied.
  *
@@ -635,9 +635,16 @@ enum fastserve_result fastserve_server_route_dir(struct fastserve_server *srv,
                                                  uint32_t flags);
 
 /**
- * Adds a handler route. `method` NULL matches any method (a GET route
- * also answers HEAD, with the body left out). `flags` may hold
- * `FASTSERVE_ROUTE_PREFIX`. `handler` is called with `userdata` on
+ * Adds a handler route. `method` NULL matches any method, else it is
+ * any token ("PURGE" too); a GET route also answers HEAD, with the
+ * body left out. `path` is exact, or a pattern: `{name}` captures one
+ * non-empty segment, a last `{name*}` the non-empty rest of the path
+ * (`/users/{id}`, `/files/{path*}`; see `fastserve_request_param`).
+ * `flags` may hold `FASTSERVE_ROUTE_PREFIX` (for a path without
+ * parameters). Exact paths win over patterns, patterns over prefixes;
+ * the manual's "Routing" says the rest. A method that is not a token
+ * or a malformed pattern is `FASTSERVE_RESULT_INVALID_ARGUMENT`,
+ * with the reason in `fastserve_last_error`. `handler` is called with `userdata` on
  * worker threads, possibly concurrently with several workers, until
  * `fastserve_server_free` returns.
  *
@@ -659,7 +666,8 @@ enum fastserve_result fastserve_server_route(struct fastserve_server *srv,
 
 /**
  * Replaces the response for unknown paths (`status` 404) or for a
- * known path asked with another method (`status` 405).
+ * known path asked with another method (`status` 405; the engine adds
+ * the `Allow` field, listing the methods of the routes of that path).
  * `content_type_len == 0` sends no Content-Type. Everything is copied.
  *
  * # Safety
@@ -926,6 +934,52 @@ enum fastserve_result fastserve_request_header_at(const struct fastserve_request
 enum fastserve_result fastserve_request_peer(const struct fastserve_request *req,
                                              struct sockaddr *addr,
                                              socklen_t *len);
+
+/**
+ * The value of the path parameter `name` of the route's pattern (say
+ * `id` in `/users/{id}`, or `path` in `/files/{path*}`),
+ * percent-decoded: it may hold any byte, `/` and NUL included (a
+ * `%2F` in a one-segment parameter is a `/` in the value; matching
+ * was done on the raw path, see `fastserve_request_path`). `ptr` is
+ * NULL when the route has no parameter of that name. Valid until the
+ * handler returns.
+ *
+ * # Safety
+ * As `fastserve_request_method`; `name` is readable for `name_len`
+ * bytes.
+ *
+ * On an internal panic: returns { NULL, 0 }.
+ */
+struct fastserve_str fastserve_request_param(const struct fastserve_request *req,
+                                             const char *name,
+                                             size_t name_len);
+
+/**
+ * How many path parameters the route captured (0 for NULL, and for
+ * routes without parameters).
+ *
+ * # Safety
+ * As `fastserve_request_method`.
+ *
+ * On an internal panic: returns 0.
+ */
+size_t fastserve_request_param_count(const struct fastserve_request *req);
+
+/**
+ * Writes the name and the percent-decoded value of the `i`-th path
+ * parameter, in pattern order, to `*name` and `*value`.
+ * `FASTSERVE_RESULT_INVALID_ARGUMENT` when `i` is not below
+ * `fastserve_request_param_count`.
+ *
+ * # Safety
+ * As `fastserve_request_method`; `name` and `value` are writable.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_request_param_at(const struct fastserve_request *req,
+                                                 size_t i,
+                                                 struct fastserve_str *name,
+                                                 struct fastserve_str *value);
 
 /**
  * Sets the status code: 200 by default, 200..999 allowed.
@@ -1519,8 +1573,10 @@ typedef struct fastserve_batch_header {
 /**
  * Adds a batch route: requests for it are collected and handed to the
  * batch handler (`fastserve_server_set_batch_handler`) together, tagged
- * with `tag`. `method` NULL matches any method (a GET route also
- * answers HEAD). `flags`: `FASTSERVE_ROUTE_PREFIX` or 0.
+ * with `tag`. `method`, `path` and `flags` as in
+ * `fastserve_server_route`. A batch request carries its tag, not the
+ * parameters: the host extracts them from the path with the route's
+ * pattern (the engine chose the route; the Python package does this).
  *
  * # Safety
  * `srv` is a server from `fastserve_server_new` that was not freed;

@@ -7,8 +7,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use fastserve::proto::Request;
-use fastserve::server::{Handler, ResponseBuilder, Server, ServerConfig};
+use fastserve::server::{Handler, ResponseBuilder, Routed, Server, ServerConfig};
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -36,12 +35,26 @@ static GLOBAL: Counting = Counting;
 
 struct Hello;
 impl Handler for Hello {
-    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
         res.header(b"Content-Type", b"text/plain").map_err(|_| ())?;
         res.body(if req.query.is_some() {
             b"Hello, query!"
         } else {
             b"Hello, World!"
+        })
+        .map_err(|_| ())
+    }
+}
+
+/// A parameter route: answers once it read its (percent-decoded) value.
+struct Param;
+impl Handler for Param {
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+        let id = req.param(b"id").ok_or(())?;
+        res.body(if id == b"4 2" {
+            b"Hello, World!"
+        } else {
+            b"Hello, other!"
         })
         .map_err(|_| ())
     }
@@ -84,11 +97,13 @@ fn keep_alive_requests_allocate_nothing() {
     .unwrap();
     srv.route(Some(b"GET"), b"/hello", false, Arc::new(Hello))
         .unwrap();
+    srv.route(Some(b"GET"), b"/users/{id}", false, Arc::new(Param))
+        .unwrap();
     let addr = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     srv.start().unwrap();
 
     let mut buf = vec![0u8; 1 << 20];
-    for path in ["/plaintext", "/hello"] {
+    for path in ["/plaintext", "/hello", "/users/4%202"] {
         let one = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes();
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_nodelay(true).unwrap();

@@ -135,6 +135,36 @@ fn server_refusals_name_the_argument_and_the_system_error() {
         );
         assert_eq!(r, FASTSERVE_RESULT_INVALID_ARGUMENT);
         assert_eq!(last_error(), "status 99 is outside 200..999");
+        for (m, p, why) in [
+            (
+                "G ET",
+                "/a",
+                "method \"G ET\" is not a token (letters, digits and !#$%&'*+-.^_`|~)",
+            ),
+            ("GET", "/a/{id", "route path \"/a/{id\": unbalanced braces"),
+            (
+                "GET",
+                "/{x}/{x}",
+                "route path \"/{x}/{x}\": parameter \"x\" appears twice",
+            ),
+        ] {
+            let ((m, ml), (p, pl)) = (s(m), s(p));
+            let r = fastserve_server_route_static(
+                srv,
+                m,
+                ml,
+                p,
+                pl,
+                0,
+                200,
+                ct,
+                ct_len,
+                ptr::null(),
+                0,
+            );
+            assert_eq!(r, FASTSERVE_RESULT_INVALID_ARGUMENT);
+            assert_eq!(last_error(), why);
+        }
         let r = fastserve_server_set_error_page(srv, 500, ct, ct_len, ptr::null(), 0);
         assert_eq!(r, FASTSERVE_RESULT_INVALID_ARGUMENT);
         assert_eq!(last_error(), "error page status 500 is not 404 or 405");

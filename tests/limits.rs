@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fastserve::proto::{ExtBody, Request};
-use fastserve::server::{Handler, ResponseBuilder, Server, ServerConfig};
+use fastserve::proto::ExtBody;
+use fastserve::server::{Handler, ResponseBuilder, Routed, Server, ServerConfig};
 
 struct Echo;
 impl Handler for Echo {
-    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
         res.body(req.body).map_err(|_| ())
     }
 }
@@ -20,7 +20,7 @@ impl Handler for Echo {
 /// Defers, and never completes.
 struct Never;
 impl Handler for Never {
-    fn call(&self, _: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, _: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
         std::mem::forget(res.defer().map_err(|_| ())?);
         Ok(())
     }
@@ -32,7 +32,7 @@ struct Slow {
     max: Arc<AtomicUsize>,
 }
 impl Handler for Slow {
-    fn call(&self, _: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, _: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
         let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
         self.max.fetch_max(n, Ordering::SeqCst);
         let mut d = res.defer().map_err(|_| ())?;
@@ -49,14 +49,14 @@ impl Handler for Slow {
 
 struct Panics;
 impl Handler for Panics {
-    fn call(&self, _: &Request<'_>, _: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, _: &Routed<'_>, _: &mut ResponseBuilder) -> Result<(), ()> {
         panic!("handler bug");
     }
 }
 
 struct Fails;
 impl Handler for Fails {
-    fn call(&self, _: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, _: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
         res.body(b"half-built").unwrap();
         Err(())
     }
@@ -65,7 +65,7 @@ impl Handler for Fails {
 /// A 4 MiB body, sent without a copy.
 struct Big;
 impl Handler for Big {
-    fn call(&self, _: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, _: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
         res.body_ext(ExtBody::Owned(vec![b'x'; 4 << 20]))
             .map_err(|_| ())
     }

@@ -33,8 +33,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use fastserve::proto::Request;
-use fastserve::server::{Handler, ResponseBuilder, Server, ServerConfig, Timeouts};
+use fastserve::server::{Handler, ResponseBuilder, Routed, Server, ServerConfig, Timeouts};
 
 /// Concurrent connections held open.
 const CONNS: usize = 10_000;
@@ -65,7 +64,7 @@ const PLAINTEXT: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: l\r\n\r\n";
 /// Answers `/id?N` with `id N`: each connection can tell its answer is its own.
 struct Id;
 impl Handler for Id {
-    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
         let q = req.query.unwrap_or(b"");
         let mut body = [0u8; 64];
         let n = q.len().min(60);

@@ -185,8 +185,9 @@ class Request:
 
     - method, path, target (str), query_string (str), query (a MultiDict:
       the first value of each name, percent-decoded, and `getall`/`getlist`
-      for all of them), headers (Headers), body (bytes), json() (an
-      invalid body answers 400), form (a MultiDict of an
+      for all of them), params (dict of the route's path parameters,
+      percent-decoded), headers (Headers), body (bytes), json() (an invalid
+      body answers 400), form (a MultiDict of an
       application/x-www-form-urlencoded body; empty for any other body),
       cookies (dict), client ((host, port) of the peer, or None),
       http_version ("1.0"/"1.1"), id (the engine's id).
@@ -195,13 +196,14 @@ class Request:
     stays valid for good.
     """
 
-    __slots__ = ("_b", "_i", "_o", "_c")
+    __slots__ = ("_b", "_i", "_o", "_c", "_m")
 
-    def __init__(self, blob: bytes, index: int, data_offset: int) -> None:
+    def __init__(self, blob: bytes, index: int, data_offset: int, patterns: Optional[List[Any]] = None) -> None:
         self._b = blob  # the batch: records, then the data area
         self._i = index  # this request's record
         self._o = data_offset  # where the data area starts
         self._c: Optional[Tuple[int, Dict[str, Any]]] = None  # (index, {name: decoded value})
+        self._m = patterns  # route patterns by tag, for params
 
     def _fields(self):
         return _RECORD.unpack_from(self._b, self._i * REC)
@@ -277,6 +279,28 @@ class Request:
         if f[1] & FLAG_PEER_UNIX or not f[14]:
             return None
         return self._bytes(f[13], f[14]).decode("ascii"), f[15]
+
+    @property
+    def params(self) -> Dict[str, str]:
+        """The path parameters of the route's pattern ("/users/{id}" gives
+        {"id": ...}), percent-decoded as UTF-8 (an invalid sequence becomes
+        U+FFFD); empty for a route without parameters."""
+
+        def make():
+            # the engine chose the route: its pattern, by tag, extracts them
+            m = self._m
+            tag = self._fields()[0]
+            if m is None or tag >= len(m) or m[tag] is None:
+                return {}
+            return m[tag].match(self.path) or {}
+
+        return self._cached("params", make)
+
+    def _set_params(self, params: Dict[str, str]) -> None:
+        c = self._c
+        if c is None or c[0] != self._i:
+            c = self._c = (self._i, {})
+        c[1]["params"] = params
 
     @property
     def headers(self) -> Headers:
@@ -494,10 +518,12 @@ class Dispatch:
     """Runs the handlers of one batch. `run` returns the reply columns and
     the coroutines of async handlers, each with its request id."""
 
-    def __init__(self, handlers):
+    def __init__(self, handlers, patterns=None):
         # handlers[tag] takes a Request; an async def handler returns a
-        # coroutine, which defers its reply
+        # coroutine, which defers its reply. patterns[tag] extracts the
+        # route's path parameters.
         self.handlers = list(handlers)
+        self.patterns = None if patterns is None else list(patterns)
 
     def run(self, blob, count):
         """Calls the handler of each of the `count` requests in `blob` (the
@@ -510,7 +536,8 @@ class Dispatch:
         base = _BASELINE
         out = []
         append = out.append
-        req = Request(blob, 0, end)
+        pats = self.patterns
+        req = Request(blob, 0, end, pats)
         if len(handlers) <= 256:
             # The hot loop; a record's tag is its first byte. One Request is
             # re-aimed at each record as long as no handler keeps a reference
@@ -523,10 +550,10 @@ class Dispatch:
                     r = _failed(req)
                 append(r)
                 if grc(req) != base:
-                    req = Request(blob, 0, end)
+                    req = Request(blob, 0, end, pats)
         else:
             for i in range(count):
-                req = Request(blob, i, end)
+                req = Request(blob, i, end, pats)
                 try:
                     r = handlers[unpack_from("<I", blob, i * REC)[0]](req)
                 except Exception:

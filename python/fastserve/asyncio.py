@@ -24,18 +24,19 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Dict, Optional,
 
 from ._http import _CT_CODES, Dispatch, Response, _text_word, columns_of, run_async
 from ._lib import CONN_IDLE, CONN_PENDING, CONN_READING_BODY, CONN_READING_HEAD, ConnBatch, IoVec, fast, lib
+from ._route import EXACT, allow_header, allows, order
 from ._stream import finish_streams, hand_over, task_context
 
 if TYPE_CHECKING:
     from .server import Server
 
 _NOT_FOUND = Response("Not Found\n", status=404)
-_NOT_ALLOWED = Response("Method Not Allowed\n", status=405)
 
 
 class _Router:
-    """The app's routes, matched in Python as the engine's router does:
-    exact paths before prefixes, longer prefixes first, then in order."""
+    """The app's routes, matched in Python with the engine's rules and
+    patterns (fastserve._route): exact paths, then patterns, then prefixes;
+    a 405 lists in Allow the methods of every route whose path matches."""
 
     def __init__(self, app):
         def static(r):
@@ -44,9 +45,8 @@ class _Router:
             return lambda req: resp
 
         self.exact = {}
-        self.prefixes = []
-        routes = sorted(app.routes, key=lambda r: (r.prefix, -len(r.path)))
-        for r in routes:
+        self.rest = []  # patterns, then prefixes, in matching order
+        for pat, r in order((r.pattern, r) for r in app.routes):
             if r.directory is not None:
                 raise NotImplementedError(
                     f"directory route {r.path}: directory routes are served by the engine "
@@ -54,33 +54,28 @@ class _Router:
                     "HttpProtocol has no way to send a file"
                 )
             fn = r.handler if r.static is None else static(r)
-            if r.prefix:
-                self.prefixes.append((r.path, r.methods, fn))
-            else:
+            if pat.kind == EXACT:
                 self.exact.setdefault(r.path, []).append((r.methods, fn))
-
-    @staticmethod
-    def _pick(candidates, method):
-        for methods, fn in candidates:
-            if methods is None or method in methods or (method == "HEAD" and "GET" in methods):
-                return fn
-        return None
+            else:
+                self.rest.append((pat, r.methods, fn))
 
     def __call__(self, req):
         method, path = req.method, req.path
-        found = False
-        c = self.exact.get(path)
-        if c:
-            fn = self._pick(c, method)
-            if fn is not None:
+        for methods, fn in self.exact.get(path, ()):
+            if allows(methods, method):
+                req._set_params({})
                 return fn(req)
-            found = True
-        for prefix, methods, fn in self.prefixes:
-            if path.startswith(prefix):
-                if self._pick([(methods, fn)], method) is not None:
+        for pat, methods, fn in self.rest:
+            if allows(methods, method):
+                params = pat.match(path)
+                if params is not None:
+                    req._set_params(params)
                     return fn(req)
-                found = True
-        return _NOT_ALLOWED if found else _NOT_FOUND
+        matched = [ms for ms, _ in self.exact.get(path, ())]
+        matched += [ms for pat, ms, _ in self.rest if pat.match(path) is not None]
+        if not matched:
+            return _NOT_FOUND
+        return Response("Method Not Allowed\n", status=405, headers={"Allow": allow_header(matched)})
 
 
 class HttpProtocol(asyncio.Protocol):

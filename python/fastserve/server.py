@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 from . import _http
 from ._http import TEXT_200, Dispatch, Handler, Response, columns_of, is_async, log, new_event_loop, run_async
 from ._lib import BATCH_FN, Stats, check, fast, lib
+from ._route import Pattern, check_method
 from ._stream import ServerEngine, task_context
 
 if TYPE_CHECKING:
@@ -101,12 +102,14 @@ def _ms(seconds):
 
 
 class _Route:
-    __slots__ = ("methods", "path", "prefix", "handler", "static", "directory", "stream_body", "max_body")
+    __slots__ = ("methods", "path", "prefix", "pattern", "handler", "static", "directory", "stream_body", "max_body")
 
     def __init__(self, methods, path, prefix, handler=None, static=None, directory=None, stream_body=False, max_body=None):
-        if not path.startswith("/") and path != "*":
-            raise ValueError(f"a route path starts with '/': {path!r}")
-        self.methods = None if methods is None else tuple(m.upper() for m in methods)
+        if isinstance(methods, str):
+            raise TypeError(f"methods is a list of methods, not the string {methods!r}")
+        # checked here so that a bad route fails where it is declared
+        self.pattern = Pattern(path, prefix)
+        self.methods = None if methods is None else tuple(check_method(m).upper() for m in methods)
         self.path = path
         self.prefix = prefix
         self.handler = handler
@@ -253,11 +256,14 @@ class Server:
         stream_body: bool = False,
         max_body: Optional[int] = None,
     ) -> Callable[[_H], _H]:
-        """Decorator: `fn` answers `methods` (None: every method) on `path`
-        (with prefix=True: every path that starts with it). A GET route also
-        answers HEAD. blocking=True runs a sync `fn` in the server's thread
-        pool (`blocking_threads`), so that it may sleep, wait on a database
-        or a lock, without holding up the worker."""
+        """Decorator: `fn` answers `methods` (None: every method; any token,
+        such as "PURGE") on `path`: exact, a pattern ("/users/{id}",
+        "/files/{path*}"; the values are in `req.params`), or with
+        prefix=True every path that starts with it. A GET route also answers
+        HEAD. A malformed pattern or method raises ValueError here.
+        blocking=True runs a sync `fn` in the server's thread pool
+        (`blocking_threads`), so that it may sleep, wait on a database or a
+        lock, without holding up the worker."""
 
         def add(fn: _H) -> _H:
             self.add_route(path, fn, methods, prefix=prefix, blocking=blocking, stream_body=stream_body, max_body=max_body)
@@ -443,7 +449,7 @@ class Server:
         except BaseException:
             lib.fastserve_server_free(srv)
             raise
-        self._dispatch = Dispatch(self.handlers())
+        self._dispatch = Dispatch(self.handlers(), [r.pattern for r in self.routes if r.handler is not None])
         self._srv = srv
         self._engine = ServerEngine(lib, srv, self._loop, self._tasks)
         self.port = lib.fastserve_server_port(srv)

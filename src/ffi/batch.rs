@@ -197,8 +197,10 @@ thread_local! {
 ffi_fn! {
     /// Adds a batch route: requests for it are collected and handed to the
     /// batch handler (`fastserve_server_set_batch_handler`) together, tagged
-    /// with `tag`. `method` NULL matches any method (a GET route also
-    /// answers HEAD). `flags`: `FASTSERVE_ROUTE_PREFIX` or 0.
+    /// with `tag`. `method`, `path` and `flags` as in
+    /// `fastserve_server_route`. A batch request carries its tag, not the
+    /// parameters: the host extracts them from the path with the route's
+    /// pattern (the engine chose the route; the Python package does this).
     ///
     /// # Safety
     /// `srv` is a server from `fastserve_server_new` that was not freed;

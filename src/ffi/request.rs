@@ -20,8 +20,7 @@ use std::os::fd::FromRawFd;
 use super::error::{fail, header_problem, invalid, null, null_with_len};
 use super::fastserve_result::{self, *};
 use super::{bytes, fastserve_str};
-use crate::proto::Request;
-use crate::server::{BuildError, ResponseBuilder};
+use crate::server::{BuildError, ResponseBuilder, Routed};
 
 /// A request, handed to a handler and valid until it returns. Use it only
 /// on the handler's thread.
@@ -39,9 +38,9 @@ pub struct fastserve_response {
 
 /// # Safety
 /// `r` is NULL or the request of a running handler call.
-unsafe fn req<'a>(r: *const fastserve_request) -> Option<&'a Request<'a>> {
-    // SAFETY: by contract `r` is NULL or points to a live `Request`.
-    unsafe { r.cast::<Request<'a>>().as_ref() }
+unsafe fn req<'a>(r: *const fastserve_request) -> Option<&'a Routed<'a>> {
+    // SAFETY: by contract `r` is NULL or points to a live `Routed`.
+    unsafe { r.cast::<Routed<'a>>().as_ref() }
 }
 
 ffi_fn! {
@@ -276,6 +275,94 @@ ffi_fn! {
             None => *len = 0,
         }
         FASTSERVE_RESULT_OK
+    }
+}
+
+ffi_fn! {
+    /// The value of the path parameter `name` of the route's pattern (say
+    /// `id` in `/users/{id}`, or `path` in `/files/{path*}`),
+    /// percent-decoded: it may hold any byte, `/` and NUL included (a
+    /// `%2F` in a one-segment parameter is a `/` in the value; matching
+    /// was done on the raw path, see `fastserve_request_path`). `ptr` is
+    /// NULL when the route has no parameter of that name. Valid until the
+    /// handler returns.
+    ///
+    /// # Safety
+    /// As `fastserve_request_method`; `name` is readable for `name_len`
+    /// bytes.
+    ///
+    /// On an internal panic: returns { NULL, 0 }.
+    #[on_panic(fastserve_str::NONE)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_request_param(
+        req: *const fastserve_request,
+        name: *const c_char,
+        name_len: usize,
+    ) -> fastserve_str {
+        // SAFETY: forwarded contract.
+        let (Some(r), Some(n)) = (unsafe { self::req(req) }, unsafe { bytes(name, name_len) })
+        else {
+            return fastserve_str::NONE;
+        };
+        r.param(n).map_or(fastserve_str::NONE, fastserve_str::of)
+    }
+}
+
+ffi_fn! {
+    /// How many path parameters the route captured (0 for NULL, and for
+    /// routes without parameters).
+    ///
+    /// # Safety
+    /// As `fastserve_request_method`.
+    ///
+    /// On an internal panic: returns 0.
+    #[on_panic(0)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_request_param_count(
+        req: *const fastserve_request,
+    ) -> usize {
+        // SAFETY: forwarded contract.
+        unsafe { self::req(req) }.map_or(0, |r| r.param_count())
+    }
+}
+
+ffi_fn! {
+    /// Writes the name and the percent-decoded value of the `i`-th path
+    /// parameter, in pattern order, to `*name` and `*value`.
+    /// `FASTSERVE_RESULT_INVALID_ARGUMENT` when `i` is not below
+    /// `fastserve_request_param_count`.
+    ///
+    /// # Safety
+    /// As `fastserve_request_method`; `name` and `value` are writable.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_request_param_at(
+        req: *const fastserve_request,
+        i: usize,
+        name: *mut fastserve_str,
+        value: *mut fastserve_str,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let Some(r) = (unsafe { self::req(req) }) else {
+            return null("req");
+        };
+        // SAFETY: writable by contract when non-NULL.
+        let (Some(n), Some(v)) = (unsafe { name.as_mut() }, unsafe { value.as_mut() }) else {
+            return null(if name.is_null() { "name" } else { "value" });
+        };
+        match r.param_at(i) {
+            Some((pn, pv)) => {
+                *n = fastserve_str::of(pn);
+                *v = fastserve_str::of(pv);
+                FASTSERVE_RESULT_OK
+            }
+            None => invalid(format_args!(
+                "parameter index {i} is past the last of {}",
+                r.param_count()
+            )),
+        }
     }
 }
 

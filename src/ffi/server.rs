@@ -21,8 +21,8 @@ use super::config::fastserve_config;
 use super::error::{fail, invalid, null, null_with_len, Quoted};
 use super::fastserve_result::{self, *};
 use super::request::{fastserve_request, fastserve_response};
-use crate::proto::{body_allowed, valid_status, Request};
-use crate::server::{DirOptions, Handler, ResponseBuilder, Server, ServerError};
+use crate::proto::{body_allowed, valid_status};
+use crate::server::{DirOptions, Handler, ResponseBuilder, Routed, Server, ServerError};
 use std::os::unix::ffi::OsStrExt;
 
 /// A server. Owned by the caller, from `fastserve_server_new` to
@@ -127,6 +127,7 @@ pub(crate) fn server_result(
         Err(ServerError::NotStarted) => {
             fail(FASTSERVE_RESULT_NOT_STARTED, "the server has not started")
         }
+        Err(ServerError::Route(e)) => invalid(e),
     }
 }
 
@@ -215,7 +216,7 @@ ffi_fn! {
     /// Adds a static route: the response (status, Content-Type, body) is
     /// rendered now, and served with the current Date without calling out.
     /// `method` NULL matches any method (a GET route also answers HEAD).
-    /// `flags` may hold `FASTSERVE_ROUTE_PREFIX`. `content_type_len == 0`
+    /// `path` and `flags` as in `fastserve_server_route`. `content_type_len == 0`
     /// sends no Content-Type. Status 200..999; 204 and 304 with an empty
     /// body. Everything is copied.
     ///
@@ -354,8 +355,8 @@ unsafe impl Sync for CHandler {}
 
 impl Handler for CHandler {
     #[inline]
-    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
-        let req = req as *const Request<'_> as *const fastserve_request;
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+        let req = req as *const Routed<'_> as *const fastserve_request;
         let res = res as *mut ResponseBuilder as *mut fastserve_response;
         // SAFETY: both pointers are valid for the call, which is what the C
         // API promises the handler.
@@ -367,9 +368,16 @@ impl Handler for CHandler {
 }
 
 ffi_fn! {
-    /// Adds a handler route. `method` NULL matches any method (a GET route
-    /// also answers HEAD, with the body left out). `flags` may hold
-    /// `FASTSERVE_ROUTE_PREFIX`. `handler` is called with `userdata` on
+    /// Adds a handler route. `method` NULL matches any method, else it is
+    /// any token ("PURGE" too); a GET route also answers HEAD, with the
+    /// body left out. `path` is exact, or a pattern: `{name}` captures one
+    /// non-empty segment, a last `{name*}` the non-empty rest of the path
+    /// (`/users/{id}`, `/files/{path*}`; see `fastserve_request_param`).
+    /// `flags` may hold `FASTSERVE_ROUTE_PREFIX` (for a path without
+    /// parameters). Exact paths win over patterns, patterns over prefixes;
+    /// the manual's "Routing" says the rest. A method that is not a token
+    /// or a malformed pattern is `FASTSERVE_RESULT_INVALID_ARGUMENT`,
+    /// with the reason in `fastserve_last_error`. `handler` is called with `userdata` on
     /// worker threads, possibly concurrently with several workers, until
     /// `fastserve_server_free` returns.
     ///
@@ -413,7 +421,8 @@ ffi_fn! {
 
 ffi_fn! {
     /// Replaces the response for unknown paths (`status` 404) or for a
-    /// known path asked with another method (`status` 405).
+    /// known path asked with another method (`status` 405; the engine adds
+    /// the `Allow` field, listing the methods of the routes of that path).
     /// `content_type_len == 0` sends no Content-Type. Everything is copied.
     ///
     /// # Safety

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use super::batch::Batcher;
 use super::mailbox::Mailbox;
 use super::response::{Origin, Outcome, ResponseBuilder};
-use super::router::{ErrorPages, Router, Target};
+use super::router::{ErrorPages, Hit, Routed, Router, Scratch, Target};
 use super::stream::{self, BodySink, StreamState, UpgradeHook};
-use crate::proto::{BodyPiece, BodyPlan, Flow, Request, Responder, Service};
+use crate::proto::{Body, BodyPiece, BodyPlan, Flow, Request, Responder, Response, Service};
 
 /// The worker's services, lent to one connection's `process` call.
 pub(crate) struct Dispatch<'a> {
@@ -17,6 +17,7 @@ pub(crate) struct Dispatch<'a> {
     pub(crate) mailbox: &'a Arc<Mailbox>,
     pub(crate) errors: &'a ErrorPages,
     pub(crate) batch: &'a mut Batcher,
+    pub(crate) scratch: &'a mut Scratch,
     pub(crate) token: usize,
     pub(crate) gen: u32,
     /// Bytes a stream may have queued.
@@ -32,7 +33,8 @@ pub(crate) struct Dispatch<'a> {
 impl Service for Dispatch<'_> {
     #[inline]
     fn body_plan(&mut self, req: &Request<'_>) -> BodyPlan {
-        self.router.plan(req.method, req.path)
+        self.router
+            .plan(req.method, req.path, &mut self.scratch.params)
     }
 
     fn body(&mut self, _seq: u64, piece: BodyPiece<'_>) -> Flow {
@@ -49,12 +51,24 @@ impl Service for Dispatch<'_> {
 
     #[inline]
     fn handle(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
-        let h = match self.router.find(req.method, req.path) {
-            Ok(Target::Static(s)) => return res.send_static(s),
-            Ok(Target::Handler(h)) => h,
-            Ok(Target::Batch(tag)) => return self.batch.push(*tag, req, res, self.token, self.gen),
-            Err(miss) => return res.send_static(self.errors.of(miss)),
+        let params = &mut self.scratch.params;
+        let (h, names) = match self.router.find(req.method, req.path, params) {
+            Some(Hit {
+                target: Target::Static(s),
+                ..
+            }) => return res.send_static(s),
+            Some(Hit {
+                target: Target::Handler(h),
+                names,
+                ..
+            }) => (h, names),
+            Some(Hit {
+                target: Target::Batch(tag),
+                ..
+            }) => return self.batch.push(*tag, req, res, self.token, self.gen),
+            None => return self.miss(req, res),
         };
+        let req = Routed::with_params(req, names, &self.scratch.params);
         let b = &mut *self.builder;
         b.begin(Origin {
             mailbox: self.mailbox.clone(),
@@ -64,7 +78,7 @@ impl Service for Dispatch<'_> {
             budget: self.budget,
         });
         // a panicking handler answers 500, like a failing one
-        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(req, b)))
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(&req, b)))
             .is_ok_and(|r| r.is_ok());
         if let Some(mut sink) = b.take_body_sink() {
             if req.body_follows {
@@ -93,5 +107,24 @@ impl Service for Dispatch<'_> {
                 *self.upgrade = Some(hook);
             }
         }
+    }
+}
+
+impl Dispatch<'_> {
+    /// 404, or 405 with the methods the path has in `Allow`.
+    #[cold]
+    fn miss(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
+        let head = &mut self.scratch.head;
+        head.clear();
+        let (page_head, body) = &self.errors.method_not_allowed;
+        head.extend_from_slice(page_head);
+        if !self.router.allow(req.path, head) {
+            return res.send_static(&self.errors.not_found);
+        }
+        res.send(Response {
+            status: 405,
+            headers: head,
+            body: Body::Copy(body),
+        });
     }
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use percent_encoding::percent_decode;
 
 use super::response::ResponseBuilder;
-use super::router::Handler;
+use super::router::{Handler, Routed};
 use crate::proto::{ExtBody, FileBody, Request};
 
 /// Why a file body was refused.
@@ -472,7 +472,7 @@ impl StaticDir {
 }
 
 impl Handler for StaticDir {
-    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
         self.answer(req, res)
     }
 }

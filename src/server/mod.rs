@@ -6,6 +6,7 @@ mod dispatch;
 mod files;
 mod mailbox;
 mod parts;
+mod pattern;
 mod response;
 mod router;
 mod stream;
@@ -24,8 +25,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 pub use batch::{Batch, BatchHandler};
 pub use files::{file_body, DirOptions, FileError};
+pub use pattern::{Params, RouteError};
 pub use response::{BuildError, ResponseBuilder};
-pub use router::{Handler, Router, Target};
+pub use router::{Handler, Routed, Router, Target};
 pub use stream::{BodySink, Stream, StreamError, StreamEvent, StreamEvents, UpgradeHook, Upgraded};
 pub use timers::Timeouts;
 
@@ -114,7 +116,8 @@ pub struct Server {
     cfg: ServerConfig,
     router: Router,
     not_found: Option<StaticResponse>,
-    method_not_allowed: Option<StaticResponse>,
+    /// The 405's header lines and body (`Allow` is added per request).
+    method_not_allowed: Option<(Vec<u8>, Vec<u8>)>,
     batch_handler: Option<Arc<dyn BatchHandler>>,
     listeners: Vec<TcpListener>,
     local: Option<SocketAddr>,
@@ -141,6 +144,8 @@ pub enum ServerError {
     /// `start` needs a successful `listen` first.
     NotListening,
     NotStarted,
+    /// A route with a method that is not a token, or a malformed pattern.
+    Route(RouteError),
 }
 
 /// Why [`Server::complete`] refused its replies.
@@ -157,6 +162,7 @@ impl fmt::Display for ServerError {
             ServerError::AlreadyStarted => f.write_str("the server is already started"),
             ServerError::NotListening => f.write_str("the server is not listening"),
             ServerError::NotStarted => f.write_str("the server is not started"),
+            ServerError::Route(e) => write!(f, "{e}"),
         }
     }
 }
@@ -165,6 +171,7 @@ impl std::error::Error for ServerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ServerError::Io(e) => Some(e),
+            ServerError::Route(e) => Some(e),
             _ => None,
         }
     }
@@ -180,6 +187,12 @@ impl fmt::Display for CompleteError {
 }
 
 impl std::error::Error for CompleteError {}
+
+impl From<RouteError> for ServerError {
+    fn from(e: RouteError) -> Self {
+        ServerError::Route(e)
+    }
+}
 
 impl From<io::Error> for ServerError {
     fn from(e: io::Error) -> Self {
@@ -224,7 +237,7 @@ impl Server {
     ) -> Result<(), ServerError> {
         self.check_not_started()?;
         let r = StaticResponse::new(status, self.server_name(), headers, body);
-        self.router.add(method, path, prefix, Target::Static(r));
+        self.router.add(method, path, prefix, Target::Static(r))?;
         Ok(())
     }
 
@@ -236,7 +249,7 @@ impl Server {
         h: Arc<dyn Handler>,
     ) -> Result<(), ServerError> {
         self.check_not_started()?;
-        self.router.add(method, path, prefix, Target::Handler(h));
+        self.router.add(method, path, prefix, Target::Handler(h))?;
         Ok(())
     }
 
@@ -253,7 +266,7 @@ impl Server {
         let d = files::StaticDir::new(prefix, root, opts)?;
         let path = d.prefix().to_vec();
         self.router
-            .add(Some(b"GET"), &path, true, Target::Handler(Arc::new(d)));
+            .add(Some(b"GET"), &path, true, Target::Handler(Arc::new(d)))?;
         Ok(())
     }
 
@@ -267,7 +280,7 @@ impl Server {
         tag: u32,
     ) -> Result<(), ServerError> {
         self.check_not_started()?;
-        self.router.add(method, path, prefix, Target::Batch(tag));
+        self.router.add(method, path, prefix, Target::Batch(tag))?;
         Ok(())
     }
 
@@ -335,10 +348,16 @@ impl Server {
         body: &[u8],
     ) -> Result<(), ServerError> {
         self.check_not_started()?;
-        let r = StaticResponse::new(status, self.server_name(), headers, body);
         match status {
-            404 => self.not_found = Some(r),
-            405 => self.method_not_allowed = Some(r),
+            404 => {
+                self.not_found = Some(StaticResponse::new(
+                    status,
+                    self.server_name(),
+                    headers,
+                    body,
+                ))
+            }
+            405 => self.method_not_allowed = Some((headers.to_vec(), body.to_vec())),
             _ => {
                 return Err(ServerError::Io(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -403,9 +422,10 @@ impl Server {
                 .not_found
                 .take()
                 .unwrap_or_else(|| StaticResponse::new(404, name.as_deref(), text, b"Not Found\n")),
-            method_not_allowed: self.method_not_allowed.take().unwrap_or_else(|| {
-                StaticResponse::new(405, name.as_deref(), text, b"Method Not Allowed\n")
-            }),
+            method_not_allowed: self
+                .method_not_allowed
+                .take()
+                .unwrap_or_else(|| (text.to_vec(), b"Method Not Allowed\n".to_vec())),
         };
         let shared = Arc::new(Shared {
             cfg: self.cfg.clone(),

@@ -1,8 +1,19 @@
-//! Routes: a method and an exact path or a path prefix, leading to a static
-//! response, a handler or a batch; and the answers when none matches.
+//! Routes: a method (or any) and an exact path, a pattern with parameters
+//! or a path prefix, leading to a static response, a handler or a batch;
+//! and the answers when none matches.
+//!
+//! A request goes to the first route, in this order, whose path matches and
+//! whose method matches: exact paths (a hash lookup), then patterns (a
+//! literal segment before a parameter before a tail, at the first segment
+//! where two differ), then prefixes (longest first); registration order
+//! breaks ties. A GET route also answers HEAD.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Deref;
 use std::sync::Arc;
 
+use super::pattern::{self, Params, Pattern, RouteError, Tree};
 use super::response::ResponseBuilder;
 use crate::proto::{BodyPlan, Request, StaticResponse};
 
@@ -11,7 +22,64 @@ pub trait Handler: Send + Sync {
     /// Fills `res` (or defers it). `Err` answers 500 unless already sent;
     /// there is nothing more to say about a failure than that.
     #[allow(clippy::result_unit_err)]
-    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()>;
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()>;
+}
+
+/// A request and the path parameters its route captured; derefs to the
+/// [`Request`].
+pub struct Routed<'a> {
+    req: &'a Request<'a>,
+    names: &'a [Box<[u8]>],
+    params: &'a Params,
+}
+
+impl<'a> Routed<'a> {
+    /// A request routed to a route without parameters.
+    pub fn new(req: &'a Request<'a>, params: &'a Params) -> Self {
+        Routed {
+            req,
+            names: &[],
+            params,
+        }
+    }
+
+    pub(crate) fn with_params(
+        req: &'a Request<'a>,
+        names: &'a [Box<[u8]>],
+        params: &'a Params,
+    ) -> Self {
+        Routed { req, names, params }
+    }
+
+    pub fn request(&self) -> &'a Request<'a> {
+        self.req
+    }
+
+    /// The percent-decoded value of the parameter `name`.
+    pub fn param(&self, name: &[u8]) -> Option<&'a [u8]> {
+        let i = self.names.iter().position(|n| &n[..] == name)?;
+        self.params.get(self.req.path, i)
+    }
+
+    /// How many parameters the route has.
+    pub fn param_count(&self) -> usize {
+        self.names.len().min(self.params.len())
+    }
+
+    /// The `i`-th parameter: its name and percent-decoded value.
+    pub fn param_at(&self, i: usize) -> Option<(&'a [u8], &'a [u8])> {
+        if i >= self.param_count() {
+            return None;
+        }
+        Some((&self.names[i], self.params.get(self.req.path, i)?))
+    }
+}
+
+impl<'a> Deref for Routed<'a> {
+    type Target = Request<'a>;
+    fn deref(&self) -> &Request<'a> {
+        self.req
+    }
 }
 
 pub enum Target {
@@ -21,65 +89,181 @@ pub enum Target {
     Batch(u32),
 }
 
-struct Route {
+struct Entry {
     /// `None` matches every method.
-    method: Option<Vec<u8>>,
-    path: Vec<u8>,
-    prefix: bool,
+    method: Option<Box<[u8]>>,
+    /// As registered (for [`Router::set_plan`]).
+    path: Box<[u8]>,
     target: Target,
     plan: BodyPlan,
 }
 
-/// Why no route answered.
-pub enum Miss {
-    NotFound,
-    MethodNotAllowed,
+impl Entry {
+    #[inline]
+    fn allows(&self, method: &[u8]) -> bool {
+        match &self.method {
+            None => true,
+            Some(m) => &m[..] == method || (method == b"HEAD" && &m[..] == b"GET"),
+        }
+    }
+}
+
+/// FxHash (as in rustc): exact paths are short and chosen by the
+/// application, so a fast hash is enough.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, mut b: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut add = |w: u64| self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        while b.len() >= 8 {
+            add(u64::from_le_bytes(b[..8].try_into().unwrap()));
+            b = &b[8..];
+        }
+        if b.len() >= 4 {
+            add(u32::from_le_bytes(b[..4].try_into().unwrap()) as u64);
+            b = &b[4..];
+        }
+        for &x in b {
+            add(x as u64);
+        }
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// What a match found.
+pub(crate) struct Hit<'r> {
+    pub(crate) target: &'r Target,
+    pub(crate) plan: &'r BodyPlan,
+    /// The route's parameter names; their values are in the `Params`.
+    pub(crate) names: &'r [Box<[u8]>],
 }
 
 #[derive(Default)]
 pub struct Router {
-    routes: Vec<Route>,
+    exact: HashMap<Box<[u8]>, Vec<Entry>, BuildHasherDefault<FxHasher>>,
+    /// In registration order; `tree` finds them in rank order.
+    patterns: Vec<(Pattern, Entry)>,
+    tree: Tree,
+    /// Indexes of `patterns` in rank order, for `allow`.
+    ranked: Vec<usize>,
+    /// Longest first, then registration order.
+    prefixes: Vec<(Box<[u8]>, Entry)>,
     /// Some route takes its body its own way.
     plans: bool,
 }
 
 impl Router {
-    /// Adds a route. Exact routes win over prefix routes, longer prefixes
-    /// over shorter ones, and earlier routes over later ones.
-    pub fn add(&mut self, method: Option<&[u8]>, path: &[u8], prefix: bool, target: Target) {
-        self.add_with_plan(method, path, prefix, target, BodyPlan::default())
-    }
-
-    /// Adds a route whose requests' bodies are taken as `plan` says: a
-    /// limit of their own, or streamed to the handler.
-    pub fn add_with_plan(
+    /// Adds a route; refuses a method that is not a token and a malformed
+    /// pattern. `method` `None` matches every method.
+    pub fn add(
         &mut self,
         method: Option<&[u8]>,
         path: &[u8],
         prefix: bool,
         target: Target,
-        plan: BodyPlan,
-    ) {
-        self.plans |= plan.stream || plan.max_body.is_some();
-        self.routes.push(Route {
-            method: method.map(<[u8]>::to_vec),
-            path: path.to_vec(),
-            prefix,
+    ) -> Result<(), RouteError> {
+        if let Some(m) = method {
+            pattern::check_method(m)?;
+        }
+        let pat = pattern::parse(path, prefix)?;
+        let entry = Entry {
+            method: method.map(Into::into),
+            path: path.into(),
             target,
-            plan,
-        });
-        // stable: registration order breaks ties
-        self.routes
-            .sort_by_key(|r| (r.prefix, std::cmp::Reverse(r.path.len())));
+            plan: BodyPlan::default(),
+        };
+        match pat {
+            Some(p) => {
+                self.tree.insert(&p, self.patterns.len());
+                self.ranked.push(self.patterns.len());
+                self.patterns.push((p, entry));
+                let ps = &self.patterns;
+                // stable: registration order breaks ties
+                self.ranked
+                    .sort_by(|&a, &b| ps[a].0.rank.cmp(&ps[b].0.rank));
+            }
+            None if prefix => {
+                self.prefixes.push((path.into(), entry));
+                self.prefixes
+                    .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+            }
+            None => self.exact.entry(path.into()).or_default().push(entry),
+        }
+        Ok(())
+    }
+
+    /// The route for `method` and `path`; a pattern's values go to
+    /// `params`. `None`: see [`Router::allow`] for 404 or 405.
+    #[inline]
+    pub(crate) fn find<'r>(
+        &'r self,
+        method: &[u8],
+        path: &[u8],
+        params: &mut Params,
+    ) -> Option<Hit<'r>> {
+        const NONE: &[Box<[u8]>] = &[];
+        if let Some(es) = (!self.exact.is_empty())
+            .then(|| self.exact.get(path))
+            .flatten()
+        {
+            if let Some(e) = es.iter().find(|e| e.allows(method)) {
+                return Some(Hit {
+                    target: &e.target,
+                    plan: &e.plan,
+                    names: NONE,
+                });
+            }
+        }
+        if !self.patterns.is_empty() {
+            let ok = |i: usize| self.patterns[i].1.allows(method);
+            if let Some(i) = self.tree.find(path, params, &ok) {
+                params.decode(path);
+                let (p, e) = &self.patterns[i];
+                return Some(Hit {
+                    target: &e.target,
+                    plan: &e.plan,
+                    names: &p.names,
+                });
+            }
+        }
+        // the byte after the leading '/' first: most prefixes fail on it
+        // without a memcmp call
+        self.prefixes
+            .iter()
+            .find(|(p, e)| {
+                (p.len() < 2 || path.get(1) == p.get(1)) && path.starts_with(p) && e.allows(method)
+            })
+            .map(|(_, e)| Hit {
+                target: &e.target,
+                plan: &e.plan,
+                names: NONE,
+            })
     }
 
     /// Sets how the routes registered with exactly this method and path
-    /// take their bodies. Returns false when there is none.
+    /// take their bodies: a limit of their own, or streamed to the handler.
+    /// Returns false when there is none.
     pub fn set_plan(&mut self, method: Option<&[u8]>, path: &[u8], plan: BodyPlan) -> bool {
+        let entries = self
+            .exact
+            .values_mut()
+            .flatten()
+            .chain(self.patterns.iter_mut().map(|(_, e)| e))
+            .chain(self.prefixes.iter_mut().map(|(_, e)| e));
         let mut found = false;
-        for r in &mut self.routes {
-            if r.method.as_deref() == method && r.path == path {
-                r.plan = plan;
+        for e in entries {
+            if e.method.as_deref() == method && &e.path[..] == path {
+                e.plan = plan;
                 found = true;
             }
         }
@@ -87,58 +271,76 @@ impl Router {
         found
     }
 
+    /// How the route of a request takes its body (`params` is scratch).
     #[inline]
-    pub fn find(&self, method: &[u8], path: &[u8]) -> Result<&Target, Miss> {
-        self.route(method, path).map(|r| &r.target)
-    }
-
-    /// How the route of a request takes its body.
-    #[inline]
-    pub fn plan(&self, method: &[u8], path: &[u8]) -> BodyPlan {
+    pub(crate) fn plan(&self, method: &[u8], path: &[u8], params: &mut Params) -> BodyPlan {
         if !self.plans {
             return BodyPlan::default();
         }
-        self.route(method, path).map(|r| r.plan).unwrap_or_default()
+        self.find(method, path, params)
+            .map(|h| *h.plan)
+            .unwrap_or_default()
     }
 
-    #[inline]
-    fn route(&self, method: &[u8], path: &[u8]) -> Result<&Route, Miss> {
-        let mut path_matched = false;
-        for r in &self.routes {
-            let hit = if r.prefix {
-                path.starts_with(&r.path)
-            } else {
-                r.path == path
-            };
-            if !hit {
-                continue;
-            }
-            match &r.method {
-                None => return Ok(r),
-                Some(m) if m == method || (method == b"HEAD" && m == b"GET") => return Ok(r),
-                Some(_) => path_matched = true,
+    /// After a miss: appends the methods of every route whose path matches
+    /// `path` to `out` as an `Allow` header line (GET brings HEAD; each
+    /// method once, in route order). False when no path matches: a 404.
+    pub(crate) fn allow(&self, path: &[u8], out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        let exact = self.exact.get(path).into_iter().flatten();
+        let patterns = self
+            .ranked
+            .iter()
+            .map(|&i| &self.patterns[i])
+            .filter(|(p, _)| p.matches_path(path))
+            .map(|(_, e)| e);
+        let prefixes = self
+            .prefixes
+            .iter()
+            .filter(|(p, _)| path.starts_with(p))
+            .map(|(_, e)| e);
+        let mut any = false;
+        for e in exact.chain(patterns).chain(prefixes) {
+            any = true;
+            // an any-method route would have matched
+            let Some(m) = &e.method else { continue };
+            for m in [&m[..], &b"HEAD"[..]] {
+                let listed = out[start..]
+                    .get(b"Allow: ".len()..)
+                    .unwrap_or_default()
+                    .split(|&b| b == b',' || b == b' ')
+                    .any(|x| x == m);
+                if !listed {
+                    if out.len() == start {
+                        out.extend_from_slice(b"Allow: ");
+                    } else {
+                        out.extend_from_slice(b", ");
+                    }
+                    out.extend_from_slice(m);
+                }
+                if &m[..] != b"GET" {
+                    break;
+                }
             }
         }
-        Err(if path_matched {
-            Miss::MethodNotAllowed
-        } else {
-            Miss::NotFound
-        })
+        if out.len() > start {
+            out.extend_from_slice(b"\r\n");
+        }
+        any
     }
+}
+
+/// The worker's reusable room for routing: the captured parameters and the
+/// 405's header lines.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub(crate) params: Params,
+    pub(crate) head: Vec<u8>,
 }
 
 /// The answers when no route matches.
 pub(crate) struct ErrorPages {
     pub(crate) not_found: StaticResponse,
-    pub(crate) method_not_allowed: StaticResponse,
-}
-
-impl ErrorPages {
-    #[inline]
-    pub(crate) fn of(&self, miss: Miss) -> &StaticResponse {
-        match miss {
-            Miss::NotFound => &self.not_found,
-            Miss::MethodNotAllowed => &self.method_not_allowed,
-        }
-    }
+    /// The 405's header lines and body; `Allow` is added per request.
+    pub(crate) method_not_allowed: (Vec<u8>, Vec<u8>),
 }

@@ -15,6 +15,7 @@ use super::batch::{Batcher, Origin};
 use super::dispatch::Dispatch;
 use super::mailbox::{Mailbox, Work};
 use super::response::ResponseBuilder;
+use super::router::Scratch;
 use super::stream::{self, BodySink, StreamState, UpgradeHook, Upgraded};
 use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
 use super::{Shared, Stats};
@@ -75,6 +76,7 @@ pub(crate) struct Worker {
     pool: BufPool,
     headers: Vec<Header<'static>>,
     builder: ResponseBuilder,
+    scratch: Scratch,
     mailbox: Arc<Mailbox>,
     shared: Arc<Shared>,
     stats: Arc<Stats>,
@@ -118,6 +120,7 @@ impl Worker {
             pool: BufPool::new(shared.cfg.buffer_size, 4096),
             headers: vec![Header::EMPTY; max_headers],
             builder: ResponseBuilder::default(),
+            scratch: Scratch::default(),
             mailbox: mailbox.clone(),
             shared,
             stats,
@@ -493,6 +496,7 @@ impl Worker {
             mailbox: &self.mailbox,
             errors: &self.shared.errors,
             batch: &mut self.batch,
+            scratch: &mut self.scratch,
             token: idx,
             gen: e.gen,
             budget: limits.max_unsent,

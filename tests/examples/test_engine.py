@@ -224,3 +224,26 @@ def test_graceful_stop_finishes_in_flight_request():
     # and the listener is gone
     with pytest.raises(OSError):
         p.connect(timeout=1)
+
+
+def test_path_parameters_tail_and_any_method(hello):
+    c = http.client.HTTPConnection(hello.host, hello.port, timeout=5)
+
+    def get(method, path):
+        c.request(method, path)
+        r = c.getresponse()
+        return r.status, r.read(), r.getheader("Allow")
+
+    assert get("GET", "/users/42") == (200, b"user 42", None)
+    assert get("GET", "/users/ada%20lovelace") == (200, b"user ada lovelace", None)
+    assert get("GET", "/users/a%2Fb") == (200, b"user a/b", None)
+    assert get("GET", "/users/") == (404, b"Not Found\n", None)
+    assert get("GET", "/users/1/2") == (404, b"Not Found\n", None)
+    assert get("GET", "/files/a/b%3Fc/d.txt") == (200, b"path=a/b?c/d.txt\n", None)
+    assert get("GET", "/files/") == (404, b"Not Found\n", None)
+    assert get("DELETE", "/users/42") == (405, b"Method Not Allowed\n", "GET, HEAD")
+    assert get("POST", "/plaintext") == (405, b"Method Not Allowed\n", "GET, HEAD")
+    assert get("GET", "/echo") == (405, b"Method Not Allowed\n", "POST")
+    for m in ("GET", "PURGE", "DELETE", "M-SEARCH"):
+        assert get(m, "/any") == (200, m.encode(), None)
+    c.close()
