@@ -14,20 +14,20 @@ use fastserve::ffi::conn::*;
 use fastserve::ffi::fastserve_result::{self, *};
 use fastserve::ffi::request::{fastserve_request, fastserve_request_peer};
 use fastserve::proto::flat::{Columns, CT_TEXT};
-use fastserve::proto::Request;
 use fastserve::server::{
-    Batch, BatchHandler, BuildError, Handler, ResponseBuilder, Server, ServerConfig,
+    Batch, BatchHandler, BuildError, Handler, ResponseBuilder, Routed, Server, ServerConfig,
 };
 
 /// Answers the peer as `fastserve_request_peer` gives it: "ip port".
 struct PeerOf;
 
 impl Handler for PeerOf {
-    fn call(&self, req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
         // SAFETY: all-zero bytes are a valid sockaddr_storage.
         let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of_val(&ss) as libc::socklen_t;
-        let r = req as *const Request<'_> as *const fastserve_request;
+        // the C request handle is the routed request
+        let r = req as *const Routed<'_> as *const fastserve_request;
         // SAFETY: `r` is the request of this handler call; `ss` is writable for `len`.
         let rc = unsafe {
             fastserve_request_peer(r, (&mut ss as *mut libc::sockaddr_storage).cast(), &mut len)
@@ -53,7 +53,7 @@ impl Handler for PeerOf {
 struct NoContent;
 
 impl Handler for NoContent {
-    fn call(&self, _req: &Request<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+    fn call(&self, _req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
         res.status(204).unwrap();
         assert_eq!(res.body(b"no"), Err(BuildError::BodyNotAllowed(204)));
         res.status(200).unwrap();

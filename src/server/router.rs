@@ -175,7 +175,13 @@ impl Router {
         if let Some(m) = method {
             pattern::check_method(m)?;
         }
-        let pat = pattern::parse(path, prefix)?;
+        // a CONNECT target is an authority (host:port), matched exactly
+        let authority = method == Some(b"CONNECT".as_slice()) && path.first() != Some(&b'/');
+        let pat = if authority && !path.is_empty() {
+            None
+        } else {
+            pattern::parse(path, prefix)?
+        };
         let entry = Entry {
             method: method.map(Into::into),
             path: path.into(),
