@@ -175,6 +175,10 @@ typedef enum fastserve_result {
    */
   FASTSERVE_RESULT_CHUNK_OVERHEAD = 21,
   /**
+   * Chunked body: the trailer section is larger than the decoder allows.
+   */
+  FASTSERVE_RESULT_TRAILER_TOO_LARGE = 22,
+  /**
    * A system call failed (bind, listen, thread creation, ...).
    */
   FASTSERVE_RESULT_IO = 30,
@@ -2347,6 +2351,10 @@ enum fastserve_result fastserve_parse_headers(const char *buf,
 /**
  * Creates a chunked decoder. `mode` is a `fastserve_parse_mode`; with
  * `consume_trailer` true the trailer section is read and dropped too.
+ * In strict mode trailer fields must be valid header fields (a token
+ * name and a colon, no obs-fold, no control bytes) and the section
+ * may hold 8 KiB (`fastserve_chunked_decoder_set_max_trailer`); the
+ * picohttpparser mode takes trailer lines as picohttpparser does.
  * Returns NULL, and sets `fastserve_last_error`, for an unknown mode.
  * The caller owns the decoder: free it with
  * `fastserve_chunked_decoder_free`.
@@ -2388,6 +2396,20 @@ enum fastserve_result fastserve_chunked_decode(struct fastserve_chunked_decoder 
                                                char *buf,
                                                size_t *len,
                                                size_t *rest);
+
+/**
+ * Sets the largest trailer section a strict decoder takes, in bytes
+ * (default 8 KiB); past it `fastserve_chunked_decode` returns
+ * `FASTSERVE_RESULT_TRAILER_TOO_LARGE`. No effect in picohttpparser mode.
+ *
+ * # Safety
+ * `dec` is NULL or a decoder from `fastserve_chunked_decoder_new` that
+ * was not freed.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_chunked_decoder_set_max_trailer(struct fastserve_chunked_decoder *dec,
+                                                                size_t bytes);
 
 /* ==========================================================================
  * picohttpparser compatibility

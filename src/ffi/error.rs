@@ -53,6 +53,8 @@ pub enum fastserve_result {
     FASTSERVE_RESULT_BAD_CHUNK_DATA = 20,
     /// Chunked body: framing overhead out of proportion to the data.
     FASTSERVE_RESULT_CHUNK_OVERHEAD = 21,
+    /// Chunked body: the trailer section is larger than the decoder allows.
+    FASTSERVE_RESULT_TRAILER_TOO_LARGE = 22,
     /// A system call failed (bind, listen, thread creation, ...).
     FASTSERVE_RESULT_IO = 30,
     /// The server is running; routes and listeners are fixed.
@@ -112,10 +114,13 @@ fn describe(code: i32) -> &'static [u8] {
         19 => b"invalid chunk size line\0",
         20 => b"chunk data not followed by CRLF\0",
         21 => b"chunked framing overhead too large\0",
+        22 => b"chunked trailer section too large\0",
         30 => b"system call failed\0",
         31 => b"server already started\0",
         32 => b"server not listening or not started\0",
         33 => b"response already sent or deferred\0",
+        34 => b"would block: write again once writable\0",
+        35 => b"closed: the client went away\0",
         _ => b"unknown result code\0",
     }
 }

@@ -284,11 +284,21 @@ ffi_fn! {
 pub struct fastserve_chunked_decoder {
     inner: ChunkedDecoder,
     mode: Mode,
+    /// Largest trailer section, in strict mode.
+    max_trailer: usize,
 }
+
+/// The trailer section a strict decoder takes by default: the server's
+/// default `max_header_bytes`, as trailer fields are header fields.
+const MAX_TRAILER: usize = 8 * 1024;
 
 ffi_fn! {
     /// Creates a chunked decoder. `mode` is a `fastserve_parse_mode`; with
     /// `consume_trailer` true the trailer section is read and dropped too.
+    /// In strict mode trailer fields must be valid header fields (a token
+    /// name and a colon, no obs-fold, no control bytes) and the section
+    /// may hold 8 KiB (`fastserve_chunked_decoder_set_max_trailer`); the
+    /// picohttpparser mode takes trailer lines as picohttpparser does.
     /// Returns NULL, and sets `fastserve_last_error`, for an unknown mode.
     /// The caller owns the decoder: free it with
     /// `fastserve_chunked_decoder_free`.
@@ -307,6 +317,7 @@ ffi_fn! {
         Box::into_raw(Box::new(fastserve_chunked_decoder {
             inner: ChunkedDecoder::new(consume_trailer),
             mode: m,
+            max_trailer: MAX_TRAILER,
         }))
     }
 }
@@ -369,6 +380,9 @@ ffi_fn! {
             };
             let (n, r) = dec.inner.decode_raw(data, dec.mode == Mode::Strict);
             *len = n;
+            if dec.inner.trailer_len() > dec.max_trailer {
+                return FASTSERVE_RESULT_TRAILER_TOO_LARGE;
+            }
             match r {
                 Ok(Some(after)) => {
                     *rest = after;
@@ -378,5 +392,30 @@ ffi_fn! {
                 Err(e) => e.into(),
             }
         }
+    }
+}
+
+ffi_fn! {
+    /// Sets the largest trailer section a strict decoder takes, in bytes
+    /// (default 8 KiB); past it `fastserve_chunked_decode` returns
+    /// `FASTSERVE_RESULT_TRAILER_TOO_LARGE`. No effect in picohttpparser mode.
+    ///
+    /// # Safety
+    /// `dec` is NULL or a decoder from `fastserve_chunked_decoder_new` that
+    /// was not freed.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_chunked_decoder_set_max_trailer(
+        dec: *mut fastserve_chunked_decoder,
+        bytes: usize,
+    ) -> fastserve_result {
+        // SAFETY: NULL or a live decoder by contract.
+        let Some(d) = (unsafe { dec.as_mut() }) else {
+            return null("dec");
+        };
+        d.max_trailer = bytes;
+        FASTSERVE_RESULT_OK
     }
 }

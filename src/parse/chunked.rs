@@ -1,5 +1,6 @@
 //! In-place decoder for `Transfer-Encoding: chunked` bodies.
 
+use super::scan::TOKEN;
 use super::{Error, Mode};
 
 const SIZE: u8 = 0;
@@ -13,6 +14,8 @@ const TRAILER_MIDDLE: u8 = 7;
 // strict mode only: a trailer line's CR was seen, LF must follow
 const TRAILER_HEAD_LF: u8 = 8;
 const TRAILER_MIDDLE_LF: u8 = 9;
+// strict mode only: a trailer field's name, up to its colon
+const TRAILER_NAME: u8 = 10;
 
 /// Framing overhead past which a mostly-overhead stream is refused (as pico).
 const OVERHEAD_LIMIT: u64 = 100 * 1024;
@@ -62,6 +65,17 @@ impl ChunkedDecoder {
         }
     }
 
+    /// Bytes of trailer section read so far (strict mode; 0 in pico mode,
+    /// whose struct keeps picohttpparser's meaning of every field). A caller
+    /// holds it against its header size limit.
+    pub fn trailer_len(&self) -> usize {
+        if self.state >= TRAILER_HEAD {
+            self.bytes_left_in_chunk
+        } else {
+            0
+        }
+    }
+
     /// True while the decoder is inside chunk data (as `phr_decode_chunked_is_in_data`).
     pub fn is_in_data(&self) -> bool {
         self.state == DATA
@@ -86,6 +100,8 @@ impl ChunkedDecoder {
         let n = buf.len();
         let (mut src, mut dst) = (0usize, 0usize);
         self.total_read += n as u64;
+        // where this call's trailer bytes start, if it reads any
+        let mut trailer_from = (self.state >= TRAILER_HEAD).then_some(0);
 
         let r: Result<Option<usize>, Error> = 'run: loop {
             match self.state {
@@ -141,6 +157,7 @@ impl ChunkedDecoder {
                             break 'run Ok(Some(n - src));
                         }
                         self.state = TRAILER_HEAD;
+                        trailer_from = Some(src);
                     } else {
                         self.state = DATA;
                     }
@@ -176,10 +193,13 @@ impl ChunkedDecoder {
                             break 'run Ok(None);
                         };
                         src += 1;
+                        // a trailer field is a header field: a token, then a
+                        // colon; no obs-fold, no whitespace before the colon
                         match b {
                             b'\r' => self.state = TRAILER_HEAD_LF,
                             b'\n' => break 'run Err(Error::NewLine),
-                            _ => self.state = TRAILER_MIDDLE,
+                            _ if TOKEN[b as usize] => self.state = TRAILER_NAME,
+                            _ => break 'run Err(Error::HeaderName),
                         }
                         continue;
                     }
@@ -214,6 +234,20 @@ impl ChunkedDecoder {
                     }
                     self.state = TRAILER_HEAD;
                 }
+                TRAILER_NAME => {
+                    loop {
+                        let Some(&b) = buf.get(src) else {
+                            break 'run Ok(None);
+                        };
+                        src += 1;
+                        match b {
+                            b':' => break,
+                            _ if TOKEN[b as usize] => {}
+                            _ => break 'run Err(Error::HeaderName),
+                        }
+                    }
+                    self.state = TRAILER_MIDDLE;
+                }
                 TRAILER_HEAD_LF | TRAILER_MIDDLE_LF => {
                     let Some(&b) = buf.get(src) else {
                         break 'run Ok(None);
@@ -231,6 +265,9 @@ impl ChunkedDecoder {
             }
         };
 
+        if let (Some(t), true) = (trailer_from, strict) {
+            self.bytes_left_in_chunk += src - t;
+        }
         if dst != src {
             buf.copy_within(src..n, dst);
         }

@@ -213,10 +213,15 @@ impl Conn {
                     if self.input.buf.len() == start {
                         break;
                     }
-                    match self
+                    let r = self
                         .decoder
-                        .decode(&mut self.input.buf[start..], Mode::Strict)
-                    {
+                        .decode(&mut self.input.buf[start..], Mode::Strict);
+                    if self.decoder.trailer_len() > limits.max_head {
+                        // trailer fields count as header fields
+                        self.fail(431, ctx);
+                        break;
+                    }
+                    match r {
                         Ok(Decoded::Partial { len }) => {
                             self.input.buf.truncate(start + len);
                             let decoded = decoded + len;
@@ -486,6 +491,10 @@ impl Conn {
                 }
             },
         };
+        if self.decoder.trailer_len() > ctx.cfg.limits.max_head {
+            self.abort_body(431, svc, ctx);
+            return false;
+        }
         b.total += n;
         if b.total > b.max {
             self.abort_body(413, svc, ctx);

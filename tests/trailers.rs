@@ -1,0 +1,172 @@
+//! Chunked trailers are header fields: strict decoding refuses what a header
+//! section would refuse, their size counts against `max_header_bytes`, and
+//! a request placed after `0\r\n` is never swallowed as trailer.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use fastserve::ffi::fastserve_result::*;
+use fastserve::ffi::parse::*;
+use fastserve::parse::{ChunkedDecoder, Decoded, Error, Mode};
+use fastserve::server::{Handler, ResponseBuilder, Routed, Server, ServerConfig};
+
+fn decode(body: &[u8], mode: Mode) -> Result<Decoded, Error> {
+    let mut buf = body.to_vec();
+    ChunkedDecoder::new(true).decode(&mut buf, mode)
+}
+
+#[test]
+fn strict_trailers_follow_the_header_rules_and_pico_mode_keeps_its_own() {
+    let ok: &[&[u8]] = &[
+        b"1\r\na\r\n0\r\n\r\n",
+        b"1\r\na\r\n0\r\nX-Sum: 1\r\nY:2\r\n\r\n",
+        b"1\r\na\r\n0\r\nX-Empty:\r\n\r\n",
+    ];
+    for b in ok {
+        assert!(
+            matches!(
+                decode(b, Mode::Strict),
+                Ok(Decoded::Complete { len: 1, rest: 0 })
+            ),
+            "{b:?}"
+        );
+    }
+    let bad: &[(&[u8], Error)] = &[
+        (b"0\r\nno colon here\r\n\r\n", Error::HeaderName),
+        (b"0\r\nX-A: 1\r\n folded\r\n\r\n", Error::HeaderName),
+        (b"0\r\nX-A : 1\r\n\r\n", Error::HeaderName),
+        (b"0\r\n: empty name\r\n\r\n", Error::HeaderName),
+        // a whole request after the last chunk is not a trailer section
+        (
+            b"0\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n",
+            Error::HeaderName,
+        ),
+        (b"0\r\nX-A: \x01\r\n\r\n", Error::HeaderValue),
+    ];
+    for (b, e) in bad {
+        assert_eq!(
+            decode(b, Mode::Strict),
+            Err(*e),
+            "{:?}",
+            String::from_utf8_lossy(b)
+        );
+        // picohttpparser's rules: any line up to an empty one
+        assert!(matches!(
+            decode(b, Mode::Pico),
+            Ok(Decoded::Complete { .. }) | Err(_)
+        ));
+    }
+    assert!(matches!(
+        decode(b"0\r\nno colon here\r\n\r\n", Mode::Pico),
+        Ok(Decoded::Complete { .. })
+    ));
+}
+
+#[test]
+fn strict_trailer_length_is_counted_across_calls() {
+    let mut d = ChunkedDecoder::new(true);
+    let mut a = b"2\r\nab\r\n0\r\nX-Long: ".to_vec();
+    assert!(matches!(
+        d.decode(&mut a, Mode::Strict),
+        Ok(Decoded::Partial { len: 2 })
+    ));
+    assert_eq!(d.trailer_len(), 8);
+    let mut b = b"0123456789\r\n\r\n".to_vec();
+    assert!(matches!(
+        d.decode(&mut b, Mode::Strict),
+        Ok(Decoded::Complete { len: 0, rest: 0 })
+    ));
+    assert_eq!(d.trailer_len(), 8 + 14);
+}
+
+#[test]
+fn c_decoder_refuses_a_trailer_section_past_its_limit() {
+    let mut body = b"1\r\na\r\n0\r\n".to_vec();
+    for i in 0..1000 {
+        body.extend_from_slice(format!("X-F{i}: 0123456789\r\n").as_bytes());
+    }
+    body.extend_from_slice(b"\r\n");
+    for (max, want) in [
+        (None, FASTSERVE_RESULT_TRAILER_TOO_LARGE),
+        (Some(1 << 20), FASTSERVE_RESULT_OK),
+    ] {
+        let d = fastserve_chunked_decoder_new(0, true);
+        assert!(!d.is_null());
+        let mut buf = body.clone();
+        let (mut len, mut rest) = (buf.len(), 0usize);
+        // SAFETY: `d` is live until freed below; `buf` is writable for `len`.
+        unsafe {
+            if let Some(m) = max {
+                assert_eq!(
+                    fastserve_chunked_decoder_set_max_trailer(d, m),
+                    FASTSERVE_RESULT_OK
+                );
+            }
+            let r = fastserve_chunked_decode(d, buf.as_mut_ptr().cast(), &mut len, &mut rest);
+            assert_eq!(r, want);
+            fastserve_chunked_decoder_free(d);
+        }
+    }
+}
+
+struct Echo;
+impl Handler for Echo {
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+        res.body(req.body).map_err(|_| ())
+    }
+}
+
+/// Sends `raw` and reads until the server closes: every response it wrote.
+fn exchange(port: u16, raw: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(raw).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn engine_answers_bad_or_oversized_trailers_and_serves_no_smuggled_request() {
+    let mut srv = Server::new(ServerConfig::default());
+    srv.route(None, b"/", true, std::sync::Arc::new(Echo))
+        .unwrap();
+    let port = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap().port();
+    srv.start().unwrap();
+
+    let head =
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    let good = exchange(
+        port,
+        format!("{head}3\r\nabc\r\n0\r\nX-Sum: 3\r\n\r\n").as_bytes(),
+    );
+    assert!(
+        good.starts_with("HTTP/1.1 200 ") && good.ends_with("abc"),
+        "{good}"
+    );
+
+    // the front end that ends the body at `0\r\n` would see two requests;
+    // we see one, refused, and answer nothing for /admin
+    let smuggle = exchange(
+        port,
+        format!(
+            "{}3\r\nabc\r\n0\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n",
+            head.replace("Connection: close\r\n", "")
+        )
+        .as_bytes(),
+    );
+    assert!(smuggle.starts_with("HTTP/1.1 400 "), "{smuggle}");
+    assert_eq!(smuggle.matches("HTTP/1.1 ").count(), 1, "{smuggle}");
+
+    let mut big = format!("{head}3\r\nabc\r\n0\r\n");
+    while big.len() < 70_000 {
+        big.push_str("X-Filler: 0123456789012345678901234567890123456789\r\n");
+    }
+    big.push_str("\r\n");
+    let r = exchange(port, big.as_bytes());
+    assert!(r.starts_with("HTTP/1.1 431 "), "{}", &r[..r.len().min(200)]);
+
+    srv.stop();
+    srv.wait().unwrap();
+}
