@@ -170,3 +170,47 @@ fn engine_answers_bad_or_oversized_trailers_and_serves_no_smuggled_request() {
     srv.stop();
     srv.wait().unwrap();
 }
+
+#[path = "support/fuzz_checks.rs"]
+mod fuzz_checks;
+
+#[test]
+fn trailer_rules_are_the_header_rules() {
+    let cases: &[&[u8]] = &[
+        b"\r\n",
+        b"X: 1\r\n\r\n",
+        b"X: 1\r\nY:\t2 \r\n\r\n",
+        b"X : 1\r\n\r\n",
+        b" X: 1\r\n\r\n",
+        b"X: 1\r\n folded\r\n\r\n",
+        b"no colon\r\n\r\n",
+        b"X: \x80\xff\r\n\r\n",
+        b"X: a\rb\r\n\r\n",
+        b"X: a\nb\r\n\r\n",
+        b"X: 1\n\n",
+        b"X: 1\r\n",
+        b"X",
+        b"",
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    ];
+    for c in cases {
+        fuzz_checks::check_trailers(c);
+    }
+}
+
+#[test]
+fn trailer_rules_match_header_rules_on_generated_sections() {
+    // short sections over the bytes that matter, from a fixed seed
+    let alphabet = b"Xa1:- \t\r\n\x01\x80;";
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..50_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = (x % 14) as usize;
+        let section: Vec<u8> = (0..len)
+            .map(|i| alphabet[((x >> (4 * i)) % alphabet.len() as u64) as usize])
+            .collect();
+        fuzz_checks::check_trailers(&section);
+    }
+}

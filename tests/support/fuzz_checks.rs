@@ -170,7 +170,34 @@ pub fn chunked_split(
     (whole, pieces)
 }
 
+/// A strict decoder takes a trailer section exactly when the strict header
+/// parser takes it as a header section, and ends it at the same byte.
+pub fn check_trailers(section: &[u8]) {
+    let mut buf = b"0\r\n".to_vec();
+    buf.extend_from_slice(section);
+    let mut d = ChunkedDecoder::new(true);
+    let decoded = d.decode(&mut buf, Mode::Strict);
+    let mut h = vec![Header::EMPTY; section.len() / 2 + 1];
+    let cfg = Config {
+        mode: Mode::Strict,
+        kernel: None,
+    };
+    let parsed = parse_headers(section, &mut h, &cfg);
+    match (decoded, parsed) {
+        (Ok(Decoded::Complete { len: 0, rest }), Ok(Status::Complete { len, .. })) => {
+            assert_eq!(
+                section.len() - rest,
+                len,
+                "trailers end elsewhere than headers"
+            )
+        }
+        (Ok(Decoded::Partial { .. }), Ok(Status::Partial)) | (Err(_), Err(_)) => {}
+        (d, p) => panic!("trailers {d:?} but headers {p:?} for {section:?}"),
+    }
+}
+
 pub fn check_chunked(data: &[u8]) {
+    check_trailers(data);
     let Some((&seed, rest)) = data.split_first() else {
         return;
     };
