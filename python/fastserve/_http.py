@@ -546,7 +546,9 @@ class Dispatch:
                 req._i = i
                 try:
                     r = handlers[tag](req)
-                except Exception:
+                except BaseException:
+                    # SystemExit or KeyboardInterrupt raised by a handler fails
+                    # its own request only: a real Ctrl-C never lands here
                     r = _failed(req)
                 append(r)
                 if grc(req) != base:
@@ -556,7 +558,7 @@ class Dispatch:
                 req = Request(blob, i, end, pats)
                 try:
                     r = handlers[unpack_from("<I", blob, i * REC)[0]](req)
-                except Exception:
+                except BaseException:
                     r = _failed(req)
                 append(r)
         try:
@@ -642,7 +644,11 @@ async def run_async(coro, req_desc=""):
         return await coro
     except HTTPException as e:
         return _http_error(e)
-    except Exception:
+    except asyncio.CancelledError:
+        raise
+    except BaseException:
+        # as for sync handlers: a SystemExit or KeyboardInterrupt from the
+        # handler fails its request, not the loop every request runs on
         log.exception("async handler %sfailed", req_desc)
         return FAILED
 
