@@ -268,7 +268,8 @@ void fastserve_config_free(struct fastserve_config *cfg);
 
 /**
  * Worker threads (default 1). Each runs its own event loop and
- * listening socket. 0 is refused.
+ * listening socket. 0 and more than 1024 are refused (each worker takes
+ * descriptors and a thread; past the cores, more only cost).
  *
  * # Safety
  * `cfg` is NULL or a configuration from `fastserve_config_new` that was

@@ -119,3 +119,19 @@ fn route_body_needs_the_route_and_known_flags() {
         fastserve_server_free(srv);
     }
 }
+
+#[test]
+fn absurd_worker_counts_are_refused() {
+    use fastserve::ffi::config::*;
+    let cfg = fastserve_config_new();
+    // SAFETY: `cfg` is live until freed below.
+    unsafe {
+        assert_eq!(
+            fastserve_config_set_workers(cfg, 1025),
+            FASTSERVE_RESULT_INVALID_ARGUMENT
+        );
+        assert_eq!(last_error(), "workers 1025 is over the limit (1024)");
+        assert_eq!(fastserve_config_set_workers(cfg, 1024), FASTSERVE_RESULT_OK);
+        fastserve_config_free(cfg);
+    }
+}

@@ -84,7 +84,8 @@ unsafe fn set<T: PartialEq + PartialOrd + Default + Display>(
 
 ffi_fn! {
     /// Worker threads (default 1). Each runs its own event loop and
-    /// listening socket. 0 is refused.
+    /// listening socket. 0 and more than 1024 are refused (each worker takes
+    /// descriptors and a thread; past the cores, more only cost).
     ///
     /// # Safety
     /// `cfg` is NULL or a configuration from `fastserve_config_new` that was
@@ -98,7 +99,7 @@ ffi_fn! {
         value: usize,
     ) -> fastserve_result {
         // SAFETY: forwarded contract.
-        unsafe { set(cfg, "workers", value, None, |c, v| c.workers = v) }
+        unsafe { set(cfg, "workers", value, Some((1024, "the limit")), |c, v| c.workers = v) }
     }
 }
 
