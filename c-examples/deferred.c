@@ -1,9 +1,10 @@
 /* deferred: responses completed later, by a pool of C threads, out of order.
  *   GET /job?id=N[&delay=MS]   the handler defers; a pool thread answers
  *                              "job N" later (after MS milliseconds).
- * The pool takes the newest job first (a stack), so a pipelined burst is
- * completed in reverse order; fastserve still sends the answers in request
- * order. Usage: deferred [host] [port] [threads]   (default 127.0.0.1 8081 4) */
+ * The pool takes jobs oldest first, so none waits behind newer ones; its
+ * threads finish them in whatever order their delays make, and fastserve
+ * still sends the answers in request order.
+ * Usage: deferred [host] [port] [threads]   (default 127.0.0.1 8081 4) */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ struct job {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ready = PTHREAD_COND_INITIALIZER;
-static struct job *stack;
+static struct job *head, *tail; /* oldest first */
 static int quitting;
 static fastserve_server *server;
 
@@ -52,9 +53,13 @@ static int job(const fastserve_request *req, fastserve_response *res, void *user
     j->res = fastserve_response_defer(res);
     j->id = id;
     j->delay_ms = delay;
+    j->next = NULL;
     pthread_mutex_lock(&lock);
-    j->next = stack;
-    stack = j;
+    if (tail != NULL)
+        tail->next = j;
+    else
+        head = j;
+    tail = j;
     pthread_cond_signal(&ready);
     pthread_mutex_unlock(&lock);
     return 0;
@@ -65,23 +70,17 @@ static void *completer(void *arg)
     (void)arg;
     for (;;) {
         pthread_mutex_lock(&lock);
-        while (stack == NULL && !quitting)
+        while (head == NULL && !quitting)
             pthread_cond_wait(&ready, &lock);
-        if (stack == NULL && quitting) {
+        if (head == NULL && quitting) {
             pthread_mutex_unlock(&lock);
             return NULL;
         }
-        /* let a pipelined burst pile up, then take the newest first */
+        struct job *j = head; /* the oldest */
+        head = j->next;
+        if (head == NULL)
+            tail = NULL;
         pthread_mutex_unlock(&lock);
-        struct timespec pause = {0, 2 * 1000 * 1000};
-        nanosleep(&pause, NULL);
-        pthread_mutex_lock(&lock);
-        struct job *j = stack;
-        if (j != NULL)
-            stack = j->next;
-        pthread_mutex_unlock(&lock);
-        if (j == NULL)
-            continue;
         if (j->delay_ms > 0) {
             struct timespec d = {j->delay_ms / 1000, (j->delay_ms % 1000) * 1000 * 1000};
             nanosleep(&d, NULL);

@@ -95,7 +95,7 @@ def test_1000_pipelined_in_one_send(hello):
         assert (status, body) == (200, want), i
 
 
-def test_1000_pipelined_deferred_completed_in_reverse(deferred):
+def test_1000_pipelined_deferred_answered_in_request_order(deferred):
     reqs = [b"GET /job?id=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(1000)]
     got = pipelined(deferred, reqs)
     assert [b for _, b in got] == [b"job %d\n" % i for i in range(1000)]
