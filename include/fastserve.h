@@ -402,6 +402,20 @@ enum fastserve_result fastserve_config_set_socket_send_buffer(struct fastserve_c
 enum fastserve_result fastserve_config_set_buffer_size(struct fastserve_config *cfg, size_t value);
 
 /**
+ * Buffers each worker keeps for reuse (default 256, so 4 MiB at the
+ * default buffer size); buffers given back beyond them are freed, and
+ * after a burst of connections the memory goes back to the system. 0 is
+ * refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_spare_buffers(struct fastserve_config *cfg,
+                                                         size_t value);
+
+/**
  * How long `fastserve_server_stop` lets requests in flight finish, in
  * ms (default 30000). 0 is refused.
  *

@@ -130,6 +130,7 @@ _PROTOS = {
     "fastserve_config_set_socket_recv_buffer": (R, [_p, _sz]),
     "fastserve_config_set_socket_send_buffer": (R, [_p, _sz]),
     "fastserve_config_set_buffer_size": (R, [_p, _sz]),
+    "fastserve_config_set_spare_buffers": (R, [_p, _sz]),
     "fastserve_config_set_shutdown_grace_ms": (R, [_p, c_uint64]),
     "fastserve_config_set_header_timeout_ms": (R, [_p, c_uint64]),
     "fastserve_config_set_body_timeout_ms": (R, [_p, c_uint64]),

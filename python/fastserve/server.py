@@ -52,6 +52,7 @@ _SIZES = (
     "socket_recv_buffer",
     "socket_send_buffer",
     "buffer_size",
+    "spare_buffers",
 )
 # Seconds here, milliseconds for fastserve_config_set_<name>_ms.
 _TIMEOUTS = ("header_timeout", "body_timeout", "keepalive_timeout", "write_timeout", "request_timeout", "shutdown_grace")
@@ -199,6 +200,7 @@ class Server:
         socket_recv_buffer: Optional[int] = None,
         socket_send_buffer: Optional[int] = None,
         buffer_size: Optional[int] = None,
+        spare_buffers: Optional[int] = None,
         header_timeout: Optional[float] = None,
         body_timeout: Optional[float] = None,
         keepalive_timeout: Optional[float] = None,
@@ -219,6 +221,7 @@ class Server:
         self.socket_recv_buffer = _size("socket_recv_buffer", socket_recv_buffer)
         self.socket_send_buffer = _size("socket_send_buffer", socket_send_buffer)
         self.buffer_size = _size("buffer_size", buffer_size)
+        self.spare_buffers = _size("spare_buffers", spare_buffers)
         self.header_timeout = _seconds("header_timeout", header_timeout)
         self.body_timeout = _seconds("body_timeout", body_timeout)
         self.keepalive_timeout = _seconds("keepalive_timeout", keepalive_timeout)

@@ -338,6 +338,27 @@ ffi_fn! {
 }
 
 ffi_fn! {
+    /// Buffers each worker keeps for reuse (default 256, so 4 MiB at the
+    /// default buffer size); buffers given back beyond them are freed, and
+    /// after a burst of connections the memory goes back to the system. 0 is
+    /// refused.
+    ///
+    /// # Safety
+    /// As `fastserve_config_set_workers`.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_config_set_spare_buffers(
+        cfg: *mut fastserve_config,
+        value: usize,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        unsafe { set(cfg, "spare_buffers", value, None, |c, v| c.spare_buffers = v) }
+    }
+}
+
+ffi_fn! {
     /// How long `fastserve_server_stop` lets requests in flight finish, in
     /// ms (default 30000). 0 is refused.
     ///

@@ -47,6 +47,9 @@ pub struct ServerConfig {
     /// Read and write buffer block size (rounded up to a multiple of 4 KiB,
     /// at most 64 MiB).
     pub buffer_size: usize,
+    /// Buffers each worker keeps for reuse once connections give them back;
+    /// the rest are freed, so that memory goes back after a burst.
+    pub spare_buffers: usize,
     /// How long a graceful stop waits for in-flight requests.
     pub shutdown_grace: Duration,
     pub backlog: i32,
@@ -66,6 +69,7 @@ impl Default for ServerConfig {
             workers: 1,
             max_connections: 10_000,
             buffer_size: 16 * 1024,
+            spare_buffers: 256,
             shutdown_grace: Duration::from_secs(30),
             backlog: 1024,
             socket_recv_buffer: 0,

@@ -96,6 +96,10 @@ pub(crate) struct Worker {
     batch: Batcher,
     /// Connections a batch answered, kept for its capacity.
     touched: Vec<usize>,
+    /// Most connections open since memory was last given back.
+    peak_conns: usize,
+    /// When to look at that again.
+    next_trim: Ms,
 }
 
 impl Worker {
@@ -117,7 +121,7 @@ impl Worker {
             listener: Some(listener),
             conns: Slab::with_capacity(1024),
             gens: Vec::new(),
-            pool: BufPool::new(shared.cfg.buffer_size, 4096),
+            pool: BufPool::new(shared.cfg.buffer_size, shared.cfg.spare_buffers),
             headers: vec![Header::EMPTY; max_headers],
             builder: ResponseBuilder::default(),
             scratch: Scratch::default(),
@@ -134,13 +138,30 @@ impl Worker {
             spare: Vec::new(),
             batch,
             touched: Vec::new(),
+            peak_conns: 0,
+            next_trim: 0,
         };
         Ok((w, mailbox))
     }
 
     fn tick(&mut self) {
         self.now = self.epoch.elapsed().as_millis() as Ms + 1;
+        if self.now >= self.next_trim {
+            self.next_trim = self.now + 1000;
+            self.trim();
+        }
         self.date.refresh();
+    }
+
+    /// Once a second: after a burst (half the connections of the peak are
+    /// gone), hand the memory they freed back to the system. The allocator
+    /// keeps freed pages otherwise, and RSS would stay at the peak.
+    fn trim(&mut self) {
+        let open = self.conns.len();
+        if open * 2 < self.peak_conns && self.peak_conns >= 64 {
+            release_free_memory();
+            self.peak_conns = open;
+        }
     }
 
     pub(crate) fn run(mut self) {
@@ -284,6 +305,7 @@ impl Worker {
                         },
                     });
                     self.arm(idx);
+                    self.peak_conns = self.peak_conns.max(self.conns.len());
                     self.stats.open.fetch_add(1, Ordering::Relaxed);
                     self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 }
@@ -585,6 +607,15 @@ impl Worker {
         }
         self.gens[idx] = self.gens[idx].wrapping_add(1);
         self.stats.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Returns the allocator's free pages to the system.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory the allocator holds free.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
