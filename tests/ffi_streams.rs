@@ -135,3 +135,58 @@ fn absurd_worker_counts_are_refused() {
         fastserve_config_free(cfg);
     }
 }
+
+#[test]
+fn unknown_route_flags_are_refused() {
+    // SAFETY: NULL asks for the defaults.
+    let srv = unsafe { fastserve_server_new(ptr::null()) };
+    let (m, p) = ("GET", "/x");
+    unsafe extern "C" fn h(
+        _: *const fastserve::ffi::request::fastserve_request,
+        _: *mut fastserve::ffi::request::fastserve_response,
+        _: *mut c_void,
+    ) -> c_int {
+        0
+    }
+    // SAFETY: `srv` is live until freed below; strings are live locals.
+    unsafe {
+        let r = fastserve_server_route(
+            srv,
+            m.as_ptr().cast(),
+            3,
+            p.as_ptr().cast(),
+            2,
+            0x40,
+            Some(h),
+            ptr::null_mut(),
+        );
+        assert_eq!(r, FASTSERVE_RESULT_INVALID_ARGUMENT);
+        assert_eq!(last_error(), "unknown route flags 0x40");
+        let r = fastserve_server_route_static(
+            srv,
+            m.as_ptr().cast(),
+            3,
+            p.as_ptr().cast(),
+            2,
+            0x41,
+            200,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+        );
+        assert_eq!(r, FASTSERVE_RESULT_INVALID_ARGUMENT);
+        let r = fastserve_server_route(
+            srv,
+            m.as_ptr().cast(),
+            3,
+            p.as_ptr().cast(),
+            2,
+            FASTSERVE_ROUTE_PREFIX,
+            Some(h),
+            ptr::null_mut(),
+        );
+        assert_eq!(r, FASTSERVE_RESULT_OK);
+        fastserve_server_free(srv);
+    }
+}

@@ -9,9 +9,7 @@ use std::sync::Arc;
 
 use super::error::{fail, invalid, null, null_with_len};
 use super::fastserve_result::{self, *};
-use super::server::{
-    fastserve_server, route_args, server_mut, server_result, FASTSERVE_ROUTE_PREFIX,
-};
+use super::server::{fastserve_server, route_args, route_flags, server_mut, server_result};
 use crate::proto::flat::{self, Columns, FlatHeader, FlatRecord, ReplyError};
 use crate::server::{Batch, BatchHandler, CompleteError};
 
@@ -229,7 +227,10 @@ ffi_fn! {
             Ok(a) => a,
             Err(e) => return e,
         };
-        let prefix = flags & FASTSERVE_ROUTE_PREFIX != 0;
+        let prefix = match route_flags(flags) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
         server_result(s.route_batch(method, path, prefix, tag), &|| "route".into())
     }
 }

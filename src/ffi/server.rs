@@ -144,6 +144,15 @@ pub(crate) unsafe fn server_mut<'a>(
         .ok_or_else(|| null("srv"))
 }
 
+/// Whether the route flags ask for a prefix route; unknown bits are refused
+/// (a newer flag passed to an older library must not be ignored).
+pub(crate) fn route_flags(flags: u32) -> Result<bool, fastserve_result> {
+    if flags & !FASTSERVE_ROUTE_PREFIX != 0 {
+        return Err(invalid(format_args!("unknown route flags {flags:#x}")));
+    }
+    Ok(flags & FASTSERVE_ROUTE_PREFIX != 0)
+}
+
 /// Method and path arguments of the route calls; a NULL method matches any.
 ///
 /// # Safety
@@ -261,7 +270,10 @@ ffi_fn! {
             if !body.is_empty() && !body_allowed(status) {
                 return invalid(format_args!("a {status} response has no body"));
             }
-            let prefix = flags & FASTSERVE_ROUTE_PREFIX != 0;
+            let prefix = match route_flags(flags) {
+                Ok(p) => p,
+                Err(e) => return e,
+            };
             server_result(
                 s.route_static(method, path, prefix, status, &ct, body),
                 &|| "route".into(),
@@ -412,7 +424,10 @@ ffi_fn! {
                 Ok(a) => a,
                 Err(e) => return e,
             };
-            let prefix = flags & FASTSERVE_ROUTE_PREFIX != 0;
+            let prefix = match route_flags(flags) {
+                Ok(p) => p,
+                Err(e) => return e,
+            };
             let h = Arc::new(CHandler { f, userdata });
             server_result(s.route(method, path, prefix, h), &|| "route".into())
         }

@@ -323,6 +323,11 @@ impl Conn {
             }
         };
         self.input.scanned = 0;
+        if memchr::memchr(b'#', req.path).is_some() {
+            // a fragment is the client's own; sent, it is a malformed target
+            self.fail(400, ctx);
+            return false;
+        }
         if head > limits.max_request_line
             && framing::request_line_len(avail) > limits.max_request_line
         {

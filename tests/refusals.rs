@@ -1,6 +1,8 @@
-//! Chunked trailers are header fields: strict decoding refuses what a header
-//! section would refuse, their size counts against `max_header_bytes`, and
-//! a request placed after `0\r\n` is never swallowed as trailer.
+//! What the engine refuses at the edge of a message. Chunked trailers are
+//! header fields: strict decoding refuses what a header section would
+//! refuse, their size counts against `max_header_bytes`, and a request placed
+//! after `0\r\n` is never swallowed as trailer. A target with a fragment is
+//! malformed.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -213,4 +215,31 @@ fn trailer_rules_match_header_rules_on_generated_sections() {
             .collect();
         fuzz_checks::check_trailers(&section);
     }
+}
+
+#[test]
+fn a_fragment_in_the_target_is_refused() {
+    let mut srv = Server::new(ServerConfig::default());
+    srv.route(None, b"/", true, std::sync::Arc::new(Echo))
+        .unwrap();
+    let port = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap().port();
+    srv.start().unwrap();
+    for target in ["/page#top", "/a?b=1#frag", "/#"] {
+        let r = exchange(
+            port,
+            format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .as_bytes(),
+        );
+        assert!(
+            r.starts_with("HTTP/1.1 400 ") && r.contains("Connection: close"),
+            "{target}: {r}"
+        );
+        assert_eq!(
+            r.matches("HTTP/1.1 ").count(),
+            1,
+            "nothing after the refusal: {r}"
+        );
+    }
+    srv.stop();
+    srv.wait().unwrap();
 }
