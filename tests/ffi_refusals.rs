@@ -1,6 +1,6 @@
-//! Refusals of the stream, body and protocol-switch calls, as C makes them:
-//! NULL handles, bad arguments, unknown routes and ids, each with its
-//! `fastserve_last_error` detail.
+//! Refusals, as C meets them: NULL handles of the stream, body and
+//! protocol-switch calls, unknown routes, ids and flags, absurd settings,
+//! each with its `fastserve_last_error` detail.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr;
