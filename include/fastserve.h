@@ -488,6 +488,46 @@ enum fastserve_result fastserve_config_set_request_timeout_ms(struct fastserve_c
                                                               uint64_t value);
 
 /**
+ * The least average rate, in bytes per second, at which a request body
+ * must arrive once `min_rate_grace_ms` has passed since it began
+ * (default 240, as Kestrel's); slower, the request gets 408 and the
+ * connection closes. 0 removes the minimum.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_min_body_rate(struct fastserve_config *cfg,
+                                                         uint64_t bytes_per_second);
+
+/**
+ * The least average rate, in bytes per second, at which a client must
+ * take the responses waiting for it once `min_rate_grace_ms` has passed
+ * since they began waiting (default 240); slower, the connection is
+ * dropped. 0 removes the minimum.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_min_send_rate(struct fastserve_config *cfg,
+                                                         uint64_t bytes_per_second);
+
+/**
+ * How long a body or a response may go at any rate before the minimum
+ * rates apply, in ms (default 5000). 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_min_rate_grace_ms(struct fastserve_config *cfg,
+                                                             uint64_t value);
+
+/**
  * Sets the `Server` header value (copied); `len == 0` removes the
  * header. A control byte in the value is refused.
  *

@@ -271,20 +271,45 @@ fn body_size_limit() {
 }
 
 #[test]
-fn connection_limit() {
+fn connection_limit_makes_room_by_closing_the_longest_idle() {
     let s = server(|c| c.max_connections = 5);
-    let idle: Vec<TcpStream> = (0..5).map(|_| s.connect()).collect();
+    let mut idle: Vec<TcpStream> = Vec::new();
+    for _ in 0..5 {
+        idle.push(s.connect());
+        std::thread::sleep(Duration::from_millis(5)); // distinct idle times
+    }
     s.wait_open(5);
+    s.works(); // a sixth: served, in the place of the first
+    let mut b = [0u8; 16];
+    assert_eq!(
+        idle[0].read(&mut b).unwrap_or(0),
+        0,
+        "the connection idle the longest was closed"
+    );
+    drop(idle);
+    s.wait_open(0);
+}
+
+#[test]
+fn connection_limit_refuses_when_every_connection_is_owed_an_answer() {
+    let s = server(|c| c.max_connections = 5);
+    let busy: Vec<TcpStream> = (0..5)
+        .map(|_| {
+            let mut c = s.connect();
+            c.write_all(b"GET /never HTTP/1.1\r\n\r\n").unwrap();
+            c
+        })
+        .collect();
+    s.wait_open(5);
+    std::thread::sleep(Duration::from_millis(50)); // all five read and deferred
     let mut extra = s.connect();
     let mut b = [0u8; 16];
     assert_eq!(
         extra.read(&mut b).unwrap_or(0),
         0,
-        "the sixth connection is closed at once"
+        "the sixth connection is closed at once: none may make room"
     );
-    drop(idle);
-    s.wait_open(0);
-    s.works();
+    drop(busy);
 }
 
 #[test]

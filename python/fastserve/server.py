@@ -55,7 +55,9 @@ _SIZES = (
     "spare_buffers",
 )
 # Seconds here, milliseconds for fastserve_config_set_<name>_ms.
-_TIMEOUTS = ("header_timeout", "body_timeout", "keepalive_timeout", "write_timeout", "request_timeout", "shutdown_grace")
+_TIMEOUTS = ("header_timeout", "body_timeout", "keepalive_timeout", "write_timeout", "request_timeout", "shutdown_grace", "min_rate_grace")
+# Bytes per second, each with fastserve_config_set_<name>; 0 removes the minimum.
+_RATES = ("min_body_rate", "min_send_rate")
 _DEFAULT_TIMEOUTS = {
     "header_timeout": 10.0,
     "body_timeout": 30.0,
@@ -80,6 +82,17 @@ def _size(name, value):
         raise TypeError(f"{name} is an int, not {type(value).__name__}")
     if not 1 <= value <= _SIZE_MAX:
         raise ValueError(f"{name} must be a positive number, not {value}")
+    return value
+
+
+def _rate(name, value):
+    """`value` checked as bytes per second >= 0 (None: the engine's default)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} is an int, not {type(value).__name__}")
+    if not 0 <= value < 2**64:
+        raise ValueError(f"{name} must be at least 0 bytes per second, not {value}")
     return value
 
 
@@ -176,6 +189,14 @@ class Server:
       is answered 503 (60)
     - shutdown_grace: how long `stop()` lets requests in flight finish (30;
       0 is allowed)
+    - min_rate_grace: how long a body or a response may go at any rate
+      before the minimum rates apply (5)
+
+    min_body_rate, min_send_rate: bytes per second a request body must
+    arrive at, and responses be taken at, on average once min_rate_grace has
+    passed (240 each, 0 for none): slower, 408 and a close, or a dropped
+    connection. They stop connections trickling a byte now and then from
+    holding the server; HttpProtocol does not apply them.
 
     blocking_threads: the thread pool of blocking=True handlers (16).
 
@@ -207,6 +228,9 @@ class Server:
         write_timeout: Optional[float] = None,
         request_timeout: Optional[float] = None,
         shutdown_grace: Optional[float] = 30.0,
+        min_body_rate: Optional[int] = None,
+        min_send_rate: Optional[int] = None,
+        min_rate_grace: Optional[float] = None,
         blocking_threads: int = 16,
     ) -> None:
         self.server_name = server_name
@@ -228,6 +252,9 @@ class Server:
         self.write_timeout = _seconds("write_timeout", write_timeout)
         self.request_timeout = _seconds("request_timeout", request_timeout)
         self.shutdown_grace = _seconds("shutdown_grace", shutdown_grace, zero=True)
+        self.min_body_rate = _rate("min_body_rate", min_body_rate)
+        self.min_send_rate = _rate("min_send_rate", min_send_rate)
+        self.min_rate_grace = _seconds("min_rate_grace", min_rate_grace)
         self.blocking_threads = cast(int, _size("blocking_threads", blocking_threads))
         self._pool: Optional[ThreadPoolExecutor] = None
         self._pool_lock = threading.Lock()
@@ -394,6 +421,10 @@ class Server:
                 value = _seconds(knob, getattr(self, knob), zero=knob == "shutdown_grace")
                 if value is not None:
                     check(getattr(lib, f"fastserve_config_set_{knob}_ms")(cfg, _ms(value)), knob)
+            for knob in _RATES:
+                value = _rate(knob, getattr(self, knob))
+                if value is not None:
+                    check(getattr(lib, f"fastserve_config_set_{knob}")(cfg, value), knob)
         except BaseException:
             lib.fastserve_config_free(cfg)
             raise

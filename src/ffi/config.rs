@@ -497,6 +497,79 @@ ffi_fn! {
 }
 
 ffi_fn! {
+    /// The least average rate, in bytes per second, at which a request body
+    /// must arrive once `min_rate_grace_ms` has passed since it began
+    /// (default 240, as Kestrel's); slower, the request gets 408 and the
+    /// connection closes. 0 removes the minimum.
+    ///
+    /// # Safety
+    /// As `fastserve_config_set_workers`.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_config_set_min_body_rate(
+        cfg: *mut fastserve_config,
+        bytes_per_second: u64,
+    ) -> fastserve_result {
+        // SAFETY: a non-NULL `cfg` is a live configuration by contract.
+        let Some(c) = (unsafe { cfg.as_mut() }) else {
+            return null("cfg");
+        };
+        c.inner.timeouts.min_body_rate = bytes_per_second;
+        FASTSERVE_RESULT_OK
+    }
+}
+
+ffi_fn! {
+    /// The least average rate, in bytes per second, at which a client must
+    /// take the responses waiting for it once `min_rate_grace_ms` has passed
+    /// since they began waiting (default 240); slower, the connection is
+    /// dropped. 0 removes the minimum.
+    ///
+    /// # Safety
+    /// As `fastserve_config_set_workers`.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_config_set_min_send_rate(
+        cfg: *mut fastserve_config,
+        bytes_per_second: u64,
+    ) -> fastserve_result {
+        // SAFETY: a non-NULL `cfg` is a live configuration by contract.
+        let Some(c) = (unsafe { cfg.as_mut() }) else {
+            return null("cfg");
+        };
+        c.inner.timeouts.min_send_rate = bytes_per_second;
+        FASTSERVE_RESULT_OK
+    }
+}
+
+ffi_fn! {
+    /// How long a body or a response may go at any rate before the minimum
+    /// rates apply, in ms (default 5000). 0 is refused.
+    ///
+    /// # Safety
+    /// As `fastserve_config_set_workers`.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_config_set_min_rate_grace_ms(
+        cfg: *mut fastserve_config,
+        value: u64,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        unsafe {
+            set(cfg, "min_rate_grace_ms", value, None, |c, v| {
+                c.timeouts.min_rate_grace = Duration::from_millis(v)
+            })
+        }
+    }
+}
+
+ffi_fn! {
     /// Sets the `Server` header value (copied); `len == 0` removes the
     /// header. A control byte in the value is refused.
     ///

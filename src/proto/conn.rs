@@ -151,7 +151,7 @@ impl Conn {
         (!self.no_more || self.reading_body())
             && !self.eof
             && !self.backpressured(limits)
-            && self.body.as_ref().is_none_or(|b| b.gate == Gate::Open)
+            && self.body.as_ref().map_or(true, |b| b.gate == Gate::Open)
     }
 
     /// Whether `process` would take buffered requests now: backpressure held
@@ -954,6 +954,11 @@ impl Conn {
     /// Responses deferred and not yet completed.
     pub fn pending(&self) -> usize {
         self.slots.pending()
+    }
+
+    /// Bytes received from the client so far.
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in
     }
 
     pub fn requests(&self) -> u64 {

@@ -26,6 +26,15 @@ pub struct Timeouts {
     pub write: Duration,
     /// A deferred response not completed this long is answered 503.
     pub request: Duration,
+    /// Once `min_rate_grace` has passed since a request body began, it must
+    /// have arrived at this many bytes per second on average; else 408 and
+    /// close. A body trickled in to hold a connection is cut off even though
+    /// it never pauses for `body`. 0: no minimum.
+    pub min_body_rate: u64,
+    /// The same for responses: output waiting for a client that takes it
+    /// slower than this drops the connection. 0: no minimum.
+    pub min_send_rate: u64,
+    pub min_rate_grace: Duration,
 }
 
 impl Default for Timeouts {
@@ -36,6 +45,10 @@ impl Default for Timeouts {
             keepalive: Duration::from_secs(60),
             write: Duration::from_secs(30),
             request: Duration::from_secs(60),
+            // as Kestrel's MinRequestBodyDataRate
+            min_body_rate: 240,
+            min_send_rate: 240,
+            min_rate_grace: Duration::from_secs(5),
         }
     }
 }
@@ -53,6 +66,15 @@ pub(crate) struct Clocks {
     pub(crate) write_since: Ms,
     /// Oldest deferred response pending since.
     pub(crate) deferred_since: Ms,
+    /// A request body is being read since, and the bytes read before it.
+    pub(crate) body_from: Ms,
+    pub(crate) body_base: u64,
+    /// Output is waiting since (not reset by progress), and the bytes
+    /// written before it.
+    pub(crate) send_from: Ms,
+    pub(crate) send_base: u64,
+    /// When the connection was accepted.
+    pub(crate) born: Ms,
     /// Deadline of this connection's live heap entry.
     pub(crate) armed: Ms,
 }
@@ -61,6 +83,10 @@ pub(crate) struct Clocks {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Expired {
     Write,
+    /// Output taken slower than the minimum rate.
+    SendRate,
+    /// A body arriving slower than the minimum rate.
+    BodyRate,
     Request,
     Body,
     Header,
@@ -74,6 +100,9 @@ pub(crate) struct View {
     pub(crate) reading_body: bool,
     pub(crate) reading_head: bool,
     pub(crate) idle: bool,
+    /// Bytes read from and written to the client so far.
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
 }
 
 fn ms(d: Duration) -> Ms {
@@ -93,6 +122,18 @@ impl Clocks {
         track(&mut self.head_since, v.reading_head, now);
         track(&mut self.write_since, v.unsent, now);
         track(&mut self.deferred_since, v.pending, now);
+        if !v.reading_body {
+            self.body_from = 0;
+        } else if self.body_from == 0 {
+            self.body_from = now.max(1);
+            self.body_base = v.bytes_in;
+        }
+        if !v.unsent {
+            self.send_from = 0;
+        } else if self.send_from == 0 {
+            self.send_from = now.max(1);
+            self.send_base = v.bytes_out;
+        }
     }
 
     /// The earliest deadline and what it is for.
@@ -116,6 +157,30 @@ impl Clocks {
             Expired::Header,
         );
         consider(v.idle, self.last_io, t.keepalive, Expired::Idle);
+        // when the bytes so far, at the minimum rate, run out
+        let mut rate = |on: bool, from: Ms, bytes: u64, min: u64, what: Expired| {
+            if on && from != 0 && min > 0 {
+                let owed = bytes.saturating_mul(1000) / min;
+                let at = from.saturating_add(ms(t.min_rate_grace).max(owed));
+                if at < best.0 {
+                    best = (at, Some(what));
+                }
+            }
+        };
+        rate(
+            v.reading_body,
+            self.body_from,
+            v.bytes_in - self.body_base,
+            t.min_body_rate,
+            Expired::BodyRate,
+        );
+        rate(
+            v.unsent,
+            self.send_from,
+            v.bytes_out - self.send_base,
+            t.min_send_rate,
+            Expired::SendRate,
+        );
         best
     }
 }

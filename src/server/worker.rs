@@ -45,6 +45,8 @@ struct Entry {
     upgrade: Option<UpgradeHook>,
     /// Who reads the streamed request body.
     body_sink: Option<BodySink>,
+    /// Bytes written to the client.
+    sent: u64,
 }
 
 impl Entry {
@@ -64,6 +66,8 @@ impl Entry {
             reading_body: self.conn.reading_body(),
             reading_head: self.conn.reading_head(),
             idle: self.conn.is_idle(),
+            bytes_in: self.conn.bytes_in(),
+            bytes_out: self.sent,
         }
     }
 }
@@ -262,7 +266,7 @@ impl Worker {
             let Some(l) = &self.listener else { return };
             match l.accept() {
                 Ok((mut stream, addr)) => {
-                    if self.conns.len() >= self.shared.cfg.max_connections {
+                    if self.conns.len() >= self.shared.cfg.max_connections && !self.make_room() {
                         drop(stream);
                         continue;
                     }
@@ -298,8 +302,10 @@ impl Worker {
                         streams: Vec::new(),
                         upgrade: None,
                         body_sink: None,
+                        sent: 0,
                         clocks: Clocks {
                             last_io: self.now,
+                            born: self.now,
                             armed: NEVER,
                             ..Default::default()
                         },
@@ -319,6 +325,39 @@ impl Worker {
                     return;
                 }
             }
+        }
+    }
+
+    /// The table is full: closes the connection that has made the least
+    /// progress, so that a flood of idle or trickling connections cannot
+    /// lock everyone else out. Idle keep-alive connections go first (the one
+    /// quiet longest), then those still sending a request (the slowest, in
+    /// bytes per second since accepted). Connections with answers owed or
+    /// being written are never chosen. Returns false when none may go.
+    fn make_room(&mut self) -> bool {
+        let now = self.now;
+        // (rank, score): lower goes first
+        let mut victim: Option<(usize, (u8, u64))> = None;
+        for (idx, e) in self.conns.iter() {
+            let v = e.view();
+            let key = if v.idle {
+                (0, e.clocks.last_io)
+            } else if (v.reading_head || v.reading_body) && !v.pending && !v.unsent {
+                let age = now.saturating_sub(e.clocks.born).max(1);
+                (1, v.bytes_in.saturating_mul(1000) / age)
+            } else {
+                continue;
+            };
+            if victim.map_or(true, |(_, k)| key < k) {
+                victim = Some((idx, key));
+            }
+        }
+        match victim {
+            Some((idx, _)) => {
+                self.close(idx);
+                true
+            }
+            None => false,
         }
     }
 
@@ -460,7 +499,7 @@ impl Worker {
                 date: &self.date.text,
             };
             match what {
-                Some(Expired::Write) | Some(Expired::Idle) | None => {
+                Some(Expired::Write) | Some(Expired::SendRate) | Some(Expired::Idle) | None => {
                     self.close(idx);
                     continue;
                 }
@@ -468,7 +507,7 @@ impl Worker {
                     e.conn.expire_deferred(503, &mut ctx);
                     e.clocks.deferred_since = 0;
                 }
-                Some(Expired::Body) | Some(Expired::Header) => {
+                Some(Expired::Body) | Some(Expired::BodyRate) | Some(Expired::Header) => {
                     if e.conn.abort(408, &mut ctx).is_some() {
                         e.body_aborted();
                     }
@@ -547,6 +586,7 @@ impl Worker {
                         e.writable = false;
                     }
                     e.conn.written(n, &mut self.pool);
+                    e.sent += n as u64;
                     e.clocks.last_io = self.now;
                     e.clocks.write_since = if e.conn.unsent() > 0 { self.now } else { 0 };
                     self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
