@@ -40,6 +40,23 @@ def test_every_route_with_http_client(hello):
     c.close()
 
 
+def test_long_names_are_answered_whole(hello):
+    # as long as the request line allows (8 KiB by default): nothing is cut
+    name = "n" * 7000 + "-end"
+    c = http.client.HTTPConnection(hello.host, hello.port, timeout=5)
+    c.request("GET", f"/hello?name={name}&x=1")
+    r = c.getresponse()
+    assert (r.status, r.read()) == (200, f"Hello, {name}!".encode())
+    c.request("GET", f"/users/{name}%21")
+    r = c.getresponse()
+    assert (r.status, r.read()) == (200, f"user {name}!".encode())
+    # past the limit: 414, not a truncated answer
+    c.request("GET", "/hello?name=" + "n" * 9000)
+    r = c.getresponse()
+    assert r.status == 414
+    c.close()
+
+
 def test_whoami_is_the_clients_address(hello):
     c = http.client.HTTPConnection(hello.host, hello.port, timeout=5)
     c.request("GET", "/whoami")
