@@ -41,13 +41,18 @@ static int hello(const fastserve_request *req, fastserve_response *res, void *us
             break;
         }
     }
-    char body[256];
-    if (name_len > 200)
-        name_len = 200;
-    int n = snprintf(body, sizeof(body), "Hello, %.*s!", (int)name_len, name);
+    /* the name is as long as the request line allows: size the body for it */
+    size_t len = 7 + name_len + 1;
+    char *body = malloc(len);
+    if (body == NULL)
+        return 1;
+    memcpy(body, "Hello, ", 7);
+    memcpy(body + 7, name, name_len);
+    body[len - 1] = '!';
     fastserve_response_header(res, "Content-Type", 12, "text/plain", 10);
-    fastserve_response_body(res, body, (size_t)n);
-    return 0;
+    fastserve_result r = fastserve_response_body(res, body, len); /* copies */
+    free(body);
+    return r == FASTSERVE_RESULT_OK ? 0 : 1;
 }
 
 static int echo(const fastserve_request *req, fastserve_response *res, void *userdata)
@@ -88,9 +93,14 @@ static int user(const fastserve_request *req, fastserve_response *res, void *use
 {
     (void)userdata;
     fastserve_str id = fastserve_request_param(req, "id", 2);
-    char body[256];
-    int n = snprintf(body, sizeof(body), "user %.*s", id.len > 200 ? 200 : (int)id.len, id.ptr);
-    return fastserve_response_body(res, body, (size_t)n) == FASTSERVE_RESULT_OK ? 0 : 1;
+    char *body = malloc(5 + id.len);
+    if (body == NULL)
+        return 1;
+    memcpy(body, "user ", 5);
+    memcpy(body + 5, id.ptr, id.len);
+    fastserve_result r = fastserve_response_body(res, body, 5 + id.len); /* copies */
+    free(body);
+    return r == FASTSERVE_RESULT_OK ? 0 : 1;
 }
 
 static int params(const fastserve_request *req, fastserve_response *res, void *userdata)

@@ -880,7 +880,10 @@ typedef struct fastserve_response fastserve_response;
 struct fastserve_str fastserve_request_method(const struct fastserve_request *req);
 
 /**
- * The path: the request target up to `?`.
+ * The path: the request target up to `?`. For an absolute-form target
+ * (`GET http://host/a?b`) the path after the authority (`/a`; `/` when
+ * empty), and the `Host` field reads as that authority; for `OPTIONS *`
+ * `*`, for `CONNECT host:port` the target.
  *
  * # Safety
  * As `fastserve_request_method`.
@@ -901,7 +904,8 @@ struct fastserve_str fastserve_request_path(const struct fastserve_request *req)
 struct fastserve_str fastserve_request_query(const struct fastserve_request *req);
 
 /**
- * The request target exactly as sent.
+ * The request target exactly as sent (an absolute-form one with its
+ * scheme and authority).
  *
  * # Safety
  * As `fastserve_request_method`.
@@ -933,7 +937,8 @@ int fastserve_request_minor_version(const struct fastserve_request *req);
 
 /**
  * The value of the first header named `name` (compared
- * case-insensitively); `ptr` is NULL when there is none.
+ * case-insensitively); `ptr` is NULL when there is none. `Host` is the
+ * authority of an absolute-form target, which replaces it.
  *
  * # Safety
  * As `fastserve_request_method`; `name` is readable for `name_len`
@@ -1554,7 +1559,10 @@ typedef struct fastserve_batch fastserve_batch;
  * - method: `data + method_off`, `method_len` bytes;
  * - target (path, then `?` and the query when `flags & FASTSERVE_BATCH_QUERY`):
  *   `data + target_off`, `target_len` bytes; the path is its first
- *   `path_len` bytes, the query starts at `target_off + path_len + 1`;
+ *   `path_len` bytes, the query starts at `target_off + path_len + 1`.
+ *   An absolute-form target (`http://host/p?q`) appears as its path and
+ *   query (`/p?q`, `/` for an empty path); its authority is the value of
+ *   the request's `Host` field;
  * - header fields: `header_count` `fastserve_batch_header`s at
  *   `data + headers_off` (4-byte aligned);
  * - body (Content-Length or decoded chunked): `data + body_off`, `body_len` bytes;

@@ -118,9 +118,9 @@ fn pipelined_requests_reach_the_handler_in_batches() {
     let mut reqs = Vec::new();
     for i in 0..100 {
         if i % 10 == 9 {
-            reqs.extend_from_slice(b"GET /static HTTP/1.1\r\n\r\n");
+            reqs.extend_from_slice(b"GET /static HTTP/1.1\r\nHost: x\r\n\r\n");
         } else {
-            reqs.extend_from_slice(format!("GET /echo/{i} HTTP/1.1\r\n\r\n").as_bytes());
+            reqs.extend_from_slice(format!("GET /echo/{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
         }
     }
     s.write_all(&reqs).unwrap();
@@ -147,7 +147,7 @@ fn deferred_replies_complete_from_another_thread_in_order() {
     let mut reqs = Vec::new();
     for i in 0..30 {
         let kind = if i % 3 == 0 { "later" } else { "echo" };
-        reqs.extend_from_slice(format!("GET /{kind}/{i} HTTP/1.1\r\n\r\n").as_bytes());
+        reqs.extend_from_slice(format!("GET /{kind}/{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
     }
     s.write_all(&reqs).unwrap();
     // collect the 10 deferred ids, then answer them newest first, one call each
@@ -204,9 +204,9 @@ fn deferred_replies_complete_from_another_thread_in_order() {
 fn a_panicking_handler_answers_its_batch_with_500() {
     let (_srv, addr, _h, _rx) = server();
     let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET /panic HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_bodies(&mut s, 1)[0].0, 500);
-    s.write_all(b"GET /echo/after HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /echo/after HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_bodies(&mut s, 1)[0], (200, "/echo/after".into()));
 }
 
@@ -217,6 +217,6 @@ fn batch_routes_without_a_handler_answer_500() {
     let addr = s.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     s.start().unwrap();
     let mut c = TcpStream::connect(addr).unwrap();
-    c.write_all(b"GET /x HTTP/1.1\r\n\r\n").unwrap();
+    c.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_bodies(&mut c, 1)[0].0, 500);
 }

@@ -138,7 +138,7 @@ fn bodies(out: &[u8]) -> Vec<(u16, String)> {
 #[test]
 fn pipelined_batch_answered_out_of_order_leaves_in_order() {
     let c = C::new();
-    let reqs = c.feed(b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.1\r\n\r");
+    let reqs = c.feed(b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.1\r\nHost: x\r\n\r");
     assert_eq!(reqs.len(), 2);
     assert_eq!(
         (reqs[0].0.as_str(), reqs[0].1.as_str(), reqs[0].3),
@@ -149,7 +149,7 @@ fn pipelined_batch_answered_out_of_order_leaves_in_order() {
         (reqs[1].0.as_str(), &reqs[1].2[..], reqs[1].3),
         ("POST", &b"abc"[..], 1)
     );
-    let more = c.feed(b"\nHEAD /d HTTP/1.1\r\n\r\n");
+    let more = c.feed(b"\nHEAD /d HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         more.iter().map(|r| (r.1.as_str(), r.3)).collect::<Vec<_>>(),
         [("/c", 2), ("/d", 3)]
@@ -196,7 +196,7 @@ fn pipelined_batch_answered_out_of_order_leaves_in_order() {
 #[test]
 fn batch_replies_with_lengths_nul_separated_and_left_for_later() {
     let c = C::new();
-    let reqs = c.feed(&b"GET / HTTP/1.1\r\n\r\n".repeat(3));
+    let reqs = c.feed(&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3));
     let ids: Vec<u64> = reqs.iter().map(|r| r.3).collect();
     let text = 200 | (FASTSERVE_CT_TEXT << 16);
     // reply 1 is left for later (status 0), the others NUL-separated
@@ -260,7 +260,7 @@ fn batch_replies_with_lengths_nul_separated_and_left_for_later() {
 #[test]
 fn refused_header_lines_answer_500() {
     let c = C::new();
-    let reqs = c.feed(b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    let reqs = c.feed(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         c.respond(reqs[0].3, 200, "Content-Length: 1\r\n", b"x"),
         FASTSERVE_RESULT_INVALID_ARGUMENT
@@ -281,7 +281,7 @@ fn errors_close_and_connection_close() {
     assert!(unsafe { fastserve_conn_should_close(c.0) });
 
     let c = C::new();
-    let reqs = c.feed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\n\r\n");
+    let reqs = c.feed(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(reqs.len(), 1);
     // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     assert!(!unsafe { fastserve_conn_wants_read(c.0) });
@@ -291,7 +291,7 @@ fn errors_close_and_connection_close() {
     assert!(unsafe { fastserve_conn_should_close(c.0) });
 
     let c = C::new();
-    let reqs = c.feed(b"GET / HTTP/1.1\r\n\r\n");
+    let reqs = c.feed(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut b = fastserve_conn_batch {
         requests: ptr::null(),
         count: 9,
@@ -315,7 +315,7 @@ fn errors_close_and_connection_close() {
 #[test]
 fn backpressure_holds_requests_until_written() {
     let c = C::new();
-    let all = b"GET / HTTP/1.1\r\n\r\n".repeat(300);
+    let all = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(300);
     let first = c.feed(&all);
     assert_eq!(first.len(), 128); // the default pipelining limit
                                   // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
@@ -332,7 +332,7 @@ fn backpressure_holds_requests_until_written() {
 #[test]
 fn partial_writes_and_null_arguments() {
     let c = C::new();
-    let reqs = c.feed(b"GET / HTTP/1.1\r\n\r\n");
+    let reqs = c.feed(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     c.respond(reqs[0].3, 200, "", &[b'z'; 10_000]);
     // SAFETY: `c.0` is a live connection from fastserve_conn_new; other pointers are live locals.
     let total = unsafe { fastserve_conn_unsent(c.0) };
@@ -391,7 +391,7 @@ fn blank_date(out: &[u8]) -> String {
 fn streamed_response_then_the_next_one() {
     use fastserve::ffi::conn_stream::*;
     let c = C::new();
-    let reqs = c.feed(b"GET /s HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    let reqs = c.feed(b"GET /s HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
     let (s, b) = (reqs[0].3, reqs[1].3);
     assert_eq!(c.respond(b, 200, "", b"b"), FASTSERVE_RESULT_OK);
     let h = "Content-Type: text/plain\r\n";
@@ -437,7 +437,7 @@ fn streamed_response_then_the_next_one() {
 fn upgrade_hands_the_rest_over() {
     use fastserve::ffi::conn_stream::*;
     let c = C::new();
-    let reqs = c.feed(b"GET /ws HTTP/1.1\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nfirst bytes");
+    let reqs = c.feed(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nfirst bytes");
     let h = "Upgrade: x\r\n";
     // SAFETY: `c.0` is a live connection; other pointers are live locals.
     unsafe {

@@ -133,7 +133,7 @@ impl Srv {
 
     fn works(&self) {
         let mut s = self.connect();
-        s.write_all(b"GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n")
+        s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .unwrap();
         assert!(read_to_close(&mut s).ends_with(b"Hello, World!"));
     }
@@ -185,11 +185,11 @@ fn ms(n: u64) -> Duration {
 #[test]
 fn header_bytes_limit() {
     let s = server(|c| c.proto.limits.max_head = 1024);
-    let big = format!("GET /plaintext HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(1100));
+    let big = format!("GET /plaintext HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n", "a".repeat(1100));
     closes_with(&s.ask(big.as_bytes()), 431);
     // sent in pieces, never completing, the head is refused once over the limit
     let mut c = s.connect();
-    c.write_all(b"GET /plaintext HTTP/1.1\r\n").unwrap();
+    c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n").unwrap();
     for _ in 0..12 {
         let _ = c.write_all(&[b'X'; 100]);
         std::thread::sleep(ms(2));
@@ -201,18 +201,19 @@ fn header_bytes_limit() {
 #[test]
 fn header_count_limit() {
     let s = server(|c| c.proto.limits.max_headers = 5);
-    let ok: String = (0..5).map(|i| format!("X{i}: y\r\n")).collect();
+    // with Host and Connection: 6 fields, one too many
+    let ok: String = (0..4).map(|i| format!("X{i}: y\r\n")).collect();
     assert_eq!(
         status(
-            &s.ask(format!("GET /plaintext HTTP/1.1\r\n{ok}Connection: close\r\n\r\n").as_bytes())
+            &s.ask(format!("GET /plaintext HTTP/1.1\r\nHost: x\r\n{ok}Connection: close\r\n\r\n").as_bytes())
         ),
         431
     );
-    let four: String = (0..4).map(|i| format!("X{i}: y\r\n")).collect();
+    let three: String = (0..3).map(|i| format!("X{i}: y\r\n")).collect();
     assert_eq!(
         status(
             &s.ask(
-                format!("GET /plaintext HTTP/1.1\r\n{four}Connection: close\r\n\r\n").as_bytes()
+                format!("GET /plaintext HTTP/1.1\r\nHost: x\r\n{three}Connection: close\r\n\r\n").as_bytes()
             )
         ),
         200
@@ -226,18 +227,18 @@ fn request_line_limit() {
     // exactly the limit is served, one byte more is not
     let at_limit = s.ask(
         format!(
-            "GET /{} HTTP/1.1\r\nConnection: close\r\n\r\n",
+            "GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             "a".repeat(242)
         )
         .as_bytes(),
     );
     assert_eq!(status(&at_limit), 404);
     closes_with(
-        &s.ask(format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(243)).as_bytes()),
+        &s.ask(format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(243)).as_bytes()),
         414,
     );
     closes_with(
-        &s.ask(format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(300)).as_bytes()),
+        &s.ask(format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(300)).as_bytes()),
         414,
     );
     // and before the line ends
@@ -252,17 +253,17 @@ fn body_size_limit() {
     let s = server(|c| c.proto.limits.max_body = 1000);
     // refused from Content-Length alone, before any body byte is sent
     let mut c = s.connect();
-    c.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 2000\r\n\r\n")
+    c.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n")
         .unwrap();
     closes_with(&read_to_close(&mut c), 413);
     // a chunked body is refused once it grows past the limit
     let chunk = format!("{:x}\r\n{}\r\n", 600, "b".repeat(600));
     let raw =
-        format!("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}{chunk}0\r\n\r\n");
+        format!("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}{chunk}0\r\n\r\n");
     closes_with(&s.ask(raw.as_bytes()), 413);
     let ok = s.ask(
         format!(
-            "POST /echo HTTP/1.1\r\nConnection: close\r\nContent-Length: 1000\r\n\r\n{}",
+            "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 1000\r\n\r\n{}",
             "c".repeat(1000)
         )
         .as_bytes(),
@@ -316,7 +317,7 @@ fn connection_limit_refuses_when_every_connection_is_owed_an_answer() {
 fn pipelined_requests_held_limit() {
     let s = server(|c| c.proto.limits.max_pipelined = 4);
     let mut c = s.connect();
-    c.write_all(&b"GET /slow HTTP/1.1\r\n\r\n".repeat(20))
+    c.write_all(&b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20))
         .unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -339,7 +340,7 @@ fn unsent_bytes_limit_stops_reading() {
         c.timeouts.write = Duration::from_secs(10);
     });
     let mut c = s.connect();
-    c.write_all(&b"GET /big HTTP/1.1\r\n\r\n".repeat(50))
+    c.write_all(&b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n".repeat(50))
         .unwrap();
     std::thread::sleep(ms(300));
     // the client reads nothing: the server must not have answered all 50 (200 MiB)
@@ -370,7 +371,7 @@ fn served_while_not_reading(s: &Srv) -> (u64, u64) {
     sock.connect(&s.addr.into()).unwrap();
     let mut c: TcpStream = sock.into();
     c.set_nonblocking(true).unwrap();
-    let req = b"GET /plaintext HTTP/1.1\r\n\r\n";
+    let req = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
     let batch = req.repeat(256);
     let (mut sent, mut off, mut quiet) = (0u64, 0usize, Instant::now());
     // write until neither the client's writes nor the server move for 300 ms
@@ -394,10 +395,12 @@ fn served_while_not_reading(s: &Srv) -> (u64, u64) {
     }
     // finish the request cut off mid-way, then read every answer
     c.set_nonblocking(false).unwrap();
-    if off % req.len() != 0 {
-        c.write_all(&req[off % req.len()..]).unwrap();
-        sent += 1;
-    }
+    // from another thread: the client's send buffer may be full until it reads
+    let mut writer = c.try_clone().unwrap();
+    let cut = off % req.len();
+    let rest = if cut == 0 { Vec::new() } else { req[cut..].to_vec() };
+    let finish = std::thread::spawn(move || writer.write_all(&rest).unwrap());
+    sent += u64::from(cut != 0);
     let (mut answers, mut tail, mut buf) = (0u64, Vec::new(), vec![0u8; 64 * 1024]);
     while answers < sent {
         let n = match c.read(&mut buf) {
@@ -415,6 +418,7 @@ fn served_while_not_reading(s: &Srv) -> (u64, u64) {
         tail.drain(..at);
     }
     assert_eq!(answers, sent);
+    finish.join().unwrap();
     (served, sent)
 }
 
@@ -444,7 +448,7 @@ fn socket_buffers_bound_a_client_that_never_reads() {
 fn header_timeout_answers_408() {
     let s = server(|c| c.timeouts.header = ms(300));
     let mut c = s.connect();
-    c.write_all(b"GET /plaintext HTTP/1.1\r\n").unwrap();
+    c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n").unwrap();
     let t = Instant::now();
     // a slowloris: a byte every 50 ms, forever
     let mut sent = 0;
@@ -475,7 +479,7 @@ fn header_timeout_answers_408() {
 fn body_timeout_answers_408() {
     let s = server(|c| c.timeouts.body = ms(300));
     let mut c = s.connect();
-    c.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+    c.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         .unwrap();
     let t = Instant::now();
     closes_with(&read_to_close(&mut c), 408);
@@ -486,7 +490,7 @@ fn body_timeout_answers_408() {
 fn keepalive_timeout_closes_quietly() {
     let s = server(|c| c.timeouts.keepalive = ms(300));
     let mut c = s.connect();
-    c.write_all(b"GET /plaintext HTTP/1.1\r\n\r\n").unwrap();
+    c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut buf = [0u8; 4096];
     let n = c.read(&mut buf).unwrap();
     assert!(buf[..n].ends_with(b"Hello, World!"));
@@ -503,7 +507,7 @@ fn keepalive_timeout_closes_quietly() {
 fn write_timeout_drops_a_client_that_stops_reading() {
     let s = server(|c| c.timeouts.write = ms(300));
     let c = s.connect();
-    (&c).write_all(b"GET /big HTTP/1.1\r\n\r\n").unwrap();
+    (&c).write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     s.wait_open(1);
     let t = Instant::now();
     s.wait_open(0); // dropped by the server, though the client never closed
@@ -515,7 +519,7 @@ fn write_timeout_drops_a_client_that_stops_reading() {
 fn request_timeout_answers_503_and_frees_the_slot() {
     let s = server(|c| c.timeouts.request = ms(300));
     let mut c = s.connect();
-    c.write_all(b"GET /never HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n")
+    c.write_all(b"GET /never HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let t = Instant::now();
     let resp = read_to_close(&mut c);
@@ -531,7 +535,7 @@ fn request_timeout_answers_503_and_frees_the_slot() {
 fn handler_panic_and_error_answer_500() {
     let s = server(|_| {});
     for path in ["/panic", "/fail"] {
-        let resp = s.ask(format!("GET {path} HTTP/1.1\r\nConnection: close\r\n\r\n").as_bytes());
+        let resp = s.ask(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
         assert_eq!(status(&resp), 500, "{path}");
         assert!(!resp.ends_with(b"half-built"));
     }
@@ -565,11 +569,11 @@ fn resets_mid_request_body_and_response() {
     c.write_all(b"GET /plaintext HTTP/1.1\r\nHost:").unwrap();
     reset(c);
     let mut c = s.connect();
-    c.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc")
+    c.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
         .unwrap();
     reset(c);
     let mut c = s.connect();
-    c.write_all(&b"GET /big HTTP/1.1\r\n\r\n".repeat(3))
+    c.write_all(&b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3))
         .unwrap();
     let mut buf = [0u8; 1000];
     c.read_exact(&mut buf).unwrap();

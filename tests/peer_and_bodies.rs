@@ -144,12 +144,12 @@ fn responses(mut text: &str) -> Vec<(u16, String)> {
     v
 }
 
-const CLOSE: &[u8] = b"GET /peer HTTP/1.1\r\nConnection: close\r\n\r\n";
+const CLOSE: &[u8] = b"GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
 #[test]
 fn c_handlers_and_batch_records_get_the_peer() {
     let (srv, addr) = server();
-    let raw = [&b"GET /batch-peer HTTP/1.1\r\n\r\n"[..], CLOSE].concat();
+    let raw = [&b"GET /batch-peer HTTP/1.1\r\nHost: x\r\n\r\n"[..], CLOSE].concat();
     let (s, text) = exchange(addr, &raw);
     let me = s.local_addr().unwrap();
     let want = format!("{} {}", me.ip(), me.port());
@@ -163,7 +163,7 @@ fn no_body_for_204_and_the_next_response_parses() {
     let (srv, addr) = server();
     for first in ["/204", "/batch-204"] {
         let raw =
-            format!("GET {first} HTTP/1.1\r\n\r\nGET /peer HTTP/1.1\r\nConnection: close\r\n\r\n");
+            format!("GET {first} HTTP/1.1\r\nHost: x\r\n\r\nGET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         let (s, text) = exchange(addr, raw.as_bytes());
         let me = s.local_addr().unwrap();
         let r = responses(&text);
@@ -264,7 +264,7 @@ impl C {
     }
 }
 
-const GET: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
+const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
 #[test]
 fn conn_peer_ipv4_ipv6_unix_and_refusals() {
@@ -326,7 +326,7 @@ fn conn_peer_ipv4_ipv6_unix_and_refusals() {
 #[test]
 fn conn_refuses_bodies_for_204_and_304() {
     let c = C::new();
-    let r = c.feed(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+    let r = c.feed(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n");
     let respond = |id, status, body: &[u8]| {
         // SAFETY: a live connection; the body is a live slice.
         unsafe {
@@ -363,7 +363,7 @@ fn conn_state_abort_and_expire() {
     assert_eq!(c.state(), FASTSERVE_CONN_IDLE);
     assert!(c.feed(b"GET / HTTP/1.1\r\nHost").is_empty());
     assert_eq!(c.state(), FASTSERVE_CONN_READING_HEAD);
-    let r = c.feed(b": x\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab");
+    let r = c.feed(b": x\r\n\r\nPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab");
     assert_eq!(r.len(), 1);
     assert_eq!(
         c.state(),

@@ -231,3 +231,178 @@ fn null_pointers_are_errors() {
         assert_eq!(phr_decode_chunked_is_in_data(ptr::null_mut()), 0);
     }
 }
+
+/// What picohttpparser (2025) leaves in its request outputs when it returns
+/// -2 on `b`, a prefix of a well-formed request: the method once the SP
+/// after it is read, the path once the SP after it is read, the minor version
+/// once 9 bytes follow the path's spaces, and the fields whose line ended.
+fn pico_partial_request(b: &[u8]) -> (Option<&[u8]>, Option<&[u8]>, c_int, usize) {
+    let mut i = match b.first() {
+        None => return (None, None, -1, 0),
+        Some(b'\r') => 2,
+        Some(b'\n') => 1,
+        Some(_) => 0,
+    };
+    let Some(sp) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b' ')) else {
+        return (None, None, -1, 0);
+    };
+    let method = &b[i..i + sp];
+    i += sp;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let Some(sp) = b[i..].iter().position(|&c| c == b' ') else {
+        return (Some(method), None, -1, 0);
+    };
+    let path = &b[i..i + sp];
+    i += sp;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    if b.len() - i < 9 {
+        return (Some(method), Some(path), -1, 0);
+    }
+    let minor = (b[i + 7] - b'0') as c_int;
+    (Some(method), Some(path), minor, complete_fields(&b[i..]))
+}
+
+/// Header lines whose line end (LF) was read, after the first line of `b`.
+fn complete_fields(b: &[u8]) -> usize {
+    let mut lines = b.split_inclusive(|&c| c == b'\n').skip(1);
+    lines
+        .by_ref()
+        .take_while(|l| l.ends_with(b"\n") && *l != b"\r\n" && *l != b"\n")
+        .count()
+}
+
+/// As [`pico_partial_request`] for a response: the minor version once 9
+/// bytes are in, the status once 4 bytes follow its spaces, the message once
+/// its line ended (without the SPs before it).
+fn pico_partial_response(b: &[u8]) -> (c_int, c_int, Option<&[u8]>, usize) {
+    if b.len() < 9 {
+        return (-1, 0, None, 0);
+    }
+    let minor = (b[7] - b'0') as c_int;
+    let mut i = 9;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    if b.len() < i + 4 {
+        return (minor, 0, None, 0);
+    }
+    let status = b[i..i + 3]
+        .iter()
+        .fold(0, |a, &d| a * 10 + (d - b'0') as c_int);
+    i += 3;
+    let Some(lf) = b[i..].iter().position(|&c| c == b'\n') else {
+        return (minor, status, None, 0);
+    };
+    let mut msg = &b[i..i + lf];
+    if msg.last() == Some(&b'\r') {
+        msg = &msg[..msg.len() - 1];
+    }
+    while msg.first() == Some(&b' ') {
+        msg = &msg[1..];
+    }
+    (minor, status, Some(msg), complete_fields(b))
+}
+
+#[test]
+fn incomplete_request_leaves_what_was_read() {
+    let requests: &[&[u8]] = &[
+        b"GET /hoge HTTP/1.1\r\nHost: example.com\r\nCookie: \r\n\r\n",
+        b"POST   /a?b=c   HTTP/1.0\r\nfoo: b\r\n  \tc\r\nx: y\r\n\r\n",
+        b"\r\nGET / HTTP/1.1\nA: b\n\n",
+        b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\r\n",
+        b"GET /\xa0\xff HTTP/1.0\r\nh: c\xa2y\r\n\r\n",
+    ];
+    for full in requests {
+        let mut partials = 0;
+        for n in 0..full.len() {
+            let prefix = &full[..n];
+            let r = parse(prefix, 8, 0);
+            if r.ret != -2 {
+                continue;
+            }
+            partials += 1;
+            let (method, path, minor, fields) = pico_partial_request(prefix);
+            let shown = String::from_utf8_lossy(prefix);
+            assert_eq!(r.method, method.unwrap_or_default(), "method of {shown:?}");
+            assert_eq!(r.path, path.unwrap_or_default(), "path of {shown:?}");
+            assert_eq!(r.minor, minor, "minor version of {shown:?}");
+            assert_eq!(r.headers.len(), fields, "fields of {shown:?}");
+        }
+        assert_eq!(partials, full.len(), "every proper prefix is incomplete");
+    }
+    // not read yet: NULL, as picohttpparser leaves them
+    let (mut m, mut ml, mut p, mut pl, mut minor, mut n) =
+        (ptr::null(), 9, ptr::null(), 9, 7, 0);
+    let buf = b"GET ";
+    // SAFETY: live locals; no header slots.
+    let ret = unsafe {
+        phr_parse_request(
+            buf.as_ptr().cast(),
+            buf.len(),
+            &mut m,
+            &mut ml,
+            &mut p,
+            &mut pl,
+            &mut minor,
+            ptr::null_mut(),
+            &mut n,
+            0,
+        )
+    };
+    assert_eq!((ret, ml, minor), (-2, 3, -1));
+    assert_eq!(m, buf.as_ptr().cast());
+    assert!(p.is_null() && pl == 0);
+}
+
+#[test]
+fn incomplete_response_leaves_what_was_read() {
+    let responses: &[&[u8]] = &[
+        b"HTTP/1.1 200 OK\r\nHost: example.com\r\nCookie: \r\n\r\n",
+        b"HTTP/1.0 500   Internal Server Error\nA: b\n\n",
+        b"HTTP/1.1   404 \r\nfoo: b\r\n \tc\r\n\r\n",
+        b"HTTP/1.1 204\r\n\r\n",
+    ];
+    for full in responses {
+        let mut partials = 0;
+        for n in 0..full.len() {
+            let b = &full[..n];
+            let (mut minor, mut status, mut msg, mut msg_len, mut count) = (7, 7, ptr::null(), 9, 8);
+            let mut h = vec![Header::EMPTY; 8];
+            // SAFETY: live locals, 8 header slots.
+            let ret = unsafe {
+                phr_parse_response(
+                    b.as_ptr().cast(),
+                    b.len(),
+                    &mut minor,
+                    &mut status,
+                    &mut msg,
+                    &mut msg_len,
+                    h.as_mut_ptr(),
+                    &mut count,
+                    0,
+                )
+            };
+            if ret != -2 {
+                continue;
+            }
+            partials += 1;
+            let shown = String::from_utf8_lossy(b);
+            let (want_minor, want_status, want_msg, fields) = pico_partial_response(b);
+            assert_eq!((minor, status), (want_minor, want_status), "{shown:?}");
+            match want_msg {
+                None => assert!(msg.is_null() && msg_len == 0, "message of {shown:?}"),
+                Some(want) => {
+                    // SAFETY: the parser pointed `msg` into `b`.
+                    let got = unsafe { std::slice::from_raw_parts(msg.cast::<u8>(), msg_len) };
+                    assert_eq!(got, want, "message of {shown:?}");
+                }
+            }
+            assert_eq!(count, fields, "fields of {shown:?}");
+        }
+        assert_eq!(partials, full.len(), "every proper prefix is incomplete");
+    }
+}

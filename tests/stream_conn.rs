@@ -131,7 +131,7 @@ impl Rig {
 #[test]
 fn chunked_stream_between_pipelined_responses() {
     let mut r = Rig::new();
-    r.send(b"GET /a HTTP/1.1\r\n\r\nGET /s HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    r.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /s HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
     let s = r.svc.streams[0].seq;
     assert_eq!(
         r.take(),
@@ -153,7 +153,7 @@ fn chunked_stream_between_pipelined_responses() {
 #[test]
 fn deferred_stream_waits_its_turn_then_flushes() {
     let mut r = Rig::new();
-    r.send(b"GET /sd HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+    r.send(b"GET /sd HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(r.take(), "");
     let t = r.svc.deferred[0];
     r.call(|conn, ctx| {
@@ -177,7 +177,7 @@ fn deferred_stream_waits_its_turn_then_flushes() {
 #[test]
 fn stream_behind_a_pending_response_is_held_in_order() {
     let mut r = Rig::new();
-    r.send(b"GET /sd HTTP/1.1\r\n\r\nGET /s HTTP/1.1\r\n\r\n");
+    r.send(b"GET /sd HTTP/1.1\r\nHost: x\r\n\r\nGET /s HTTP/1.1\r\nHost: x\r\n\r\n");
     let (t, s) = (r.svc.deferred[0], r.svc.streams[0].seq);
     r.write(s, b"xy").unwrap();
     r.end(s, b"").unwrap();
@@ -211,7 +211,7 @@ fn http10_stream_without_length_ends_with_the_connection() {
 #[test]
 fn head_gets_the_head_only() {
     let mut r = Rig::new();
-    r.send(b"HEAD /slen HTTP/1.1\r\n\r\n");
+    r.send(b"HEAD /slen HTTP/1.1\r\nHost: x\r\n\r\n");
     let s = r.svc.streams[0].seq;
     r.write(s, b"abcdef").unwrap();
     r.end(s, b"").unwrap();
@@ -224,7 +224,7 @@ fn head_gets_the_head_only() {
 #[test]
 fn short_stream_and_abort_close_the_connection() {
     let mut r = Rig::new();
-    r.send(b"GET /slen HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\n\r\n");
+    r.send(b"GET /slen HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     let s = r.svc.streams[0].seq;
     r.write(s, b"abc").unwrap();
     assert_eq!(r.end(s, b""), Err(StreamError::TooShort));
@@ -232,7 +232,7 @@ fn short_stream_and_abort_close_the_connection() {
     assert!(r.conn.should_close());
 
     let mut r = Rig::new();
-    r.send(b"GET /s HTTP/1.1\r\n\r\n");
+    r.send(b"GET /s HTTP/1.1\r\nHost: x\r\n\r\n");
     let s = r.svc.streams[0].seq;
     r.write(s, b"abc").unwrap();
     r.call(|conn, ctx| {
@@ -248,7 +248,7 @@ fn short_stream_and_abort_close_the_connection() {
 #[test]
 fn no_body_for_204() {
     let mut r = Rig::new();
-    r.send(b"GET /sd HTTP/1.1\r\n\r\n");
+    r.send(b"GET /sd HTTP/1.1\r\nHost: x\r\n\r\n");
     let t = r.svc.deferred[0];
     r.call(|conn, ctx| {
         assert!(conn.stream_start(t, 204, b"", None, ctx));
@@ -261,7 +261,7 @@ fn no_body_for_204() {
 #[test]
 fn upgrade_hands_over_after_earlier_responses_with_the_bytes_past_it() {
     let mut r = Rig::new();
-    r.send(b"GET /sd HTTP/1.1\r\n\r\nGET /up HTTP/1.1\r\nUpgrade: lines\r\nConnection: upgrade\r\n\r\nhello\nGET /a HTTP/1.1\r\n\r\n");
+    r.send(b"GET /sd HTTP/1.1\r\nHost: x\r\n\r\nGET /up HTTP/1.1\r\nHost: x\r\nUpgrade: lines\r\nConnection: upgrade\r\n\r\nhello\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(!r.conn.upgraded(), "an earlier response is pending");
     assert!(
         !r.conn.wants_read(&r.cfg.limits),
@@ -281,7 +281,7 @@ fn upgrade_hands_over_after_earlier_responses_with_the_bytes_past_it() {
     assert!(!r.conn.should_close());
     assert_eq!(
         r.conn.take_upgrade(&mut r.pool),
-        b"hello\nGET /a HTTP/1.1\r\n\r\n"
+        b"hello\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n"
     );
 }
 
@@ -289,7 +289,7 @@ fn upgrade_hands_over_after_earlier_responses_with_the_bytes_past_it() {
 fn deferred_upgrade_drops_what_the_client_sent_against_the_protocol() {
     let mut r = Rig::new();
     r.send(
-        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nGET /a HTTP/1.1\r\n\r\n",
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
     );
     let t = r.svc.deferred[0];
     assert_eq!(r.take(), "", "/a waits behind the CONNECT");
@@ -311,9 +311,9 @@ fn pieces(r: &Rig) -> Vec<&str> {
 #[test]
 fn streamed_body_arrives_in_pieces_then_the_next_request() {
     let mut r = Rig::new();
-    r.send(b"POST /in HTTP/1.1\r\nContent-Length: 7\r\n\r\nabc");
+    r.send(b"POST /in HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nabc");
     assert_eq!(pieces(&r), ["abc"]);
-    r.send(b"defgGET /a HTTP/1.1\r\n\r\n");
+    r.send(b"defgGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(pieces(&r), ["abc", "defg", "<end>"]);
     let t = r.svc.deferred[0];
     r.call(|conn, ctx| {
@@ -331,7 +331,7 @@ fn streamed_chunked_body_with_pause_and_resume() {
     let mut r = Rig::new();
     r.svc.pause = true;
     r.send(
-        b"POST /in-later HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+        b"POST /in-later HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
     );
     assert!(pieces(&r).is_empty());
     assert_eq!(r.take(), "", "no 100 Continue before the handler reads");
@@ -362,7 +362,7 @@ fn streamed_chunked_body_with_pause_and_resume() {
 #[test]
 fn streamed_body_past_the_route_limit_is_413() {
     let mut r = Rig::new();
-    r.send(b"POST /in HTTP/1.1\r\nContent-Length: 11\r\n\r\n");
+    r.send(b"POST /in HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n");
     assert!(
         r.take().starts_with("HTTP/1.1 413 "),
         "known too long before reading"
@@ -370,7 +370,7 @@ fn streamed_body_past_the_route_limit_is_413() {
     assert!(r.conn.should_close());
 
     let mut r = Rig::new();
-    r.send(b"POST /in HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n");
+    r.send(b"POST /in HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n");
     assert_eq!(
         pieces(&r),
         ["<aborted>"],
@@ -387,12 +387,12 @@ fn streamed_body_past_the_route_limit_is_413() {
 #[test]
 fn a_body_the_handler_does_not_want_closes_the_connection() {
     let mut r = Rig::new();
-    r.send(b"POST /in-answered HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcdeGET /a HTTP/1.1\r\n\r\n");
+    r.send(b"POST /in-answered HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcdeGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(r.take().starts_with("HTTP/1.1 403 "));
     assert!(pieces(&r).is_empty() && r.conn.should_close());
 
     let mut r = Rig::new();
-    r.send(b"POST /in-unread HTTP/1.1\r\nContent-Length: 5\r\n\r\n");
+    r.send(b"POST /in-unread HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n");
     let t = r.svc.deferred[0];
     r.call(|conn, ctx| {
         assert!(conn.complete(t, Response::empty(200), ctx));
@@ -404,7 +404,7 @@ fn a_body_the_handler_does_not_want_closes_the_connection() {
 #[test]
 fn client_leaving_mid_body_aborts_it() {
     let mut r = Rig::new();
-    r.send(b"POST /in HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc");
+    r.send(b"POST /in HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nabc");
     r.conn.received_eof();
     r.send(b"");
     assert_eq!(pieces(&r), ["abc", "<aborted>"]);

@@ -132,3 +132,18 @@ def allow_header(methods_lists: Iterable[Optional[Tuple[str, ...]]]) -> str:
                 if x not in out:
                     out.append(x)
     return ", ".join(out)
+
+
+# What a route for any method stands for in the server's Allow (the engine's
+# list: RFC 9110's methods and PATCH, without CONNECT and TRACE).
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def server_allow(methods_lists: Iterable[Optional[Tuple[str, ...]]], without: str = "") -> str:
+    """The Allow value of OPTIONS * (and of a CONNECT no route takes, without
+    CONNECT): every route's methods, ANY_METHOD for an any-method route, and
+    OPTIONS, each once."""
+    lists = list(methods_lists)
+    extra = [ANY_METHOD] if any(ms is None for ms in lists) else []
+    out = allow_header(lists + extra + [("OPTIONS",)]).split(", ")
+    return ", ".join(m for m in out if m and m != without)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Dict, Optional,
 
 from ._http import _CT_CODES, Dispatch, Response, _text_word, columns_of, run_async
 from ._lib import CONN_IDLE, CONN_PENDING, CONN_READING_BODY, CONN_READING_HEAD, ConnBatch, IoVec, fast, lib
-from ._route import EXACT, allow_header, allows, order
+from ._route import EXACT, allow_header, allows, order, server_allow
 from ._stream import finish_streams, hand_over, task_context
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class _Router:
 
         self.exact = {}
         self.rest = []  # patterns, then prefixes, in matching order
+        self.methods = [r.methods for r in app.routes]
         for pat, r in order((r.pattern, r) for r in app.routes):
             if r.directory is not None:
                 raise NotImplementedError(
@@ -71,6 +72,10 @@ class _Router:
                 if params is not None:
                     req._set_params(params)
                     return fn(req)
+        if path == "*":  # OPTIONS *: the engine lets no other method through
+            return Response(b"", status=200, headers={"Allow": server_allow(self.methods)})
+        if method == "CONNECT":
+            return Response("Method Not Allowed\n", status=405, headers={"Allow": server_allow(self.methods, "CONNECT")})
         matched = [ms for ms, _ in self.exact.get(path, ())]
         matched += [ms for pat, ms, _ in self.rest if pat.match(path) is not None]
         if not matched:

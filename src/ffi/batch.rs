@@ -20,7 +20,10 @@ use crate::server::{Batch, BatchHandler, CompleteError};
 /// - method: `data + method_off`, `method_len` bytes;
 /// - target (path, then `?` and the query when `flags & FASTSERVE_BATCH_QUERY`):
 ///   `data + target_off`, `target_len` bytes; the path is its first
-///   `path_len` bytes, the query starts at `target_off + path_len + 1`;
+///   `path_len` bytes, the query starts at `target_off + path_len + 1`.
+///   An absolute-form target (`http://host/p?q`) appears as its path and
+///   query (`/p?q`, `/` for an empty path); its authority is the value of
+///   the request's `Host` field;
 /// - header fields: `header_count` `fastserve_batch_header`s at
 ///   `data + headers_off` (4-byte aligned);
 /// - body (Content-Length or decoded chunked): `data + body_off`, `body_len` bytes;

@@ -37,6 +37,13 @@ fn code(r: PResult<usize>) -> c_int {
     }
 }
 
+/// Whether the parser set `s`: what it read starts inside `buf` (the
+/// delimiter after it at least), where the empty slice it starts with does not.
+#[inline]
+fn read_from(s: &[u8], buf: &[u8]) -> bool {
+    buf.as_ptr_range().contains(&s.as_ptr())
+}
+
 /// picohttpparser's `last_len` shortcut: a head that was incomplete at
 /// `last_len` bytes is complete only if an empty line has arrived since.
 /// Returns `Some(code)` when the caller should stop with that code.
@@ -138,11 +145,16 @@ ffi_fn! {
             let mut out = RequestOut::default();
             let r = raw::request(Kernel::best(), Mode::Pico, buf, slots, &mut out);
             *num_headers = out.headers;
-            if r.is_ok() {
-                *method = out.method.as_ptr().cast();
-                *method_len = out.method.len();
-                *path = out.path.as_ptr().cast();
-                *path_len = out.path.len();
+            // on -2 picohttpparser leaves what it read so far
+            if matches!(r, Ok(_) | Err(Fail::Partial)) {
+                if read_from(out.method, buf) {
+                    *method = out.method.as_ptr().cast();
+                    *method_len = out.method.len();
+                }
+                if read_from(out.path, buf) {
+                    *path = out.path.as_ptr().cast();
+                    *path_len = out.path.len();
+                }
                 *minor_version = out.minor;
             }
             code(r)
@@ -195,11 +207,14 @@ ffi_fn! {
             let mut out = ResponseOut::default();
             let r = raw::response(Kernel::best(), Mode::Pico, buf, slots, &mut out);
             *num_headers = out.headers;
-            if r.is_ok() {
+            // on -2 picohttpparser leaves what it read so far
+            if matches!(r, Ok(_) | Err(Fail::Partial)) {
                 *minor_version = out.minor;
                 *status = out.status;
-                *msg = out.reason.as_ptr().cast();
-                *msg_len = out.reason.len();
+                if read_from(out.reason, buf) {
+                    *msg = out.reason.as_ptr().cast();
+                    *msg_len = out.reason.len();
+                }
             }
             code(r)
         }

@@ -62,7 +62,10 @@ ffi_fn! {
 }
 
 ffi_fn! {
-    /// The path: the request target up to `?`.
+    /// The path: the request target up to `?`. For an absolute-form target
+    /// (`GET http://host/a?b`) the path after the authority (`/a`; `/` when
+    /// empty), and the `Host` field reads as that authority; for `OPTIONS *`
+    /// `*`, for `CONNECT host:port` the target.
     ///
     /// # Safety
     /// As `fastserve_request_method`.
@@ -100,7 +103,8 @@ ffi_fn! {
 }
 
 ffi_fn! {
-    /// The request target exactly as sent.
+    /// The request target exactly as sent (an absolute-form one with its
+    /// scheme and authority).
     ///
     /// # Safety
     /// As `fastserve_request_method`.
@@ -153,7 +157,8 @@ ffi_fn! {
 
 ffi_fn! {
     /// The value of the first header named `name` (compared
-    /// case-insensitively); `ptr` is NULL when there is none.
+    /// case-insensitively); `ptr` is NULL when there is none. `Host` is the
+    /// authority of an absolute-form target, which replaces it.
     ///
     /// # Safety
     /// As `fastserve_request_method`; `name` is readable for `name_len`

@@ -22,8 +22,9 @@ fn bad<T>(e: Error) -> PResult<T> {
     Err(Fail::Invalid(e))
 }
 
-/// What a request parse found so far; kept up to date on failure too.
-#[derive(Default)]
+/// What a request parse found so far; kept up to date on failure too
+/// (picohttpparser's outputs on -2). A slice not yet read stays empty and
+/// outside the input; `minor` stays -1 until the version is read.
 pub(crate) struct RequestOut<'b> {
     pub method: &'b [u8],
     pub path: &'b [u8],
@@ -31,12 +32,34 @@ pub(crate) struct RequestOut<'b> {
     pub headers: usize,
 }
 
-#[derive(Default)]
+impl Default for RequestOut<'_> {
+    fn default() -> Self {
+        RequestOut {
+            method: &[],
+            path: &[],
+            minor: -1,
+            headers: 0,
+        }
+    }
+}
+
+/// As [`RequestOut`]; `status` stays 0 until its three digits are read.
 pub(crate) struct ResponseOut<'b> {
     pub minor: i32,
     pub status: i32,
     pub reason: &'b [u8],
     pub headers: usize,
+}
+
+impl Default for ResponseOut<'_> {
+    fn default() -> Self {
+        ResponseOut {
+            minor: -1,
+            status: 0,
+            reason: &[],
+            headers: 0,
+        }
+    }
 }
 
 #[inline(always)]

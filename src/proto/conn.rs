@@ -11,6 +11,7 @@ use super::request::{Request, Ticket};
 use super::responder::{BodyPiece, Flow, Responder, Service};
 use super::slots::Slots;
 use super::stream::{self, StreamError};
+use super::target;
 use super::{Ctx, Limits};
 use crate::parse::{self, ChunkedDecoder, Decoded, Header, Mode, Status};
 
@@ -338,6 +339,14 @@ impl Conn {
             self.fail(431, ctx);
             return false;
         }
+        match target::check(req.method, req.path) {
+            Ok(None) => {}
+            Ok(Some(authority)) => target::override_host(&mut hs[..req.headers], authority),
+            Err(status) => {
+                self.fail(status, ctx);
+                return false;
+            }
+        }
         let fields = &hs[..req.headers];
         let f = match framing::request(req.minor_version, fields) {
             Ok(f) => f,
@@ -606,6 +615,9 @@ impl Conn {
                 else {
                     unreachable!("a parsed head parses again")
                 };
+                if let Ok(Some(authority)) = target::check(req.method, req.path) {
+                    target::override_host(&mut hs[..req.headers], authority);
+                }
                 (req, &hs[..req.headers])
             }
         };
@@ -982,10 +994,7 @@ fn view<'b>(
     body_follows: bool,
     peer: Option<&'b Peer>,
 ) -> Request<'b> {
-    let (path, query) = match memchr::memchr(b'?', req.path) {
-        Some(q) => (&req.path[..q], Some(&req.path[q + 1..])),
-        None => (req.path, None),
-    };
+    let (path, query) = target::parts(req.path);
     Request {
         method: req.method,
         target: req.path,

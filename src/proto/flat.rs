@@ -66,7 +66,9 @@ pub struct FlatRecord {
     pub id: u64,
     pub method_off: u32,
     pub method_len: u32,
-    /// The request target as sent: the path, then `?` and the query if any.
+    /// The request target as sent: the path, then `?` and the query if any
+    /// (for an absolute-form target, the part after its authority, with
+    /// `/` for an empty path).
     pub target_off: u32,
     pub target_len: u32,
     /// Bytes of the target that are the path.
@@ -144,7 +146,7 @@ impl FlatBatch {
     ) -> bool {
         let region = req.region;
         let peer = req.peer.map_or(&[][..], |p| p.host());
-        let need = region.len() + 3 + 16 * req.headers.len() + peer.len();
+        let need = region.len() + 3 + 16 * req.headers.len() + peer.len() + req.target.len() + 2;
         if self.data.len() + need > MAX_DATA {
             return false;
         }
@@ -168,6 +170,19 @@ impl FlatBatch {
         }
         let peer_off = self.data.len() as u32;
         self.data.extend_from_slice(peer);
+        // the record's target is the path, then `?` and the query: an
+        // absolute-form target's part after its authority (which is in Host)
+        let (target_off, target_len) = if req.path.as_ptr() == req.target.as_ptr() {
+            (off(req.target), req.target.len() as u32)
+        } else {
+            let from = self.data.len();
+            self.data.extend_from_slice(req.path);
+            if let Some(q) = req.query {
+                self.data.push(b'?');
+                self.data.extend_from_slice(q);
+            }
+            (from as u32, (self.data.len() - from) as u32)
+        };
         let mut flags = 0;
         if req.peer.is_some_and(|p| p.is_unix()) {
             flags |= FLAG_PEER_UNIX;
@@ -190,8 +205,8 @@ impl FlatBatch {
             id,
             method_off: off(req.method),
             method_len: req.method.len() as u32,
-            target_off: off(req.target),
-            target_len: req.target.len() as u32,
+            target_off,
+            target_len,
             path_len: req.path.len() as u32,
             header_count: req.headers.len() as u32,
             headers_off,

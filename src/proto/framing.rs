@@ -1,6 +1,7 @@
 //! Message framing rules (RFC 9112 §6, RFC 9110 §6.4.1), as pure functions:
-//! where a request body ends, whether the connection stays open, and what a
-//! response's head must say about its body.
+//! where a request body ends, whether the connection stays open, whether the
+//! request has its one valid `Host` (RFC 9112 §3.2), and what a response's
+//! head must say about its body.
 
 use crate::parse::Header;
 
@@ -21,7 +22,8 @@ pub(crate) enum BodyFraming {
 
 /// Reads the framing and connection options of a request. `Err` holds the
 /// status to answer with: conflicting or unknown framing is refused, as it
-/// could smuggle a second request past an intermediary.
+/// could smuggle a second request past an intermediary; so is an HTTP/1.1
+/// request without `Host`, and any with two or an invalid one (400).
 pub(crate) fn request(minor: u8, headers: &[Header<'_>]) -> Result<Framing, u16> {
     let mut length: Option<usize> = None;
     let mut chunked = false;
@@ -29,9 +31,16 @@ pub(crate) fn request(minor: u8, headers: &[Header<'_>]) -> Result<Framing, u16>
     let mut close = false;
     let mut keep_alive = false;
     let mut expect_continue = false;
+    let mut host = false;
     for h in headers {
         let name = h.name();
         match name.len() {
+            4 if name.eq_ignore_ascii_case(b"host") => {
+                if host || !super::target::valid_host(h.value()) {
+                    return Err(400);
+                }
+                host = true;
+            }
             14 if name.eq_ignore_ascii_case(b"content-length") => {
                 for part in h.value().split(|&b| b == b',') {
                     let v = part.trim_ascii();
@@ -82,7 +91,7 @@ pub(crate) fn request(minor: u8, headers: &[Header<'_>]) -> Result<Framing, u16>
             _ => {}
         }
     }
-    if chunked && length.is_some() {
+    if (chunked && length.is_some()) || (!host && minor >= 1) {
         return Err(400);
     }
     let body = match (chunked, length) {
@@ -168,8 +177,11 @@ mod tests {
             .collect()
     }
 
+    /// With a `Host` field, which every HTTP/1.1 request needs.
     fn req(minor: u8, fields: &[(&str, &str)]) -> Result<Framing, u16> {
-        request(minor, &hs(fields))
+        let mut all = vec![("Host", "example.com")];
+        all.extend_from_slice(fields);
+        request(minor, &hs(&all))
     }
 
     fn body(minor: u8, fields: &[(&str, &str)]) -> Result<BodyFraming, u16> {
@@ -267,6 +279,26 @@ mod tests {
                 .expect_continue
         );
         assert_eq!(req(1, &[("Expect", "something-else")]), Err(417));
+    }
+
+    #[test]
+    fn host() {
+        let no_host = |minor| request(minor, &hs(&[("Accept", "*/*")])).map(|f| f.keep_alive);
+        assert_eq!(no_host(1), Err(400));
+        // HTTP/1.0 may leave it out
+        assert_eq!(no_host(0), Ok(false));
+        let one = |v| request(1, &hs(&[("hOsT", v)])).map(|f| f.keep_alive);
+        assert_eq!(one("example.com:8080"), Ok(true));
+        assert_eq!(one(""), Ok(true));
+        for bad in ["exa mple.com", "a/b", "u@h", "h:99999", "h:x"] {
+            assert_eq!(one(bad), Err(400), "{bad:?}");
+        }
+        for minor in [0, 1] {
+            let twice = [("Host", "a"), ("Accept", "*/*"), ("Host", "a")];
+            assert_eq!(request(minor, &hs(&twice)), Err(400));
+            let bad = [("Host", "a b")];
+            assert_eq!(request(minor, &hs(&bad)), Err(400));
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod request;
 mod responder;
 mod slots;
 mod stream;
+mod target;
 
 pub use conn::Conn;
 pub use output::{ExtBody, ExtBytes, FileBody, FileChunk};

@@ -8,8 +8,12 @@ use crate::parse::Header;
 /// duration of one [`super::Service::handle`] call.
 pub struct Request<'a> {
     pub method: &'a [u8],
-    /// The request target as sent (path and query).
+    /// The request target as sent: `/path?query`, or `http://host/path?query`
+    /// (absolute-form), `*` (OPTIONS), `host:port` (CONNECT).
     pub target: &'a [u8],
+    /// The path routed by: an absolute-form target's part after the
+    /// authority (`/` when empty; the authority replaces `Host`'s value in
+    /// `headers`), the whole target in asterisk- and authority-form.
     pub path: &'a [u8],
     /// The part after `?`, if any.
     pub query: Option<&'a [u8]>,
@@ -26,7 +30,8 @@ pub struct Request<'a> {
     pub peer: Option<&'a Peer>,
     /// The head and the body as one slice of the read buffer (a chunked
     /// body is decoded in place right behind the head). Private, so that
-    /// every field above lies inside it.
+    /// every field above lies inside it (but the `/` of an absolute-form
+    /// target without a path).
     pub(crate) region: &'a [u8],
 }
 

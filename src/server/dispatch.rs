@@ -111,14 +111,26 @@ impl Service for Dispatch<'_> {
 }
 
 impl Dispatch<'_> {
-    /// 404, or 405 with the methods the path has in `Allow`.
+    /// 404, or 405 with the methods the path has in `Allow`. `OPTIONS *`
+    /// (the only method `*` comes with) gets 200 and the server's methods;
+    /// a CONNECT, 405 and the server's methods but CONNECT.
     #[cold]
     fn miss(&mut self, req: &Request<'_>, res: &mut Responder<'_>) {
         let head = &mut self.scratch.head;
         head.clear();
+        if req.path == b"*" {
+            self.router.server_allow(b"", head);
+            return res.send(Response {
+                status: 200,
+                headers: head,
+                body: Body::Copy(b""),
+            });
+        }
         let (page_head, body) = &self.errors.method_not_allowed;
         head.extend_from_slice(page_head);
-        if !self.router.allow(req.path, head) {
+        if req.method == b"CONNECT" {
+            self.router.server_allow(b"CONNECT", head);
+        } else if !self.router.allow(req.path, head) {
             return res.send_static(&self.errors.not_found);
         }
         res.send(Response {

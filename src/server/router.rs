@@ -336,6 +336,56 @@ impl Router {
     }
 }
 
+/// What a route for any method stands for in the server's `Allow`
+/// (RFC 9110's methods, PATCH, without CONNECT and TRACE, which such a
+/// route does not take: CONNECT needs an authority route).
+const ANY_METHOD: &[&[u8]] = &[b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE"];
+
+impl Router {
+    /// Appends the server's `Allow` header line, for `OPTIONS *` and a
+    /// CONNECT no route takes: every method some route names (GET brings
+    /// HEAD), those of [`ANY_METHOD`] when a route takes any method, and
+    /// OPTIONS (answered for `*`); each once, in route order, without `except`.
+    pub(crate) fn server_allow(&self, except: &[u8], out: &mut Vec<u8>) {
+        let entries = self
+            .exact
+            .values()
+            .flatten()
+            .chain(self.patterns.iter().map(|(_, e)| e))
+            .chain(self.prefixes.iter().map(|(_, e)| e));
+        let mut methods: Vec<&[u8]> = Vec::new();
+        let mut any = false;
+        for e in entries {
+            match &e.method {
+                None => any = true,
+                Some(m) => {
+                    methods.push(m);
+                    if &m[..] == b"GET" {
+                        methods.push(b"HEAD");
+                    }
+                }
+            }
+        }
+        if any {
+            methods.extend_from_slice(ANY_METHOD);
+        }
+        methods.push(b"OPTIONS");
+        out.extend_from_slice(b"Allow: ");
+        let mut listed: Vec<&[u8]> = Vec::new();
+        for m in methods {
+            if m == except || listed.contains(&m) {
+                continue;
+            }
+            if !listed.is_empty() {
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(m);
+            listed.push(m);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// The worker's reusable room for routing: the captured parameters and the
 /// 405's header lines.
 #[derive(Default)]

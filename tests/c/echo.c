@@ -98,7 +98,7 @@ static void server(void)
 /* The sans-I/O connection: a request's body goes back out as it is. */
 static void conn(void)
 {
-    static const char in[] = "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nping";
+    static const char in[] = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nping";
     const fastserve_batch_request *r;
     fastserve_conn_batch b;
     fastserve_iovec iov[8];

@@ -40,6 +40,23 @@ def test_every_route_with_http_client(hello):
     c.close()
 
 
+def test_long_names_are_answered_whole(hello):
+    # as long as the request line allows (8 KiB by default): nothing is cut
+    name = "n" * 7000 + "-end"
+    c = http.client.HTTPConnection(hello.host, hello.port, timeout=5)
+    c.request("GET", f"/hello?name={name}&x=1")
+    r = c.getresponse()
+    assert (r.status, r.read()) == (200, f"Hello, {name}!".encode())
+    c.request("GET", f"/users/{name}%21")
+    r = c.getresponse()
+    assert (r.status, r.read()) == (200, f"user {name}!".encode())
+    # past the limit: 414, not a truncated answer
+    c.request("GET", "/hello?name=" + "n" * 9000)
+    r = c.getresponse()
+    assert r.status == 414
+    c.close()
+
+
 def test_whoami_is_the_clients_address(hello):
     c = http.client.HTTPConnection(hello.host, hello.port, timeout=5)
     c.request("GET", "/whoami")
@@ -144,26 +161,26 @@ ERRORS = [
     ("obs-fold", b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400),
     ("space before colon", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
     ("body too large", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413),
-    ("uri too long", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
-    ("header section too large", b"GET / HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
-    ("too many headers", b"GET / HTTP/1.1\r\n" + b"".join(b"X%d: y\r\n" % i for i in range(101)) + b"\r\n", 431),
+    ("uri too long", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    ("header section too large", b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    ("too many headers", b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X%d: y\r\n" % i for i in range(101)) + b"\r\n", 431),
     ("unknown coding", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
     ("HTTP/2.0", b"GET / HTTP/2.0\r\n\r\n", 505),
-    ("expectation", b"POST /echo HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx", 417),
+    ("expectation", b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx", 417),
 ]
 
 SMUGGLING = [
-    ("CL and TE", b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
-    ("two differing CL", b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
-    ("CL list differing", b"POST /echo HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\nhello!"),
-    ("signed CL", b"POST /echo HTTP/1.1\r\nContent-Length: +5\r\n\r\nhello"),
-    ("TE not final chunked", b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
-    ("TE twice", b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    ("CL and TE", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    ("two differing CL", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
+    ("CL list differing", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\nhello!"),
+    ("signed CL", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello"),
+    ("TE not final chunked", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
+    ("TE twice", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
     ("TE in HTTP/1.0", b"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
-    ("invalid chunk size", b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"),
-    ("chunk size overflow", b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n"),
-    ("chunk LF only", b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"),
-    ("bare CR in field", b"GET /plaintext HTTP/1.1\r\nX: a\rGET /x HTTP/1.1\r\n\r\n"),
+    ("invalid chunk size", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"),
+    ("chunk size overflow", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n"),
+    ("chunk LF only", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"),
+    ("bare CR in field", b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX: a\rGET /x HTTP/1.1\r\nHost: x\r\n\r\n"),
 ]
 
 
@@ -188,7 +205,7 @@ def test_smuggling_vectors_rejected(hello, name, raw):
 
 def test_connection_close_and_http10(hello):
     s = hello.connect()
-    s.sendall(b"GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\n")
+    s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
     data = read_all_until_close(s)
     assert data.count(b"HTTP/1.1 200") == 1 and b"Connection: close" in data
     s = hello.connect()

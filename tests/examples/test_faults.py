@@ -28,7 +28,7 @@ def test_emfile_backs_off_and_recovers():
             c.close()
         time.sleep(0.3)
         s = p.connect()
-        s.sendall(b"GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n")
+        s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert read_all_until_close(s).endswith(b"Hello, World!")
     finally:
         code, _, err = p.stop()
@@ -44,12 +44,12 @@ def test_peer_reset_while_written_to_is_no_sigpipe(hello):
     body = b"z" * 900_000
     for _ in range(5):
         s = hello.connect()
-        s.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-        s.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         s.recv(1000)  # the answer has started
         rst(s)
     time.sleep(0.2)
     assert hello.proc.poll() is None, "the server died"
     s = hello.connect()
-    s.sendall(b"GET /plaintext HTTP/1.1\r\n\r\n")
+    s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
     assert read_response(s)[2] == b"Hello, World!"

@@ -39,8 +39,8 @@ def test_pipelined_with_answers_deferred_across_loop_turns(own_loop):
     # /later is answered on the next loop turn, after the requests behind it
     reqs = []
     for i in range(600):
-        reqs.append([b"GET /later HTTP/1.1\r\n\r\n", b"GET /hello?name=%d HTTP/1.1\r\n\r\n" % i,
-                     b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\n%03d" % (i % 1000)][i % 3])
+        reqs.append([b"GET /later HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /hello?name=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i,
+                     b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n%03d" % (i % 1000)][i % 3])
     s = own_loop.connect()
     s.sendall(b"".join(reqs))
     rest = b""
@@ -62,14 +62,14 @@ def test_bad_request_and_close(own_loop):
     data = read_all_until_close(s)
     assert data.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in data
     s = own_loop.connect()
-    s.sendall(b"GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n")
+    s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert read_all_until_close(s).endswith(b"Hello, World!")
 
 
 def test_graceful_stop():
     p = start("own_loop")
     s = p.connect()
-    s.sendall(b"GET /plaintext HTTP/1.1\r\n\r\n")
+    s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
     assert read_response(s)[2] == b"Hello, World!"
     code, out, err = p.stop()
     assert code == 0, err

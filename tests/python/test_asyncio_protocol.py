@@ -121,9 +121,9 @@ def test_async_out_of_order_under_pipelining(served):
     reqs = []
     for i in range(n):
         if i % 3 == 2:
-            reqs.append(b"GET /hello?name=%d HTTP/1.1\r\n\r\n" % i)
+            reqs.append(b"GET /hello?name=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
         else:
-            reqs.append(b"GET /async?id=%d&ms=%d HTTP/1.1\r\n\r\n" % (i, (n - i) * 3))
+            reqs.append(b"GET /async?id=%d&ms=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (i, (n - i) * 3))
     s.sendall(b"".join(reqs))
     rest = b""
     for i in range(n):
@@ -135,7 +135,7 @@ def test_async_out_of_order_under_pipelining(served):
 
 def test_many_pipelined_beyond_the_limit(served):
     s = socket.create_connection(("127.0.0.1", served["port"]), timeout=10)
-    s.sendall(b"".join(b"GET /hello?name=%d HTTP/1.1\r\n\r\n" % i for i in range(1000)))
+    s.sendall(b"".join(b"GET /hello?name=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(1000)))
     rest = b""
     for i in range(1000):
         status, _, body, rest = read_response(s, rest)
@@ -145,13 +145,13 @@ def test_many_pipelined_beyond_the_limit(served):
 
 def test_bad_request_and_close(served):
     s = socket.create_connection(("127.0.0.1", served["port"]), timeout=5)
-    s.sendall(b"GET /hello HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nHost : x\r\n\r\n")
+    s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost : x\r\n\r\n")
     data = read_all_until_close(s)
     assert data.startswith(b"HTTP/1.1 200 ") and b"HTTP/1.1 400 " in data
     s = socket.create_connection(("127.0.0.1", served["port"]), timeout=5)
     s.sendall(b"GET /hello HTTP/1.0\r\n\r\n")
     assert read_all_until_close(s).endswith(b"Hello, World!")
     s = socket.create_connection(("127.0.0.1", served["port"]), timeout=5)
-    s.sendall(b"GET /hello HTTP/1.1\r\n\r\n")
+    s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
     s.shutdown(socket.SHUT_WR)
     assert read_all_until_close(s).endswith(b"Hello, World!")

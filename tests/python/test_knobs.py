@@ -16,7 +16,7 @@ from fastserve._lib import lib
 from conftest import read_response
 
 BIG = 8 << 20  # bytes of /big, far more than the kernel buffers for a client
-REQ = b"GET /plaintext HTTP/1.1\r\n\r\n"
+REQ = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
 HELLO = b"Hello, World!"
 
 SIZES = [
@@ -129,7 +129,7 @@ def closes_with(resp, code):
 
 def get(app, path="/plaintext"):
     with connect(app) as s:
-        s.sendall(b"GET %s HTTP/1.1\r\nConnection: close\r\n\r\n" % path.encode())
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path.encode())
         return read_to_close(s)
 
 
@@ -146,34 +146,35 @@ def wait_for(cond, what, limit=3.0):
 
 def test_max_header_bytes(serve):
     app = serve(max_header_bytes=1024)
-    closes_with(ask(app, b"GET /plaintext HTTP/1.1\r\nX: " + b"a" * 1100 + b"\r\n\r\n"), 431)
-    ok = ask(app, b"GET /plaintext HTTP/1.1\r\nX: " + b"a" * 900 + b"\r\nConnection: close\r\n\r\n")
+    closes_with(ask(app, b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 1100 + b"\r\n\r\n"), 431)
+    ok = ask(app, b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 900 + b"\r\nConnection: close\r\n\r\n")
     assert status(ok) == 200 and ok.endswith(HELLO)
 
 
 def test_max_headers(serve):
     app = serve(max_headers=5)
-    five = b"".join(b"X%d: y\r\n" % i for i in range(5))
-    closes_with(ask(app, b"GET /plaintext HTTP/1.1\r\n" + five + b"Connection: close\r\n\r\n"), 431)
+    # with Host and Connection: 6 fields, one too many
     four = b"".join(b"X%d: y\r\n" % i for i in range(4))
-    assert status(ask(app, b"GET /plaintext HTTP/1.1\r\n" + four + b"Connection: close\r\n\r\n")) == 200
+    closes_with(ask(app, b"GET /plaintext HTTP/1.1\r\nHost: x\r\n" + four + b"Connection: close\r\n\r\n"), 431)
+    three = b"".join(b"X%d: y\r\n" % i for i in range(3))
+    assert status(ask(app, b"GET /plaintext HTTP/1.1\r\nHost: x\r\n" + three + b"Connection: close\r\n\r\n")) == 200
 
 
 def test_max_request_line(serve):
     app = serve(max_request_line=256)
-    closes_with(ask(app, b"GET /files/" + b"a" * 300 + b" HTTP/1.1\r\n\r\n"), 414)
+    closes_with(ask(app, b"GET /files/" + b"a" * 300 + b" HTTP/1.1\r\nHost: x\r\n\r\n"), 414)
     # refused before the line ends, too
     closes_with(ask(app, b"GET /files/" + b"a" * 300), 414)
-    assert status(ask(app, b"GET /files/" + b"a" * 200 + b" HTTP/1.1\r\nConnection: close\r\n\r\n")) == 200
+    assert status(ask(app, b"GET /files/" + b"a" * 200 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200
 
 
 def test_max_body(serve):
     app = serve(max_body=1000)
     # refused from Content-Length alone: no body byte is ever sent
     t = time.monotonic()
-    closes_with(ask(app, b"POST /echo HTTP/1.1\r\nContent-Length: 1001\r\n\r\n"), 413)
+    closes_with(ask(app, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"), 413)
     assert time.monotonic() - t < 1
-    ok = ask(app, b"POST /echo HTTP/1.1\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + b"c" * 1000)
+    ok = ask(app, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + b"c" * 1000)
     assert status(ok) == 200 and ok.endswith(b"c" * 1000)
 
 
@@ -202,7 +203,7 @@ def test_max_connections(serve):
 def test_max_pipelined(serve):
     app = serve(max_pipelined=2)
     with connect(app) as s:
-        s.sendall(b"GET /count HTTP/1.1\r\n\r\n" * 8)
+        s.sendall(b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n" * 8)
         rest = b""
         for _ in range(8):
             st, _, body, rest = read_response(s, rest)
@@ -216,7 +217,7 @@ def test_max_unsent_bytes(serve):
     n, size = 40, 64 << 10
     app = serve(max_unsent_bytes=16 << 10, socket_send_buffer=16 << 10)
     with connect(app, rcvbuf=16 << 10) as s:
-        s.sendall(b"GET /chunk HTTP/1.1\r\n\r\n" * n)
+        s.sendall(b"GET /chunk HTTP/1.1\r\nHost: x\r\n\r\n" * n)
         time.sleep(0.3)
         # the default (1 MiB) lets about 17 be answered here
         held = app.stats()["requests"]
@@ -286,10 +287,10 @@ def test_buffer_size(serve):
     # rounded up to one 4 KiB block: requests and answers span many
     app = serve(buffer_size=100)
     body = bytes(range(256)) * 400
-    resp = ask(app, b"POST /echo HTTP/1.1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    resp = ask(app, b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     assert status(resp) == 200 and resp.endswith(body)
     with connect(app) as s:
-        s.sendall(REQ * 50 + b"GET /big HTTP/1.1\r\n\r\n")
+        s.sendall(REQ * 50 + b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
         rest = b""
         for _ in range(50):
             st, _, got, rest = read_response(s, rest)
@@ -323,7 +324,7 @@ def test_server_name(serve):
 def test_header_timeout(serve):
     app = serve(header_timeout=0.3)
     with connect(app) as s:
-        s.sendall(b"GET /plaintext HTTP/1.1\r\n")
+        s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n")
         t = time.monotonic()
         # a slowloris: a byte every 50 ms, never the end of the head
         while time.monotonic() - t < 2:
@@ -340,7 +341,7 @@ def test_header_timeout(serve):
 def test_body_timeout(serve):
     app = serve(body_timeout=0.3)
     with connect(app) as s:
-        s.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         t = time.monotonic()
         closes_with(read_to_close(s), 408)
         assert 0.25 <= time.monotonic() - t < 1.5
@@ -360,7 +361,7 @@ def test_keepalive_timeout(serve):
 def test_write_timeout(serve):
     app = serve(write_timeout=0.3)
     with connect(app) as s:
-        s.sendall(b"GET /big HTTP/1.1\r\n\r\n")
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
         wait_for(lambda: app.stats()["open_connections"] == 1, "connection open")
         # the client reads nothing: the server gives up on it
         took = wait_for(lambda: app.stats()["open_connections"] == 0, "dropped by the server")
@@ -373,7 +374,7 @@ def test_write_timeout(serve):
 def test_request_timeout(serve):
     app = serve(request_timeout=0.3)
     with connect(app) as s:
-        s.sendall(b"GET /hang HTTP/1.1\r\n\r\n" + REQ.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        s.sendall(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n" + REQ.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
         t = time.monotonic()
         st, _, _, rest = read_response(s)
         assert st == 503

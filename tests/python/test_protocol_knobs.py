@@ -79,36 +79,36 @@ def wait_for(cond, what, limit=5.0):
 
 def test_max_body(serve):
     app = serve(max_body=1000)
-    closes_with(ask(app, b"POST /echo HTTP/1.1\r\nContent-Length: 5000\r\n\r\n" + b"c" * 5000), 413)
-    chunked = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + b"800\r\n" + b"c" * 2048 + b"\r\n0\r\n\r\n"
+    closes_with(ask(app, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"c" * 5000), 413)
+    chunked = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + b"800\r\n" + b"c" * 2048 + b"\r\n0\r\n\r\n"
     closes_with(ask(app, chunked), 413)
-    ok = ask(app, b"POST /echo HTTP/1.1\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + b"c" * 1000)
+    ok = ask(app, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + b"c" * 1000)
     assert status(ok) == 200 and ok.endswith(b"c" * 1000)
 
 
 def test_max_header_bytes(serve):
     app = serve(max_header_bytes=1024)
-    closes_with(ask(app, b"GET /plaintext HTTP/1.1\r\nX: " + b"a" * 1100 + b"\r\n\r\n"), 431)
-    ok = ask(app, b"GET /plaintext HTTP/1.1\r\nX: " + b"a" * 900 + b"\r\nConnection: close\r\n\r\n")
+    closes_with(ask(app, b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 1100 + b"\r\n\r\n"), 431)
+    ok = ask(app, b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 900 + b"\r\nConnection: close\r\n\r\n")
     assert status(ok) == 200 and ok.endswith(HELLO)
 
 
 def test_max_headers(serve):
     app = serve(max_headers=5)
     five = b"".join(b"X%d: y\r\n" % i for i in range(5))
-    closes_with(ask(app, b"GET /plaintext HTTP/1.1\r\n" + five + b"Connection: close\r\n\r\n"), 431)
+    closes_with(ask(app, b"GET /plaintext HTTP/1.1\r\nHost: x\r\n" + five + b"Connection: close\r\n\r\n"), 431)
 
 
 def test_max_request_line(serve):
     app = serve(max_request_line=256)
-    closes_with(ask(app, b"GET /files/" + b"a" * 300 + b" HTTP/1.1\r\n\r\n"), 414)
-    assert status(ask(app, b"GET /files/" + b"a" * 200 + b" HTTP/1.1\r\nConnection: close\r\n\r\n")) == 200
+    closes_with(ask(app, b"GET /files/" + b"a" * 300 + b" HTTP/1.1\r\nHost: x\r\n\r\n"), 414)
+    assert status(ask(app, b"GET /files/" + b"a" * 200 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200
 
 
 def test_max_pipelined(serve):
     app = serve(max_pipelined=2)
     with connect(app) as s:
-        s.sendall(b"GET /count HTTP/1.1\r\n\r\n" * 8)
+        s.sendall(b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n" * 8)
         rest = b""
         for _ in range(8):
             st, _, body, rest = read_response(s, rest)
@@ -118,13 +118,13 @@ def test_max_pipelined(serve):
 
 def test_server_name(serve):
     app = serve(server_name="proto-test")
-    assert b"\r\nServer: proto-test\r\n" in ask(app, b"GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert b"\r\nServer: proto-test\r\n" in ask(app, b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 
 
 def test_header_timeout(serve):
     app = serve(header_timeout=0.3)
     with connect(app, timeout=5) as s:
-        s.sendall(b"GET /plaintext HTTP/1.1\r\n")
+        s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n")
         t = time.monotonic()
         # a slowloris: a byte every 50 ms, never the end of the head
         while time.monotonic() - t < 4:
@@ -140,7 +140,7 @@ def test_header_timeout(serve):
 def test_body_timeout(serve):
     app = serve(body_timeout=0.3)
     with connect(app, timeout=5) as s:
-        s.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         closes_with(read_to_close(s), 408)
 
 
@@ -158,22 +158,22 @@ def test_keepalive_timeout(serve):
 def test_write_timeout(serve):
     app = serve(write_timeout=0.3)
     with connect(app, timeout=5, rcvbuf=4096) as s:
-        s.sendall(b"GET /big HTTP/1.1\r\n\r\n")
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
         wait_for(lambda: app.open == 1, "connection open")
         # the client reads nothing: the protocol gives up on it
         wait_for(lambda: app.open == 0, "dropped by the protocol")
         data = read_to_close(s)
         assert data.startswith(b"HTTP/1.1 200 ") and len(data) < BIG, "the answer is cut short"
-    assert ask(app, b"GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n").endswith(HELLO)
+    assert ask(app, b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").endswith(HELLO)
 
 
 def test_request_timeout(serve):
     app = serve(request_timeout=0.3)
     with connect(app, timeout=5) as s:
-        s.sendall(b"GET /hang HTTP/1.1\r\n\r\n" + REQ.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        s.sendall(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n" + REQ.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
         st, _, body, rest = read_response(s)
         assert (st, body) == (503, b"Service Unavailable")
         # the request behind it proceeds
         st, _, body, _ = read_response(s, rest)
         assert (st, body) == (200, HELLO)
-    assert ask(app, b"GET /plaintext HTTP/1.1\r\nConnection: close\r\n\r\n").endswith(HELLO)
+    assert ask(app, b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").endswith(HELLO)

@@ -209,7 +209,7 @@ def test_request_attributes(app):
 def test_kept_request_stays_valid(app):
     kept.clear()
     s = socket.create_connection(("127.0.0.1", app.port))
-    s.sendall(b"GET /keep?n=1 HTTP/1.1\r\n\r\nGET /str HTTP/1.1\r\n\r\nGET /keep?n=2 HTTP/1.1\r\nX-N: 2\r\n\r\n")
+    s.sendall(b"GET /keep?n=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /str HTTP/1.1\r\nHost: x\r\n\r\nGET /keep?n=2 HTTP/1.1\r\nHost: x\r\nX-N: 2\r\n\r\n")
     rest = b""
     for _ in range(3):
         rest = read_response(s, rest)[3]
@@ -227,7 +227,7 @@ def test_handler_exception_gives_500_and_server_lives_on(app, caplog):
     assert "ValueError: async failure" in text
     # a failing handler in the middle of a pipelined batch fails only itself
     s = socket.create_connection(("127.0.0.1", app.port))
-    s.sendall(b"GET /str HTTP/1.1\r\n\r\nGET /boom HTTP/1.1\r\n\r\nGET /dict HTTP/1.1\r\n\r\n")
+    s.sendall(b"GET /str HTTP/1.1\r\nHost: x\r\n\r\nGET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET /dict HTTP/1.1\r\nHost: x\r\n\r\n")
     rest, got = b"", []
     for _ in range(3):
         status, _, body, rest = read_response(s, rest)
@@ -242,11 +242,11 @@ def test_async_handlers_finish_out_of_order_responses_in_order(app):
     reqs = []
     for i in range(n):
         if i % 4 == 3:
-            reqs.append(b"GET /str HTTP/1.1\r\n\r\n")
+            reqs.append(b"GET /str HTTP/1.1\r\nHost: x\r\n\r\n")
         elif i % 4 == 2:
-            reqs.append(b"GET /static HTTP/1.1\r\n\r\n")
+            reqs.append(b"GET /static HTTP/1.1\r\nHost: x\r\n\r\n")
         else:
-            reqs.append(b"GET /async?id=%d&ms=%d HTTP/1.1\r\n\r\n" % (i, (n - i) * 3))
+            reqs.append(b"GET /async?id=%d&ms=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (i, (n - i) * 3))
     s = socket.create_connection(("127.0.0.1", app.port), timeout=10)
     s.sendall(b"".join(reqs))
     rest = b""
@@ -265,7 +265,7 @@ def test_async_handlers_finish_out_of_order_responses_in_order(app):
 def test_async_handlers_that_finish_at_once(app):
     socks = [socket.create_connection(("127.0.0.1", app.port), timeout=10) for _ in range(8)]
     for k, s in enumerate(socks):
-        s.sendall(b"".join(b"GET /async-now?i=%d HTTP/1.1\r\n\r\n" % (k * 1000 + i) for i in range(200)))
+        s.sendall(b"".join(b"GET /async-now?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (k * 1000 + i) for i in range(200)))
     for k, s in enumerate(socks):
         rest = b""
         for i in range(200):
@@ -277,7 +277,7 @@ def test_async_handlers_that_finish_at_once(app):
 def test_many_connections_pipelined(app):
     socks = [socket.create_connection(("127.0.0.1", app.port), timeout=10) for _ in range(20)]
     for k, s in enumerate(socks):
-        s.sendall(b"".join(b"GET /api/%d/%d HTTP/1.1\r\n\r\n" % (k, i) for i in range(50)))
+        s.sendall(b"".join(b"GET /api/%d/%d HTTP/1.1\r\nHost: x\r\n\r\n" % (k, i) for i in range(50)))
     for k, s in enumerate(socks):
         rest = b""
         for i in range(50):
@@ -289,19 +289,19 @@ def test_many_connections_pipelined(app):
 BAD = [
     ("malformed", b"GET /\r\n\r\n", 400),
     ("space before colon", b"GET /str HTTP/1.1\r\nHost : x\r\n\r\n", 400),
-    ("body too large", b"POST /echo HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", 413),
-    ("uri too long", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
-    ("head too large", b"GET /str HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
-    ("unknown coding", b"POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+    ("body too large", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413),
+    ("uri too long", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    ("head too large", b"GET /str HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    ("unknown coding", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
     ("HTTP/2.0", b"GET /str HTTP/2.0\r\n\r\n", 505),
-    ("CL and TE", b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("CL and TE", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
 ]
 
 
 @pytest.mark.parametrize("name,raw,status", BAD, ids=[b[0] for b in BAD])
 def test_bad_requests(app, name, raw, status):
     s = socket.create_connection(("127.0.0.1", app.port), timeout=5)
-    s.sendall(b"GET /str HTTP/1.1\r\n\r\n" + raw)
+    s.sendall(b"GET /str HTTP/1.1\r\nHost: x\r\n\r\n" + raw)
     data = read_all_until_close(s)
     assert data.startswith(b"HTTP/1.1 200 ")  # the good request before it
     assert b"HTTP/1.1 %d " % status in data and data.count(b"HTTP/1.1 ") == 2
@@ -347,7 +347,7 @@ def test_stop_in_process_finishes_async_in_flight():
 
     app.start()
     s = socket.create_connection(("127.0.0.1", app.port), timeout=5)
-    s.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
+    s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
     time.sleep(0.05)
     t = threading.Thread(target=app.stop)
     t.start()
@@ -370,7 +370,7 @@ def test_hello_py_and_graceful_sigterm():
     assert (r.read(), r.getheader("Content-Type")) == (b"echo me", "text/x")
     # an async request in flight when SIGTERM arrives is still answered
     s = p.connect()
-    s.sendall(b"GET /sleep?ms=400 HTTP/1.1\r\n\r\n")
+    s.sendall(b"GET /sleep?ms=400 HTTP/1.1\r\nHost: x\r\n\r\n")
     time.sleep(0.1)
     p.proc.send_signal(signal.SIGTERM)
     data = read_all_until_close(s)

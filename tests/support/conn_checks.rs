@@ -114,24 +114,24 @@ impl Tape<'_> {
 const SEEDS: &[&[u8]] = &[
     b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
     b"GET /d HTTP/1.1\r\nHost: a\r\n\r\n",
-    b"HEAD /h HTTP/1.1\r\n\r\n",
-    b"HEAD /d HTTP/1.1\r\n\r\n",
-    b"POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
-    b"POST /d HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n",
-    b"PUT /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
-    b"PUT /d HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-    b"GET /big HTTP/1.1\r\n\r\n",
+    b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"HEAD /d HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    b"POST /d HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n",
+    b"PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+    b"PUT /d HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-    b"GET /dq?a=1 HTTP/1.1\r\nX-A: 1\r\nX-B: 2\r\nX-C: 3\r\n\r\n",
+    b"GET /dq?a=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-B: 2\r\nX-C: 3\r\n\r\n",
     b"\r\n",
-    b"POST /l HTTP/1.1\r\nContent-Length: 600\r\n\r\n",
-    b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"POST /l HTTP/1.1\r\nHost: x\r\nContent-Length: 600\r\n\r\n",
+    b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
     b"40\r\n0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n",
     b"0\r\n\r\n",
-    b"GET /x HTTP/1.1\r\nX-Long: ",
-    b"GET /q?a=1 HTTP/1.1\r\nConnection: close\r\n\r\n",
+    b"GET /x HTTP/1.1\r\nHost: x\r\nX-Long: ",
+    b"GET /q?a=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     b"GET /old HTTP/1.0\r\n\r\n",
-    b"POST /s HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"POST /s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
 ];
 
 /// Longest composed stream.
@@ -883,8 +883,11 @@ pub fn rfc_framing(minor: u8, fields: &[(&[u8], &[u8])]) -> Model {
     let mut te_empty_elems = false;
     let (mut close, mut keep) = (false, false);
     let mut may_refuse = Vec::new();
+    let mut hosts: Vec<&[u8]> = Vec::new();
     for &(name, value) in fields {
-        if name.eq_ignore_ascii_case(b"content-length") {
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts.push(value);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
             cl.extend(value.split(|&b| b == b',').map(ows_trim));
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             te_lines += 1;
@@ -972,11 +975,56 @@ pub fn rfc_framing(minor: u8, fields: &[(&[u8], &[u8])]) -> Model {
     } else {
         Framing::None
     };
+    // RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, and for any
+    // with two or an invalid one. A plain `name[:port]` is valid; a value
+    // with a byte no uri-host[:port] has is not; the engine decides the rest.
+    let host_refused = if hosts.len() > 1 {
+        Some("more than one Host field line (RFC 9112 3.2)")
+    } else if hosts.is_empty() && minor >= 1 {
+        Some("HTTP/1.1 without Host (RFC 9112 3.2)")
+    } else if hosts.first().is_some_and(|h| {
+        h.iter()
+            .any(|&b| b <= b' ' || b >= 0x7f || b"\"#/<>?@\\^`{|}".contains(&b))
+    }) {
+        Some("a Host value with a byte no uri-host[:port] has (RFC 9112 3.2)")
+    } else {
+        if !hosts.first().is_none_or(|h| plain_host(h)) {
+            may_refuse.push(("a Host value that is not plainly name[:port]", &[400][..]));
+        }
+        None
+    };
+    let framing = match (host_refused, framing) {
+        (Some(why), f @ Framing::Invalid { .. }) => {
+            may_refuse.push((why, &[400][..]));
+            f
+        }
+        (Some(why), _) => Framing::Invalid {
+            statuses: &[400],
+            why,
+        },
+        (None, f) => f,
+    };
     Model {
         framing,
         keep_alive,
         may_refuse,
     }
+}
+
+/// `name[:port]`: letters, digits, `.` and `-`, and up to 5 digits of port
+/// up to 65535.
+fn plain_host(h: &[u8]) -> bool {
+    let (name, port) = match h.iter().rposition(|&b| b == b':') {
+        Some(c) => (&h[..c], Some(&h[c + 1..])),
+        None => (h, None),
+    };
+    name.iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && port.is_none_or(|p| {
+            p.len() <= 5
+                && p.iter().all(u8::is_ascii_digit)
+                && p.iter().fold(0u32, |a, &d| a * 10 + (d - b'0') as u32) <= 65535
+        })
 }
 
 /// What the engine did with one request head followed by a probe.
@@ -1155,7 +1203,15 @@ pub fn check_framing_diff(data: &[u8]) {
         .iter()
         .map(|h| (h.name.as_bytes(), h.value))
         .collect();
-    let model = rfc_framing(minor, &fields);
+    let mut model = rfc_framing(minor, &fields);
+    let target = freq.path;
+    if !target.starts_with(b"/") || freq.method == b"CONNECT" {
+        // only OPTIONS takes `*`, only CONNECT an authority, and an
+        // absolute-form target must be a valid http(s) URI (RFC 9112 3.2)
+        model
+            .may_refuse
+            .push(("a target other than origin-form", &[400][..]));
+    }
     let head = &data[..flen];
     let tail = match &model.framing {
         Framing::Length(n) if *n <= DIFF_MAX_BODY as u64 => {
