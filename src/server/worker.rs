@@ -13,6 +13,7 @@ use slab::Slab;
 
 use super::batch::{Batcher, Origin};
 use super::dispatch::Dispatch;
+use super::linger;
 use super::mailbox::{Mailbox, Work};
 use super::response::ResponseBuilder;
 use super::router::Scratch;
@@ -45,6 +46,8 @@ struct Entry {
     upgrade: Option<UpgradeHook>,
     /// Who reads the streamed request body.
     body_sink: Option<BodySink>,
+    /// Closing during a stop, once the client has every answer.
+    lingering: bool,
 }
 
 impl Entry {
@@ -96,6 +99,8 @@ pub(crate) struct Worker {
     batch: Batcher,
     /// Connections a batch answered, kept for its capacity.
     touched: Vec<usize>,
+    /// Connections closing during a stop (see `linger`).
+    lingering: Vec<(usize, u32)>,
 }
 
 impl Worker {
@@ -134,6 +139,7 @@ impl Worker {
             spare: Vec::new(),
             batch,
             touched: Vec::new(),
+            lingering: Vec::new(),
         };
         Ok((w, mailbox))
     }
@@ -211,6 +217,9 @@ impl Worker {
                 self.begin_stop();
             }
             self.flush_batch();
+            if self.stopping.is_some() {
+                self.check_lingering();
+            }
             if let Some(since) = self.stopping {
                 if self.conns.is_empty() || since.elapsed() > self.shared.cfg.shutdown_grace {
                     break;
@@ -277,6 +286,7 @@ impl Worker {
                         streams: Vec::new(),
                         upgrade: None,
                         body_sink: None,
+                        lingering: false,
                         clocks: Clocks {
                             last_io: self.now,
                             armed: NEVER,
@@ -462,6 +472,9 @@ impl Worker {
         let cfg = &self.shared.cfg.proto;
         let limits = &cfg.limits;
         let e = &mut self.conns[idx];
+        if e.lingering {
+            return self.linger(idx);
+        }
         // held-back requests first: reading more now would only grow the buffer
         if e.readable && e.conn.wants_read(limits) && !e.conn.can_process(limits) {
             let spare = e.conn.recv_buf(&mut self.pool, limits);
@@ -542,6 +555,9 @@ impl Worker {
             return false;
         }
         if e.conn.should_close() {
+            if self.stopping.is_some() {
+                return self.linger(idx);
+            }
             self.close(idx);
             return false;
         }
@@ -553,6 +569,40 @@ impl Worker {
             self.again.push((idx, e.gen));
         }
         true
+    }
+
+    /// Closes a connection during a stop once the client has every answer
+    /// (see `linger.rs`); until then it waits on `lingering`. Returns false
+    /// when it was closed.
+    fn linger(&mut self, idx: usize) -> bool {
+        let e = &mut self.conns[idx];
+        if !e.lingering {
+            e.lingering = true;
+            linger::begin(&e.stream);
+            self.lingering.push((idx, e.gen));
+        }
+        if linger::done(&e.stream) {
+            self.close(idx);
+            return false;
+        }
+        true
+    }
+
+    /// Acknowledgements raise no event: lingering connections are looked at
+    /// on every pass of a stopping loop (at least every 50 ms).
+    fn check_lingering(&mut self) {
+        let mut list = std::mem::take(&mut self.lingering);
+        list.retain(|&(idx, gen)| {
+            let Some(e) = self.conns.get(idx).filter(|e| e.gen == gen) else {
+                return false;
+            };
+            if linger::done(&e.stream) {
+                self.close(idx);
+                return false;
+            }
+            true
+        });
+        self.lingering = list;
     }
 
     /// Lets go of a connection that switched protocols: its socket goes,
