@@ -30,6 +30,15 @@ impl Handler for Later {
     }
 }
 
+/// Holds the worker for 300 ms (a handler that should not block, but does).
+struct Block;
+impl Handler for Block {
+    fn call(&self, _: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+        std::thread::sleep(Duration::from_millis(300));
+        res.body(b"blocked").map_err(|_| ())
+    }
+}
+
 fn server() -> (Arc<Server>, SocketAddr) {
     let mut srv = Server::new(ServerConfig {
         shutdown_grace: GRACE,
@@ -45,6 +54,8 @@ fn server() -> (Arc<Server>, SocketAddr) {
     )
     .unwrap();
     srv.route(Some(b"GET"), b"/later", false, Arc::new(Later))
+        .unwrap();
+    srv.route(Some(b"GET"), b"/block", false, Arc::new(Block))
         .unwrap();
     let addr = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     srv.start().unwrap();
@@ -167,6 +178,49 @@ fn idle_connections_close_at_stop() {
     let exited = stop(&srv);
     exited.recv_timeout(BOUND).expect("the workers exit");
     ends_without_reading_more(&mut s);
+}
+
+#[test]
+fn a_connection_that_sent_nothing_yet_gets_its_first_request_answered() {
+    let (srv, addr) = server();
+    let mut s = connect(addr);
+    std::thread::sleep(Duration::from_millis(100)); // accepted
+    let exited = stop(&srv);
+    std::thread::sleep(Duration::from_millis(100));
+    let mut buf = Vec::new();
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_one(&mut s, &mut buf), (200, true));
+    ends_without_reading_more(&mut s);
+    exited.recv_timeout(BOUND).expect("the workers exit");
+}
+
+#[test]
+fn connections_queued_on_the_listener_at_stop_are_served() {
+    let (srv, addr) = server();
+    let mut a = connect(addr);
+    a.write_all(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100)); // the worker is held
+    let exited = stop(&srv);
+    // the kernel completes this handshake and queues the connection, with
+    // its request, on the listener the stop is about to close
+    let mut b = connect(addr);
+    b.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // rendered before the worker saw the stop: no close, but the last one
+    let mut buf = Vec::new();
+    assert_eq!(read_one(&mut a, &mut buf).0, 200);
+    ends_without_reading_more(&mut a);
+    let mut buf = Vec::new();
+    assert_eq!(read_one(&mut b, &mut buf), (200, true));
+    ends_without_reading_more(&mut b);
+    exited.recv_timeout(BOUND).expect("the workers exit");
+    assert!(connect_refused(addr), "the listener is closed");
+}
+
+fn connect_refused(addr: SocketAddr) -> bool {
+    matches!(TcpStream::connect(addr), Err(e) if e.kind() == ErrorKind::ConnectionRefused)
 }
 
 /// A client that pipelines without pause: a writer thread sends batches of

@@ -933,11 +933,13 @@ impl Conn {
     }
 
     /// Stop reading new requests (graceful shutdown). Responses owed still
-    /// go out; a request partly received is still read and answered. The
-    /// last response says `Connection: close` unless it was already queued.
+    /// go out; a request partly received is still read and answered, and so
+    /// is the first request of a connection that has sent none yet (its
+    /// client could not tell a close from a failure). The last response
+    /// says `Connection: close` unless it was already queued.
     pub fn shutdown(&mut self) {
         self.draining = true;
-        if !self.reading_request() {
+        if !self.reading_request() && self.next_seq > 0 {
             self.no_more = true;
             self.closing = true;
         }

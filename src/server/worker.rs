@@ -235,6 +235,9 @@ impl Worker {
 
     fn begin_stop(&mut self) {
         self.stopping = Some(Instant::now());
+        // Connections the kernel queued on this listener would be reset when
+        // it closes; take them, and answer their first request.
+        self.accept();
         if let Some(mut l) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut l);
         }
