@@ -62,7 +62,7 @@ test-python: python
 .PHONY: test-deploy
 test-deploy: python
 	sh tests/deploy/apt_install.sh haproxy nginx
-	cd tests/deploy && ../../$(PYTEST) -q
+	cd tests/deploy && timeout 600 ../../$(PYTEST) -q
 
 # The C examples over real sockets (pytest only: no Python package needed).
 test-examples: $(EXAMPLES) $(PYTEST)
