@@ -32,7 +32,7 @@ run: build/hello
 	@echo "starting the hello server; try: curl 'http://127.0.0.1:8080/hello?name=you'"
 	./build/hello 127.0.0.1 8080
 
-test: deps test-header test-rust test-c test-examples test-python test-asan test-docs
+test: deps test-header test-rust test-c test-examples test-python test-asan test-docs test-deploy
 	@echo "make test: all suites passed"
 
 # Tools the tests use beyond a compiler, Rust and Python.
@@ -56,6 +56,13 @@ python: $(PYTEST)
 
 test-python: python
 	cd tests/python && ../../$(PYTEST) -q
+
+# Behind nginx and HAProxy, and a restart on one port (tests/deploy): the
+# proxies come from apt-get when missing (as root, or through sudo).
+.PHONY: test-deploy
+test-deploy: python
+	sh tests/deploy/apt_install.sh haproxy nginx
+	cd tests/deploy && timeout 600 ../../$(PYTEST) -q
 
 # The C examples over real sockets (pytest only: no Python package needed).
 test-examples: $(EXAMPLES) $(PYTEST)

@@ -2103,8 +2103,10 @@ size_t fastserve_conn_pending(const struct fastserve_conn *c);
 
 /**
  * Stops reading new requests (graceful shutdown): requests already
- * handed out are still answered, then `fastserve_conn_should_close`
- * turns true.
+ * handed out are still answered, and so is a request partly received
+ * (or, on a connection that has sent nothing yet, its first one); the
+ * last response says `Connection: close` unless it was already queued.
+ * Then `fastserve_conn_should_close` turns true.
  *
  * # Safety
  * `c` is a connection from `fastserve_conn_new` that was not freed.

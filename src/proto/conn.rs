@@ -29,6 +29,8 @@ pub struct Conn {
     no_more: bool,
     /// The peer will get no more responses after those queued.
     closing: bool,
+    /// A graceful stop: the request being received is the last one.
+    draining: bool,
     /// Peer closed its sending side.
     eof: bool,
     /// `process` stopped under backpressure with input still buffered.
@@ -94,6 +96,7 @@ impl Conn {
             released_seq: 0,
             no_more: false,
             closing: false,
+            draining: false,
             eof: false,
             stalled: false,
             upgraded: false,
@@ -641,7 +644,7 @@ impl Conn {
             date: ctx.date,
             seq,
             head_only: req.method == b"HEAD",
-            conn: framing::conn_header(req.minor_version, self.no_more),
+            conn: framing::conn_header(req.minor_version, self.no_more || self.draining),
             minor: req.minor_version,
             done: false,
             close_after: false,
@@ -652,7 +655,7 @@ impl Conn {
         if !res.done {
             res.send(Response::empty(500));
         }
-        if res.close_after {
+        if res.close_after || self.draining {
             self.no_more = true;
         }
         self.input.pos += span.end;
@@ -689,7 +692,7 @@ impl Conn {
             .body
             .as_ref()
             .is_some_and(|b| b.seq == ticket.seq && b.gate == Gate::Waiting);
-        let conn = if unread {
+        let conn = if unread || self.last_while_draining(ticket.seq) {
             ConnHeader::Close
         } else {
             ticket.conn
@@ -720,7 +723,7 @@ impl Conn {
     ) -> bool {
         let h = stream::head(status, ticket.head_only, len, ticket.minor);
         let close = h.framing == stream::Framing::Close;
-        let conn = if close {
+        let conn = if close || self.last_while_draining(ticket.seq) {
             ConnHeader::Close
         } else {
             ticket.conn
@@ -955,12 +958,23 @@ impl Conn {
         self.closing && self.slots.held() == 0 && self.slots.out.unsent() == 0
     }
 
-    /// Stop reading new requests (graceful shutdown). Responses owed still go out.
+    /// Stop reading new requests (graceful shutdown). Responses owed still
+    /// go out; a request partly received is still read and answered, and so
+    /// is the first request of a connection that has sent none yet (its
+    /// client could not tell a close from a failure). The last response
+    /// says `Connection: close` unless it was already queued.
     pub fn shutdown(&mut self) {
-        if !self.reading_request() {
+        self.draining = true;
+        if !self.reading_request() && self.next_seq > 0 {
             self.no_more = true;
             self.closing = true;
         }
+    }
+
+    /// Whether `seq` is the last request while draining: its response,
+    /// rendered now, closes the connection.
+    fn last_while_draining(&self, seq: u64) -> bool {
+        self.draining && seq + 1 == self.next_seq && !self.upgraded
     }
 
     /// Responses deferred and not yet completed.

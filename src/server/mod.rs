@@ -4,6 +4,7 @@
 mod batch;
 mod dispatch;
 mod files;
+mod linger;
 mod mailbox;
 mod parts;
 mod pattern;

@@ -13,6 +13,7 @@ use slab::Slab;
 
 use super::batch::{Batcher, Origin};
 use super::dispatch::Dispatch;
+use super::linger;
 use super::mailbox::{Mailbox, Work};
 use super::response::ResponseBuilder;
 use super::router::Scratch;
@@ -47,6 +48,8 @@ struct Entry {
     body_sink: Option<BodySink>,
     /// Bytes written to the client.
     sent: u64,
+    /// Closing during a stop, once the client has every answer.
+    lingering: bool,
 }
 
 impl Entry {
@@ -104,6 +107,8 @@ pub(crate) struct Worker {
     peak_conns: usize,
     /// When to look at that again.
     next_trim: Ms,
+    /// Connections closing during a stop (see `linger`).
+    lingering: Vec<(usize, u32)>,
 }
 
 impl Worker {
@@ -144,6 +149,7 @@ impl Worker {
             touched: Vec::new(),
             peak_conns: 0,
             next_trim: 0,
+            lingering: Vec::new(),
         };
         Ok((w, mailbox))
     }
@@ -236,6 +242,9 @@ impl Worker {
                 self.begin_stop();
             }
             self.flush_batch();
+            if self.stopping.is_some() {
+                self.check_lingering();
+            }
             if let Some(since) = self.stopping {
                 if self.conns.is_empty() || since.elapsed() > self.shared.cfg.shutdown_grace {
                     break;
@@ -251,6 +260,9 @@ impl Worker {
 
     fn begin_stop(&mut self) {
         self.stopping = Some(Instant::now());
+        // Connections the kernel queued on this listener would be reset when
+        // it closes; take them, and answer their first request.
+        self.accept();
         if let Some(mut l) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut l);
         }
@@ -303,6 +315,7 @@ impl Worker {
                         upgrade: None,
                         body_sink: None,
                         sent: 0,
+                        lingering: false,
                         clocks: Clocks {
                             last_io: self.now,
                             born: self.now,
@@ -523,6 +536,9 @@ impl Worker {
         let cfg = &self.shared.cfg.proto;
         let limits = &cfg.limits;
         let e = &mut self.conns[idx];
+        if e.lingering {
+            return self.linger(idx);
+        }
         // held-back requests first: reading more now would only grow the buffer
         if e.readable && e.conn.wants_read(limits) && !e.conn.can_process(limits) {
             let spare = e.conn.recv_buf(&mut self.pool, limits);
@@ -604,6 +620,9 @@ impl Worker {
             return false;
         }
         if e.conn.should_close() {
+            if self.stopping.is_some() {
+                return self.linger(idx);
+            }
             self.close(idx);
             return false;
         }
@@ -615,6 +634,40 @@ impl Worker {
             self.again.push((idx, e.gen));
         }
         true
+    }
+
+    /// Closes a connection during a stop once the client has every answer
+    /// (see `linger.rs`); until then it waits on `lingering`. Returns false
+    /// when it was closed.
+    fn linger(&mut self, idx: usize) -> bool {
+        let e = &mut self.conns[idx];
+        if !e.lingering {
+            e.lingering = true;
+            linger::begin(&e.stream);
+            self.lingering.push((idx, e.gen));
+        }
+        if linger::done(&e.stream) {
+            self.close(idx);
+            return false;
+        }
+        true
+    }
+
+    /// Acknowledgements raise no event: lingering connections are looked at
+    /// on every pass of a stopping loop (at least every 50 ms).
+    fn check_lingering(&mut self) {
+        let mut list = std::mem::take(&mut self.lingering);
+        list.retain(|&(idx, gen)| {
+            let Some(e) = self.conns.get(idx).filter(|e| e.gen == gen) else {
+                return false;
+            };
+            if linger::done(&e.stream) {
+                self.close(idx);
+                return false;
+            }
+            true
+        });
+        self.lingering = list;
     }
 
     /// Lets go of a connection that switched protocols: its socket goes,
