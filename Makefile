@@ -8,7 +8,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 
 .PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion bench-router examples python
-EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/stream build/upgrade build/upload build/files
+EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/stream build/upgrade build/upload build/files build/observe
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 
