@@ -1837,6 +1837,11 @@ typedef struct fastserve_access_record {
   const char *target;
   size_t target_len;
   /**
+   * The request's HTTP/1.x minor version (0 when the head was not
+   * parsed).
+   */
+  uint8_t minor_version;
+  /**
    * The `Referer` and `User-Agent` fields, empty when absent.
    */
   const char *referer;

@@ -46,6 +46,9 @@ pub struct fastserve_access_record {
     /// The request target as sent (at most 8 KiB of it).
     pub target: *const c_char,
     pub target_len: usize,
+    /// The request's HTTP/1.x minor version (0 when the head was not
+    /// parsed).
+    pub minor_version: u8,
     /// The `Referer` and `User-Agent` fields, empty when absent.
     pub referer: *const c_char,
     pub referer_len: usize,
@@ -238,6 +241,7 @@ impl AccessLog for CAccessLog {
                 method_len: r.method.len(),
                 target: r.target.as_ptr().cast(),
                 target_len: r.target.len(),
+                minor_version: r.minor_version,
                 referer: r.referer.as_ptr().cast(),
                 referer_len: r.referer.len(),
                 user_agent: r.user_agent.as_ptr().cast(),

@@ -374,11 +374,13 @@ impl Conn {
         };
         self.input.scanned = 0;
         if let Some(t) = &mut self.slots.tally {
+            let fields = &hs[..req.headers];
             t.note(
                 self.next_seq,
                 req.method,
                 req.path,
-                &hs[..req.headers],
+                req.minor_version,
+                fields,
                 head,
             );
         }

@@ -26,6 +26,8 @@ pub struct Exchange<'a> {
     /// Empty when the request head could not be parsed.
     pub method: &'a [u8],
     pub target: &'a [u8],
+    /// The request's HTTP/1.x minor version (0 when not parsed).
+    pub minor_version: u8,
     /// The `Referer` and `User-Agent` fields, empty when absent.
     pub referer: &'a [u8],
     pub user_agent: &'a [u8],
@@ -50,6 +52,7 @@ struct Open {
     status: u16,
     start: u64,
     bytes_in: u64,
+    minor: u8,
     /// Where its text starts in the arena (absolute), and the lengths of
     /// the method, target, referer and user agent, in that order.
     at: u64,
@@ -88,6 +91,7 @@ impl Tally {
         seq: u64,
         method: &[u8],
         target: &[u8],
+        minor: u8,
         fields: &[Header<'_>],
         head: usize,
     ) {
@@ -118,6 +122,7 @@ impl Tally {
             status: 0,
             start: self.clock,
             bytes_in: head as u64,
+            minor,
             at,
             lens,
             end: u64::MAX,
@@ -148,6 +153,7 @@ impl Tally {
                     status: 0,
                     start: clock,
                     bytes_in: 0,
+                    minor: 0,
                     at,
                     lens: [0; 4],
                     end: u64::MAX,
@@ -197,6 +203,7 @@ impl Tally {
             f(&Exchange {
                 method: parts[0],
                 target: parts[1],
+                minor_version: o.minor,
                 referer: parts[2],
                 user_agent: parts[3],
                 peer,

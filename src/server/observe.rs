@@ -147,6 +147,8 @@ pub struct AccessRecord<'a> {
     /// Empty when the request head could not be parsed.
     pub method: &'a [u8],
     pub target: &'a [u8],
+    /// The HTTP/1.x minor version (0 when the head was not parsed).
+    pub minor_version: u8,
     pub referer: &'a [u8],
     pub user_agent: &'a [u8],
     pub peer_host: &'a [u8],
@@ -192,6 +194,7 @@ impl<'a> AccessBatch<'a> {
         Some(AccessRecord {
             method: part(e.lens[0]),
             target: part(e.lens[1]),
+            minor_version: e.minor,
             referer: part(e.lens[2]),
             user_agent: part(e.lens[3]),
             peer_host: part(e.lens[4]),
@@ -218,6 +221,7 @@ pub trait AccessLog: Send + Sync {
 struct Entry {
     at: usize,
     lens: [u32; 5],
+    minor: u8,
     peer_port: u16,
     status: u16,
     bytes_in: u64,
@@ -465,6 +469,7 @@ impl Observer {
         self.entries.push(Entry {
             at,
             lens,
+            minor: x.minor_version,
             peer_port: port,
             status: x.status,
             bytes_in: x.bytes_in,
