@@ -7,7 +7,7 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion bench-router examples python
+.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion bench-router bench-access-log examples python
 EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/stream build/upgrade build/upload build/files build/observe
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
@@ -157,12 +157,20 @@ bench: lib examples
 	$(PYTHON) bench/file_bench.py -d $(BENCH_SECONDS) --out build/bench_files.json
 	$(MAKE) bench-parse
 	$(MAKE) bench-router
+	$(MAKE) bench-access-log
 
 # A router of 50 routes against one route: server CPU per request, server on
 # core 0, loadgen (built from ../shared/loadgen into /tmp/lg) on core 1.
 # Run it alone: flock /tmp/bench.lock make bench-router
 bench-router: lib
 	$(PYTHON) bench/router_bench.py -d $(BENCH_SECONDS) --out build/router_bench.json
+
+# The access log's cost: server CPU per request with no log, a counting
+# callback and an fprintf one, depth 16, server on core 0, loadgen (built
+# from ../shared/loadgen into /tmp/lg-obs) on core 1.
+# Run it alone: flock /tmp/bench.lock make bench-access-log
+bench-access-log: lib build/observe
+	$(PYTHON) bench/access_log_bench.py -d $(BENCH_SECONDS) --out build/access_log_bench.json
 
 # Static files alone: server CPU per MiB sent, fastserve against nginx
 # (sendfile on, one worker), for a 1 MiB and a 10 KiB file.

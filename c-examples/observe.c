@@ -10,7 +10,8 @@
  * Access records and errors go to LOGFILE, one tab-separated line each:
  *   access METHOD TARGET STATUS BYTES_IN BYTES_OUT COMPLETE PEER PORT REFERER UA DURATION_US TIME_US
  *   error  REASON STATUS PEER PORT TEXT
- * LOGFILE "off" sets no access log (the error hook still writes to stderr).
+ * LOGFILE "off" sets no access log (the error hook still writes to stderr);
+ * "count" one that only counts records and bytes (bench/access_log_bench.py).
  * The header, body and request timeouts are 500 ms.
  * Usage: observe [host] [port] [logfile] [max_connections] */
 #include <pthread.h>
@@ -45,6 +46,18 @@ static void on_access(const fastserve_access_record *r, size_t n, void *userdata
                 (int)r[i].user_agent_len, r[i].user_agent, (unsigned long long)r[i].duration_us,
                 (unsigned long long)r[i].time_us);
     fflush(out);
+}
+
+static unsigned long long counted_records, counted_bytes;
+
+static void on_count(const fastserve_access_record *r, size_t n, void *userdata)
+{
+    (void)userdata;
+    unsigned long long bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += r[i].bytes_out + r[i].target_len;
+    __atomic_fetch_add(&counted_records, n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&counted_bytes, bytes, __ATOMIC_RELAXED);
 }
 
 static void on_error(const fastserve_error_event *e, void *userdata)
@@ -195,14 +208,15 @@ int main(int argc, char **argv)
     server = fastserve_server_new(cfg);
     fastserve_config_free(cfg);
 
-    int logging = strcmp(logfile, "off") != 0;
+    int counting = strcmp(logfile, "count") == 0;
+    int logging = strcmp(logfile, "off") != 0 && !counting;
     out = logging ? fopen(logfile, "a") : stderr;
     if (out == NULL) {
         perror(logfile);
         return 1;
     }
-    if (logging)
-        fastserve_server_set_access_log(server, on_access, NULL);
+    if (logging || counting)
+        fastserve_server_set_access_log(server, counting ? on_count : on_access, NULL);
     fastserve_server_set_error_hook(server, on_error, out);
 
     fastserve_server_route_static(server, "GET", 3, "/hello", 6, 0, 200, "text/plain", 10, "hello\n", 6);
@@ -243,6 +257,8 @@ int main(int argc, char **argv)
         usleep(10000);
     }
     fastserve_server_free(server);
+    if (counting)
+        fprintf(stderr, "observe: %llu records, %llu bytes\n", counted_records, counted_bytes);
     if (out != stderr)
         fclose(out);
     return r == FASTSERVE_RESULT_OK ? 0 : 1;
