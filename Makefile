@@ -7,8 +7,8 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion bench-router examples python
-EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/stream build/upgrade build/upload build/files
+.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion bench-router bench-access-log examples python
+EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/stream build/upgrade build/upload build/files build/observe
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 
@@ -41,17 +41,18 @@ deps:
 
 # The test venv: pytest, uvloop (the HttpProtocol tests run on both loops),
 # wsproto and websockets (the WebSocket example and its client),
+# prometheus_client (its parser reads the metrics routes),
 # and what `pip install ./python` needs to build without network access.
 $(PYTEST):
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel wsproto websockets
+	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel wsproto websockets prometheus_client
 
 # The Python package installed into the venv the way a user installs it:
 # its build runs cargo and bundles the stripped library (the tests import
 # the installed copy). An editable install leaves the library at PYLIB.
 PYLIB := python/fastserve/libfastserve.so
 python: $(PYTEST)
-	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel wsproto websockets
+	$(VENV)/bin/pip install -q --disable-pip-version-check pytest uvloop setuptools wheel wsproto websockets prometheus_client
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python
 
 test-python: python
@@ -66,6 +67,7 @@ test-deploy: python
 
 # The C examples over real sockets (pytest only: no Python package needed).
 test-examples: $(EXAMPLES) $(PYTEST)
+	@$(VENV)/bin/python -c 'import prometheus_client' 2>/dev/null || $(VENV)/bin/pip install -q --disable-pip-version-check prometheus_client
 	cd tests/examples && ../../$(PYTEST) -q
 
 # The examples again under AddressSanitizer with LeakSanitizer: a leak or an
@@ -74,9 +76,9 @@ build/asan/%: c-examples/%.c lib
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS_EX) -O1 -fsanitize=address -fno-omit-frame-pointer $< -L$(LIBDIR) -lfastserve -Wl,-rpath,'$$ORIGIN/../lib' -o $@ -lpthread
 
-test-asan: build/asan/hello build/asan/deferred build/asan/own_loop build/asan/stream build/asan/upgrade build/asan/upload build/asan/files build/asan/echo $(PYTEST)
+test-asan: build/asan/hello build/asan/deferred build/asan/own_loop build/asan/stream build/asan/upgrade build/asan/upload build/asan/files build/asan/echo build/asan/observe $(PYTEST)
 	ASAN_OPTIONS=detect_leaks=1 ./build/asan/echo
-	cd tests/examples && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py test_stream.py test_upgrade.py test_upload.py test_files.py
+	cd tests/examples && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py test_stream.py test_upgrade.py test_upload.py test_files.py test_observe.py
 
 # Every code block of the READMEs: C compiled and linked, Python run, shell
 # commands looked up (the rules are at the top of tests/docs/check_docs.py).
@@ -162,12 +164,20 @@ bench: lib examples
 	$(PYTHON) bench/file_bench.py -d $(BENCH_SECONDS) --out build/bench_files.json
 	$(MAKE) bench-parse
 	$(MAKE) bench-router
+	$(MAKE) bench-access-log
 
 # A router of 50 routes against one route: server CPU per request, server on
 # core 0, loadgen (built from ../shared/loadgen into /tmp/lg) on core 1.
 # Run it alone: flock /tmp/bench.lock make bench-router
 bench-router: lib
 	$(PYTHON) bench/router_bench.py -d $(BENCH_SECONDS) --out build/router_bench.json
+
+# The access log's cost: server CPU per request with no log, a counting
+# callback and an fprintf one, depth 16, server on core 0, loadgen (built
+# from ../shared/loadgen into /tmp/lg-obs) on core 1.
+# Run it alone: flock /tmp/bench.lock make bench-access-log
+bench-access-log: lib build/observe
+	$(PYTHON) bench/access_log_bench.py -d $(BENCH_SECONDS) --out build/access_log_bench.json
 
 # Static files alone: server CPU per MiB sent, fastserve against nginx
 # (sendfile on, one worker), for a 1 MiB and a 10 KiB file.

@@ -29,6 +29,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("body.rs", "Request bodies in pieces"),
     ("upgrade.rs", "Protocol switches"),
     ("batch.rs", "Batch routes"),
+    ("observe.rs", "Access log, error hook and metrics"),
     ("conn.rs", "Sans-I/O connection"),
     ("conn_stream.rs", "Sans-I/O streams and protocol switches"),
     ("parse.rs", "Parser"),

@@ -1800,6 +1800,324 @@ enum fastserve_result fastserve_response_head(struct fastserve_response *res,
                                               size_t headers_len);
 
 /* ==========================================================================
+ * Access log, error hook and metrics
+ *
+ * What a server tells about itself: an access log, an error hook and
+ * metrics. Each is set before the server starts.
+ *
+ * - The access log gets every request once its response was written in
+ *   full (or its connection closed first), in batches: each worker calls it
+ *   once per pass of its event loop with the requests it finished in that
+ *   pass, on the worker's thread.
+ * - The error hook is called when a handler fails, or the engine answers
+ *   an error itself (a limit, a timeout, malformed input), or drops a
+ *   connection (the client stopped reading, `max_connections`).
+ * - Metrics: the counters of `fastserve_stats`, responses by status and a
+ *   request latency histogram, read with `fastserve_server_metrics` or
+ *   served in Prometheus text on a route (`fastserve_server_route_metrics`).
+ *
+ * ```c
+ * static void log_cb(const fastserve_access_record *r, size_t n, void *ud) {
+ *     for (size_t i = 0; i < n; i++)
+ *         fprintf(ud, "%.*s %.*s %u %llu\n", (int)r[i].method_len, r[i].method,
+ *                 (int)r[i].target_len, r[i].target, r[i].status,
+ *                 (unsigned long long)r[i].bytes_out);
+ * }
+ * fastserve_server_set_access_log(srv, log_cb, stderr);
+ * fastserve_server_route_metrics(srv, "/metrics", 8);
+ * ```
+ * ========================================================================== */
+
+/**
+ * The layout version `fastserve_server_metrics` writes.
+ */
+#define FASTSERVE_METRICS_VERSION 1
+
+/**
+ * Why the error hook was called.
+ */
+typedef enum fastserve_error_reason {
+  /**
+   * A handler returned non-zero: answered 500 unless it had answered.
+   */
+  FASTSERVE_ERROR_HANDLER_FAILED = 0,
+  /**
+   * A handler panicked (Rust handlers): answered 500.
+   */
+  FASTSERVE_ERROR_HANDLER_PANICKED = 1,
+  /**
+   * Malformed request or body framing: 400.
+   */
+  FASTSERVE_ERROR_BAD_REQUEST = 2,
+  /**
+   * The request line passed `max_request_line`: 414.
+   */
+  FASTSERVE_ERROR_URI_TOO_LONG = 3,
+  /**
+   * The head passed `max_header_bytes` or `max_headers`: 431.
+   */
+  FASTSERVE_ERROR_HEAD_TOO_LARGE = 4,
+  /**
+   * The body passed `max_body` (or the route's): 413.
+   */
+  FASTSERVE_ERROR_BODY_TOO_LARGE = 5,
+  /**
+   * An HTTP version (505) or transfer coding (501) not supported.
+   */
+  FASTSERVE_ERROR_NOT_SUPPORTED = 6,
+  /**
+   * The head did not arrive within the header timeout: 408.
+   */
+  FASTSERVE_ERROR_HEADER_TIMEOUT = 7,
+  /**
+   * The body stalled past the body timeout: 408.
+   */
+  FASTSERVE_ERROR_BODY_TIMEOUT = 8,
+  /**
+   * A deferred response took longer than the request timeout: 503.
+   */
+  FASTSERVE_ERROR_REQUEST_TIMEOUT = 9,
+  /**
+   * The client read nothing within the write timeout: connection closed.
+   */
+  FASTSERVE_ERROR_WRITE_TIMEOUT = 10,
+  /**
+   * `max_connections` were open: the new connection was closed at once.
+   */
+  FASTSERVE_ERROR_CONNECTION_LIMIT = 11,
+} fastserve_error_reason;
+
+/**
+ * One request in the access log. Every pointer is valid during the
+ * callback only; strings are not NUL-terminated.
+ */
+typedef struct fastserve_access_record {
+  /**
+   * Empty when the request head could not be parsed (a 400, 414 or 431
+   * answer, or a 408 for a head that never completed).
+   */
+  const char *method;
+  size_t method_len;
+  /**
+   * The request target as sent (at most 8 KiB of it).
+   */
+  const char *target;
+  size_t target_len;
+  /**
+   * The request's HTTP/1.x minor version (0 when the head was not
+   * parsed).
+   */
+  uint8_t minor_version;
+  /**
+   * The `Referer` and `User-Agent` fields, empty when absent.
+   */
+  const char *referer;
+  size_t referer_len;
+  const char *user_agent;
+  size_t user_agent_len;
+  /**
+   * The client's IP address as text.
+   */
+  const char *peer;
+  size_t peer_len;
+  uint16_t peer_port;
+  /**
+   * The response's status; 0 when none was sent (the connection
+   * closed while a deferred response was pending).
+   */
+  uint16_t status;
+  /**
+   * False when the connection closed before the response was written
+   * in full (then `bytes_out` counts what was).
+   */
+  bool complete;
+  /**
+   * The request head plus the body bytes read (decoded, when chunked).
+   */
+  uint64_t bytes_in;
+  /**
+   * The response bytes written: status line, header, body (and a
+   * `100 Continue` sent for it).
+   */
+  uint64_t bytes_out;
+  /**
+   * From the event-loop pass in which the head was parsed (the clock is
+   * read once per pass, after the poll) to the write of the response's
+   * last byte, in microseconds.
+   */
+  uint64_t duration_us;
+  /**
+   * When that pass began, in microseconds since the Unix epoch.
+   */
+  uint64_t time_us;
+} fastserve_access_record;
+
+/**
+ * The access log callback: `count` records at `records`, valid until it
+ * returns. Runs on a worker thread (several at once with several
+ * workers), once per pass of that worker's event loop that finished
+ * requests; it must not block for long: copy what it keeps.
+ */
+typedef void (*fastserve_access_log_fn)(const struct fastserve_access_record *records,
+                                        size_t count,
+                                        void *userdata);
+
+/**
+ * One error. Valid during the hook's call only.
+ */
+typedef struct fastserve_error_event {
+  enum fastserve_error_reason reason;
+  /**
+   * The status answered; 0 when the connection was closed without one.
+   */
+  uint16_t status;
+  uint16_t peer_port;
+  /**
+   * The client's IP address as text, not NUL-terminated.
+   */
+  const char *peer;
+  size_t peer_len;
+  /**
+   * A short description of the reason, NUL-terminated, static.
+   */
+  const char *text;
+} fastserve_error_event;
+
+/**
+ * The error hook. Runs on the worker thread where the error happened, at
+ * once; it must not block for long.
+ */
+typedef void (*fastserve_error_fn)(const struct fastserve_error_event *event, void *userdata);
+
+/**
+ * Metrics, summed over workers. Set `size` to `sizeof(fastserve_metrics)`
+ * before the call: a later library with a larger struct fills only the
+ * fields the caller knows; an older one sets `size` to what it wrote.
+ */
+typedef struct fastserve_metrics {
+  /**
+   * In: the struct's size as the caller knows it. Out: bytes written.
+   */
+  uint32_t size;
+  /**
+   * Out: `FASTSERVE_METRICS_VERSION` of the library.
+   */
+  uint32_t version;
+  /**
+   * As in `fastserve_stats`.
+   */
+  uint64_t requests;
+  uint64_t bytes_in;
+  uint64_t bytes_out;
+  uint64_t open_connections;
+  uint64_t accepted_connections;
+  /**
+   * The latency histogram's upper bounds in microseconds, and the
+   * requests per bucket (not cumulative): bucket i holds requests that
+   * took at most `latency_bounds_us[i]` and more than the bound before;
+   * bucket 16 the rest. Kept only with metrics enabled.
+   */
+  uint64_t latency_bounds_us[16];
+  uint64_t latency_buckets[17];
+  uint64_t latency_sum_us;
+  /**
+   * Responses per status class: [0] none sent, [1] 1xx ... [5] 5xx.
+   */
+  uint64_t status_classes[6];
+  /**
+   * Responses of each status in `status_codes` (common ones).
+   */
+  uint16_t status_codes[20];
+  uint64_t status_counts[20];
+  /**
+   * Errors per `fastserve_error_reason` (index = its value); counted
+   * whether or not a hook is set.
+   */
+  uint64_t errors[16];
+} fastserve_metrics;
+
+/**
+ * Sets the access log callback (NULL removes it), called with
+ * `userdata` on worker threads until `fastserve_server_free` returns;
+ * see `fastserve_access_log_fn`. Before `start`, else
+ * `FASTSERVE_RESULT_ALREADY_STARTED`. Enables the metrics' status
+ * counts and latency histogram too (they come from the same records).
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `userdata` is usable from any thread.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_set_access_log(struct fastserve_server *srv,
+                                                      fastserve_access_log_fn callback,
+                                                      void *userdata);
+
+/**
+ * Sets the error hook (NULL removes it), called with `userdata` on
+ * worker threads until `fastserve_server_free` returns; see
+ * `fastserve_error_fn`. Before `start`, else
+ * `FASTSERVE_RESULT_ALREADY_STARTED`.
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `userdata` is usable from any thread.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_set_error_hook(struct fastserve_server *srv,
+                                                      fastserve_error_fn callback,
+                                                      void *userdata);
+
+/**
+ * Keeps the status counts and the latency histogram of
+ * `fastserve_metrics` (the other counters are always kept). It costs
+ * a little per request, as an access log does. Before `start`.
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_enable_metrics(struct fastserve_server *srv);
+
+/**
+ * Adds a GET (and HEAD) route at the exact `path` that answers the
+ * metrics in the Prometheus text format (version 0.0.4), and enables
+ * them as `fastserve_server_enable_metrics` does. Names:
+ * `fastserve_requests_total`, `fastserve_received_bytes_total`,
+ * `fastserve_sent_bytes_total`, `fastserve_open_connections`,
+ * `fastserve_accepted_connections_total`, `fastserve_responses_total`
+ * by `class`, `fastserve_responses_by_code_total` by `code`,
+ * `fastserve_request_duration_seconds` (a histogram), and
+ * `fastserve_errors_total` by `reason`. Before `start`.
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `path` is readable for `path_len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_route_metrics(struct fastserve_server *srv,
+                                                     const char *path,
+                                                     size_t path_len);
+
+/**
+ * Writes the metrics to `*out`, whose `size` the caller set to
+ * `sizeof(fastserve_metrics)` (at least 8: `size` and `version`). Any
+ * thread, any time; zeros before `start`. A `size` under 8 is
+ * `FASTSERVE_RESULT_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `srv` is NULL or a server from `fastserve_server_new` that was not
+ * freed; `out` is NULL or writable for `out->size` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_metrics(const struct fastserve_server *srv,
+                                               struct fastserve_metrics *out);
+
+/* ==========================================================================
  * Sans-I/O connection
  *
  * One HTTP/1.1 server connection without I/O, for programs that run

@@ -5,9 +5,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use fastserve::server::{Handler, ResponseBuilder, Routed, Server, ServerConfig};
+use fastserve::server::{
+    AccessBatch, AccessLog, Handler, Metrics, ResponseBuilder, Routed, Server, ServerConfig,
+};
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -85,7 +87,39 @@ fn exchange(
 
 #[test]
 fn keep_alive_requests_allocate_nothing() {
+    serve_without_allocating(Server::new(ServerConfig::default()));
+}
+
+/// Counts the records it gets.
+struct CountLog(AtomicU64);
+impl AccessLog for CountLog {
+    fn log(&self, batch: &AccessBatch<'_>) {
+        let ok = batch
+            .iter()
+            .filter(|r| r.status == 200 && r.complete)
+            .count();
+        self.0.fetch_add(ok as u64, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn with_an_access_log_and_metrics_too() {
     let mut srv = Server::new(ServerConfig::default());
+    let log = Arc::new(CountLog(AtomicU64::new(0)));
+    srv.set_access_log(Some(log.clone())).unwrap();
+    srv.enable_metrics().unwrap();
+    let m = serve_without_allocating(srv);
+    let served = log.0.load(Ordering::Relaxed);
+    assert_eq!(served, 3 * (1 + 2200 + 2200 * 16));
+    assert_eq!(m.codes[0], served, "200s");
+    assert_eq!(m.latency.iter().sum::<u64>(), served);
+}
+
+/// The allocation count is process-wide: one test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serve_without_allocating(mut srv: Server) -> Metrics {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     srv.route_static(
         Some(b"GET"),
         b"/plaintext",
@@ -126,4 +160,5 @@ fn keep_alive_requests_allocate_nothing() {
     }
     srv.stop();
     srv.wait().unwrap();
+    srv.metrics()
 }

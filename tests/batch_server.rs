@@ -204,9 +204,11 @@ fn deferred_replies_complete_from_another_thread_in_order() {
 fn a_panicking_handler_answers_its_batch_with_500() {
     let (_srv, addr, _h, _rx) = server();
     let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.write_all(b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     assert_eq!(read_bodies(&mut s, 1)[0].0, 500);
-    s.write_all(b"GET /echo/after HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.write_all(b"GET /echo/after HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     assert_eq!(read_bodies(&mut s, 1)[0], (200, "/echo/after".into()));
 }
 

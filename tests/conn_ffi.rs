@@ -487,7 +487,9 @@ fn streamed_response_then_the_next_one() {
 fn upgrade_hands_the_rest_over() {
     use fastserve::ffi::conn_stream::*;
     let c = C::new();
-    let reqs = c.feed(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nfirst bytes");
+    let reqs = c.feed(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nfirst bytes",
+    );
     let h = "Upgrade: x\r\n";
     // SAFETY: `c.0` is a live connection; other pointers are live locals.
     unsafe {

@@ -14,7 +14,8 @@ struct Echo;
 
 impl Handler for Echo {
     fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
-        let s = |b: Option<&[u8]>| b.map_or("-".into(), |b| String::from_utf8_lossy(b).into_owned());
+        let s =
+            |b: Option<&[u8]>| b.map_or("-".into(), |b| String::from_utf8_lossy(b).into_owned());
         let body = format!(
             "path={} query={} target={} host={}",
             s(Some(req.path)),
@@ -38,14 +39,17 @@ impl Handler for Decline {
 
 fn server(star: bool) -> (Server, SocketAddr) {
     let mut srv = Server::new(ServerConfig::default());
-    srv.route(Some(b"GET"), b"/echo", false, Arc::new(Echo)).unwrap();
-    srv.route(Some(b"GET"), b"/", false, Arc::new(Echo)).unwrap();
+    srv.route(Some(b"GET"), b"/echo", false, Arc::new(Echo))
+        .unwrap();
+    srv.route(Some(b"GET"), b"/", false, Arc::new(Echo))
+        .unwrap();
     srv.route_static(Some(b"POST"), b"/items/{id}", false, 201, b"", b"made")
         .unwrap();
     srv.route(Some(b"CONNECT"), b"tunnel:443", false, Arc::new(Decline))
         .unwrap();
     if star {
-        srv.route(Some(b"OPTIONS"), b"*", false, Arc::new(Echo)).unwrap();
+        srv.route(Some(b"OPTIONS"), b"*", false, Arc::new(Echo))
+            .unwrap();
     }
     let addr = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     srv.start().unwrap();
@@ -79,7 +83,8 @@ fn ask(addr: SocketAddr, raw: &str) -> Answer {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(raw.as_bytes()).unwrap();
-    s.write_all(b"GET /echo HTTP/1.1\r\nHost: next\r\n\r\n").unwrap();
+    s.write_all(b"GET /echo HTTP/1.1\r\nHost: next\r\n\r\n")
+        .unwrap();
     let mut r = BufReader::new(s);
     let mut line = String::new();
     r.read_line(&mut line).unwrap();
@@ -132,10 +137,21 @@ fn host_is_required_once_and_valid() {
     let (srv, addr) = server(false);
     refused(&ask(addr, "GET /echo HTTP/1.1\r\n\r\n"), "no Host");
     refused(
-        &ask(addr, "GET /echo HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nhost: a\r\n\r\n"),
+        &ask(
+            addr,
+            "GET /echo HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nhost: a\r\n\r\n",
+        ),
         "two Hosts",
     );
-    for bad in ["a b", "a/b", "user@a", "a:99999", "a:http", "[::1", "caf\u{e9}"] {
+    for bad in [
+        "a b",
+        "a/b",
+        "user@a",
+        "a:99999",
+        "a:http",
+        "[::1",
+        "caf\u{e9}",
+    ] {
         refused(
             &ask(addr, &format!("GET /echo HTTP/1.1\r\nHost: {bad}\r\n\r\n")),
             &format!("Host: {bad}"),
@@ -149,7 +165,10 @@ fn host_is_required_once_and_valid() {
     }
     // HTTP/1.0 may leave it out; two are still refused
     let a = ask(addr, "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    assert_eq!((a.status, a.body()), (200, "path=/echo query=- target=/echo host=-"));
+    assert_eq!(
+        (a.status, a.body()),
+        (200, "path=/echo query=- target=/echo host=-")
+    );
     refused(
         &ask(addr, "GET /echo HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"),
         "two Hosts in HTTP/1.0",
@@ -172,10 +191,16 @@ fn absolute_form_routes_by_its_path_and_its_authority_is_the_host() {
     );
     assert!(!a.closed);
     // an empty path is "/"
-    let a = ask(addr, "GET HTTPS://example.com?x HTTP/1.1\r\nHost: e\r\n\r\n");
+    let a = ask(
+        addr,
+        "GET HTTPS://example.com?x HTTP/1.1\r\nHost: e\r\n\r\n",
+    );
     assert_eq!(
         (a.status, a.body()),
-        (200, "path=/ query=x target=HTTPS://example.com?x host=example.com")
+        (
+            200,
+            "path=/ query=x target=HTTPS://example.com?x host=example.com"
+        )
     );
     let a = ask(addr, "POST http://h/items/7 HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!((a.status, a.body()), (201, "made"));
@@ -245,14 +270,20 @@ fn options_asterisk_lists_the_servers_methods_and_only_options_takes_it() {
 #[test]
 fn connect_is_405_unless_a_route_takes_it() {
     let (srv, addr) = server(false);
-    let a = ask(addr, "CONNECT other:443 HTTP/1.1\r\nHost: other:443\r\n\r\n");
+    let a = ask(
+        addr,
+        "CONNECT other:443 HTTP/1.1\r\nHost: other:443\r\n\r\n",
+    );
     assert_eq!(a.status, 405);
     assert_eq!(
         methods(a.header("allow").unwrap()),
         ["GET", "HEAD", "OPTIONS", "POST"]
     );
     assert!(!a.closed);
-    let a = ask(addr, "CONNECT tunnel:443 HTTP/1.1\r\nHost: tunnel:443\r\n\r\n");
+    let a = ask(
+        addr,
+        "CONNECT tunnel:443 HTTP/1.1\r\nHost: tunnel:443\r\n\r\n",
+    );
     assert_eq!((a.status, a.body()), (403, "no tunnel"));
     // an authority needs a port, and only CONNECT takes one
     refused(

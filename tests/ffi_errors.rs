@@ -300,13 +300,23 @@ fn parse_errors_get_the_codes_name_and_partial_is_no_failure() {
         // SAFETY: every pointer refers to a live local of the right size.
         unsafe { fastserve_parse_request(p, len, mode, line, h.as_mut_ptr(), &mut n, &mut used) }
     };
-    let r = parse("G@T / HTTP/1.1\r\nHost: x\r\n\r\n", 0, &mut line, &mut headers);
+    let r = parse(
+        "G@T / HTTP/1.1\r\nHost: x\r\n\r\n",
+        0,
+        &mut line,
+        &mut headers,
+    );
     assert_eq!(r, FASTSERVE_RESULT_BAD_METHOD);
     assert_eq!(last_error(), "invalid method");
     let r = parse("GET / HTTP/1.1\r\nHost: x\r\n", 0, &mut line, &mut headers);
     assert_eq!(r, FASTSERVE_RESULT_PARTIAL);
     assert_eq!(last_error(), "invalid method");
-    let r = parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 2, &mut line, &mut headers);
+    let r = parse(
+        "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        2,
+        &mut line,
+        &mut headers,
+    );
     assert_eq!(r, FASTSERVE_RESULT_INVALID_ARGUMENT);
     assert_eq!(
         last_error(),

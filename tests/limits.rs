@@ -185,11 +185,15 @@ fn ms(n: u64) -> Duration {
 #[test]
 fn header_bytes_limit() {
     let s = server(|c| c.proto.limits.max_head = 1024);
-    let big = format!("GET /plaintext HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n", "a".repeat(1100));
+    let big = format!(
+        "GET /plaintext HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+        "a".repeat(1100)
+    );
     closes_with(&s.ask(big.as_bytes()), 431);
     // sent in pieces, never completing, the head is refused once over the limit
     let mut c = s.connect();
-    c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n").unwrap();
+    c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     for _ in 0..12 {
         let _ = c.write_all(&[b'X'; 100]);
         std::thread::sleep(ms(2));
@@ -205,7 +209,10 @@ fn header_count_limit() {
     let ok: String = (0..4).map(|i| format!("X{i}: y\r\n")).collect();
     assert_eq!(
         status(
-            &s.ask(format!("GET /plaintext HTTP/1.1\r\nHost: x\r\n{ok}Connection: close\r\n\r\n").as_bytes())
+            &s.ask(
+                format!("GET /plaintext HTTP/1.1\r\nHost: x\r\n{ok}Connection: close\r\n\r\n")
+                    .as_bytes()
+            )
         ),
         431
     );
@@ -213,7 +220,8 @@ fn header_count_limit() {
     assert_eq!(
         status(
             &s.ask(
-                format!("GET /plaintext HTTP/1.1\r\nHost: x\r\n{three}Connection: close\r\n\r\n").as_bytes()
+                format!("GET /plaintext HTTP/1.1\r\nHost: x\r\n{three}Connection: close\r\n\r\n")
+                    .as_bytes()
             )
         ),
         200
@@ -398,7 +406,11 @@ fn served_while_not_reading(s: &Srv) -> (u64, u64) {
     // from another thread: the client's send buffer may be full until it reads
     let mut writer = c.try_clone().unwrap();
     let cut = off % req.len();
-    let rest = if cut == 0 { Vec::new() } else { req[cut..].to_vec() };
+    let rest = if cut == 0 {
+        Vec::new()
+    } else {
+        req[cut..].to_vec()
+    };
     let finish = std::thread::spawn(move || writer.write_all(&rest).unwrap());
     sent += u64::from(cut != 0);
     let (mut answers, mut tail, mut buf) = (0u64, Vec::new(), vec![0u8; 64 * 1024]);
@@ -448,7 +460,8 @@ fn socket_buffers_bound_a_client_that_never_reads() {
 fn header_timeout_answers_408() {
     let s = server(|c| c.timeouts.header = ms(300));
     let mut c = s.connect();
-    c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n").unwrap();
+    c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     let t = Instant::now();
     // a slowloris: a byte every 50 ms, forever
     let mut sent = 0;
@@ -490,7 +503,8 @@ fn body_timeout_answers_408() {
 fn keepalive_timeout_closes_quietly() {
     let s = server(|c| c.timeouts.keepalive = ms(300));
     let mut c = s.connect();
-    c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut buf = [0u8; 4096];
     let n = c.read(&mut buf).unwrap();
     assert!(buf[..n].ends_with(b"Hello, World!"));
@@ -507,7 +521,8 @@ fn keepalive_timeout_closes_quietly() {
 fn write_timeout_drops_a_client_that_stops_reading() {
     let s = server(|c| c.timeouts.write = ms(300));
     let c = s.connect();
-    (&c).write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    (&c).write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     s.wait_open(1);
     let t = Instant::now();
     s.wait_open(0); // dropped by the server, though the client never closed
@@ -535,7 +550,8 @@ fn request_timeout_answers_503_and_frees_the_slot() {
 fn handler_panic_and_error_answer_500() {
     let s = server(|_| {});
     for path in ["/panic", "/fail"] {
-        let resp = s.ask(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+        let resp = s
+            .ask(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
         assert_eq!(status(&resp), 500, "{path}");
         assert!(!resp.ends_with(b"half-built"));
     }

@@ -213,7 +213,8 @@ fn slowloris(addr: SocketAddr, stop: Arc<AtomicBool>, st: Arc<AttackStats>) {
     run_in_background();
     let open = || {
         let mut s = TcpStream::connect(addr).unwrap();
-        s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+        s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .unwrap();
         s.set_nonblocking(true).unwrap();
         s
     };

@@ -335,8 +335,7 @@ fn incomplete_request_leaves_what_was_read() {
         assert_eq!(partials, full.len(), "every proper prefix is incomplete");
     }
     // not read yet: NULL, as picohttpparser leaves them
-    let (mut m, mut ml, mut p, mut pl, mut minor, mut n) =
-        (ptr::null(), 9, ptr::null(), 9, 7, 0);
+    let (mut m, mut ml, mut p, mut pl, mut minor, mut n) = (ptr::null(), 9, ptr::null(), 9, 7, 0);
     let buf = b"GET ";
     // SAFETY: live locals; no header slots.
     let ret = unsafe {
@@ -370,7 +369,8 @@ fn incomplete_response_leaves_what_was_read() {
         let mut partials = 0;
         for n in 0..full.len() {
             let b = &full[..n];
-            let (mut minor, mut status, mut msg, mut msg_len, mut count) = (7, 7, ptr::null(), 9, 8);
+            let (mut minor, mut status, mut msg, mut msg_len, mut count) =
+                (7, 7, ptr::null(), 9, 8);
             let mut h = vec![Header::EMPTY; 8];
             // SAFETY: live locals, 8 header slots.
             let ret = unsafe {

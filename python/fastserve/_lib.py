@@ -25,6 +25,8 @@ from ctypes import (
     c_void_p,
 )
 
+from ._observe import ACCESS_FN, ERROR_FN, Metrics
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -157,6 +159,12 @@ _PROTOS = {
     "fastserve_server_wait": (R, [_p]),
     "fastserve_server_stats": (R, [_p, POINTER(Stats)]),
     "fastserve_last_error": (c_char_p, []),
+    # access log, error hook, metrics
+    "fastserve_server_set_access_log": (R, [_p, ACCESS_FN, _p]),
+    "fastserve_server_set_error_hook": (R, [_p, ERROR_FN, _p]),
+    "fastserve_server_enable_metrics": (R, [_p]),
+    "fastserve_server_route_metrics": (R, [_p, _b, _sz]),
+    "fastserve_server_metrics": (R, [_p, POINTER(Metrics)]),
     # streams, request bodies and protocol switches
     "fastserve_server_route_body": (R, [_p, _b, _sz, _b, _sz, _sz, c_uint32]),
     "fastserve_server_response": (_p, [_p, c_uint64]),

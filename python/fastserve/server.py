@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 from . import _http
 from ._http import TEXT_200, Dispatch, Handler, Response, columns_of, is_async, log, new_event_loop, run_async
 from ._lib import BATCH_FN, Stats, check, fast, lib
+from ._observe import AccessLogger, ErrorLogger, Metrics, metrics_dict
 from ._route import Pattern, check_method
 from ._stream import ServerEngine, task_context
 
@@ -200,6 +201,15 @@ class Server:
 
     blocking_threads: the thread pool of blocking=True handlers (16).
 
+    access_log: False (the default), True or "common", or "combined": each
+    request, once its response is written, is logged to the
+    `fastserve.access` logger at INFO in that log format, with the fields
+    in the record's `access` attribute. error_log (True): errors the engine
+    meets go to `fastserve.error`, WARNING for handler and write timeouts
+    and the connection limit, INFO for a client's malformed or oversized
+    requests and slow heads or bodies. `metrics(path)` serves Prometheus
+    text.
+
     `fastserve.asyncio.HttpProtocol` applies the same limits and timeouts
     (not max_connections, the socket buffers or workers, which are the
     engine's).
@@ -232,6 +242,8 @@ class Server:
         min_send_rate: Optional[int] = None,
         min_rate_grace: Optional[float] = None,
         blocking_threads: int = 16,
+        access_log: Union[bool, str] = False,
+        error_log: bool = True,
     ) -> None:
         self.server_name = server_name
         # checked here so that a bad value fails now rather than in start()
@@ -256,6 +268,11 @@ class Server:
         self.min_send_rate = _rate("min_send_rate", min_send_rate)
         self.min_rate_grace = _seconds("min_rate_grace", min_rate_grace)
         self.blocking_threads = cast(int, _size("blocking_threads", blocking_threads))
+        self._access: Optional[AccessLogger] = None
+        if access_log:
+            self._access = AccessLogger("common" if access_log is True else cast(str, access_log))
+        self._errors: Optional[ErrorLogger] = ErrorLogger() if error_log else None
+        self._metrics_paths: List[str] = []
         self._pool: Optional[ThreadPoolExecutor] = None
         self._pool_lock = threading.Lock()
         self._conn_cfg: Optional[int] = None
@@ -478,6 +495,13 @@ class Server:
                 if r.handler is not None:
                     tag += 1
             check(lib.fastserve_server_set_batch_handler(srv, self._callback, None), "batch handler")
+            if self._access is not None:
+                check(lib.fastserve_server_set_access_log(srv, self._access.callback, None), "access log")
+            if self._errors is not None:
+                check(lib.fastserve_server_set_error_hook(srv, self._errors.callback, None), "error hook")
+            for p in self._metrics_paths:
+                pb = _b(p)
+                check(lib.fastserve_server_route_metrics(srv, pb, len(pb)), f"metrics route {p}")
             hb = _b(host)
             check(lib.fastserve_server_listen(srv, hb, len(hb), port), f"listen on {host}:{port}")
         except BaseException:
@@ -610,6 +634,26 @@ class Server:
             self._loop_thread.join()
             self._loop_thread = None
             loop.close()
+
+    def metrics(self, path: str = "/metrics") -> None:
+        """Serves the metrics in Prometheus text format at GET `path`
+        (answered by the engine, without calling Python), and keeps the
+        per-status counts and the latency histogram."""
+        self._check_stopped()
+        Pattern(path, False)  # a bad path fails here
+        self._metrics_paths.append(path)
+
+    def read_metrics(self) -> Dict[str, Any]:
+        """The metrics as a dict: the counters of stats(), `latency` as
+        (upper bound in seconds, requests) buckets (not cumulative),
+        `latency_sum` in seconds, `status_classes`, `status_codes` and
+        `errors` by reason. The histogram and status counts are kept with
+        an access log or a metrics route only."""
+        m = Metrics()
+        m.size = ctypes.sizeof(Metrics)
+        if self._srv is not None:
+            check(lib.fastserve_server_metrics(self._srv, byref(m)), "metrics")
+        return metrics_dict(m)
 
     def stats(self) -> Dict[str, int]:
         """Engine counters: requests, bytes_in, bytes_out, open_connections,

@@ -11,6 +11,7 @@ use super::request::{Request, Ticket};
 use super::responder::{BodyPiece, Flow, Responder, Service};
 use super::slots::Slots;
 use super::stream::{self, StreamError};
+use super::tally::{Exchange, Tally};
 use super::target;
 use super::{Ctx, Limits};
 use crate::parse::{self, ChunkedDecoder, Decoded, Header, Mode, Status};
@@ -45,6 +46,9 @@ pub struct Conn {
     bytes_in: u64,
     requests: u64,
     peer: Option<Peer>,
+    /// The status of the last error answer the connection gave on its own
+    /// (a limit, malformed input), until the driver takes it.
+    failed: u16,
 }
 
 impl Default for Conn {
@@ -105,7 +109,58 @@ impl Conn {
             bytes_in: 0,
             requests: 0,
             peer: None,
+            failed: 0,
         }
+    }
+
+    /// Keeps per-request accounting from now on, for
+    /// [`Conn::exchanges`]; `text` keeps each request's method, target,
+    /// `Referer` and `User-Agent` too.
+    pub fn track(&mut self, text: bool) {
+        self.slots.tally = Some(Box::new(Tally::new(text)));
+    }
+
+    /// The driver's clock, in any unit: requests parsed from now on
+    /// start at `now` ([`Exchange::start`]).
+    #[inline]
+    pub fn set_clock(&mut self, now: u64) {
+        if let Some(t) = &mut self.slots.tally {
+            t.clock = now;
+        }
+    }
+
+    /// Whether a tracked request's response was written in full.
+    #[inline]
+    pub fn has_exchanges(&self) -> bool {
+        self.slots
+            .tally
+            .as_ref()
+            .is_some_and(|t| t.has_done(self.slots.out.sent()))
+    }
+
+    /// Hands `f` each tracked request whose response was written in full,
+    /// in request order; with `all` (before closing), every other one too,
+    /// marked incomplete.
+    pub fn exchanges(&mut self, all: bool, f: impl FnMut(&Exchange<'_>)) {
+        if all {
+            self.slots.tally_held();
+        }
+        let sent = self.slots.out.sent();
+        if let Some(t) = &mut self.slots.tally {
+            t.drain(sent, all, self.peer.as_ref(), f);
+        }
+    }
+
+    /// The status of an error the connection answered on its own since
+    /// the last call (400, 413, 414, 431, 501, 505), or 0.
+    #[inline]
+    pub fn take_failed(&mut self) -> u16 {
+        std::mem::take(&mut self.failed)
+    }
+
+    /// The peer's address, if the driver set it.
+    pub fn peer(&self) -> Option<&Peer> {
+        self.peer.as_ref()
     }
 
     /// Sets the peer's address that requests carry from now on.
@@ -332,6 +387,17 @@ impl Conn {
             self.fail(400, ctx);
             return false;
         }
+        if let Some(t) = &mut self.slots.tally {
+            let fields = &hs[..req.headers];
+            t.note(
+                self.next_seq,
+                req.method,
+                req.path,
+                req.minor_version,
+                fields,
+                head,
+            );
+        }
         if head > limits.max_request_line
             && framing::request_line_len(avail) > limits.max_request_line
         {
@@ -503,6 +569,7 @@ impl Conn {
                     (len, true)
                 }
                 Err(_) => {
+                    self.failed = 400;
                     self.abort_body(400, svc, ctx);
                     return false;
                 }
@@ -514,10 +581,14 @@ impl Conn {
         }
         b.total += n;
         if b.total > b.max {
+            self.failed = 413;
             self.abort_body(413, svc, ctx);
             return false;
         }
         let seq = b.seq;
+        if let Some(t) = &mut self.slots.tally {
+            t.body_in(seq, n);
+        }
         self.input.pos += n;
         let mut flow = Flow::Continue;
         if n > 0 {
@@ -628,6 +699,9 @@ impl Conn {
         self.next_seq += 1;
         self.in_flight += 1;
         self.requests += 1;
+        if let Some(t) = &mut self.slots.tally {
+            t.body_in(seq, span.body.len());
+        }
         let request = view(
             &req,
             hs,
@@ -697,7 +771,7 @@ impl Conn {
         } else {
             ticket.conn
         };
-        let done = self.slots.fill(ticket.seq, ctx.pool, |dst| {
+        let done = self.slots.fill(ticket.seq, r.status, ctx.pool, |dst| {
             render::response(dst, r, server, date, conn, ticket.head_only)
         });
         if done && unread {
@@ -731,7 +805,7 @@ impl Conn {
         let (date, server) = (ctx.date, ctx.cfg.server_name.as_deref());
         let ok = self
             .slots
-            .open_stream(ticket.seq, true, h.framing, ctx.pool, |dst| {
+            .open_stream(ticket.seq, status, true, h.framing, ctx.pool, |dst| {
                 render::stream_head(dst, status, server, date, &h, conn, headers)
             });
         if ok && close {
@@ -805,7 +879,7 @@ impl Conn {
     ) -> bool {
         let (date, server) = (ctx.date, ctx.cfg.server_name.as_deref());
         self.slots.truncate_after(ticket.seq);
-        let done = self.slots.fill(ticket.seq, ctx.pool, |dst| {
+        let done = self.slots.fill(ticket.seq, status, ctx.pool, |dst| {
             render::switch_head(dst, status, server, date, headers);
             None
         });
@@ -866,7 +940,8 @@ impl Conn {
         let body = render::reason(status).as_bytes();
         let server = ctx.cfg.server_name.as_deref();
         let date = ctx.date;
-        self.slots.emit(seq, ctx.pool, |dst| {
+        self.failed = status;
+        self.slots.emit(seq, status, ctx.pool, |dst| {
             let extra = b"Content-Type: text/plain\r\n";
             let len = Some(body.len() + 1);
             render::head(dst, status, server, date, len, ConnHeader::Close, extra);

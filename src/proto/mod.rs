@@ -14,6 +14,7 @@ mod request;
 mod responder;
 mod slots;
 mod stream;
+mod tally;
 mod target;
 
 pub use conn::Conn;
@@ -28,6 +29,7 @@ pub use render::{
 pub use request::{Request, Ticket};
 pub use responder::{BodyPiece, BodyPlan, Flow, Responder, Service};
 pub use stream::StreamError;
+pub use tally::Exchange;
 
 use date::DATE_LEN;
 

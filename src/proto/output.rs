@@ -96,6 +96,9 @@ pub(crate) struct Output {
     unsent: usize,
     /// Unsent bytes of file bodies (part of `unsent`).
     unsent_file: usize,
+    /// Bytes queued since the connection opened: where the next byte
+    /// lies in the connection's output stream.
+    queued: u64,
 }
 
 impl Output {
@@ -113,6 +116,7 @@ impl Output {
     pub(crate) fn appended(&mut self, before: usize) {
         let end = self.buf.len();
         self.unsent += end - before;
+        self.queued += (end - before) as u64;
         match self.segs.back_mut() {
             Some(Seg::Buf(e)) => *e = end,
             _ => self.segs.push_back(Seg::Buf(end)),
@@ -141,6 +145,7 @@ impl Output {
             return;
         }
         self.unsent += n;
+        self.queued += n as u64;
         if let ExtBody::File(_) = body {
             self.unsent_file += n;
         }
@@ -151,6 +156,18 @@ impl Output {
     #[inline]
     pub(crate) fn unsent(&self) -> usize {
         self.unsent
+    }
+
+    /// Bytes queued since the connection opened.
+    #[inline]
+    pub(crate) fn queued(&self) -> u64 {
+        self.queued
+    }
+
+    /// Bytes written since the connection opened.
+    #[inline]
+    pub(crate) fn sent(&self) -> u64 {
+        self.queued - self.unsent as u64
     }
 
     /// Unsent bytes held in memory: what `max_unsent` bounds.
@@ -251,6 +268,7 @@ impl Output {
     pub(crate) fn clear(&mut self, pool: &mut BufPool) {
         self.segs.clear();
         self.pos = 0;
+        self.queued -= self.unsent as u64; // what stays counted was sent
         self.unsent = 0;
         self.unsent_file = 0;
         pool.put(std::mem::take(&mut self.buf));

@@ -282,6 +282,7 @@ pub struct StaticResponse {
     /// `post_date`, the blank line and the body: the keep-alive case in one copy.
     post_date_body: Vec<u8>,
     body: Vec<u8>,
+    status: u16,
 }
 
 impl StaticResponse {
@@ -307,11 +308,16 @@ impl StaticResponse {
             post_date_body: [&post[..], b"\r\n", body].concat(),
             post_date: post,
             body: body.to_vec(),
+            status,
         }
     }
 
     pub fn body(&self) -> &[u8] {
         &self.body
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status
     }
 
     #[inline]

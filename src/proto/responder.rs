@@ -83,7 +83,7 @@ impl Responder<'_> {
     #[inline]
     pub fn send_static(&mut self, r: &StaticResponse) {
         let (date, conn, head_only) = (self.date, self.conn, self.head_only);
-        self.out.emit(self.seq, self.pool, |dst| {
+        self.out.emit(self.seq, r.status(), self.pool, |dst| {
             r.write(dst, date, conn, head_only);
             None
         });
@@ -94,7 +94,7 @@ impl Responder<'_> {
     pub fn send(&mut self, r: Response<'_>) {
         let (date, conn, head_only) = (self.date, self.conn, self.head_only);
         let server = self.cfg.server_name.as_deref();
-        self.out.emit(self.seq, self.pool, |dst| {
+        self.out.emit(self.seq, r.status, self.pool, |dst| {
             render::response(dst, r, server, date, conn, head_only)
         });
         self.done = true;
@@ -113,7 +113,7 @@ impl Responder<'_> {
         let conn = if close { ConnHeader::Close } else { self.conn };
         let (date, server) = (self.date, self.cfg.server_name.as_deref());
         self.out
-            .open_stream(self.seq, false, h.framing, self.pool, |dst| {
+            .open_stream(self.seq, status, false, h.framing, self.pool, |dst| {
                 render::stream_head(dst, status, server, date, &h, conn, headers)
             });
         self.close_after |= close;
@@ -127,7 +127,7 @@ impl Responder<'_> {
     /// host takes the connection over.
     pub fn upgrade(&mut self, status: u16, headers: &[u8]) {
         let (date, server) = (self.date, self.cfg.server_name.as_deref());
-        self.out.emit(self.seq, self.pool, |dst| {
+        self.out.emit(self.seq, status, self.pool, |dst| {
             render::switch_head(dst, status, server, date, headers);
             None
         });

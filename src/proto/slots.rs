@@ -8,6 +8,7 @@ use super::output::{ExtBody, Output};
 use super::pool::BufPool;
 use super::request::Ticket;
 use super::stream::{self, Framing, StreamError};
+use super::tally::Tally;
 
 /// Bytes rendered while an earlier response was still open.
 #[derive(Default)]
@@ -60,6 +61,8 @@ enum Slot {
 
 struct Held {
     seq: u64,
+    /// The response's status once known (0 while pending).
+    status: u16,
     slot: Slot,
 }
 
@@ -67,6 +70,8 @@ struct Held {
 pub(crate) struct Slots {
     pub(crate) out: Output,
     held: VecDeque<Held>,
+    /// Per-request accounting, when the driver asked for it.
+    pub(crate) tally: Option<Box<Tally>>,
 }
 
 impl Slots {
@@ -76,18 +81,29 @@ impl Slots {
     pub(crate) fn emit(
         &mut self,
         seq: u64,
+        status: u16,
         pool: &mut BufPool,
         f: impl FnOnce(&mut Vec<u8>) -> Option<ExtBody>,
     ) {
         if self.held.is_empty() {
             self.out.render(pool, f);
+            self.ended(seq, status);
         } else {
             let mut data = Rendered::default();
             data.push(f);
             self.held.push_back(Held {
                 seq,
+                status,
                 slot: Slot::Done(data),
             });
+        }
+    }
+
+    /// Response `seq` is queued in full.
+    #[inline]
+    fn ended(&mut self, seq: u64, status: u16) {
+        if let Some(t) = &mut self.tally {
+            t.ended(seq, status, self.out.queued());
         }
     }
 
@@ -95,6 +111,7 @@ impl Slots {
     pub(crate) fn hold(&mut self, ticket: Ticket) {
         self.held.push_back(Held {
             seq: ticket.seq,
+            status: 0,
             slot: Slot::Pending(ticket),
         });
     }
@@ -115,6 +132,7 @@ impl Slots {
     pub(crate) fn fill(
         &mut self,
         seq: u64,
+        status: u16,
         pool: &mut BufPool,
         f: impl FnOnce(&mut Vec<u8>) -> Option<ExtBody>,
     ) -> bool {
@@ -128,10 +146,12 @@ impl Slots {
             // the oldest open response: render it straight into the writer
             self.held.pop_front();
             self.out.render(pool, f);
+            self.ended(seq, status);
         } else {
             let mut data = Rendered::default();
             data.push(f);
             self.held[idx].slot = Slot::Done(data);
+            self.held[idx].status = status;
         }
         self.release(pool);
         true
@@ -143,6 +163,7 @@ impl Slots {
     pub(crate) fn open_stream(
         &mut self,
         seq: u64,
+        status: u16,
         pending: bool,
         framing: Framing,
         pool: &mut BufPool,
@@ -172,8 +193,11 @@ impl Slots {
             ended: false,
         };
         match idx {
-            Some(i) => self.held[i].slot = slot,
-            None => self.held.push_back(Held { seq, slot }),
+            Some(i) => {
+                self.held[i].slot = slot;
+                self.held[i].status = status;
+            }
+            None => self.held.push_back(Held { seq, status, slot }),
         }
         true
     }
@@ -320,17 +344,21 @@ impl Slots {
                     if !*ended {
                         return;
                     }
+                    let (seq, status) = (h.seq, h.status);
                     self.held.pop_front();
+                    self.ended(seq, status);
                 }
                 Slot::Done(_) => {
                     let Some(Held {
+                        seq,
+                        status,
                         slot: Slot::Done(data),
-                        ..
                     }) = self.held.pop_front()
                     else {
                         unreachable!()
                     };
                     data.write_to(&mut self.out, pool);
+                    self.ended(seq, status);
                 }
             }
         }
@@ -356,6 +384,16 @@ impl Slots {
             .iter()
             .filter(|h| matches!(h.slot, Slot::Pending(_)))
             .count()
+    }
+
+    /// Tells the tally the status of responses started or rendered and
+    /// not yet queued in full (before it drains them as incomplete).
+    pub(crate) fn tally_held(&mut self) {
+        if let Some(t) = &mut self.tally {
+            for h in &self.held {
+                t.started(h.seq, h.status);
+            }
+        }
     }
 
     /// Returns every buffer (on close), running body release callbacks.

@@ -31,7 +31,11 @@ fn check_other<'a>(method: &[u8], target: &'a [u8]) -> Result<Option<&'a [u8]>, 
         };
     }
     if target == b"*" {
-        return if method == b"OPTIONS" { Ok(None) } else { Err(400) };
+        return if method == b"OPTIONS" {
+            Ok(None)
+        } else {
+            Err(400)
+        };
     }
     match absolute(target) {
         Some((auth, _)) => Ok(Some(auth)),
@@ -246,7 +250,14 @@ mod tests {
         }
         assert_eq!(check(b"CONNECT", b"example.com:443"), Ok(None));
         assert_eq!(check(b"CONNECT", b"[::1]:8443"), Ok(None));
-        for bad in ["example.com", "example.com:", ":443", "/tunnel", "http://a/", "*"] {
+        for bad in [
+            "example.com",
+            "example.com:",
+            ":443",
+            "/tunnel",
+            "http://a/",
+            "*",
+        ] {
             assert_eq!(check(b"CONNECT", bad.as_bytes()), Err(400), "CONNECT {bad}");
         }
         // authority-form with another method: no such form
@@ -291,7 +302,10 @@ mod tests {
             Header::new(Some(b"HOST"), b"other"),
         ];
         override_host(&mut hs, b"example.com:80");
-        assert_eq!((hs[1].name(), hs[1].value()), (&b"HOST"[..], &b"example.com:80"[..]));
+        assert_eq!(
+            (hs[1].name(), hs[1].value()),
+            (&b"HOST"[..], &b"example.com:80"[..])
+        );
         assert_eq!(hs[0].value(), b"*/*");
     }
 }

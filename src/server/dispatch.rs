@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::batch::Batcher;
 use super::mailbox::Mailbox;
+use super::observe::{ErrorReason, Observer};
 use super::response::{Origin, Outcome, ResponseBuilder};
 use super::router::{ErrorPages, Hit, Routed, Router, Scratch, Target};
 use super::stream::{self, BodySink, StreamState, UpgradeHook};
@@ -28,6 +29,8 @@ pub(crate) struct Dispatch<'a> {
     pub(crate) upgrade: &'a mut Option<UpgradeHook>,
     /// Who reads the streamed request body.
     pub(crate) body_sink: &'a mut Option<BodySink>,
+    pub(crate) obs: &'a Observer,
+    pub(crate) stats: &'a super::Stats,
 }
 
 impl Service for Dispatch<'_> {
@@ -78,8 +81,15 @@ impl Service for Dispatch<'_> {
             budget: self.budget,
         });
         // a panicking handler answers 500, like a failing one
-        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(&req, b)))
-            .is_ok_and(|r| r.is_ok());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(&req, b)));
+        let ok = matches!(r, Ok(Ok(())));
+        if !ok {
+            let (reason, status) = match r {
+                Err(_) => (ErrorReason::HandlerPanicked, 500),
+                _ => (ErrorReason::HandlerFailed, 500),
+            };
+            self.obs.error(reason, status, req.peer, self.stats);
+        }
         if let Some(mut sink) = b.take_body_sink() {
             if req.body_follows {
                 res.read_body();

@@ -6,6 +6,7 @@ mod dispatch;
 mod files;
 mod linger;
 mod mailbox;
+mod observe;
 mod parts;
 mod pattern;
 mod response;
@@ -18,7 +19,7 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -26,6 +27,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 pub use batch::{Batch, BatchHandler};
 pub use files::{file_body, DirOptions, FileError};
+pub use observe::{
+    AccessBatch, AccessLog, AccessRecord, ErrorEvent, ErrorHook, ErrorReason, Metrics,
+    ERROR_REASONS, LATENCY_BOUNDS_US, LATENCY_BUCKETS, STATUS_CODES,
+};
 pub use pattern::{Params, RouteError};
 pub use response::{BuildError, ResponseBuilder};
 pub use router::{Handler, Routed, Router, Target};
@@ -84,14 +89,16 @@ impl Default for ServerConfig {
     }
 }
 
-/// Counters, summed over workers.
+/// One worker's counters (readers sum the workers); a cache line of its own.
 #[derive(Default, Debug)]
+#[repr(align(64))]
 pub struct Stats {
     pub requests: AtomicU64,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
     pub open: AtomicU64,
     pub accepted: AtomicU64,
+    pub(crate) counters: observe::Counters,
 }
 
 /// A snapshot of [`Stats`].
@@ -114,6 +121,7 @@ pub(crate) struct Shared {
     pub(crate) batch_handler: Option<Arc<dyn BatchHandler>>,
     /// One per worker, in worker order: where deferred batch requests go.
     pub(crate) batch_links: Mutex<Vec<Arc<batch::BatchLink>>>,
+    pub(crate) hooks: observe::Hooks,
 }
 
 /// A configured server: routes first, then `listen`, `start`, `stop`, `wait`.
@@ -131,6 +139,9 @@ pub struct Server {
     stop_flag: Arc<AtomicBool>,
     /// `running` is set: `stop` may wake the workers.
     started: AtomicBool,
+    hooks: observe::Hooks,
+    /// The workers' counters, for metrics routes, once started.
+    metrics_stats: Arc<OnceLock<Vec<Arc<Stats>>>>,
 }
 
 struct Running {
@@ -218,7 +229,55 @@ impl Server {
             running: None,
             stop_flag: Arc::new(AtomicBool::new(false)),
             started: AtomicBool::new(false),
+            hooks: observe::Hooks::default(),
+            metrics_stats: Arc::default(),
         }
+    }
+
+    /// Sets (or with `None` removes) the access log: each worker hands it
+    /// the requests whose responses it finished writing, once per loop pass.
+    pub fn set_access_log(&mut self, log: Option<Arc<dyn AccessLog>>) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        self.hooks.access_log = log;
+        Ok(())
+    }
+
+    /// Sets (or removes) the hook told of handler failures, limits and
+    /// timeouts.
+    pub fn set_error_hook(&mut self, hook: Option<Arc<dyn ErrorHook>>) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        self.hooks.error_hook = hook;
+        Ok(())
+    }
+
+    /// Keeps per-status counts and the latency histogram (the other
+    /// counters are always kept).
+    pub fn enable_metrics(&mut self) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        self.hooks.metrics = true;
+        Ok(())
+    }
+
+    /// A GET route answering the metrics in Prometheus text; enables them.
+    pub fn route_metrics(&mut self, path: &[u8]) -> Result<(), ServerError> {
+        self.enable_metrics()?;
+        let page = observe::MetricsPage {
+            stats: self.metrics_stats.clone(),
+        };
+        self.router
+            .add(Some(b"GET"), path, false, Target::Handler(Arc::new(page)))?;
+        Ok(())
+    }
+
+    /// The metrics, summed over workers (zeros before `start`).
+    pub fn metrics(&self) -> Metrics {
+        let mut m = Metrics::default();
+        if let Some(r) = &self.running {
+            for st in &r.stats {
+                m.add(st);
+            }
+        }
+        m
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -439,6 +498,7 @@ impl Server {
             stop: self.stop_flag.clone(),
             batch_handler: self.batch_handler.clone(),
             batch_links: Mutex::new(Vec::new()),
+            hooks: self.hooks.clone(),
         });
         let mut mailboxes = Vec::new();
         let mut stats = Vec::new();
@@ -454,6 +514,7 @@ impl Server {
                     .spawn(move || w.run())?,
             );
         }
+        let _ = self.metrics_stats.set(stats.clone());
         self.running = Some(Running {
             shared,
             mailboxes,

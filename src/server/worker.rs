@@ -15,6 +15,7 @@ use super::batch::{Batcher, Origin};
 use super::dispatch::Dispatch;
 use super::linger;
 use super::mailbox::{Mailbox, Work};
+use super::observe::{ErrorReason, Observer};
 use super::response::ResponseBuilder;
 use super::router::Scratch;
 use super::stream::{self, BodySink, StreamState, UpgradeHook, Upgraded};
@@ -92,6 +93,9 @@ pub(crate) struct Worker {
     timers: Timers,
     epoch: Instant,
     now: Ms,
+    /// The same clock in microseconds: when requests start, for logs.
+    now_us: u64,
+    obs: Observer,
     /// When to retry `accept` after running out of descriptors.
     accept_retry: Option<Ms>,
     /// Connections with work left after their turn (one read, process and
@@ -125,6 +129,7 @@ impl Worker {
         let mailbox = Arc::new(Mailbox::new(waker));
         let max_headers = shared.cfg.proto.limits.max_headers;
         let batch = Batcher::new(&shared, &mailbox);
+        let obs = Observer::new(shared.hooks.clone());
         let w = Worker {
             poll,
             listener: Some(listener),
@@ -142,6 +147,8 @@ impl Worker {
             timers: Timers::default(),
             epoch: Instant::now(),
             now: 1,
+            now_us: 0,
+            obs,
             accept_retry: None,
             again: Vec::new(),
             spare: Vec::new(),
@@ -155,7 +162,9 @@ impl Worker {
     }
 
     fn tick(&mut self) {
-        self.now = self.epoch.elapsed().as_millis() as Ms + 1;
+        let t = self.epoch.elapsed();
+        self.now = t.as_millis() as Ms + 1;
+        self.now_us = t.as_micros() as u64;
         if self.now >= self.next_trim {
             self.next_trim = self.now + 1000;
             self.trim();
@@ -172,6 +181,11 @@ impl Worker {
             release_free_memory();
             self.peak_conns = open;
         }
+    }
+
+    /// The clock now, in microseconds (`now_us` is the pass's).
+    fn clock_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
     }
 
     pub(crate) fn run(mut self) {
@@ -245,6 +259,7 @@ impl Worker {
             if self.stopping.is_some() {
                 self.check_lingering();
             }
+            self.obs.flush(self.clock_us());
             if let Some(since) = self.stopping {
                 if self.conns.is_empty() || since.elapsed() > self.shared.cfg.shutdown_grace {
                     break;
@@ -255,6 +270,7 @@ impl Worker {
         for i in idxs {
             self.close(i);
         }
+        self.obs.flush(self.clock_us());
         self.mailbox.close();
     }
 
@@ -280,6 +296,9 @@ impl Worker {
                 Ok((mut stream, addr)) => {
                     if self.conns.len() >= self.shared.cfg.max_connections && !self.make_room() {
                         drop(stream);
+                        let peer = Peer::ip(addr);
+                        let r = ErrorReason::ConnectionLimit;
+                        self.obs.error(r, 0, Some(&peer), &self.stats);
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
@@ -303,6 +322,9 @@ impl Worker {
                     }
                     let mut conn = Conn::new();
                     conn.set_peer(Some(Peer::ip(addr)));
+                    if let Some(text) = self.obs.tracking() {
+                        conn.track(text);
+                    }
                     entry.insert(Entry {
                         conn,
                         stream,
@@ -512,18 +534,34 @@ impl Worker {
                 date: &self.date.text,
             };
             match what {
-                Some(Expired::Write) | Some(Expired::SendRate) | Some(Expired::Idle) | None => {
+                Some(Expired::Write) | Some(Expired::SendRate) => {
+                    let r = ErrorReason::WriteTimeout;
+                    self.obs.error(r, 0, e.conn.peer(), &self.stats);
+                    self.close(idx);
+                    continue;
+                }
+                Some(Expired::Idle) | None => {
                     self.close(idx);
                     continue;
                 }
                 Some(Expired::Request) => {
-                    e.conn.expire_deferred(503, &mut ctx);
+                    if e.conn.expire_deferred(503, &mut ctx) {
+                        let r = ErrorReason::RequestTimeout;
+                        self.obs.error(r, 503, e.conn.peer(), &self.stats);
+                    }
                     e.clocks.deferred_since = 0;
                 }
-                Some(Expired::Body) | Some(Expired::BodyRate) | Some(Expired::Header) => {
+                Some(w @ (Expired::Body | Expired::BodyRate | Expired::Header)) => {
                     if e.conn.abort(408, &mut ctx).is_some() {
                         e.body_aborted();
                     }
+                    e.conn.take_failed(); // reported here, with its reason
+                    let r = if w != Expired::Header {
+                        ErrorReason::BodyTimeout
+                    } else {
+                        ErrorReason::HeaderTimeout
+                    };
+                    self.obs.error(r, 408, e.conn.peer(), &self.stats);
                 }
             }
             self.drive(idx);
@@ -580,13 +618,20 @@ impl Worker {
             streams: &mut e.streams,
             upgrade: &mut e.upgrade,
             body_sink: &mut e.body_sink,
+            obs: &self.obs,
+            stats: &self.stats,
         };
         let mut ctx = Ctx {
             cfg,
             pool: &mut self.pool,
             date: &self.date.text,
         };
+        e.conn.set_clock(self.now_us);
         e.conn.process(&mut d, &mut ctx, &mut self.headers);
+        let failed = e.conn.take_failed();
+        if failed != 0 {
+            self.obs.refused(failed, e.conn.peer(), &self.stats);
+        }
         let served = e.conn.requests() - before;
         if served > 0 {
             self.stats.requests.fetch_add(served, Ordering::Relaxed);
@@ -614,6 +659,11 @@ impl Worker {
                     return false;
                 }
             }
+        }
+        if e.conn.has_exchanges() {
+            let now = self.epoch.elapsed().as_micros() as u64;
+            let (obs, stats) = (&mut self.obs, &self.stats);
+            e.conn.exchanges(false, |x| obs.exchange(x, now, stats));
         }
         if e.conn.upgraded() {
             self.release_upgraded(idx);
@@ -689,6 +739,11 @@ impl Worker {
 
     fn close(&mut self, idx: usize) {
         let mut e = self.conns.remove(idx);
+        if self.obs.tracking().is_some() {
+            let now = self.clock_us();
+            let (obs, stats) = (&mut self.obs, &self.stats);
+            e.conn.exchanges(true, |x| obs.exchange(x, now, stats));
+        }
         let _ = self.poll.registry().deregister(&mut e.stream);
         e.conn.release(&mut self.pool);
         e.body_aborted();
