@@ -323,13 +323,13 @@ fn shutdown_answers_the_request_being_received_with_close() {
 
     // half a head at the shutdown: read to its end, answered, the last
     let c = C::new();
-    let reqs = c.feed(b"GET /a HTTP/1.1\r\n\r\n");
+    let reqs = c.feed(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     c.respond(reqs[0].3, 200, "", b"a");
     assert!(!String::from_utf8_lossy(&c.output()).contains("Connection: close"));
     assert!(c.feed(b"GET /b HTTP/1.1\r\nHo").is_empty());
     shutdown(&c);
     assert!(!should_close(&c));
-    let reqs = c.feed(b"st: x\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+    let reqs = c.feed(b"st: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].1, "/b");
     c.respond(reqs[0].3, 200, "", b"b");
@@ -338,16 +338,16 @@ fn shutdown_answers_the_request_being_received_with_close() {
 
     // an answer still owed: it says close when it is the last
     let c = C::new();
-    let reqs = c.feed(b"GET /a HTTP/1.1\r\n\r\n");
+    let reqs = c.feed(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     shutdown(&c);
-    assert!(c.feed(b"GET /b HTTP/1.1\r\n\r\n").is_empty());
+    assert!(c.feed(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n").is_empty());
     c.respond(reqs[0].3, 200, "", b"a");
     assert!(String::from_utf8_lossy(&c.output()).contains("Connection: close"));
     assert!(should_close(&c));
 
     // idle after an answer: closes at once; a fresh connection waits for one
     let c = C::new();
-    let reqs = c.feed(b"GET /a HTTP/1.1\r\n\r\n");
+    let reqs = c.feed(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     c.respond(reqs[0].3, 200, "", b"a");
     c.output();
     shutdown(&c);
@@ -355,7 +355,8 @@ fn shutdown_answers_the_request_being_received_with_close() {
     let c = C::new();
     shutdown(&c);
     assert!(!should_close(&c));
-    let reqs = c.feed(b"GET /first HTTP/1.1\r\n\r\nGET /second HTTP/1.1\r\n\r\n");
+    let reqs =
+        c.feed(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(reqs.len(), 1);
     c.respond(reqs[0].3, 200, "", b"first");
     assert!(String::from_utf8_lossy(&c.output()).contains("Connection: close"));

@@ -305,7 +305,8 @@ fn connection_limit_refuses_when_every_connection_is_owed_an_answer() {
     let busy: Vec<TcpStream> = (0..5)
         .map(|_| {
             let mut c = s.connect();
-            c.write_all(b"GET /never HTTP/1.1\r\n\r\n").unwrap();
+            c.write_all(b"GET /never HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
             c
         })
         .collect();
