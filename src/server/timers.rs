@@ -26,6 +26,10 @@ pub struct Timeouts {
     pub write: Duration,
     /// A deferred response not completed this long is answered 503.
     pub request: Duration,
+    /// On a PROXY protocol listener, the header must be complete this long
+    /// after the connection is accepted; else it is closed without a
+    /// response.
+    pub proxy_header: Duration,
 }
 
 impl Default for Timeouts {
@@ -36,6 +40,7 @@ impl Default for Timeouts {
             keepalive: Duration::from_secs(60),
             write: Duration::from_secs(30),
             request: Duration::from_secs(60),
+            proxy_header: Duration::from_secs(5),
         }
     }
 }
@@ -53,6 +58,8 @@ pub(crate) struct Clocks {
     pub(crate) write_since: Ms,
     /// Oldest deferred response pending since.
     pub(crate) deferred_since: Ms,
+    /// Accepted, waiting for the PROXY header, since.
+    pub(crate) proxy_since: Ms,
     /// Deadline of this connection's live heap entry.
     pub(crate) armed: Ms,
 }
@@ -65,6 +72,7 @@ pub(crate) enum Expired {
     Body,
     Header,
     Idle,
+    Proxy,
 }
 
 /// A connection's state as the timers see it.
@@ -74,6 +82,8 @@ pub(crate) struct View {
     pub(crate) reading_body: bool,
     pub(crate) reading_head: bool,
     pub(crate) idle: bool,
+    /// Waiting for the PROXY header.
+    pub(crate) proxy: bool,
 }
 
 fn ms(d: Duration) -> Ms {
@@ -93,6 +103,7 @@ impl Clocks {
         track(&mut self.head_since, v.reading_head, now);
         track(&mut self.write_since, v.unsent, now);
         track(&mut self.deferred_since, v.pending, now);
+        track(&mut self.proxy_since, v.proxy, now);
     }
 
     /// The earliest deadline and what it is for.
@@ -116,6 +127,7 @@ impl Clocks {
             Expired::Header,
         );
         consider(v.idle, self.last_io, t.keepalive, Expired::Idle);
+        consider(v.proxy, self.proxy_since, t.proxy_header, Expired::Proxy);
         best
     }
 }
