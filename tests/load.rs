@@ -545,6 +545,7 @@ fn ten_thousand_connections_and_attackers() {
             keepalive: Duration::from_secs(40),
             write: Duration::from_secs(1),
             request: Duration::from_secs(2),
+            ..Timeouts::default()
         },
         ..ServerConfig::default()
     };
