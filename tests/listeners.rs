@@ -549,3 +549,31 @@ fn c_calls_and_refusals() {
     }
     let _ = fastserve_result::FASTSERVE_RESULT_OK;
 }
+
+#[test]
+fn stop_closes_connections_waiting_for_their_header() {
+    let mut cfg = ServerConfig {
+        workers: 1,
+        shutdown_grace: Duration::from_secs(120),
+        ..ServerConfig::default()
+    };
+    cfg.timeouts.proxy_header = Duration::from_secs(120);
+    let mut s = server_with(cfg);
+    let opts = ListenOptions {
+        proxy: true,
+        ..Default::default()
+    };
+    let addr = s
+        .listen_with("127.0.0.1:0".parse().unwrap(), &opts)
+        .unwrap();
+    s.start().unwrap();
+    let mut c = tcp(addr);
+    c.write_all(b"PROXY TCP4 1.2.").unwrap();
+    // the server has the connection once a full request on another gets through
+    let full = [&b"PROXY UNKNOWN\r\n"[..], GET].concat();
+    assert!(!exchange(tcp(addr), &full).is_empty());
+    s.stop();
+    // well before either timeout: nothing was started on it, nothing to finish
+    closed_silently(c, b"");
+    s.wait().unwrap();
+}

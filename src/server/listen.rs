@@ -313,7 +313,7 @@ impl Server {
     ) -> Result<Vec<SocketAddr>, ServerError> {
         self.check_not_started()?;
         let addrs = resolve(host, port)?;
-        let before = self.listeners.len();
+        let before = (self.listeners.len(), self.local);
         let mut bound = Vec::new();
         let mut skipped = None;
         let mut port = port;
@@ -332,7 +332,8 @@ impl Server {
                     skipped = Some(e)
                 }
                 Err(e) => {
-                    self.listeners.truncate(before);
+                    self.listeners.truncate(before.0);
+                    self.local = before.1;
                     return Err(e);
                 }
             }
@@ -443,7 +444,7 @@ impl Server {
             std::process::id(),
         )
         .map_err(invalid)?;
-        let before = self.listeners.len();
+        let before = (self.listeners.len(), self.local);
         let mut n = 0;
         for (fd, fd_name) in fds {
             if name.is_some_and(|want| want != fd_name) {
@@ -459,7 +460,8 @@ impl Server {
                 .map_err(ServerError::from)
                 .and_then(|dup| self.listen_fd(dup, opts));
             if let Err(e) = r {
-                self.listeners.truncate(before);
+                self.listeners.truncate(before.0);
+                self.local = before.1;
                 return Err(e);
             }
             n += 1;

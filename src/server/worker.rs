@@ -494,6 +494,10 @@ impl Worker {
             }
         }
         if e.proxy {
+            if self.stopping.is_some() {
+                self.close(idx); // no request started: nothing to finish
+                return false;
+            }
             return true; // nothing else happens before the header
         }
         // held-back requests first: reading more now would only grow the buffer

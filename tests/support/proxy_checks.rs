@@ -12,7 +12,10 @@ pub fn check_proxy(data: &[u8]) {
     let whole = parse_proxy(data);
     match &whole {
         ProxyHeader::Done { len, .. } => {
-            assert!(*len >= 15 && *len <= data.len().min(PROXY_HEADER_MAX), "{len}");
+            assert!(
+                *len >= 15 && *len <= data.len().min(PROXY_HEADER_MAX),
+                "{len}"
+            );
             assert_eq!(parse_proxy(&data[..*len]), whole, "the header alone");
             let more = [data, b"GET / HTTP/1.1\r\n\r\n"].concat();
             assert_eq!(parse_proxy(&more), whole, "bytes after it");
@@ -20,13 +23,20 @@ pub fn check_proxy(data: &[u8]) {
             // for long headers)
             let step = (*len / 512).max(1);
             for k in (0..*len).step_by(step) {
-                assert_eq!(parse_proxy(&data[..k]), ProxyHeader::Incomplete, "prefix {k}");
+                assert_eq!(
+                    parse_proxy(&data[..k]),
+                    ProxyHeader::Incomplete,
+                    "prefix {k}"
+                );
             }
         }
         ProxyHeader::Incomplete => {
             assert!(data.len() < PROXY_HEADER_MAX);
             if data.first() != Some(&b'\r') {
-                assert!(data.len() < 107, "a v1 line longer than 107 bytes still waits");
+                assert!(
+                    data.len() < 107,
+                    "a v1 line longer than 107 bytes still waits"
+                );
             }
         }
         ProxyHeader::Invalid => {
