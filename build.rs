@@ -23,6 +23,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("error.rs", "Results and errors"),
     ("config.rs", "Configuration"),
     ("server.rs", "Server"),
+    ("listen.rs", "Listeners"),
     ("request.rs", "Requests and responses"),
     ("deferred.rs", "Deferred responses"),
     ("stream.rs", "Streamed responses"),

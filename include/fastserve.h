@@ -528,6 +528,19 @@ enum fastserve_result fastserve_config_set_min_rate_grace_ms(struct fastserve_co
                                                              uint64_t value);
 
 /**
+ * On a listener with `FASTSERVE_LISTEN_PROXY`, the PROXY header must be
+ * complete this many ms after the connection is accepted (default
+ * 5000); else the connection closes without a response. 0 is refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_proxy_header_timeout_ms(struct fastserve_config *cfg,
+                                                                   uint64_t value);
+
+/**
  * Sets the `Server` header value (copied); `len == 0` removes the
  * header. A control byte in the value is refused.
  *
@@ -743,11 +756,13 @@ enum fastserve_result fastserve_server_set_error_page(struct fastserve_server *s
                                                       size_t body_len);
 
 /**
- * Binds the listening sockets (one per worker, with `SO_REUSEPORT`):
- * `host` is an IPv4 or IPv6 literal, `host_len` bytes, not
- * NUL-terminated; port 0 picks a free port (see
- * `fastserve_server_port`). Errors surface here, not in `start`:
- * `FASTSERVE_RESULT_IO` with the system's reason in
+ * Adds a TCP listener: `host` (`host_len` bytes, not NUL-terminated)
+ * is an IPv4 or IPv6 literal (`::1` or `[::1]`; `::` also takes IPv4)
+ * or a host name, resolved now, with a listener on every address it
+ * has (see "Listeners"). Port 0 picks a free port (see
+ * `fastserve_server_port`). Each call adds listeners; see
+ * `fastserve_server_listen_tcp` for flags. Errors surface here, not in
+ * `start`: `FASTSERVE_RESULT_IO` with the system's reason in
  * `fastserve_last_error`.
  *
  * # Safety
@@ -762,8 +777,8 @@ enum fastserve_result fastserve_server_listen(struct fastserve_server *srv,
                                               uint16_t port);
 
 /**
- * The bound port, or 0 before a successful `fastserve_server_listen`
- * (and for NULL). Any thread, once `listen` has returned.
+ * The first TCP listener's port, or 0 before one is added (and for
+ * NULL). Any thread, once `listen` has returned.
  *
  * # Safety
  * `srv` is NULL or a server from `fastserve_server_new` that was not
@@ -834,6 +849,139 @@ enum fastserve_result fastserve_server_stop(const struct fastserve_server *srv);
  */
 enum fastserve_result fastserve_server_stats(const struct fastserve_server *srv,
                                              struct fastserve_stats *out);
+
+/* ==========================================================================
+ * Listeners
+ *
+ * Where a server listens: any number of listeners, each added by one call
+ * before `fastserve_server_start`: TCP addresses or host names, Unix socket
+ * paths and abstract names, a descriptor the caller bound, and the sockets
+ * systemd passed. TCP addresses get one `SO_REUSEPORT` socket per worker;
+ * a Unix socket or an adopted descriptor is shared by the workers.
+ *
+ * Each call takes flags: `FASTSERVE_LISTEN_PROXY` makes every connection
+ * on that listener start with a PROXY protocol header (v1 or v2, from a
+ * load balancer), whose client address handlers then see
+ * (`fastserve_request_peer`). A connection whose header is missing,
+ * malformed, truncated or not complete within the PROXY header timeout
+ * (`fastserve_config_set_proxy_header_timeout_ms`) is closed without a
+ * response. A v2 `LOCAL` header (a health check) keeps the socket's peer.
+ *
+ * ```c
+ * fastserve_server_listen_tcp(srv, "::", 2, 8080, 0);  // IPv6 and IPv4
+ * fastserve_server_listen_unix(srv, "/run/app.sock", 13, 0660, FASTSERVE_LISTEN_PROXY);
+ * fastserve_server_listen_systemd(srv, NULL, 0, 0);    // every passed socket
+ * ```
+ * ========================================================================== */
+
+/**
+ * Listen flag: connections start with a PROXY protocol header (v1 or v2).
+ */
+#define FASTSERVE_LISTEN_PROXY 1
+
+/**
+ * Listen flag: an IPv6 address takes IPv6 connections only. Without it
+ * `::` takes IPv4 connections too (`IPV6_V6ONLY` off).
+ */
+#define FASTSERVE_LISTEN_V6ONLY 2
+
+/**
+ * Adds TCP listeners, as `fastserve_server_listen`, with flags
+ * (`FASTSERVE_LISTEN_PROXY`, `FASTSERVE_LISTEN_V6ONLY`).
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `host` is readable for `host_len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_listen_tcp(struct fastserve_server *srv,
+                                                  const char *host,
+                                                  size_t host_len,
+                                                  uint16_t port,
+                                                  uint32_t flags);
+
+/**
+ * Adds a Unix domain socket listener. `path` (`path_len` bytes, not
+ * NUL-terminated) is a file path, or, starting with `@`, a Linux
+ * abstract name (`@app`; no file, `mode` unused). `mode`
+ * sets the file's permission bits (e.g. `0660`), before any client
+ * can connect; 0 keeps what the umask gives.
+ *
+ * A socket file left by a process that is gone (connecting to it is
+ * refused) is replaced; if a process still listens on it, or the path
+ * is not a socket, the call fails with `FASTSERVE_RESULT_IO`. The file
+ * is removed by `fastserve_server_free` unless another socket replaced
+ * it meanwhile. Clients of a Unix socket have a Unix peer
+ * (`fastserve_request_peer` gives `AF_UNIX`).
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `path` is readable for `path_len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_listen_unix(struct fastserve_server *srv,
+                                                   const char *path,
+                                                   size_t path_len,
+                                                   uint32_t mode,
+                                                   uint32_t flags);
+
+/**
+ * Adopts a listening socket the caller created, bound and put in
+ * listening state: TCP (IPv4 or IPv6) or a Unix stream socket. It is
+ * made non-blocking and close-on-exec, and shared by the workers.
+ *
+ * Ownership: the server takes `fd` in every case. It is closed by
+ * `fastserve_server_free`, or before this call returns when the call
+ * fails (a NULL `srv`, unknown flags, a descriptor that is not a
+ * listening stream socket: `FASTSERVE_RESULT_INVALID_ARGUMENT`). A
+ * negative `fd` is refused with nothing to close. To keep a copy, pass
+ * `dup(fd)`.
+ *
+ * # Safety
+ * `srv` is NULL or a server from `fastserve_server_new` that was not
+ * freed; `fd` is negative or an open descriptor that nothing else
+ * closes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC (`fd` is then
+ * closed, or was adopted).
+ */
+enum fastserve_result fastserve_server_listen_fd(struct fastserve_server *srv,
+                                                 int fd,
+                                                 uint32_t flags);
+
+/**
+ * Adopts the sockets systemd passed by socket activation
+ * (`LISTEN_PID`, `LISTEN_FDS`, descriptors from 3): all of them when
+ * `name` is NULL, else those whose `LISTEN_FDNAMES` entry (the unit's
+ * `FileDescriptorName=`) is `name` (`name_len` bytes). Each is adopted
+ * as by `fastserve_server_listen_fd`, with `flags`.
+ *
+ * The inherited descriptors stay open and the environment unchanged;
+ * they are marked close-on-exec and the server listens on duplicates,
+ * so several calls (a name each) or servers may adopt them. Fails with
+ * `FASTSERVE_RESULT_INVALID_ARGUMENT` when the variables are missing,
+ * meant for another process, or name no such socket.
+ *
+ * ```ini
+ * # app.socket                        # app.service: ExecStart=/usr/bin/app
+ * [Socket]
+ * ListenStream=8080
+ * FileDescriptorName=http
+ * ```
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `name` is NULL or readable for `name_len` bytes. No other thread
+ * changes the environment during the call.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_listen_systemd(struct fastserve_server *srv,
+                                                      const char *name,
+                                                      size_t name_len,
+                                                      uint32_t flags);
 
 /* ==========================================================================
  * Requests and responses

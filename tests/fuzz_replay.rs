@@ -5,6 +5,7 @@
 mod support {
     pub mod conn_checks;
     pub mod fuzz_checks;
+    pub mod proxy_checks;
 }
 
 use std::fs;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use support::conn_checks::{check_conn, check_framing_diff};
 use support::fuzz_checks::{check_chunked, check_headers, check_request, check_response};
+use support::proxy_checks::check_proxy;
 
 /// A fuzz target's invariant: panics when it breaks.
 type Check = fn(&[u8]);
@@ -25,6 +27,7 @@ const TARGETS: &[(&str, Check)] = &[
     ("chunked", check_chunked),
     ("conn", check_conn),
     ("framing_diff", check_framing_diff),
+    ("proxy_header", check_proxy),
 ];
 
 fn corpus_root() -> PathBuf {
@@ -102,6 +105,11 @@ fn corpus_conn() {
 #[test]
 fn corpus_framing_diff() {
     replay("framing_diff");
+}
+
+#[test]
+fn corpus_proxy_header() {
+    replay("proxy_header");
 }
 
 /// Every corpus directory belongs to a target replayed above, and every target has one.

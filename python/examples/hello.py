@@ -8,7 +8,13 @@
     GET  /sleep?ms=N    an async handler that answers after N ms
 
 Usage: python hello.py [--host H] [--port P] [--workers N]
-Ctrl-C or SIGTERM stops it gracefully.
+                       [--unix PATH [--unix-mode 660]] [--fd N] [--systemd [NAME]] [--proxy]
+
+Listens on 127.0.0.1:8080 unless told where: TCP (--host, --port), a Unix
+socket (--unix PATH, or @NAME for an abstract one), a listening descriptor
+it inherited (--fd), the sockets systemd passed (--systemd, or those named
+NAME), several at once. --proxy: connections start with a PROXY protocol
+header (from a load balancer). Ctrl-C or SIGTERM stops it gracefully.
 """
 import argparse
 import asyncio
@@ -56,15 +62,34 @@ async def sleep(req):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--host")
+    ap.add_argument("--port", type=int)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--unix", metavar="PATH")
+    ap.add_argument("--unix-mode", type=lambda s: int(s, 8), metavar="OCTAL")
+    ap.add_argument("--fd", type=int)
+    ap.add_argument("--systemd", nargs="?", const=True, metavar="NAME")
+    ap.add_argument("--proxy", action="store_true")
     args = ap.parse_args()
 
     def ready(server):
-        print(f"try:   curl 'http://{args.host}:{server.port}/hello?name=you'", flush=True)
+        if server.port and not args.proxy:
+            host = args.host or "127.0.0.1"
+            print(f"try:   curl 'http://{host}:{server.port}/hello?name=you'", flush=True)
+        elif args.unix and not args.proxy:
+            print(f"try:   curl --unix-socket {args.unix} 'http://x/hello?name=you'", flush=True)
 
-    app.run(args.host, args.port, args.workers, ready=ready)
+    app.run(
+        args.host,
+        args.port,
+        args.workers,
+        unix=args.unix,
+        unix_mode=args.unix_mode,
+        fd=args.fd,
+        systemd=args.systemd,
+        proxy=args.proxy,
+        ready=ready,
+    )
     st = app.final_stats
     print(f"hello: stopped after {st['requests']} requests; Python was called {st['batches']} times")
 

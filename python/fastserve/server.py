@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 
 from . import _http
 from ._http import TEXT_200, Dispatch, Handler, Response, columns_of, is_async, log, new_event_loop, run_async
-from ._lib import BATCH_FN, Stats, check, fast, lib
+from ._lib import BATCH_FN, FastserveError, Stats, check, fast, lib
 from ._observe import AccessLogger, ErrorLogger, Metrics, metrics_dict
 from ._route import Pattern, check_method
 from ._stream import ServerEngine, task_context
@@ -56,7 +56,16 @@ _SIZES = (
     "spare_buffers",
 )
 # Seconds here, milliseconds for fastserve_config_set_<name>_ms.
-_TIMEOUTS = ("header_timeout", "body_timeout", "keepalive_timeout", "write_timeout", "request_timeout", "shutdown_grace", "min_rate_grace")
+_TIMEOUTS = (
+    "header_timeout",
+    "body_timeout",
+    "keepalive_timeout",
+    "write_timeout",
+    "request_timeout",
+    "shutdown_grace",
+    "min_rate_grace",
+    "proxy_header_timeout",
+)
 # Bytes per second, each with fastserve_config_set_<name>; 0 removes the minimum.
 _RATES = ("min_body_rate", "min_send_rate")
 _DEFAULT_TIMEOUTS = {
@@ -68,6 +77,8 @@ _DEFAULT_TIMEOUTS = {
 }
 # ctypes wraps anything larger (or negative) silently
 _SIZE_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1
+# fastserve_server_listen_* flags
+_LISTEN_PROXY = 1
 _MS_MAX = 2**64 - 1
 
 
@@ -114,6 +125,59 @@ def _ms(seconds):
     if math.isinf(seconds):
         return _MS_MAX
     return min(_MS_MAX, max(1, round(seconds * 1000)))
+
+
+def _where(host, port, default_port, unix, unix_mode, fd, systemd, proxy):
+    """The listeners of `run` and `start`, checked: (kind, value, flags)."""
+    flags = _LISTEN_PROXY if proxy else 0
+    out: List[Any] = []
+    if host is not None or port is not None or (unix is None and fd is None and not systemd):
+        port = default_port if port is None else port
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be within 0..65535, not {port!r}")
+        out.append(("tcp", ("127.0.0.1" if host is None else host, port), flags))
+    if unix is not None:
+        mode = 0 if unix_mode is None else unix_mode
+        if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o7777:
+            raise ValueError(f"unix_mode is permission bits such as 0o660, not {unix_mode!r}")
+        out.append(("unix", (os.fsencode(unix), mode), flags))
+    elif unix_mode is not None:
+        raise ValueError("unix_mode without unix")
+    if fd is not None:
+        if isinstance(fd, bool) or not isinstance(fd, int) or fd < 0:
+            raise ValueError(f"fd is a descriptor number, not {fd!r}")
+        out.append(("fd", fd, flags))
+    if systemd:
+        out.append(("systemd", None if systemd is True else _b(systemd), flags))
+    return out
+
+
+def _listen(srv, where):
+    """Adds the listeners to the engine's server; what each is, as text."""
+    def check(code, what):
+        if code != 0:  # the engine's reason, e.g. the path in use, or what LISTEN_PID says
+            why = (lib.fastserve_last_error() or b"").decode("utf-8", "replace")
+            raise FastserveError(code, f"{what}: {why}" if why else what)
+
+    shown = []
+    for kind, value, flags in where:
+        if kind == "tcp":
+            host, port = value
+            hb = _b(host)
+            check(lib.fastserve_server_listen_tcp(srv, hb, len(hb), port, flags), f"listen on {host}:{port}")
+            h = f"[{host}]" if ":" in host and not host.startswith("[") else host
+            shown.append(f"http://{h}:{lib.fastserve_server_port(srv) if port == 0 else port}/")
+        elif kind == "unix":
+            path, mode = value
+            check(lib.fastserve_server_listen_unix(srv, path, len(path), mode, flags), f"listen on {os.fsdecode(path)}")
+            shown.append("unix:" + os.fsdecode(path))
+        elif kind == "fd":
+            check(lib.fastserve_server_listen_fd(srv, value, flags), f"listen on descriptor {value}")
+            shown.append(f"fd {value}")
+        else:
+            check(lib.fastserve_server_listen_systemd(srv, value, 0 if value is None else len(value), flags), "systemd sockets")
+            shown.append("systemd" + ("" if value is None else f" ({value.decode('latin-1')})"))
+    return shown
 
 
 class _Route:
@@ -190,6 +254,9 @@ class Server:
       is answered 503 (60)
     - shutdown_grace: how long `stop()` lets requests in flight finish (30;
       0 is allowed)
+    - proxy_header_timeout: on a `proxy=True` listener, the PROXY protocol
+      header is complete this long after the connection is accepted (5);
+      else the connection is closed without a response
     - min_rate_grace: how long a body or a response may go at any rate
       before the minimum rates apply (5)
 
@@ -241,6 +308,7 @@ class Server:
         min_body_rate: Optional[int] = None,
         min_send_rate: Optional[int] = None,
         min_rate_grace: Optional[float] = None,
+        proxy_header_timeout: Optional[float] = None,
         blocking_threads: int = 16,
         access_log: Union[bool, str] = False,
         error_log: bool = True,
@@ -267,6 +335,7 @@ class Server:
         self.min_body_rate = _rate("min_body_rate", min_body_rate)
         self.min_send_rate = _rate("min_send_rate", min_send_rate)
         self.min_rate_grace = _seconds("min_rate_grace", min_rate_grace)
+        self.proxy_header_timeout = _seconds("proxy_header_timeout", proxy_header_timeout)
         self.blocking_threads = cast(int, _size("blocking_threads", blocking_threads))
         self._access: Optional[AccessLogger] = None
         if access_log:
@@ -277,7 +346,8 @@ class Server:
         self._pool_lock = threading.Lock()
         self._conn_cfg: Optional[int] = None
         self.routes: List[_Route] = []
-        self.port: Optional[int] = None  # the bound port, once listening
+        self.port: Optional[int] = None  # the first TCP listener's port, once listening
+        self.listening: List[str] = []  # where it listens, once listening
         self._srv: Optional[int] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._loop_thread: Optional[threading.Thread] = None
@@ -460,7 +530,7 @@ class Server:
         (math.inf: never); HttpProtocol runs them with loop timers."""
         return {k: _DEFAULT_TIMEOUTS[k] if getattr(self, k) is None else cast(float, getattr(self, k)) for k in _DEFAULT_TIMEOUTS}
 
-    def _build(self, host, port, workers):
+    def _build(self, where, workers):
         cfg = self._config(workers)
         try:
             srv = lib.fastserve_server_new(cfg)
@@ -502,8 +572,7 @@ class Server:
             for p in self._metrics_paths:
                 pb = _b(p)
                 check(lib.fastserve_server_route_metrics(srv, pb, len(pb)), f"metrics route {p}")
-            hb = _b(host)
-            check(lib.fastserve_server_listen(srv, hb, len(hb), port), f"listen on {host}:{port}")
+            self.listening = _listen(srv, where)
         except BaseException:
             lib.fastserve_server_free(srv)
             raise
@@ -574,11 +643,24 @@ class Server:
 
     # ------------------------------------------------------------ life cycle
 
-    def start(self, host: str = "127.0.0.1", port: int = 0, workers: int = 1) -> int:
+    def start(
+        self,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        workers: int = 1,
+        *,
+        unix: Union[None, str, bytes, "os.PathLike[str]"] = None,
+        unix_mode: Optional[int] = None,
+        fd: Optional[int] = None,
+        systemd: Union[None, bool, str] = None,
+        proxy: bool = False,
+    ) -> int:
         """Starts serving in the background (the asyncio loop for async
-        handlers runs in a thread of its own) and returns the port. Stop it
-        with `stop()`."""
+        handlers runs in a thread of its own) and returns the port (of the
+        first TCP listener; 0 without one). Stop it with `stop()`.
+        Listeners as for `run`; without any, 127.0.0.1 and a free port."""
         self._check_stopped()
+        where = _where(host, port, 0, unix, unix_mode, fd, systemd, proxy)
         loop = new_event_loop()
         ready = threading.Event()
 
@@ -592,7 +674,7 @@ class Server:
         self._loop_thread.start()
         ready.wait()
         try:
-            self._build(host, port, workers)
+            self._build(where, workers)
             check(lib.fastserve_server_start(self._srv), "start")
         except BaseException:
             self._free()
@@ -668,24 +750,42 @@ class Server:
 
     def run(
         self,
-        host: str = "127.0.0.1",
-        port: int = 8080,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
         workers: int = 1,
         *,
+        unix: Union[None, str, bytes, "os.PathLike[str]"] = None,
+        unix_mode: Optional[int] = None,
+        fd: Optional[int] = None,
+        systemd: Union[None, bool, str] = None,
+        proxy: bool = False,
         ready: Optional[Callable[[Server], object]] = None,
     ) -> None:
         """Serves until Ctrl-C or SIGTERM, then stops gracefully: requests
         in flight (async ones included) are answered first. Prints a
         `listening on http://HOST:PORT/` line once it listens, then calls
-        `ready(server)` if given."""
+        `ready(server)` if given.
+
+        Listeners, any number at once: TCP on `host` (an address, `::` for
+        IPv6 and IPv4, or a name such as localhost: every address it has)
+        and `port`; a Unix socket at path `unix` (`@name`: an abstract
+        name) with permission bits `unix_mode` (e.g. 0o660); `fd`, a
+        listening socket's descriptor, which the server takes (it is
+        closed with the server); `systemd=True` for every socket systemd
+        passed (socket activation), or a `FileDescriptorName=` to pick
+        some. With none of these, TCP on 127.0.0.1 port 8080. With
+        proxy=True every connection starts with a PROXY protocol header
+        (v1 or v2) whose client address handlers see as `req.client`; one
+        without a valid header is closed without a response."""
         self._check_stopped()
+        where = _where(host, port, 8080, unix, unix_mode, fd, systemd, proxy)
         loop = new_event_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
         try:
-            self._build(host, port, workers)
+            self._build(where, workers)
             check(lib.fastserve_server_start(self._srv), "start")
-            loop.run_until_complete(self._serve(host, workers, ready))
+            loop.run_until_complete(self._serve(workers, ready))
         finally:
             self._free()
             self._close_pool()
@@ -695,13 +795,13 @@ class Server:
             loop.close()
             self._loop = None
 
-    async def _serve(self, host, workers, ready):
+    async def _serve(self, workers, ready):
         # signal handlers are set up from the running loop (uvloop only
         # watches for signals once it runs)
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._loop.add_signal_handler(sig, stop.set)
-        print(f"fastserve: listening on http://{host}:{self.port}/ with {workers} worker(s)", flush=True)
+        print(f"fastserve: listening on {', '.join(self.listening)} with {workers} worker(s)", flush=True)
         if ready is not None:
             ready(self)
         await stop.wait()

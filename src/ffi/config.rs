@@ -570,6 +570,30 @@ ffi_fn! {
 }
 
 ffi_fn! {
+    /// On a listener with `FASTSERVE_LISTEN_PROXY`, the PROXY header must be
+    /// complete this many ms after the connection is accepted (default
+    /// 5000); else the connection closes without a response. 0 is refused.
+    ///
+    /// # Safety
+    /// As `fastserve_config_set_workers`.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_config_set_proxy_header_timeout_ms(
+        cfg: *mut fastserve_config,
+        value: u64,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        unsafe {
+            set(cfg, "proxy_header_timeout_ms", value, None, |c, v| {
+                c.timeouts.proxy_header = Duration::from_millis(v)
+            })
+        }
+    }
+}
+
+ffi_fn! {
     /// Sets the `Server` header value (copied); `len == 0` removes the
     /// header. A control byte in the value is refused.
     ///

@@ -104,6 +104,7 @@ pub mod conn;
 pub mod conn_stream;
 pub mod deferred;
 pub mod error;
+pub mod listen;
 pub mod observe;
 pub mod parse;
 pub mod pico;

@@ -13,7 +13,6 @@
 //! ```
 
 use std::ffi::{c_char, c_int, c_void};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::bytes;
@@ -474,11 +473,13 @@ ffi_fn! {
 }
 
 ffi_fn! {
-    /// Binds the listening sockets (one per worker, with `SO_REUSEPORT`):
-    /// `host` is an IPv4 or IPv6 literal, `host_len` bytes, not
-    /// NUL-terminated; port 0 picks a free port (see
-    /// `fastserve_server_port`). Errors surface here, not in `start`:
-    /// `FASTSERVE_RESULT_IO` with the system's reason in
+    /// Adds a TCP listener: `host` (`host_len` bytes, not NUL-terminated)
+    /// is an IPv4 or IPv6 literal (`::1` or `[::1]`; `::` also takes IPv4)
+    /// or a host name, resolved now, with a listener on every address it
+    /// has (see "Listeners"). Port 0 picks a free port (see
+    /// `fastserve_server_port`). Each call adds listeners; see
+    /// `fastserve_server_listen_tcp` for flags. Errors surface here, not in
+    /// `start`: `FASTSERVE_RESULT_IO` with the system's reason in
     /// `fastserve_last_error`.
     ///
     /// # Safety
@@ -494,32 +495,14 @@ ffi_fn! {
         host_len: usize,
         port: u16,
     ) -> fastserve_result {
-        // SAFETY: every pointer is valid for its length by contract.
-        let s = match unsafe { server_mut(srv) } {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
-        // SAFETY: readable for `host_len` bytes by contract.
-        let Some(h) = (unsafe { bytes(host, host_len) }) else {
-            return null_with_len("host", host_len);
-        };
-        let Some(ip) = std::str::from_utf8(h)
-            .ok()
-            .and_then(|h| h.parse::<IpAddr>().ok())
-        else {
-            return invalid(format_args!(
-                "host {} is not an IPv4 or IPv6 address",
-                Quoted(h)
-            ));
-        };
-        let addr = SocketAddr::new(ip, port);
-        server_result(s.listen(addr).map(|_| ()), &|| format!("listen on {addr}"))
+        // SAFETY: forwarded contract.
+        unsafe { super::listen::listen_tcp(srv, host, host_len, port, 0) }
     }
 }
 
 ffi_fn! {
-    /// The bound port, or 0 before a successful `fastserve_server_listen`
-    /// (and for NULL). Any thread, once `listen` has returned.
+    /// The first TCP listener's port, or 0 before one is added (and for
+    /// NULL). Any thread, once `listen` has returned.
     ///
     /// # Safety
     /// `srv` is NULL or a server from `fastserve_server_new` that was not

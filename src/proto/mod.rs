@@ -8,6 +8,7 @@ mod framing;
 mod output;
 mod peer;
 mod pool;
+mod proxy;
 mod reader;
 mod render;
 mod request;
@@ -22,6 +23,7 @@ pub use output::{ExtBody, ExtBytes, FileBody, FileChunk};
 pub use peer::{Peer, PeerAddr};
 pub use pool::BufPool;
 pub(crate) use pool::MAX_BLOCK;
+pub use proxy::{parse_proxy, ProxyHeader, PROXY_HEADER_MAX};
 pub use render::{
     body_allowed, header_field_problem, reason, valid_header_field, valid_status, Body,
     FieldProblem, Response, StaticResponse,

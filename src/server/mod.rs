@@ -1,10 +1,11 @@
-//! The engine: worker threads, each a mio loop with its own `SO_REUSEPORT`
-//! listener, driving the connection core, with a router in front.
+//! The engine: worker threads, each a mio loop with its listeners (see
+//! [`listen`]), driving the connection core, with a router in front.
 
 mod batch;
 mod dispatch;
 mod files;
 mod linger;
+mod listen;
 mod mailbox;
 mod observe;
 mod parts;
@@ -17,16 +18,15 @@ mod worker;
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
-
 pub use batch::{Batch, BatchHandler};
 pub use files::{file_body, DirOptions, FileError};
+pub use listen::ListenOptions;
 pub use observe::{
     AccessBatch, AccessLog, AccessRecord, ErrorEvent, ErrorHook, ErrorReason, Metrics,
     ERROR_REASONS, LATENCY_BOUNDS_US, LATENCY_BUCKETS, STATUS_CODES,
@@ -132,8 +132,11 @@ pub struct Server {
     /// The 405's header lines and body (`Allow` is added per request).
     method_not_allowed: Option<(Vec<u8>, Vec<u8>)>,
     batch_handler: Option<Arc<dyn BatchHandler>>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<listen::Bound>,
+    /// The first TCP listener's address.
     local: Option<SocketAddr>,
+    /// Unix socket files to remove on drop.
+    sock_files: Vec<listen::SocketFile>,
     running: Option<Running>,
     /// Set by `stop`, whenever it is called; the workers read it.
     stop_flag: Arc<AtomicBool>,
@@ -226,6 +229,7 @@ impl Server {
             batch_handler: None,
             listeners: Vec::new(),
             local: None,
+            sock_files: Vec::new(),
             running: None,
             stop_flag: Arc::new(AtomicBool::new(false)),
             started: AtomicBool::new(false),
@@ -440,33 +444,10 @@ impl Server {
         }
     }
 
-    /// Binds one `SO_REUSEPORT` listener per worker. Port 0 picks a free port,
-    /// shared by all workers; [`Server::local_addr`] tells which.
+    /// Adds a TCP listener on `addr`, one `SO_REUSEPORT` socket per worker
+    /// ([`Server::listen_with`] with the default options).
     pub fn listen(&mut self, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
-        self.check_not_started()?;
-        self.listeners.clear();
-        let mut addr = addr;
-        for _ in 0..self.cfg.workers.max(1) {
-            let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-            s.set_reuse_address(true)?;
-            s.set_reuse_port(true)?;
-            s.set_nonblocking(true)?;
-            // setsockopt takes an int; the kernel caps it at rmem_max/wmem_max
-            let int = |n: usize| n.min(i32::MAX as usize);
-            if self.cfg.socket_recv_buffer > 0 {
-                s.set_recv_buffer_size(int(self.cfg.socket_recv_buffer))?;
-            }
-            if self.cfg.socket_send_buffer > 0 {
-                s.set_send_buffer_size(int(self.cfg.socket_send_buffer))?;
-            }
-            s.bind(&addr.into())?;
-            s.listen(self.cfg.backlog)?;
-            let l: TcpListener = s.into();
-            addr = l.local_addr()?;
-            self.listeners.push(l);
-        }
-        self.local = Some(addr);
-        Ok(addr)
+        self.listen_with(addr, &ListenOptions::default())
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -503,9 +484,14 @@ impl Server {
         let mut mailboxes = Vec::new();
         let mut stats = Vec::new();
         let mut threads = Vec::new();
-        for (i, l) in self.listeners.drain(..).enumerate() {
+        for i in 0..self.cfg.workers.max(1) {
+            let ls = self
+                .listeners
+                .iter()
+                .map(|b| b.for_worker(i))
+                .collect::<io::Result<Vec<_>>>()?;
             let st = Arc::new(Stats::default());
-            let (w, mb) = Worker::new(l, shared.clone(), st.clone())?;
+            let (w, mb) = Worker::new(ls, shared.clone(), st.clone())?;
             mailboxes.push(mb);
             stats.push(st);
             threads.push(
@@ -515,6 +501,7 @@ impl Server {
             );
         }
         let _ = self.metrics_stats.set(stats.clone());
+        self.listeners.clear(); // the workers hold their own descriptors
         self.running = Some(Running {
             shared,
             mailboxes,

@@ -35,6 +35,10 @@ pub struct Timeouts {
     /// slower than this drops the connection. 0: no minimum.
     pub min_send_rate: u64,
     pub min_rate_grace: Duration,
+    /// On a PROXY protocol listener, the header must be complete this long
+    /// after the connection is accepted; else it is closed without a
+    /// response.
+    pub proxy_header: Duration,
 }
 
 impl Default for Timeouts {
@@ -49,6 +53,7 @@ impl Default for Timeouts {
             min_body_rate: 240,
             min_send_rate: 240,
             min_rate_grace: Duration::from_secs(5),
+            proxy_header: Duration::from_secs(5),
         }
     }
 }
@@ -75,6 +80,8 @@ pub(crate) struct Clocks {
     pub(crate) send_base: u64,
     /// When the connection was accepted.
     pub(crate) born: Ms,
+    /// Accepted, waiting for the PROXY header, since.
+    pub(crate) proxy_since: Ms,
     /// Deadline of this connection's live heap entry.
     pub(crate) armed: Ms,
 }
@@ -91,6 +98,7 @@ pub(crate) enum Expired {
     Body,
     Header,
     Idle,
+    Proxy,
 }
 
 /// A connection's state as the timers see it.
@@ -103,6 +111,8 @@ pub(crate) struct View {
     /// Bytes read from and written to the client so far.
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
+    /// Waiting for the PROXY header.
+    pub(crate) proxy: bool,
 }
 
 fn ms(d: Duration) -> Ms {
@@ -134,6 +144,7 @@ impl Clocks {
             self.send_from = now.max(1);
             self.send_base = v.bytes_out;
         }
+        track(&mut self.proxy_since, v.proxy, now);
     }
 
     /// The earliest deadline and what it is for.
@@ -157,6 +168,7 @@ impl Clocks {
             Expired::Header,
         );
         consider(v.idle, self.last_io, t.keepalive, Expired::Idle);
+        consider(v.proxy, self.proxy_since, t.proxy_header, Expired::Proxy);
         // when the bytes so far, at the minimum rate, run out
         let mut rate = |on: bool, from: Ms, bytes: u64, min: u64, what: Expired| {
             if on && from != 0 && min > 0 {

@@ -1,4 +1,4 @@
-//! One worker: a mio poll loop owning a listener and a slab of connections.
+//! One worker: a mio poll loop owning its listeners and a slab of connections.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -7,13 +7,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use super::batch::{Batcher, Origin};
 use super::dispatch::Dispatch;
 use super::linger;
+use super::listen::{read_proxy_header, Listening, Proxied, Sock};
 use super::mailbox::{Mailbox, Work};
 use super::observe::{ErrorReason, Observer};
 use super::response::ResponseBuilder;
@@ -23,16 +23,19 @@ use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
 use super::{Shared, Stats};
 use crate::parse::Header;
 use crate::proto::date::DateCache;
-use crate::proto::{Body, BodyPiece, BufPool, Conn, Ctx, Peer};
+use crate::proto::{Body, BodyPiece, BufPool, Conn, Ctx, PROXY_HEADER_MAX};
 
-const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const FIRST_CONN: usize = 2;
+/// Listener `i` is `Token(LISTENERS + i)`, far above any connection's.
+const LISTENERS: usize = usize::MAX / 2;
 
 struct Entry {
     conn: Conn,
-    stream: TcpStream,
+    stream: Sock,
     gen: u32,
+    /// Its PROXY protocol header is not read yet.
+    proxy: bool,
     /// Readiness not yet used up (edge-triggered).
     readable: bool,
     writable: bool,
@@ -69,7 +72,8 @@ impl Entry {
             pending: self.conn.pending() > 0,
             reading_body: self.conn.reading_body(),
             reading_head: self.conn.reading_head(),
-            idle: self.conn.is_idle(),
+            idle: self.conn.is_idle() && !self.proxy,
+            proxy: self.proxy,
             bytes_in: self.conn.bytes_in(),
             bytes_out: self.sent,
         }
@@ -78,7 +82,9 @@ impl Entry {
 
 pub(crate) struct Worker {
     poll: Poll,
-    listener: Option<TcpListener>,
+    listeners: Vec<Listening>,
+    /// Where PROXY headers are peeked at; allocated on first use.
+    proxy_buf: Vec<u8>,
     conns: Slab<Entry>,
     gens: Vec<u32>,
     pool: BufPool,
@@ -117,14 +123,15 @@ pub(crate) struct Worker {
 
 impl Worker {
     pub(crate) fn new(
-        listener: std::net::TcpListener,
+        mut listeners: Vec<Listening>,
         shared: Arc<Shared>,
         stats: Arc<Stats>,
     ) -> io::Result<(Self, Arc<Mailbox>)> {
         let poll = Poll::new()?;
-        let mut listener = TcpListener::from_std(listener);
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        for (i, l) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(l, Token(LISTENERS + i), Interest::READABLE)?;
+        }
         let waker = Waker::new(poll.registry(), WAKER)?;
         let mailbox = Arc::new(Mailbox::new(waker));
         let max_headers = shared.cfg.proto.limits.max_headers;
@@ -132,7 +139,8 @@ impl Worker {
         let obs = Observer::new(shared.hooks.clone());
         let w = Worker {
             poll,
-            listener: Some(listener),
+            listeners,
+            proxy_buf: Vec::new(),
             conns: Slab::with_capacity(1024),
             gens: Vec::new(),
             pool: BufPool::new(shared.cfg.buffer_size, shared.cfg.spare_buffers),
@@ -218,7 +226,7 @@ impl Worker {
             let mut again = std::mem::replace(&mut self.again, std::mem::take(&mut self.spare));
             for ev in events.iter() {
                 match ev.token() {
-                    LISTENER => self.accept(),
+                    Token(t) if t >= LISTENERS => self.accept(t - LISTENERS),
                     WAKER => self.drain_mailbox(),
                     Token(t) => {
                         let idx = t - FIRST_CONN;
@@ -250,7 +258,9 @@ impl Worker {
             self.fire_timers();
             if matches!(self.accept_retry, Some(t) if t <= self.now) {
                 self.accept_retry = None;
-                self.accept();
+                for i in 0..self.listeners.len() {
+                    self.accept(i);
+                }
             }
             if self.shared.stop.load(Ordering::Acquire) && self.stopping.is_none() {
                 self.begin_stop();
@@ -276,10 +286,12 @@ impl Worker {
 
     fn begin_stop(&mut self) {
         self.stopping = Some(Instant::now());
-        // Connections the kernel queued on this listener would be reset when
-        // it closes; take them, and answer their first request.
-        self.accept();
-        if let Some(mut l) = self.listener.take() {
+        // Connections the kernel queued on the listeners would be reset when
+        // they close; take them, and answer their first request.
+        for which in 0..self.listeners.len() {
+            self.accept(which);
+        }
+        for mut l in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut l);
         }
         let idxs: Vec<usize> = self.conns.iter().map(|(i, _)| i).collect();
@@ -289,19 +301,20 @@ impl Worker {
         }
     }
 
-    fn accept(&mut self) {
+    fn accept(&mut self, which: usize) {
         loop {
-            let Some(l) = &self.listener else { return };
+            let Some(l) = self.listeners.get(which) else {
+                return;
+            };
+            let proxy = l.proxy;
             match l.accept() {
-                Ok((mut stream, addr)) => {
+                Ok((mut stream, peer)) => {
                     if self.conns.len() >= self.shared.cfg.max_connections && !self.make_room() {
                         drop(stream);
-                        let peer = Peer::ip(addr);
                         let r = ErrorReason::ConnectionLimit;
                         self.obs.error(r, 0, Some(&peer), &self.stats);
                         continue;
                     }
-                    let _ = stream.set_nodelay(true);
                     let entry = self.conns.vacant_entry();
                     let idx = entry.key();
                     if self.gens.len() <= idx {
@@ -321,7 +334,7 @@ impl Worker {
                         continue;
                     }
                     let mut conn = Conn::new();
-                    conn.set_peer(Some(Peer::ip(addr)));
+                    conn.set_peer(Some(peer));
                     if let Some(text) = self.obs.tracking() {
                         conn.track(text);
                     }
@@ -329,6 +342,7 @@ impl Worker {
                         conn,
                         stream,
                         gen,
+                        proxy,
                         readable: false,
                         writable: true,
                         hup: false,
@@ -540,7 +554,7 @@ impl Worker {
                     self.close(idx);
                     continue;
                 }
-                Some(Expired::Idle) | None => {
+                Some(Expired::Idle) | Some(Expired::Proxy) | None => {
                     self.close(idx);
                     continue;
                 }
@@ -576,6 +590,31 @@ impl Worker {
         let e = &mut self.conns[idx];
         if e.lingering {
             return self.linger(idx);
+        }
+        if e.proxy && e.readable {
+            if self.proxy_buf.is_empty() {
+                self.proxy_buf = vec![0; PROXY_HEADER_MAX];
+            }
+            match read_proxy_header(&e.stream, &mut self.proxy_buf, e.hup) {
+                Proxied::Done(peer) => {
+                    e.proxy = false;
+                    if peer.is_some() {
+                        e.conn.set_peer(peer);
+                    }
+                }
+                Proxied::Waiting => e.readable = false,
+                Proxied::Refused => {
+                    self.close(idx);
+                    return false;
+                }
+            }
+        }
+        if e.proxy {
+            if self.stopping.is_some() {
+                self.close(idx); // no request started: nothing to finish
+                return false;
+            }
+            return true; // nothing else happens before the header
         }
         // held-back requests first: reading more now would only grow the buffer
         if e.readable && e.conn.wants_read(limits) && !e.conn.can_process(limits) {
@@ -772,7 +811,7 @@ fn hand_over(hook: UpgradeHook, conn: Option<Upgraded>) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(conn)));
 }
 
-fn read(s: &TcpStream, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+fn read(s: &Sock, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
     // SAFETY: `buf` is valid writable memory of its length; read(2) writes at
     // most that many bytes and they are then initialised.
     let n = unsafe { libc::read(s.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
@@ -788,7 +827,7 @@ fn read(s: &TcpStream, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
 /// away is an EPIPE error here, never a SIGPIPE in the host process. Returns
 /// the bytes written and the bytes offered: fewer written means the socket is
 /// full.
-fn write(s: &TcpStream, conn: &Conn) -> io::Result<(usize, usize)> {
+fn write(s: &Sock, conn: &Conn) -> io::Result<(usize, usize)> {
     if let Some(f) = conn.out_file() {
         return send_file(s, f);
     }
@@ -832,7 +871,7 @@ const SENDFILE_MAX: usize = 0x7fff_f000;
 /// only when the next call says EAGAIN, so a short count is reported as
 /// complete; a file that ends early (it shrank since it was opened) is an
 /// error, which closes the connection: its response can no longer be framed.
-fn send_file(s: &TcpStream, f: crate::proto::FileChunk) -> io::Result<(usize, usize)> {
+fn send_file(s: &Sock, f: crate::proto::FileChunk) -> io::Result<(usize, usize)> {
     let mut off = f.offset as libc::off_t;
     let want = f.len.min(SENDFILE_MAX);
     // SAFETY: both descriptors are open (the file is owned by the queue
