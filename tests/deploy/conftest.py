@@ -54,10 +54,10 @@ class Backend:
     """tests/deploy/backend.py on `port` (SO_REUSEPORT: a second one may
     share it)."""
 
-    def __init__(self, port, grace=20.0):
+    def __init__(self, port, grace=20.0, proxy=False):
         self.port = port
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "backend.py"), str(port), "--grace", str(grace)],
+            [sys.executable, str(HERE / "backend.py"), str(port), "--grace", str(grace)] + ["--proxy"] * proxy,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -1,5 +1,6 @@
 """The nginx and HAProxy configurations the README shows are the ones the
-tests run (addresses and ports aside; PROXY protocol is not tested yet)."""
+tests run (addresses and ports aside; the PROXY protocol line is tested by
+test_haproxy_proxy.py)."""
 import re
 
 from conftest import ROOT

@@ -192,9 +192,9 @@ def test_connection_limit_refusal(tmp_path):
     p.log = tmp_path / "log"
     try:
         held = [p.connect(), p.connect()]
-        for s in held:  # both served: both open in the worker
-            s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-            raw_response(s)
+        for s in held:  # both owed an answer: neither may make room
+            s.sendall(b"GET /defer?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
         extra = p.connect()
         assert until_close(extra) == b""
         (reason, status, peer, port, text), = errors(p, 1)
