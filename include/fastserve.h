@@ -1283,10 +1283,36 @@ enum fastserve_result fastserve_response_file(struct fastserve_response *res,
  * ========================================================================== */
 
 /**
+ * How a deferred response ended, for its `fastserve_end_fn`.
+ */
+typedef enum fastserve_end_reason {
+  /**
+   * It reached its connection (sent, streamed or switched).
+   */
+  FASTSERVE_END_SENT = 0,
+  /**
+   * The request timeout answered it 503 first: nobody waits for it.
+   */
+  FASTSERVE_END_TIMEOUT = 1,
+  /**
+   * Its client left before it was sent: nobody waits for it.
+   */
+  FASTSERVE_END_GONE = 2,
+} fastserve_end_reason;
+
+/**
  * Called once, on any thread, with the `userdata` given beside a borrowed
  * body, when the library no longer needs the body's bytes.
  */
 typedef void (*fastserve_release_fn)(void *userdata);
+
+/**
+ * Told once how a deferred response ended, with the `userdata` given
+ * beside it, on the connection's worker thread (or inside
+ * `fastserve_response_on_end`, when it ended before). Free `userdata`
+ * here. Must not block.
+ */
+typedef void (*fastserve_end_fn)(void *userdata, enum fastserve_end_reason reason);
 
 /**
  * Sets a body that is sent from `body` without a copy. The bytes must
@@ -1341,6 +1367,27 @@ struct fastserve_response *fastserve_response_defer(struct fastserve_response *r
  * timeout).
  */
 enum fastserve_result fastserve_response_send(struct fastserve_response *res);
+
+/**
+ * Has `on_end(userdata, reason)` called exactly once when the response
+ * ends: `FASTSERVE_END_SENT` once it reached its connection, or, if
+ * nobody waits for it any more, `FASTSERVE_END_TIMEOUT` (the request
+ * timeout answered 503) or `FASTSERVE_END_GONE` (the client left): stop
+ * the work done for it. Sending the handle after that is a harmless
+ * no-op (still send or free it). On the handler's own `res`, it
+ * applies when the handler returns (SENT at once unless it deferred);
+ * on a deferred handle, before it is sent.
+ *
+ * # Safety
+ * `res` is the response of the handler call running on this thread, or
+ * a deferred handle not yet sent, used by one thread at a time;
+ * `on_end` is callable as `fastserve_end_fn` says with `userdata`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_response_on_end(struct fastserve_response *res,
+                                                fastserve_end_fn on_end,
+                                                void *userdata);
 
 /* ==========================================================================
  * Streamed responses
@@ -1776,6 +1823,13 @@ typedef void (*fastserve_batch_fn)(struct fastserve_batch *batch,
                                    void *userdata);
 
 /**
+ * Told of deferred batch requests (status 0) whose answer nobody waits for
+ * any more: `ids[0..count]`, valid during the call. Called on a worker
+ * thread, possibly concurrently from several.
+ */
+typedef void (*fastserve_batch_cancel_fn)(void *userdata, const uint64_t *ids, size_t count);
+
+/**
  * One header field of a batch request; offsets into the data area.
  */
 typedef struct fastserve_batch_header {
@@ -1946,6 +2000,23 @@ enum fastserve_result fastserve_response_head(struct fastserve_response *res,
                                               uint32_t status,
                                               const char *headers,
                                               size_t headers_len);
+
+/**
+ * Sets who is told when deferred batch requests lose their reader: the
+ * request timeout answered them 503, or their client left. Stop their
+ * work; answering them later (`fastserve_server_complete`) is a harmless
+ * no-op, counted as unknown. `cancel` is called with `userdata` on
+ * worker threads until `fastserve_server_free` returns.
+ *
+ * # Safety
+ * `srv` is a server from `fastserve_server_new` that was not freed;
+ * `userdata` is usable from any thread.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_server_set_batch_cancel(struct fastserve_server *srv,
+                                                        fastserve_batch_cancel_fn cancel,
+                                                        void *userdata);
 
 /* ==========================================================================
  * Access log, error hook and metrics

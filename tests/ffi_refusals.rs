@@ -60,6 +60,14 @@ fn null_handles_are_refused_with_their_name() {
             fastserve_response_upgrade(ptr::null_mut(), 101, Some(on_upgrade), ptr::null_mut()),
             FASTSERVE_RESULT_NULL_ARGUMENT
         );
+        assert_eq!(
+            fastserve::ffi::deferred::fastserve_response_on_end(
+                ptr::null_mut(),
+                None,
+                ptr::null_mut()
+            ),
+            FASTSERVE_RESULT_NULL_ARGUMENT
+        );
         assert!(fastserve_server_response(ptr::null(), 1).is_null());
         assert!(last_error().contains("srv"), "{}", last_error());
     }

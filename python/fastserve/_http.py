@@ -644,8 +644,8 @@ async def run_async(coro, req_desc=""):
         return await coro
     except HTTPException as e:
         return _http_error(e)
-    except asyncio.CancelledError:
-        raise
+    except (asyncio.CancelledError, GeneratorExit):
+        raise  # the task is cancelled, or the coroutine closed
     except BaseException:
         # as for sync handlers: a SystemExit or KeyboardInterrupt from the
         # handler fails its request, not the loop every request runs on

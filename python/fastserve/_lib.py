@@ -99,6 +99,8 @@ class Stats(Structure):
 
 # void (*)(batch, reqs, count, data, data_len, userdata)
 BATCH_FN = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p)
+# fastserve_batch_cancel_fn
+BATCH_CANCEL_FN = CFUNCTYPE(None, c_void_p, POINTER(c_uint64), c_size_t)
 # fastserve_stream_event_fn, fastserve_body_fn, fastserve_upgrade_fn
 STREAM_EVENT_FN = CFUNCTYPE(None, c_void_p, c_int)
 BODY_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_int)
@@ -150,6 +152,7 @@ _PROTOS = {
     "fastserve_server_route_dir": (R, [_p, _b, _sz, _b, _sz, c_uint32]),
     "fastserve_server_route_batch": (R, [_p, _b, _sz, _b, _sz, c_uint32, c_uint32]),
     "fastserve_server_set_batch_handler": (R, [_p, BATCH_FN, _p]),
+    "fastserve_server_set_batch_cancel": (R, [_p, BATCH_CANCEL_FN, _p]),
     "fastserve_batch_respond": (R, [_p, _b, _b, _b, _sz, _b, _sz]),
     "fastserve_batch_respond_text": (R, [_p, c_uint32, _sz, _b, _sz]),
     "fastserve_server_complete": (R, [_p, _b, _b, _b, _b, _sz, _b, _sz, POINTER(_sz)]),

@@ -134,6 +134,11 @@ class HttpProtocol(asyncio.Protocol):
             fast.fastserve_conn_feed_eof(self._c, byref(self._batch))
             self._serve()
             self._arm()
+        if self._tasks and self._t is not None:
+            # the client left with answers owed (as nginx takes a client
+            # abort): their handlers are cancelled rather than waited out
+            self._t.close()
+            return False
         return True  # the transport closes once the answers are written
 
     def connection_lost(self, exc: Optional[Exception]) -> None:

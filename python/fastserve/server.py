@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 
 from . import _http
 from ._http import TEXT_200, Dispatch, Handler, Response, columns_of, is_async, log, new_event_loop, run_async
-from ._lib import BATCH_FN, FastserveError, Stats, check, fast, lib
+from ._lib import BATCH_CANCEL_FN, BATCH_FN, FastserveError, Stats, check, fast, lib
 from ._observe import AccessLogger, ErrorLogger, Metrics, metrics_dict
 from ._route import Pattern, check_method
 from ._stream import ServerEngine, task_context
@@ -251,7 +251,8 @@ class Server:
     - write_timeout: a response that makes no progress this long (the client
       stopped reading) drops the connection (30)
     - request_timeout: an `async def` or blocking handler not done by then
-      is answered 503 (60)
+      is answered 503 (60), and its task cancelled (CancelledError), as it
+      is when the client leaves before the answer
     - shutdown_grace: how long `stop()` lets requests in flight finish (30;
       0 is allowed)
     - proxy_header_timeout: on a `proxy=True` listener, the PROXY protocol
@@ -359,6 +360,8 @@ class Server:
         self._tasks: Set[asyncio.Future[Any]] = set()
         self.batches = 0  # batch callbacks served (requests / batches = batch size)
         self._callback = BATCH_FN(self._on_batch)
+        self._cancel_callback = BATCH_CANCEL_FN(self._on_cancel)
+        self._by_rid: Dict[int, asyncio.Future[Any]] = {}  # the task of each request id
         self._engine: Any = None
 
     # ------------------------------------------------------------ routes
@@ -565,6 +568,7 @@ class Server:
                 if r.handler is not None:
                     tag += 1
             check(lib.fastserve_server_set_batch_handler(srv, self._callback, None), "batch handler")
+            check(lib.fastserve_server_set_batch_cancel(srv, self._cancel_callback, None), "batch cancel")
             if self._access is not None:
                 check(lib.fastserve_server_set_access_log(srv, self._access.callback, None), "access log")
             if self._errors is not None:
@@ -615,7 +619,26 @@ class Server:
             ctx = task_context(self._engine, rid)
             t = self._loop.create_task(self._finish(rid, coro), context=ctx)
             self._tasks.add(t)
+            self._by_rid[rid] = t
             t.add_done_callback(self._tasks.discard)
+            t.add_done_callback(lambda _t, rid=rid: self._by_rid.pop(rid, None))
+
+    def _on_cancel(self, _userdata, ids, count):
+        # A worker thread: the request timeout answered these, or their
+        # clients left. Their handlers get CancelledError on the loop.
+        try:
+            rids = ids[:count]
+            loop = self._loop
+            if loop is not None:
+                loop.call_soon_threadsafe(self._cancel, rids)
+        except BaseException:  # never let an exception into the engine
+            log.exception("cancelling requests failed")
+
+    def _cancel(self, rids):
+        for rid in rids:
+            t = self._by_rid.pop(rid, None)
+            if t is not None:
+                t.cancel()
 
     async def _finish(self, rid, coro):
         r = await run_async(coro)

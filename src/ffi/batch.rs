@@ -595,3 +595,61 @@ ffi_fn! {
         super::request::build_result(r.header_lines(&lines), String::new)
     }
 }
+
+/// Told of deferred batch requests (status 0) whose answer nobody waits for
+/// any more: `ids[0..count]`, valid during the call. Called on a worker
+/// thread, possibly concurrently from several.
+pub type fastserve_batch_cancel_fn =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, ids: *const u64, count: usize)>;
+
+struct CCancel {
+    f: unsafe extern "C" fn(*mut c_void, *const u64, usize),
+    userdata: *mut c_void,
+}
+
+// SAFETY: the C API documents that the callback runs on worker threads and
+// that `userdata` must be usable from them.
+unsafe impl Send for CCancel {}
+// SAFETY: as above; workers may call it concurrently.
+unsafe impl Sync for CCancel {}
+
+impl CCancel {
+    fn call(&self, ids: &[u64]) {
+        // SAFETY: the caller gave this callback and pointer; `ids` lives for
+        // the call.
+        unsafe { (self.f)(self.userdata, ids.as_ptr(), ids.len()) }
+    }
+}
+
+ffi_fn! {
+    /// Sets who is told when deferred batch requests lose their reader: the
+    /// request timeout answered them 503, or their client left. Stop their
+    /// work; answering them later (`fastserve_server_complete`) is a harmless
+    /// no-op, counted as unknown. `cancel` is called with `userdata` on
+    /// worker threads until `fastserve_server_free` returns.
+    ///
+    /// # Safety
+    /// `srv` is a server from `fastserve_server_new` that was not freed;
+    /// `userdata` is usable from any thread.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_server_set_batch_cancel(
+        srv: *mut fastserve_server,
+        cancel: fastserve_batch_cancel_fn,
+        userdata: *mut c_void,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let s = match unsafe { server_mut(srv) } {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        let Some(f) = cancel else {
+            return null("cancel");
+        };
+        let c = CCancel { f, userdata };
+        let hook: crate::server::BatchCancel = Arc::new(move |ids: &[u64]| c.call(ids));
+        server_result(s.set_batch_cancel(hook), &|| "batch cancel".into())
+    }
+}

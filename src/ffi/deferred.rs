@@ -159,3 +159,82 @@ ffi_fn! {
         out
     }
 }
+
+/// How a deferred response ended, for its `fastserve_end_fn`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum fastserve_end_reason {
+    /// It reached its connection (sent, streamed or switched).
+    FASTSERVE_END_SENT = 0,
+    /// The request timeout answered it 503 first: nobody waits for it.
+    FASTSERVE_END_TIMEOUT = 1,
+    /// Its client left before it was sent: nobody waits for it.
+    FASTSERVE_END_GONE = 2,
+}
+
+/// Told once how a deferred response ended, with the `userdata` given
+/// beside it, on the connection's worker thread (or inside
+/// `fastserve_response_on_end`, when it ended before). Free `userdata`
+/// here. Must not block.
+pub type fastserve_end_fn =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, reason: fastserve_end_reason)>;
+
+struct CEnd {
+    f: unsafe extern "C" fn(*mut c_void, fastserve_end_reason),
+    userdata: *mut c_void,
+}
+
+// SAFETY: the contract of `fastserve_response_on_end`: the callback may be
+// called once from the worker thread with `userdata`.
+unsafe impl Send for CEnd {}
+
+impl CEnd {
+    fn call(self, why: crate::server::EndReason) {
+        use crate::server::EndReason;
+        let reason = match why {
+            EndReason::Sent => fastserve_end_reason::FASTSERVE_END_SENT,
+            EndReason::Timeout => fastserve_end_reason::FASTSERVE_END_TIMEOUT,
+            EndReason::Gone => fastserve_end_reason::FASTSERVE_END_GONE,
+        };
+        // SAFETY: the caller gave this callback and pointer for this
+        // response; it is called once (`self` is consumed).
+        unsafe { (self.f)(self.userdata, reason) }
+    }
+}
+
+ffi_fn! {
+    /// Has `on_end(userdata, reason)` called exactly once when the response
+    /// ends: `FASTSERVE_END_SENT` once it reached its connection, or, if
+    /// nobody waits for it any more, `FASTSERVE_END_TIMEOUT` (the request
+    /// timeout answered 503) or `FASTSERVE_END_GONE` (the client left): stop
+    /// the work done for it. Sending the handle after that is a harmless
+    /// no-op (still send or free it). On the handler's own `res`, it
+    /// applies when the handler returns (SENT at once unless it deferred);
+    /// on a deferred handle, before it is sent.
+    ///
+    /// # Safety
+    /// `res` is the response of the handler call running on this thread, or
+    /// a deferred handle not yet sent, used by one thread at a time;
+    /// `on_end` is callable as `fastserve_end_fn` says with `userdata`.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_response_on_end(
+        res: *mut fastserve_response,
+        on_end: fastserve_end_fn,
+        userdata: *mut c_void,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let r = match unsafe { self::res(res) } {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        let Some(f) = on_end else {
+            return super::error::null("on_end");
+        };
+        let c = CEnd { f, userdata };
+        let hook: crate::server::EndHook = Box::new(move |why| c.call(why));
+        build_result(r.on_end(hook), String::new)
+    }
+}

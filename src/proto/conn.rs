@@ -1057,6 +1057,22 @@ impl Conn {
         self.slots.pending()
     }
 
+    /// Whether the peer finished sending (or left).
+    pub fn peer_closed(&self) -> bool {
+        self.eof
+    }
+
+    /// Whether response `seq` is deferred and not yet completed.
+    pub fn is_pending(&self, seq: u64) -> bool {
+        self.slots.pending_ticket(seq).is_some()
+    }
+
+    /// The oldest deferred response not yet completed: the one
+    /// [`Conn::expire_deferred`] would answer.
+    pub fn first_pending(&self) -> Option<u64> {
+        self.slots.first_pending().map(|t| t.seq)
+    }
+
     /// Bytes received from the client so far.
     pub fn bytes_in(&self) -> u64 {
         self.bytes_in

@@ -25,6 +25,12 @@ pub trait BatchHandler: Send + Sync {
     fn call(&self, batch: &mut Batch<'_>);
 }
 
+/// Told of deferred batch requests whose answer nobody waits for any more:
+/// the request timeout answered them 503, or their client left. Their work
+/// can stop; answering them later is a harmless no-op. Runs on a worker
+/// thread.
+pub type BatchCancel = Arc<dyn Fn(&[u64]) + Send + Sync>;
+
 /// The requests one worker collected in one pass, valid during the
 /// [`BatchHandler::call`] that received it. Replies are applied as they are
 /// given: nothing is copied on the way.
@@ -125,6 +131,7 @@ const WORKER_SHIFT: u32 = 48;
 /// One worker's batch under construction.
 pub(crate) struct Batcher {
     handler: Option<Arc<dyn BatchHandler>>,
+    cancel: Option<BatchCancel>,
     link: Arc<BatchLink>,
     id_base: u64,
     next: u64,
@@ -145,6 +152,7 @@ impl Batcher {
         links.push(link.clone());
         Batcher {
             handler: shared.batch_handler.clone(),
+            cancel: shared.batch_cancel.clone(),
             link,
             id_base: ((links.len() - 1) as u64) << WORKER_SHIFT,
             next: 0,
@@ -253,6 +261,31 @@ impl Sink for Apply<'_, '_> {
         if !self.deferred.is_empty() {
             let mut p = self.link.pending.lock().unwrap_or_else(|e| e.into_inner());
             p.extend(self.deferred.drain(..));
+        }
+    }
+}
+
+impl Batcher {
+    /// Forgets the deferred requests of connection `token`/`gen` (only
+    /// response `seq` of it, if given) and tells the batch handler.
+    pub(crate) fn cancel(&mut self, token: usize, gen: u32, seq: Option<u64>) {
+        let Some(h) = &self.cancel else { return };
+        let ids: Vec<u64> = {
+            let mut p = self.link.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let ids: Vec<u64> = p
+                .iter()
+                .filter(|(_, o)| {
+                    o.token == token && o.gen == gen && seq.map_or(true, |s| s == o.ticket.seq)
+                })
+                .map(|(&id, _)| id)
+                .collect();
+            for id in &ids {
+                p.remove(id);
+            }
+            ids
+        };
+        if !ids.is_empty() {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(&ids)));
         }
     }
 }

@@ -8,7 +8,7 @@ use super::mailbox::Mailbox;
 use super::observe::{ErrorReason, Observer};
 use super::response::{Origin, Outcome, ResponseBuilder};
 use super::router::{ErrorPages, Hit, Routed, Router, Scratch, Target};
-use super::stream::{self, BodySink, StreamState, UpgradeHook};
+use super::stream::{self, BodySink, EndHook, EndReason, StreamState, UpgradeHook};
 use crate::proto::{Body, BodyPiece, BodyPlan, Flow, Request, Responder, Response, Service};
 
 /// The worker's services, lent to one connection's `process` call.
@@ -29,6 +29,8 @@ pub(crate) struct Dispatch<'a> {
     pub(crate) upgrade: &'a mut Option<UpgradeHook>,
     /// Who reads the streamed request body.
     pub(crate) body_sink: &'a mut Option<BodySink>,
+    /// Who hears how deferred responses end, by sequence number.
+    pub(crate) watchers: &'a mut Vec<(u64, EndHook)>,
     pub(crate) obs: &'a Observer,
     pub(crate) stats: &'a super::Stats,
 }
@@ -102,9 +104,13 @@ impl Service for Dispatch<'_> {
                 stream::feed(&mut sink, BodyPiece::End);
             }
         }
+        let end_hook = b.take_end_hook();
+        let seq = res.seq();
+        let mut deferred = false;
         match b.finish(ok) {
             Outcome::Defer => {
                 res.defer();
+                deferred = true;
             }
             Outcome::Send => res.send(b.response()),
             Outcome::Stream(len, shared) => {
@@ -115,6 +121,13 @@ impl Service for Dispatch<'_> {
             Outcome::Upgrade(status, hook) => {
                 res.upgrade(status, b.response().headers);
                 *self.upgrade = Some(hook);
+            }
+        }
+        if let Some(h) = end_hook {
+            if deferred {
+                self.watchers.push((seq, h));
+            } else {
+                stream::tell_end(h, EndReason::Sent);
             }
         }
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use mio::Waker;
 
 use super::parts::Parts;
-use super::stream::{BodySink, StreamState, UpgradeHook};
+use super::stream::{BodySink, EndHook, StreamState, UpgradeHook};
 use crate::proto::{ExtBody, Ticket};
 
 /// Work for a connection, on its way back to the worker that owns it.
@@ -35,6 +35,8 @@ pub(crate) enum Work {
     ReadBody(BodySink),
     /// Reading the body goes on after a pause.
     ResumeBody,
+    /// Tell this hook how the response ends.
+    Watch(EndHook),
 }
 
 /// The worker's inbox; any thread may post.

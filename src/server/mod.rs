@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use batch::{Batch, BatchHandler};
+pub use batch::{Batch, BatchCancel, BatchHandler};
 pub use files::{file_body, DirOptions, FileError};
 pub use listen::ListenOptions;
 pub use observe::{
@@ -34,7 +34,10 @@ pub use observe::{
 pub use pattern::{Params, RouteError};
 pub use response::{BuildError, ResponseBuilder};
 pub use router::{Handler, Routed, Router, Target};
-pub use stream::{BodySink, Stream, StreamError, StreamEvent, StreamEvents, UpgradeHook, Upgraded};
+pub use stream::{
+    BodySink, EndHook, EndReason, Stream, StreamError, StreamEvent, StreamEvents, UpgradeHook,
+    Upgraded,
+};
 pub use timers::Timeouts;
 
 use crate::proto::flat::{Columns, ReplyError};
@@ -119,6 +122,7 @@ pub(crate) struct Shared {
     /// The server's stop flag (set before `start` too).
     pub(crate) stop: Arc<AtomicBool>,
     pub(crate) batch_handler: Option<Arc<dyn BatchHandler>>,
+    pub(crate) batch_cancel: Option<BatchCancel>,
     /// One per worker, in worker order: where deferred batch requests go.
     pub(crate) batch_links: Mutex<Vec<Arc<batch::BatchLink>>>,
     pub(crate) hooks: observe::Hooks,
@@ -132,6 +136,7 @@ pub struct Server {
     /// The 405's header lines and body (`Allow` is added per request).
     method_not_allowed: Option<(Vec<u8>, Vec<u8>)>,
     batch_handler: Option<Arc<dyn BatchHandler>>,
+    batch_cancel: Option<BatchCancel>,
     listeners: Vec<listen::Bound>,
     /// The first TCP listener's address.
     local: Option<SocketAddr>,
@@ -227,6 +232,7 @@ impl Server {
             not_found: None,
             method_not_allowed: None,
             batch_handler: None,
+            batch_cancel: None,
             listeners: Vec::new(),
             local: None,
             sock_files: Vec::new(),
@@ -353,6 +359,14 @@ impl Server {
     }
 
     /// Sets the handler of every batch route (without one they answer 500).
+    /// Sets who is told of deferred batch requests nobody waits for any
+    /// more (see [`BatchCancel`]).
+    pub fn set_batch_cancel(&mut self, c: BatchCancel) -> Result<(), ServerError> {
+        self.check_not_started()?;
+        self.batch_cancel = Some(c);
+        Ok(())
+    }
+
     pub fn set_batch_handler(&mut self, h: Arc<dyn BatchHandler>) -> Result<(), ServerError> {
         self.check_not_started()?;
         self.batch_handler = Some(h);
@@ -478,6 +492,7 @@ impl Server {
             errors,
             stop: self.stop_flag.clone(),
             batch_handler: self.batch_handler.clone(),
+            batch_cancel: self.batch_cancel.clone(),
             batch_links: Mutex::new(Vec::new()),
             hooks: self.hooks.clone(),
         });

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::mailbox::{Completion, Mailbox, Work};
 use super::parts::Parts;
-use super::stream::{BodySink, Stream, StreamEvents, StreamState, UpgradeHook};
+use super::stream::{BodySink, EndHook, Stream, StreamEvents, StreamState, UpgradeHook};
 use crate::proto::{self, body_allowed, valid_header_field, valid_status, ExtBody, Ticket};
 
 /// Where a deferred response goes back to.
@@ -60,6 +60,8 @@ pub struct ResponseBuilder {
     body_sink: Option<BodySink>,
     /// `read_body` was called.
     body_taken: bool,
+    /// Who hears how the response ended, asked for inline.
+    end_hook: Option<EndHook>,
 }
 
 impl Default for ResponseBuilder {
@@ -73,6 +75,7 @@ impl Default for ResponseBuilder {
             upgrade: None,
             body_sink: None,
             body_taken: false,
+            end_hook: None,
         }
     }
 }
@@ -122,6 +125,12 @@ impl ResponseBuilder {
         self.origin = Some(origin);
         self.body_sink = None;
         self.body_taken = false;
+        self.end_hook = None;
+    }
+
+    /// The end hook a handler set inline.
+    pub(crate) fn take_end_hook(&mut self) -> Option<EndHook> {
+        self.end_hook.take()
     }
 
     /// A builder for a response deferred elsewhere (a batch request).
@@ -357,6 +366,22 @@ impl ResponseBuilder {
             self.post(Work::ReadBody(sink));
         } else {
             self.body_sink = Some(sink);
+        }
+        Ok(())
+    }
+
+    /// Has `hook` told, once, how the response ends: sent, answered 503 by
+    /// the request timeout, or its client gone. For work done elsewhere on
+    /// the response's behalf, to stop when nobody waits for it. Completing
+    /// the response after a timeout or a departure is a harmless no-op.
+    pub fn on_end(&mut self, hook: EndHook) -> Result<(), BuildError> {
+        if self.origin.is_none() || self.end_hook.is_some() {
+            return Err(BuildError::Closed);
+        }
+        if self.detached {
+            self.post(Work::Watch(hook));
+        } else {
+            self.end_hook = Some(hook);
         }
         Ok(())
     }

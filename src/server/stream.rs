@@ -287,6 +287,39 @@ pub struct Upgraded {
 /// `None` when the connection failed before the switch was written.
 pub type UpgradeHook = Box<dyn FnOnce(Option<Upgraded>) + Send>;
 
+/// How a deferred response ended, for its [`EndHook`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// It reached its connection (sent, streamed or switched).
+    Sent,
+    /// The request timeout answered it 503 first: nobody waits for it.
+    Timeout,
+    /// The client left before it was sent: nobody waits for it.
+    Gone,
+}
+
+/// Told once how a deferred response ended, on the worker thread (or the
+/// thread that registers it, when it ended before): the place to cancel
+/// work nobody waits for any more, and to free what the work holds.
+pub type EndHook = Box<dyn FnOnce(EndReason) + Send>;
+
+/// Runs an end hook; a panic in it must not take the worker down.
+pub(crate) fn tell_end(hook: EndHook, why: EndReason) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(why)));
+}
+
+/// Tells the hooks of response `seq` (every one, without `seq`) how it ended.
+pub(crate) fn ended(watchers: &mut Vec<(u64, EndHook)>, seq: Option<u64>, why: EndReason) {
+    let mut i = 0;
+    while i < watchers.len() {
+        if seq.map_or(true, |s| s == watchers[i].0) {
+            tell_end(watchers.swap_remove(i).1, why);
+        } else {
+            i += 1;
+        }
+    }
+}
+
 /// Takes a streamed request body piece by piece, on the worker thread:
 /// data, then `End`, or `Aborted` when it will not complete. Returning
 /// [`Flow::Pause`] stops reading until [`super::ResponseBuilder::resume_body`].

@@ -18,7 +18,7 @@ use super::mailbox::{Mailbox, Work};
 use super::observe::{ErrorReason, Observer};
 use super::response::ResponseBuilder;
 use super::router::Scratch;
-use super::stream::{self, BodySink, StreamState, UpgradeHook, Upgraded};
+use super::stream::{self, BodySink, EndHook, EndReason, StreamState, UpgradeHook, Upgraded};
 use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
 use super::{Shared, Stats};
 use crate::parse::Header;
@@ -52,6 +52,8 @@ struct Entry {
     body_sink: Option<BodySink>,
     /// Bytes written to the client.
     sent: u64,
+    /// Who hears how deferred responses end, by sequence number.
+    watchers: Vec<(u64, EndHook)>,
     /// Closing during a stop, once the client has every answer.
     lingering: bool,
 }
@@ -351,6 +353,7 @@ impl Worker {
                         upgrade: None,
                         body_sink: None,
                         sent: 0,
+                        watchers: Vec::new(),
                         lingering: false,
                         clocks: Clocks {
                             last_io: self.now,
@@ -421,6 +424,7 @@ impl Worker {
                     Work::ReadBody(mut sink) => {
                         stream::feed(&mut sink, BodyPiece::Aborted);
                     }
+                    Work::Watch(hook) => stream::tell_end(hook, EndReason::Gone),
                     _ => {}
                 }
                 continue;
@@ -434,6 +438,15 @@ impl Worker {
             match c.work {
                 Work::Respond(mut parts) => {
                     e.conn.complete(c.ticket, parts.response(), &mut ctx);
+                    stream::ended(&mut e.watchers, Some(seq), EndReason::Sent);
+                }
+                Work::Watch(hook) => {
+                    if e.conn.is_pending(seq) {
+                        e.watchers.push((seq, hook));
+                    } else {
+                        // answered already, and not by its owner: the timeout
+                        stream::tell_end(hook, EndReason::Timeout);
+                    }
                 }
                 Work::Stream(mut parts, len, shared) => {
                     let r = parts.response();
@@ -441,6 +454,7 @@ impl Worker {
                         .stream_start(c.ticket, r.status, r.headers, len, &mut ctx)
                     {
                         e.streams.push(shared);
+                        stream::ended(&mut e.watchers, Some(seq), EndReason::Sent);
                     } else {
                         shared.close(); // its request timed out meanwhile
                     }
@@ -475,6 +489,7 @@ impl Worker {
                         .complete_upgrade(c.ticket, parts.status, &parts.headers, &mut ctx)
                     {
                         e.upgrade = Some(hook);
+                        stream::ended(&mut e.watchers, Some(seq), EndReason::Sent);
                     } else {
                         hand_over(hook, None); // its request timed out meanwhile
                     }
@@ -559,7 +574,10 @@ impl Worker {
                     continue;
                 }
                 Some(Expired::Request) => {
+                    let seq = e.conn.first_pending();
                     if e.conn.expire_deferred(503, &mut ctx) {
+                        stream::ended(&mut e.watchers, seq, EndReason::Timeout);
+                        self.batch.cancel(idx, e.gen, seq);
                         let r = ErrorReason::RequestTimeout;
                         self.obs.error(r, 503, e.conn.peer(), &self.stats);
                     }
@@ -657,6 +675,7 @@ impl Worker {
             streams: &mut e.streams,
             upgrade: &mut e.upgrade,
             body_sink: &mut e.body_sink,
+            watchers: &mut e.watchers,
             obs: &self.obs,
             stats: &self.stats,
         };
@@ -674,6 +693,12 @@ impl Worker {
         let served = e.conn.requests() - before;
         if served > 0 {
             self.stats.requests.fetch_add(served, Ordering::Relaxed);
+        }
+        if e.conn.peer_closed() && e.conn.pending() > 0 && self.stopping.is_none() {
+            // the client left with answers owed (as nginx takes a client
+            // abort): their work is cancelled rather than waited out
+            self.close(idx);
+            return false;
         }
         // a head and its file body take two calls (writev, then sendfile):
         // keep going while the socket takes everything, a few calls a turn
@@ -784,6 +809,10 @@ impl Worker {
             e.conn.exchanges(true, |x| obs.exchange(x, now, stats));
         }
         let _ = self.poll.registry().deregister(&mut e.stream);
+        if e.conn.pending() > 0 {
+            self.batch.cancel(idx, e.gen, None);
+        }
+        stream::ended(&mut e.watchers, None, EndReason::Gone);
         e.conn.release(&mut self.pool);
         e.body_aborted();
         for s in e.streams {
