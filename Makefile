@@ -185,6 +185,23 @@ bench-files: build/files
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || bash bench/setup.sh
 	$(PYTHON) bench/file_bench.py -d $(BENCH_SECONDS) --out build/bench_files.json
 
+# Every fuzz target for FUZZ_SECONDS each, with libFuzzer through cargo-fuzz
+# (installed when missing), under AddressSanitizer. Not part of `make test`,
+# which replays the corpus instead. A crash stops the run (fuzz/artifacts/).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := parse_request parse_response parse_headers chunked conn framing_diff proxy_header
+.PHONY: fuzz
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@mkdir -p build
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== $$t, $(FUZZ_SECONDS) s"; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    > build/fuzz-$$t.log 2>&1; rc=$$?; \
+	  grep -E "stat::number_of_executed_units|ERROR|panicked" build/fuzz-$$t.log; \
+	  test $$rc = 0 || { echo "$$t failed: see build/fuzz-$$t.log"; exit 1; }; \
+	done
+
 clean:
 	$(CARGO) clean
 	rm -rf build python/build python/*.egg-info $(PYLIB)
