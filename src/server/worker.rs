@@ -366,6 +366,12 @@ impl Worker {
                     self.peak_conns = self.peak_conns.max(self.conns.len());
                     self.stats.open.fetch_add(1, Ordering::Relaxed);
                     self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                    if self.conns.len() >= self.shared.cfg.max_connections {
+                        // a full table: serve what it already sent before the
+                        // next arrival may need its place
+                        self.conns[idx].readable = true;
+                        self.drive(idx);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -388,15 +394,23 @@ impl Worker {
     /// being written are never chosen. Returns false when none may go.
     fn make_room(&mut self) -> bool {
         let now = self.now;
-        // (rank, score): lower goes first
-        let mut victim: Option<(usize, (u8, u64))> = None;
+        // lower goes first: the idle, quiet longest; then senders past their
+        // first 100 ms, slowest first; then younger ones, oldest first (a
+        // connection just accepted has had no time to send anything)
+        let mut victim: Option<(usize, (u8, u8, u64))> = None;
         for (idx, e) in self.conns.iter() {
             let v = e.view();
-            let key = if v.idle {
-                (0, e.clocks.last_io)
-            } else if (v.reading_head || v.reading_body) && !v.pending && !v.unsent {
-                let age = now.saturating_sub(e.clocks.born).max(1);
-                (1, v.bytes_in.saturating_mul(1000) / age)
+            // idle between requests; one that never sent any is a sender
+            let between = v.idle && e.conn.requests() > 0;
+            let key = if between {
+                (0, 0, e.clocks.last_io)
+            } else if (v.idle || v.reading_head || v.reading_body) && !v.pending && !v.unsent {
+                let age = now.saturating_sub(e.clocks.born);
+                if age >= 100 {
+                    (1, 0, v.bytes_in.saturating_mul(1000) / age)
+                } else {
+                    (1, 1, e.clocks.born)
+                }
             } else {
                 continue;
             };
