@@ -111,6 +111,7 @@ test-header:
 test-rust:
 	$(CARGO) test
 	$(CARGO) test --profile load-test --test load
+	FASTSERVE_LOAD_WORKERS=2 $(CARGO) test --profile load-test --test load
 
 # A test of the C API in strict C99: request bytes into responses without casts,
 # fastserve_last_error, the version macros.

@@ -1212,6 +1212,12 @@ pub fn check_framing_diff(data: &[u8]) {
             .may_refuse
             .push(("a target other than origin-form", &[400][..]));
     }
+    if target.contains(&b'#') {
+        // a fragment is never sent (RFC 9110 4.2.5)
+        model
+            .may_refuse
+            .push(("a fragment in the target", &[400][..]));
+    }
     let head = &data[..flen];
     let tail = match &model.framing {
         Framing::Length(n) if *n <= DIFF_MAX_BODY as u64 => {
