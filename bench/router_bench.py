@@ -13,20 +13,16 @@ the median of each is reported.
 import argparse
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procstat import cpu_seconds  # noqa: E402
+import loadrun  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "build" / "router_server"
-LOADGEN_SRC = ROOT.parent / "shared" / "loadgen"
 
 # target: (path, the one-route mode serving it)
 TARGETS = {
@@ -47,77 +43,17 @@ def build_server():
     )
 
 
-def loadgen_path(given):
-    if given:
-        return given
-    exe = Path("/tmp/lg/target/release/loadgen")
-    if not exe.exists():
-        if not Path("/tmp/lg").exists():
-            shutil.copytree(LOADGEN_SRC, "/tmp/lg")
-        subprocess.run(["cargo", "build", "--release", "-q"], cwd="/tmp/lg", check=True)
-    return str(exe)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not listen")
-
-
 def measure(mode, path, args, loadgen):
     """Server CPU ns per request and req/s for one server mode and path."""
-    port = free_port()
-    srv = subprocess.Popen(["taskset", "-c", args.server_cpu, str(SERVER), str(port), mode],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_port(port, srv)
-        url = f"http://127.0.0.1:{port}{path}"
-        base = ["taskset", "-c", args.client_cpu, loadgen, "--url", url, "--conns", str(args.conns),
-                "--depth", str(args.depth), "--expect-body", "Hello, World!", "--no-latency"]
-        subprocess.run(base + ["--duration", str(args.warmup)], check=True, capture_output=True, timeout=60)
-        before = cpu_seconds(srv.pid)
-        out = subprocess.run(base + ["--duration", str(args.duration)], check=True, capture_output=True,
-                             text=True, timeout=args.duration + 60).stdout
-        after = cpu_seconds(srv.pid)
-    finally:
-        srv.terminate()
-        try:
-            srv.wait(10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
-    result = dict(kv.split("=") for kv in out.strip().splitlines()[-1].split()[1:])
-    n = int(result["requests"])
-    return (after - before) * 1e9 / n, float(result["rps"])
+    return loadrun.measure(lambda port: [str(SERVER), str(port), mode], path, "Hello, World!", args, loadgen)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-d", "--duration", type=float, default=5.0, help="measured seconds per run (5)")
-    ap.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each run (1)")
-    ap.add_argument("--rounds", type=int, default=3, help="runs of each configuration, alternating (3)")
-    ap.add_argument("--conns", type=int, default=100)
-    ap.add_argument("--depth", type=int, default=16)
-    ap.add_argument("--server-cpu", default="0")
-    ap.add_argument("--client-cpu", default="1")
-    ap.add_argument("--loadgen", help="a built loadgen (default: /tmp/lg, built from ../shared/loadgen)")
-    ap.add_argument("--out", help="write the results as JSON here")
+    loadrun.add_args(ap)
     args = ap.parse_args()
     build_server()
-    loadgen = loadgen_path(args.loadgen)
+    loadgen = loadrun.loadgen_path(args.loadgen)
     runs = {}
     for _ in range(args.rounds):
         for target, (path, one) in TARGETS.items():
