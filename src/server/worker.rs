@@ -183,11 +183,14 @@ impl Worker {
     }
 
     /// Once a second: after a burst (half the connections of the peak are
-    /// gone), hand the memory they freed back to the system. The allocator
-    /// keeps freed pages otherwise, and RSS would stay at the peak.
+    /// gone), and whenever the worker falls idle, hand the memory they freed
+    /// back to the system. The allocator keeps freed pages otherwise, and RSS
+    /// would stay at the peak. Idle counts on its own so that a look in the
+    /// middle of the departures, which lowers the peak, cannot strand the rest.
     fn trim(&mut self) {
         let open = self.conns.len();
-        if open * 2 < self.peak_conns && self.peak_conns >= 64 {
+        let shrunk = open * 2 < self.peak_conns && self.peak_conns >= 64;
+        if shrunk || (open == 0 && self.peak_conns > 0) {
             release_free_memory();
             self.peak_conns = open;
         }
