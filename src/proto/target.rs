@@ -132,7 +132,7 @@ fn authority(v: &[u8], need_port: bool) -> Option<(&[u8], Option<&[u8]>)> {
             return None;
         }
     }
-    if need_port && (host.is_empty() || port.is_none_or(<[u8]>::is_empty)) {
+    if need_port && (host.is_empty() || port.map_or(true, <[u8]>::is_empty)) {
         return None;
     }
     Some((host, port))
