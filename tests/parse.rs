@@ -37,7 +37,9 @@ fn kernels_are_detected() {
     assert_eq!(ks[0], Kernel::Swar);
     assert!(ks.contains(&Kernel::best()));
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
+    if std::is_x86_feature_detected!("avx512bw") && ks.contains(&Kernel::Avx512) {
+        assert_eq!(Kernel::best(), Kernel::Avx512);
+    } else if std::is_x86_feature_detected!("avx2") {
         assert_eq!(Kernel::best(), Kernel::Avx2);
     }
 }
