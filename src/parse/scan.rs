@@ -606,3 +606,125 @@ mod x86 {
         }
     }
 }
+
+/// Every kernel against the scalar definitions: each byte value at each
+/// offset of inputs whose lengths cross the 64-byte blocks and leave every
+/// possible cut block at the end.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Kernel;
+
+    /// The answers of one kernel for queries at `pos`: uri, value and token
+    /// ends on fresh cursors, then `field_ends` and a value scan past its
+    /// line end on one cursor.
+    type Answers = [usize; 6];
+
+    macro_rules! probe {
+        ($name:ident, $scan:ty $(, $feat:literal)?) => {
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn $name(buf: &[u8], pos: usize) -> Answers {
+                // SAFETY: pos <= len (caller); positions grow per cursor; the
+                // caller only runs a supported kernel.
+                unsafe {
+                    let mut s = <$scan>::new();
+                    let (name, end) = s.field_ends(buf, pos);
+                    let again = s.value_end(buf, (end + 1).min(buf.len()));
+                    [
+                        <$scan>::new().uri_end(buf, pos),
+                        <$scan>::new().value_end(buf, pos),
+                        <$scan>::new().token_end(buf, pos),
+                        name,
+                        end,
+                        again,
+                    ]
+                }
+            }
+        };
+    }
+    probe!(probe_swar, Swar);
+    #[cfg(target_arch = "x86_64")]
+    probe!(probe_sse42, Sse42, "sse4.2");
+    #[cfg(target_arch = "x86_64")]
+    probe!(probe_avx2, Avx2, "avx2,sse4.2,bmi1,bmi2");
+    #[cfg(all(target_arch = "x86_64", fastserve_avx512))]
+    probe!(
+        probe_avx512,
+        Avx512,
+        "avx512f,avx512bw,avx2,sse4.2,bmi1,bmi2"
+    );
+
+    fn probe(k: Kernel, buf: &[u8], pos: usize) -> Answers {
+        assert!(k.is_supported());
+        // SAFETY: the kernel is supported (above); pos <= len (callers).
+        unsafe {
+            match k {
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Sse42 => probe_sse42(buf, pos),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 => probe_avx2(buf, pos),
+                #[cfg(all(target_arch = "x86_64", fastserve_avx512))]
+                Kernel::Avx512 => probe_avx512(buf, pos),
+                _ => probe_swar(buf, pos),
+            }
+        }
+    }
+
+    fn expected(buf: &[u8], pos: usize) -> Answers {
+        let value = |p| scalar_until(buf, p, is_value_stop);
+        let name = scalar_until(buf, pos, |b| !TOKEN[b as usize]);
+        [
+            scalar_until(buf, pos, |b| !is_uri_byte(b)),
+            value(pos),
+            name,
+            name,
+            value(name),
+            value((value(name) + 1).min(buf.len())),
+        ]
+    }
+
+    fn check(kernels: &[Kernel], buf: &[u8], pos: usize, what: &str) {
+        let want = expected(buf, pos);
+        for &k in kernels {
+            assert_eq!(probe(k, buf, pos), want, "{k:?} {what} from {pos}");
+        }
+    }
+
+    /// Every byte value in every lane of full blocks (and a 2-byte cut one).
+    #[test]
+    fn kernels_agree_on_every_byte_at_every_offset() {
+        let kernels = Kernel::supported();
+        // 'a' passes every scan, so the byte under test or the end stops it
+        let mut buf = vec![b'a'; 130];
+        for at in 0..buf.len() {
+            for b in 0..=255u8 {
+                buf[at] = b;
+                for pos in [0, at, at + 1] {
+                    check(&kernels, &buf, pos, &format!("byte {b:#04x} at {at}"));
+                }
+            }
+            buf[at] = b'a';
+        }
+    }
+
+    /// Every length of cut block at the end of the input, alone (short
+    /// inputs) and after full blocks, with a stop of each class anywhere.
+    #[test]
+    fn kernels_agree_at_every_input_end() {
+        let kernels = Kernel::supported();
+        for len in (0..=70).chain(120..=135) {
+            let mut buf = vec![b'a'; len];
+            check(&kernels, &buf, 0, &format!("len {len}"));
+            for at in 0..len {
+                for b in *b"\0\t\n\r :a\x7f\x80\xff" {
+                    buf[at] = b;
+                    for pos in [0, at + 1] {
+                        let what = format!("len {len} byte {b:#04x} at {at}");
+                        check(&kernels, &buf, pos, &what);
+                    }
+                }
+                buf[at] = b'a';
+            }
+        }
+    }
+}
