@@ -41,6 +41,7 @@ fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libfastserve.so.0");
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
+    avx512_cfg();
 
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
@@ -56,6 +57,28 @@ fn main() {
     };
     let text = header(&dir, &out, &files).unwrap_or_else(|e| panic!("fastserve.h: {e}"));
     std::fs::write(&path, text).unwrap();
+}
+
+/// Sets `fastserve_avx512` when rustc has the AVX-512 intrinsics and target
+/// features (stable from 1.89). Older compilers, down to the MSRV, build the
+/// crate without the AVX-512 kernel; `Kernel::Avx512` then reports itself
+/// unsupported.
+fn avx512_cfg() {
+    println!("cargo:rustc-check-cfg=cfg(fastserve_avx512)");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = std::process::Command::new(rustc).arg("--version").output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    // "rustc 1.89.0 (...)": compare (major, minor)
+    let version = text.ok().and_then(|t| {
+        let mut v = t.split_whitespace().nth(1)?.split('.');
+        Some((
+            v.next()?.parse::<u32>().ok()?,
+            v.next()?.parse::<u32>().ok()?,
+        ))
+    });
+    if version.is_some_and(|v| v >= (1, 89)) {
+        println!("cargo:rustc-cfg=fastserve_avx512");
+    }
 }
 
 /// One file of src/ffi, as cbindgen should see it.

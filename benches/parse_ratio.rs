@@ -69,6 +69,10 @@ fn main() {
     for (name, req) in [
         ("short (240 B, 6 headers)", requests::SHORT),
         ("long (700 B, 11 headers)", requests::LONG),
+        (
+            "tiny (38 B, 1 header)",
+            b"GET /plaintext HTTP/1.1\r\nHost: a.b\r\n\r\n",
+        ),
     ] {
         let mut cs: Vec<Contender> = Vec::new();
         #[cfg(not(feature = "phr-symbols"))]

@@ -37,7 +37,9 @@ fn kernels_are_detected() {
     assert_eq!(ks[0], Kernel::Swar);
     assert!(ks.contains(&Kernel::best()));
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
+    if std::is_x86_feature_detected!("avx512bw") && ks.contains(&Kernel::Avx512) {
+        assert_eq!(Kernel::best(), Kernel::Avx512);
+    } else if std::is_x86_feature_detected!("avx2") {
         assert_eq!(Kernel::best(), Kernel::Avx2);
     }
 }
@@ -420,5 +422,33 @@ fn field_shapes_at_every_offset() {
                 );
             }
         }
+    }
+}
+
+/// `FASTSERVE_KERNEL` picks each supported kernel in a fresh process (the
+/// choice is made once per process), and an unknown name is ignored.
+#[test]
+fn kernel_forced_by_environment() {
+    if let Ok(want) = std::env::var("FASTSERVE_KERNEL_EXPECT") {
+        assert_eq!(Kernel::best().name(), want);
+        return;
+    }
+    let ks = Kernel::supported();
+    let mut cases: Vec<(&str, &str)> = ks.iter().map(|k| (k.name(), k.name())).collect();
+    cases.push(("no-such-kernel", ks.last().unwrap().name()));
+    for (forced, want) in cases {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "kernel_forced_by_environment",
+                "--test-threads=1",
+            ])
+            .env("FASTSERVE_KERNEL", forced)
+            .env("FASTSERVE_KERNEL_EXPECT", want)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "FASTSERVE_KERNEL={forced}: {text}");
+        assert!(text.contains("1 passed"), "{text}");
     }
 }

@@ -6,6 +6,8 @@ use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::message::{self, PResult, RequestOut, ResponseOut};
+#[cfg(all(target_arch = "x86_64", fastserve_avx512))]
+use super::scan::Avx512;
 #[cfg(target_arch = "x86_64")]
 use super::scan::{Avx2, Sse42};
 use super::scan::{Scan, Swar};
@@ -20,9 +22,16 @@ pub enum Kernel {
     Sse42,
     /// 32-byte AVX2 vectors (x86_64 with AVX2, and BMI1/BMI2 for the bit scans).
     Avx2,
+    /// 64-byte AVX-512BW vectors and mask registers (x86_64 with AVX-512F/BW
+    /// and the AVX2 kernel's features). Only in builds by rustc 1.89 or later,
+    /// which has the intrinsics; older compilers report it unsupported.
+    Avx512,
 }
 
 static BEST: AtomicU8 = AtomicU8::new(u8::MAX);
+/// Bit `k as u8` set for each supported kernel; written with `BEST`, so that
+/// a forced kernel costs a load rather than a feature probe per parse.
+static SUPPORTED: AtomicU8 = AtomicU8::new(0);
 
 impl Kernel {
     /// Whether this CPU can run the kernel.
@@ -38,6 +47,14 @@ impl Kernel {
                     && std::is_x86_feature_detected!("bmi1")
                     && std::is_x86_feature_detected!("bmi2")
             }
+            #[cfg(all(target_arch = "x86_64", fastserve_avx512))]
+            Kernel::Avx512 => {
+                Kernel::Avx2.is_supported()
+                    && std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512bw")
+            }
+            #[cfg(not(all(target_arch = "x86_64", fastserve_avx512)))]
+            Kernel::Avx512 => false,
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
@@ -45,13 +62,13 @@ impl Kernel {
 
     /// Every kernel this CPU can run, the fastest last.
     pub fn supported() -> Vec<Kernel> {
-        [Kernel::Swar, Kernel::Sse42, Kernel::Avx2]
+        [Kernel::Swar, Kernel::Sse42, Kernel::Avx2, Kernel::Avx512]
             .into_iter()
             .filter(|k| k.is_supported())
             .collect()
     }
 
-    /// The fastest supported kernel, probed on first use. `FASTSERVE_KERNEL=swar|sse42|avx2`
+    /// The fastest supported kernel, probed on first use. `FASTSERVE_KERNEL=swar|sse42|avx2|avx512`
     /// overrides it when that kernel is supported.
     #[inline(always)]
     pub fn best() -> Kernel {
@@ -59,6 +76,7 @@ impl Kernel {
             0 => Kernel::Swar,
             1 => Kernel::Sse42,
             2 => Kernel::Avx2,
+            3 => Kernel::Avx512,
             _ => Self::probe(),
         }
     }
@@ -71,8 +89,11 @@ impl Kernel {
                 "swar" => Some(Kernel::Swar),
                 "sse42" => Some(Kernel::Sse42),
                 "avx2" => Some(Kernel::Avx2),
+                "avx512" => Some(Kernel::Avx512),
                 _ => None,
             });
+        let all = Self::supported().iter().fold(0, |m, &k| m | 1 << k as u8);
+        SUPPORTED.store(all, Ordering::Relaxed);
         let k = match forced {
             Some(k) if k.is_supported() => k,
             _ => *Self::supported().last().unwrap_or(&Kernel::Swar),
@@ -81,12 +102,13 @@ impl Kernel {
         k
     }
 
-    /// Lower-case name: `swar`, `sse42` or `avx2`.
+    /// Lower-case name: `swar`, `sse42`, `avx2` or `avx512`.
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Swar => "swar",
             Kernel::Sse42 => "sse42",
             Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => "avx512",
         }
     }
 }
@@ -138,6 +160,8 @@ kernel_entries!(swar, Swar);
 kernel_entries!(sse42, Sse42, "sse4.2");
 #[cfg(target_arch = "x86_64")]
 kernel_entries!(avx2, Avx2, "avx2,sse4.2,bmi1,bmi2");
+#[cfg(all(target_arch = "x86_64", fastserve_avx512))]
+kernel_entries!(avx512, Avx512, "avx512f,avx512bw,avx2,sse4.2,bmi1,bmi2");
 
 macro_rules! dispatch {
     ($k:expr, $mode:expr, $f:ident ($($a:expr),*)) => {{
@@ -147,6 +171,10 @@ macro_rules! dispatch {
         // benches go through `Kernel::supported`).
         unsafe {
             match ($k, strict) {
+                #[cfg(all(target_arch = "x86_64", fastserve_avx512))]
+                (Kernel::Avx512, true) => avx512::$f::<true>($($a),*),
+                #[cfg(all(target_arch = "x86_64", fastserve_avx512))]
+                (Kernel::Avx512, false) => avx512::$f::<false>($($a),*),
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx2, true) => avx2::$f::<true>($($a),*),
                 #[cfg(target_arch = "x86_64")]
@@ -165,7 +193,12 @@ macro_rules! dispatch {
 #[inline(always)]
 fn checked(k: Kernel) -> Kernel {
     // A forced kernel the CPU lacks would be undefined behaviour; fall back.
-    if k == Kernel::Swar || k == Kernel::best() || k.is_supported() {
+    // `best` probes first, which fills `SUPPORTED`; a stale read of it (on
+    // another thread, mid-probe) only falls back to SWAR.
+    if k == Kernel::Swar
+        || k == Kernel::best()
+        || SUPPORTED.load(Ordering::Relaxed) & 1 << k as u8 != 0
+    {
         k
     } else {
         Kernel::Swar

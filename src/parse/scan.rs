@@ -163,6 +163,8 @@ impl Scan for Swar {
     }
 }
 
+#[cfg(all(target_arch = "x86_64", fastserve_avx512))]
+pub(crate) use x86::Avx512;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::{Avx2, Sse42};
 
@@ -214,11 +216,53 @@ mod x86 {
                 )
             }
         }
+        /// Both masks of the cut block `buf[base..]` (`base <= len < base +
+        /// 64`), with bit `len - base` set in both as a sentinel. This one
+        /// loads the last 64 bytes of the input and shifts the masks into
+        /// place, or classifies a zero-padded copy of a short input.
+        ///
+        /// # Safety
+        /// `base <= buf.len() < base + 64`; the CPU has the instruction set.
+        #[inline(always)]
+        unsafe fn tail(buf: &[u8], base: usize) -> (u64, u64) {
+            let len = buf.len();
+            let rem = len - base; // 0..=63
+            if len >= 64 {
+                // SAFETY: len - 64 + 64 == len, so the 64 bytes are in bounds.
+                let (s, t) = unsafe { Self::masks64(buf.as_ptr().add(len - 64)) };
+                let end = 1u64 << rem;
+                // rem == 0 leaves only the sentinel (a shift by 64 would overflow)
+                let shift = (64 - rem) as u32;
+                (
+                    s.checked_shr(shift).unwrap_or(0) | end,
+                    t.checked_shr(shift).unwrap_or(0) | end,
+                )
+            } else {
+                // SAFETY: forwarded contract (instruction set).
+                unsafe { padded::<Self>(buf) }
+            }
+        }
         /// Direct scan for the first byte outside `0x21..=0x7e`.
         ///
         /// # Safety
         /// `pos <= buf.len()`; the CPU has the instruction set.
         unsafe fn uri_end(buf: &[u8], pos: usize) -> usize;
+    }
+
+    /// A short input (base == 0): classify a zero-padded copy. NUL is both a
+    /// stop and a non-token byte, so bit `len` is the sentinel without further
+    /// work.
+    ///
+    /// # Safety
+    /// `buf.len() < 64`; the CPU has the instruction set.
+    #[cold]
+    #[inline(always)]
+    unsafe fn padded<B: Block + ?Sized>(buf: &[u8]) -> (u64, u64) {
+        let mut block = [0u8; 64];
+        block[..buf.len()].copy_from_slice(buf);
+        // SAFETY: the local block holds 64 bytes; the CPU has the instruction
+        // set (caller).
+        unsafe { B::masks64(block.as_ptr()) }
     }
 
     pub(crate) struct Sse42Block;
@@ -340,6 +384,99 @@ mod x86 {
         }
     }
 
+    /// 64-byte AVX-512BW vectors: one load and compares straight into mask
+    /// registers classify a whole block, and the cut block at the end of the
+    /// input is a masked load, whose masked-off bytes are never touched (and
+    /// read as NUL, the sentinel).
+    #[cfg(fastserve_avx512)]
+    pub(crate) struct Avx512Block;
+    #[cfg(fastserve_avx512)]
+    pub(crate) type Avx512 = Cursor<Avx512Block>;
+
+    // Only compiled by rustc 1.89+ (build.rs), where these are stable.
+    #[cfg(fastserve_avx512)]
+    #[clippy::msrv = "1.89"]
+    impl Avx512Block {
+        /// Both masks (stop, non-token) of the vector `v`.
+        ///
+        /// # Safety
+        /// The CPU has AVX-512F and AVX-512BW.
+        #[inline(always)]
+        unsafe fn classify(v: __m512i) -> (u64, u64) {
+            // SAFETY: register-only intrinsics (caller: the CPU has them);
+            // the tables are 16 bytes each.
+            unsafe {
+                let ctl = _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f));
+                let ctl = _mm512_mask_cmpneq_epi8_mask(ctl, v, _mm512_set1_epi8(b'\t' as i8));
+                let stop = ctl | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7f));
+                let nib = _mm512_set1_epi8(0x0f);
+                let lo_t =
+                    _mm512_broadcast_i32x4(_mm_loadu_si128(TOKEN_LO.as_ptr() as *const __m128i));
+                let hi_t =
+                    _mm512_broadcast_i32x4(_mm_loadu_si128(TOKEN_HI.as_ptr() as *const __m128i));
+                let l = _mm512_shuffle_epi8(lo_t, _mm512_and_si512(v, nib));
+                let h = _mm512_shuffle_epi8(hi_t, _mm512_and_si512(_mm512_srli_epi16(v, 4), nib));
+                (stop, _mm512_testn_epi8_mask(l, h))
+            }
+        }
+
+        /// The bytes `p..p + n` (`n <= 64`) in a vector, zeros above them.
+        ///
+        /// # Safety
+        /// `p..p + n` is readable; the CPU has AVX-512F and AVX-512BW.
+        #[inline(always)]
+        unsafe fn load_upto(p: *const u8, n: usize) -> __m512i {
+            let keep = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+            // SAFETY: a masked load reads only the lanes set in `keep`, all
+            // inside `p..p + n`; faults on the others are suppressed.
+            unsafe { _mm512_maskz_loadu_epi8(keep, p as *const i8) }
+        }
+    }
+
+    // Only compiled by rustc 1.89+ (build.rs), where these are stable.
+    #[cfg(fastserve_avx512)]
+    #[clippy::msrv = "1.89"]
+    impl Block for Avx512Block {
+        #[inline(always)]
+        unsafe fn mask<const STOP: bool>(p: *const u8) -> u32 {
+            // SAFETY: 32 readable bytes at `p` (caller); AVX-512 CPUs have AVX2.
+            unsafe { Avx2Block::mask::<STOP>(p) }
+        }
+
+        #[inline(always)]
+        unsafe fn masks64(p: *const u8) -> (u64, u64) {
+            // SAFETY: 64 readable bytes at `p` (caller); the CPU has AVX-512BW.
+            unsafe { Self::classify(_mm512_loadu_si512(p as *const _)) }
+        }
+
+        #[inline(always)]
+        unsafe fn tail(buf: &[u8], base: usize) -> (u64, u64) {
+            // SAFETY: base <= len < base + 64 (caller): the masked load stays
+            // inside the input, and byte `len - base` reads as NUL.
+            unsafe { Self::classify(Self::load_upto(buf.as_ptr().add(base), buf.len() - base)) }
+        }
+
+        #[inline(always)]
+        unsafe fn uri_end(buf: &[u8], mut pos: usize) -> usize {
+            let p = buf.as_ptr();
+            loop {
+                let rem = buf.len() - pos;
+                // SAFETY: pos <= len (caller), and the load stops at len. A
+                // cut block reads NUL at `len`, which ends the scan there.
+                let bad = unsafe {
+                    let v = Self::load_upto(p.add(pos), rem);
+                    // bytes outside 0x21..=0x7e wrap to 0x5e and above
+                    let off = _mm512_sub_epi8(v, _mm512_set1_epi8(0x21));
+                    !_mm512_cmplt_epu8_mask(off, _mm512_set1_epi8(0x5e))
+                };
+                if bad != 0 {
+                    return pos + bad.trailing_zeros() as usize;
+                }
+                pos += 64;
+            }
+        }
+    }
+
     /// Both masks of one 64-byte block `base..base + 64`. Blocks lie on a
     /// grid of 64-byte steps from the start of the input, so the next block's
     /// address never depends on where the parse stands: it can be loaded and
@@ -357,44 +494,20 @@ mod x86 {
 
     impl<B: Block> Cursor<B> {
         /// Classifies the block at `base` (a multiple of 64, `base <= len`).
-        /// Near the end of the input the last 64 bytes are loaded instead and
-        /// the masks shifted into place, so that no load crosses `buf.len()`.
+        /// Near the end of the input the block is cut short ([`Block::tail`]),
+        /// so that no load crosses `buf.len()`.
         #[inline(always)]
         unsafe fn load(&mut self, buf: &[u8], base: usize) {
-            let (len, p) = (buf.len(), buf.as_ptr());
             self.base = base;
-            // SAFETY (loads): each reads 64 bytes at an offset `o` with
-            // `o + 64 <= len`, or from the local padded copy.
+            // SAFETY: 64 bytes at `base` are in bounds, or the cut block
+            // meets `tail`'s contract; the CPU has the instruction set.
             unsafe {
-                if base + 64 <= len {
-                    (self.stop, self.tok) = B::masks64(p.add(base));
-                    return;
-                }
-                let rem = len - base; // 0..=63
-                if len >= 64 {
-                    let (s, t) = B::masks64(p.add(len - 64));
-                    let end = 1u64 << rem;
-                    // rem == 0 leaves only the sentinel (a shift by 64 would overflow)
-                    let shift = (64 - rem) as u32;
-                    self.stop = s.checked_shr(shift).unwrap_or(0) | end;
-                    self.tok = t.checked_shr(shift).unwrap_or(0) | end;
+                (self.stop, self.tok) = if base + 64 <= buf.len() {
+                    B::masks64(buf.as_ptr().add(base))
                 } else {
-                    // A short input (base == 0): classify a zero-padded copy.
-                    // NUL is both a stop and a non-token byte, so bit `len` is
-                    // the sentinel without further work.
-                    (self.stop, self.tok) = Self::padded(buf);
-                }
+                    B::tail(buf, base)
+                };
             }
-        }
-
-        #[cold]
-        #[inline(always)]
-        unsafe fn padded(buf: &[u8]) -> (u64, u64) {
-            let mut block = [0u8; 64];
-            block[..buf.len()].copy_from_slice(buf);
-            // SAFETY: the local block holds 64 bytes; the CPU has the
-            // instruction set (caller).
-            unsafe { B::masks64(block.as_ptr()) }
         }
 
         /// Moves to the block holding `pos` (`pos <= len`).
@@ -489,6 +602,128 @@ mod x86 {
             unsafe {
                 let name = self.find::<false>(buf, pos);
                 (name, self.find::<true>(buf, name))
+            }
+        }
+    }
+}
+
+/// Every kernel against the scalar definitions: each byte value at each
+/// offset of inputs whose lengths cross the 64-byte blocks and leave every
+/// possible cut block at the end.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Kernel;
+
+    /// The answers of one kernel for queries at `pos`: uri, value and token
+    /// ends on fresh cursors, then `field_ends` and a value scan past its
+    /// line end on one cursor.
+    type Answers = [usize; 6];
+
+    macro_rules! probe {
+        ($name:ident, $scan:ty $(, $feat:literal)?) => {
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn $name(buf: &[u8], pos: usize) -> Answers {
+                // SAFETY: pos <= len (caller); positions grow per cursor; the
+                // caller only runs a supported kernel.
+                unsafe {
+                    let mut s = <$scan>::new();
+                    let (name, end) = s.field_ends(buf, pos);
+                    let again = s.value_end(buf, (end + 1).min(buf.len()));
+                    [
+                        <$scan>::new().uri_end(buf, pos),
+                        <$scan>::new().value_end(buf, pos),
+                        <$scan>::new().token_end(buf, pos),
+                        name,
+                        end,
+                        again,
+                    ]
+                }
+            }
+        };
+    }
+    probe!(probe_swar, Swar);
+    #[cfg(target_arch = "x86_64")]
+    probe!(probe_sse42, Sse42, "sse4.2");
+    #[cfg(target_arch = "x86_64")]
+    probe!(probe_avx2, Avx2, "avx2,sse4.2,bmi1,bmi2");
+    #[cfg(all(target_arch = "x86_64", fastserve_avx512))]
+    probe!(
+        probe_avx512,
+        Avx512,
+        "avx512f,avx512bw,avx2,sse4.2,bmi1,bmi2"
+    );
+
+    fn probe(k: Kernel, buf: &[u8], pos: usize) -> Answers {
+        assert!(k.is_supported());
+        // SAFETY: the kernel is supported (above); pos <= len (callers).
+        unsafe {
+            match k {
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Sse42 => probe_sse42(buf, pos),
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 => probe_avx2(buf, pos),
+                #[cfg(all(target_arch = "x86_64", fastserve_avx512))]
+                Kernel::Avx512 => probe_avx512(buf, pos),
+                _ => probe_swar(buf, pos),
+            }
+        }
+    }
+
+    fn expected(buf: &[u8], pos: usize) -> Answers {
+        let value = |p| scalar_until(buf, p, is_value_stop);
+        let name = scalar_until(buf, pos, |b| !TOKEN[b as usize]);
+        [
+            scalar_until(buf, pos, |b| !is_uri_byte(b)),
+            value(pos),
+            name,
+            name,
+            value(name),
+            value((value(name) + 1).min(buf.len())),
+        ]
+    }
+
+    fn check(kernels: &[Kernel], buf: &[u8], pos: usize, what: &str) {
+        let want = expected(buf, pos);
+        for &k in kernels {
+            assert_eq!(probe(k, buf, pos), want, "{k:?} {what} from {pos}");
+        }
+    }
+
+    /// Every byte value in every lane of full blocks (and a 2-byte cut one).
+    #[test]
+    fn kernels_agree_on_every_byte_at_every_offset() {
+        let kernels = Kernel::supported();
+        // 'a' passes every scan, so the byte under test or the end stops it
+        let mut buf = vec![b'a'; 130];
+        for at in 0..buf.len() {
+            for b in 0..=255u8 {
+                buf[at] = b;
+                for pos in [0, at, at + 1] {
+                    check(&kernels, &buf, pos, &format!("byte {b:#04x} at {at}"));
+                }
+            }
+            buf[at] = b'a';
+        }
+    }
+
+    /// Every length of cut block at the end of the input, alone (short
+    /// inputs) and after full blocks, with a stop of each class anywhere.
+    #[test]
+    fn kernels_agree_at_every_input_end() {
+        let kernels = Kernel::supported();
+        for len in (0..=70).chain(120..=135) {
+            let mut buf = vec![b'a'; len];
+            check(&kernels, &buf, 0, &format!("len {len}"));
+            for at in 0..len {
+                for b in *b"\0\t\n\r :a\x7f\x80\xff" {
+                    buf[at] = b;
+                    for pos in [0, at + 1] {
+                        let what = format!("len {len} byte {b:#04x} at {at}");
+                        check(&kernels, &buf, pos, &what);
+                    }
+                }
+                buf[at] = b'a';
             }
         }
     }
