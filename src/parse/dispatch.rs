@@ -13,8 +13,10 @@ use super::scan::{Avx2, Sse42};
 use super::scan::{Scan, Swar};
 use super::{Header, Mode};
 
-/// A scanning kernel. Every kernel gives identical results.
+/// A scanning kernel. Every kernel gives identical results. New kernels
+/// come with new CPUs, so matches on it need a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Kernel {
     /// Portable 8-byte SWAR words and scalar loops.
     Swar,
