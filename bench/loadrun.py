@@ -101,7 +101,8 @@ def load(pid, port, path, body, args, loadgen, depth=None, latency=False):
         raise RuntimeError(f"loadgen exited with {done.returncode}: {(done.stderr or done.stdout).strip()[-400:]}")
     res = parse_result(done.stdout)
     cpu = after - before
-    res.update(cpu_ns=cpu * 1e9 / res["requests"], server_cpu=cpu / res["secs"], cmd=shlex.join(argv))
+    shown = [str(Path(a).relative_to(ROOT)) if a.startswith(str(ROOT) + "/") else a for a in argv]
+    res.update(cpu_ns=cpu * 1e9 / res["requests"], server_cpu=cpu / res["secs"], cmd=shlex.join(shown))
     return res
 
 
