@@ -68,7 +68,8 @@ def one_round(name, args, loadgen, log):
             out[depth] = res
             log(f"  {name:18} depth {depth:2}  {res['rps']:>11,.0f} req/s  {res['cpu_ns']:>7.0f} ns/req  "
                 f"p99 {res['p99_us']:>8.1f} us  server CPU {100 * res['server_cpu']:3.0f}%  "
-                f"loadgen CPU {res['gen_cpu_pct']:3.0f}%")
+                f"loadgen CPU {res['gen_cpu_pct']:3.0f}%  cores busy "
+                f"{'/'.join(f'{b:.0f}%' for _, b in sorted(res['busy'].items()))}")
     return out
 
 
@@ -90,6 +91,8 @@ def summarize(runs, args):
                 "p99_us": statistics.median(r["p99_us"] for r in rs),
                 "server_cpu": statistics.median(r["server_cpu"] for r in rs),
                 "gen_cpu_pct": statistics.median(r["gen_cpu_pct"] for r in rs),
+                "server_core_busy": statistics.median(r["busy"].get(int(args.server_cpu), 0) for r in rs)
+                if args.server_cpu.isdigit() else None,
             })
     base = {(r["server"], r["depth"]): r["cpu_ns"] for r in rows}
     for r in rows:
@@ -100,14 +103,15 @@ def summarize(runs, args):
 
 def markdown(rows, args):
     refs = [ref for ref in args.ratios if any(ref in r["ratios"] for r in rows)]
-    head = ("| server | depth | req/s | CPU ns/req | spread | p99 µs | server CPU | "
+    head = ("| server | depth | req/s | CPU ns/req | spread | p99 µs | server CPU / core busy | "
             + " | ".join(f"÷ {ref}" for ref in refs) + " |")
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(refs)]
     for r in sorted(rows, key=lambda r: (r["depth"], args.servers.index(r["server"]))):
         spread = (r["cpu_ns_max"] - r["cpu_ns_min"]) / r["cpu_ns"]
         ratios = " | ".join(f"{r['ratios'][ref]:.2f}" if ref in r["ratios"] else "-" for ref in refs)
+        busy = f" / {r['server_core_busy']:.0f}%" if r.get("server_core_busy") is not None else ""
         lines.append(f"| {r['server']} | {r['depth']} | {r['rps']:,.0f} | {r['cpu_ns']:.0f} | "
-                     f"±{50 * spread:.0f}% | {r['p99_us']:.0f} | {100 * r['server_cpu']:.0f}% | {ratios} |")
+                     f"±{50 * spread:.0f}% | {r['p99_us']:.0f} | {100 * r['server_cpu']:.0f}%{busy} | {ratios} |")
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@ compare servers or server configurations: the server pinned to one core,
 loadgen (bench/loadgen, built into build/loadgen) to another, and the
 server's CPU time (utime + stime of its process tree, /proc) over the
 measured run divided by the responses."""
+import re
 import shlex
 import socket
 import subprocess
@@ -84,11 +85,18 @@ def parse_result(out):
     return {k: float(v) for k, v in (kv.split("=") for kv in last.split()[1:])}
 
 
+def cpu_busy(out):
+    """loadgen's `system:` line: {cpu: busy percent} over the run, every
+    process included (a core busier than the server was running others)."""
+    return {int(c): float(b) for c, b in re.findall(r"cpu(\d+) busy ([\d.]+)%", out)}
+
+
 def load(pid, port, path, body, args, loadgen, depth=None, latency=False):
     """Warm up, then one measured loadgen run against a listening server
     `pid`: a dict of loadgen's RESULT (rps, requests, secs, p50_us, p99_us,
     gen_cpu_pct, errors) plus cpu_ns (server CPU per request), server_cpu
-    (its share of one core) and cmd (the measured loadgen command)."""
+    (its share of one core), busy (each core's busy percent, cpu_busy) and
+    cmd (the measured loadgen command)."""
     base = loadgen_argv(loadgen, port, path, body, args, depth, latency)
     if args.warmup > 0:
         subprocess.run(base + ["--duration", str(args.warmup)], check=True, capture_output=True,
@@ -102,7 +110,8 @@ def load(pid, port, path, body, args, loadgen, depth=None, latency=False):
     res = parse_result(done.stdout)
     cpu = after - before
     shown = [str(Path(a).relative_to(ROOT)) if a.startswith(str(ROOT) + "/") else a for a in argv]
-    res.update(cpu_ns=cpu * 1e9 / res["requests"], server_cpu=cpu / res["secs"], cmd=shlex.join(shown))
+    res.update(cpu_ns=cpu * 1e9 / res["requests"], server_cpu=cpu / res["secs"], busy=cpu_busy(done.stdout),
+               cmd=shlex.join(shown))
     return res
 
 
