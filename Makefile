@@ -165,7 +165,7 @@ build/floor: bench/loadgen/floor.c
 
 # matplotlib for the chart, in a venv of its own.
 BENCH_VENV := build/bench-venv
-$(BENCH_VENV)/bin/python:
+build/bench-venv/bin/python:
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check matplotlib
 
@@ -180,7 +180,7 @@ BENCH_TARGETS := bench-files bench-parse bench-router bench-access-log
 BENCH_SERVERS ?= fastserve_static,fastserve_handler,fastserve_py,may_minihttp,japronto,uvloop_httptools,granian,floor
 BENCH_SECONDS ?= 5
 BENCH_ROUNDS ?= 3
-bench: lib examples $(PYTEST) build/loadgen build/floor $(BENCH_VENV)/bin/python
+bench: lib examples $(PYTEST) build/loadgen build/floor build/bench-venv/bin/python
 	bash bench/setup.sh
 	$(PYTHON) bench/hello_bench.py --servers $(BENCH_SERVERS) -d $(BENCH_SECONDS) --rounds $(BENCH_ROUNDS) \
 	  --out bench/results/hello.json

@@ -7,6 +7,7 @@ pipeline depth with a bar per server, the value written on each bar.
 Needs matplotlib (`make build/bench-venv/bin/python` installs it).
 """
 import json
+import statistics
 import sys
 
 import matplotlib
@@ -31,8 +32,12 @@ def main(src, dst):
     for ax, depth in zip(axes[0], depths):
         names = [s for s in servers if (s, depth) in value]
         ys = [value[(s, depth)] for s in names]
-        bars = ax.bar(range(len(names)), ys, 0.7, color=[color(s) for s in names])
-        ax.bar_label(bars, labels=[f"{y:.0f}" for y in ys], fontsize=8, padding=2)
+        # an outlier would flatten the rest: cut its bar, keep its number
+        cap = min(max(ys), 4 * statistics.median(ys))
+        bars = ax.bar(range(len(names)), [min(y, cap) for y in ys], 0.7, color=[color(s) for s in names])
+        ax.bar_label(bars, labels=[f"{y:.0f}" + ("\n(cut)" if y > cap else "") for y in ys],
+                     fontsize=8, padding=2)
+        ax.set_ylim(0, cap * 1.12)
         ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=9)
         ax.set_title(f"depth {depth}", fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
