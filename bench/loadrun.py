@@ -98,15 +98,21 @@ def load(pid, port, path, body, args, loadgen, depth=None, latency=False):
     (its share of one core), busy (each core's busy percent, cpu_busy) and
     cmd (the measured loadgen command)."""
     base = loadgen_argv(loadgen, port, path, body, args, depth, latency)
+
+    def run(seconds):
+        done = subprocess.run(base + ["--duration", str(seconds)], capture_output=True, text=True,
+                              timeout=seconds + 60)
+        if done.returncode != 0:
+            raise RuntimeError(f"loadgen exited with {done.returncode}: "
+                               f"{(done.stderr or done.stdout).strip()[-400:]}")
+        return done
+
     if args.warmup > 0:
-        subprocess.run(base + ["--duration", str(args.warmup)], check=True, capture_output=True,
-                       timeout=args.warmup + 60)
+        run(args.warmup)
     argv = base + ["--duration", str(args.duration)]
     before = cpu_seconds(pid)
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=args.duration + 60)
+    done = run(args.duration)
     after = cpu_seconds(pid)
-    if done.returncode != 0:
-        raise RuntimeError(f"loadgen exited with {done.returncode}: {(done.stderr or done.stdout).strip()[-400:]}")
     res = parse_result(done.stdout)
     cpu = after - before
     shown = [str(Path(a).relative_to(ROOT)) if a.startswith(str(ROOT) + "/") else a for a in argv]
