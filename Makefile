@@ -154,31 +154,51 @@ bench-parse:
 bench-parse-criterion:
 	CFLAGS="-O2 -march=native" taskset -c 0 $(CARGO) bench --no-default-features --bench parse
 
-# Installs wrk and the peer servers, then measures server CPU per request for
-# each, pinned to core 0 with wrk on core 1, and the parser ratios.
-BENCH_SERVERS ?= fastserve_static,fastserve_handler,may_minihttp,japronto,nginx,h2o
-BENCH_SECONDS ?= 10
-bench: lib examples
+# The load generator and the floor server of the benchmarks (bench/loadgen).
+build/loadgen: bench/loadgen/Cargo.toml bench/loadgen/Cargo.lock bench/loadgen/src/main.rs
+	$(CARGO) build --release --locked --manifest-path bench/loadgen/Cargo.toml --target-dir build/loadgen-target
+	cp build/loadgen-target/release/loadgen $@
+
+build/floor: bench/loadgen/floor.c
+	@mkdir -p build
+	$(CC) -Wall -Wextra -Werror -O2 $< -o $@
+
+# matplotlib for the chart, in a venv of its own.
+BENCH_VENV := build/bench-venv
+build/bench-venv/bin/python:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check matplotlib
+
+# Hello-world servers under loadgen: each server on core 0, loadgen on core
+# 1, the servers alternating for BENCH_ROUNDS rounds at depth 1 and 16 (100
+# connections); medians of req/s, server CPU per request and p99, ratios to
+# may_minihttp, Japronto and the floor; the chart goes to bench/results/.
+# Then BENCH_TARGETS, the other benchmarks (a new one adds itself with
+# `BENCH_TARGETS += bench-NAME` beside its rule).
+# Run it alone: flock /tmp/bench.lock make bench
+BENCH_TARGETS := bench-files bench-parse bench-router bench-access-log
+BENCH_SERVERS ?= fastserve_static,fastserve_handler,fastserve_py,may_minihttp,japronto,uvloop_httptools,granian,floor
+BENCH_SECONDS ?= 5
+BENCH_ROUNDS ?= 3
+bench: lib examples $(PYTEST) build/loadgen build/floor build/bench-venv/bin/python
 	bash bench/setup.sh
-	$(PYTHON) bench/http_bench.py --servers $(BENCH_SERVERS) --baseline may_minihttp \
-	  --workloads plain,pipe16,pipe24 -d $(BENCH_SECONDS) --out build/bench.json
-	$(PYTHON) bench/file_bench.py -d $(BENCH_SECONDS) --out build/bench_files.json
-	$(MAKE) bench-parse
-	$(MAKE) bench-router
-	$(MAKE) bench-access-log
+	$(PYTHON) bench/hello_bench.py --servers $(BENCH_SERVERS) -d $(BENCH_SECONDS) --rounds $(BENCH_ROUNDS) \
+	  --out bench/results/hello.json
+	$(BENCH_VENV)/bin/python bench/chart.py bench/results/hello.json bench/results/cpu_per_request.png
+	@for t in $(BENCH_TARGETS); do echo "== make $$t"; $(MAKE) $$t || exit 1; done
 
 # A router of 50 routes against one route: server CPU per request, server on
-# core 0, loadgen (built from ../shared/loadgen into /tmp/lg) on core 1.
+# core 0, loadgen (build/loadgen) on core 1.
 # Run it alone: flock /tmp/bench.lock make bench-router
-bench-router: lib
-	$(PYTHON) bench/router_bench.py -d $(BENCH_SECONDS) --out build/router_bench.json
+bench-router: lib build/loadgen
+	$(PYTHON) bench/router_bench.py -d $(BENCH_SECONDS) --rounds $(BENCH_ROUNDS) --out build/router_bench.json
 
 # The access log's cost: server CPU per request with no log, a counting
-# callback and an fprintf one, depth 16, server on core 0, loadgen (built
-# from ../shared/loadgen into /tmp/lg-obs) on core 1.
+# callback and an fprintf one, depth 16, server on core 0, loadgen
+# (build/loadgen) on core 1.
 # Run it alone: flock /tmp/bench.lock make bench-access-log
-bench-access-log: lib build/observe
-	$(PYTHON) bench/access_log_bench.py -d $(BENCH_SECONDS) --out build/access_log_bench.json
+bench-access-log: lib build/observe build/loadgen
+	$(PYTHON) bench/access_log_bench.py -d $(BENCH_SECONDS) --rounds $(BENCH_ROUNDS) --out build/access_log_bench.json
 
 # Static files alone: server CPU per MiB sent, fastserve against nginx
 # (sendfile on, one worker), for a 1 MiB and a 10 KiB file.

@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from procstat import cpu_seconds, process_tree, rss_bytes, tree_counts  # noqa: F401
+from procstat import CLK_TCK, _stat_fields, cpu_seconds, process_tree, rss_bytes, tree_counts  # noqa: F401
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -109,24 +109,33 @@ SERVERS = {
         'path': '/hello',
         'requires': ['{root}/build/hello'],
     },
-    # python/examples/hello.py (Python 3.11 venv of `make python`): a sync
-    # Python handler returning "Hello, World!", batch-dispatched
+    # python/examples/hello.py from this tree, on the library of `make lib`
+    # (Python 3.11 venv of `make python`): a sync Python handler returning
+    # "Hello, World!", batch-dispatched
     'fastserve_py': {
         'cmd': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
                 '--port', '{port}'],
         'path': '/plaintext-py',
-        'env': {'PYTHONPATH': '{root}/python'},
+        'env': {'PYTHONPATH': '{root}/python',
+                'FASTSERVE_LIB': '{root}/build/lib/libfastserve.so'},
         'requires': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
-                     '{root}/python/fastserve/libfastserve.so'],
+                     '{root}/build/lib/libfastserve.so'],
     },
     # the same process, its static route (served without calling Python)
     'fastserve_py_static': {
         'cmd': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
                 '--port', '{port}'],
         'path': '/plaintext',
-        'env': {'PYTHONPATH': '{root}/python'},
+        'env': {'PYTHONPATH': '{root}/python',
+                'FASTSERVE_LIB': '{root}/build/lib/libfastserve.so'},
         'requires': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
-                     '{root}/python/fastserve/libfastserve.so'],
+                     '{root}/build/lib/libfastserve.so'],
+    },
+    # no HTTP at all (bench/loadgen/floor.c): the least a server can cost here
+    'floor': {
+        'cmd': ['{root}/build/floor', '{port}'],
+        'path': '/plaintext',
+        'requires': ['{root}/build/floor'],
     },
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what bench/http_bench.py and bench/idle_rss.py need. Idempotent:
+# Installs the peers of bench/hello_bench.py and bench/http_bench.py, and
+# what bench/file_bench.py and bench/idle_rss.py need. Idempotent:
 # a second run only checks, and installs whatever is missing.
 #
 #   apt (system-wide, services not started): wrk, nginx, h2o (when the apt
