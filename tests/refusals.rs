@@ -198,6 +198,11 @@ fn trailer_rules_are_the_header_rules() {
     for c in cases {
         fuzz_checks::check_trailers(c);
     }
+    // past the decoder's overhead guard, unfinished (found by the chunked
+    // fuzz target): the decoder refuses it while the header parser waits
+    let mut long = b"G: ".to_vec();
+    long.resize(110 * 1024, b'x');
+    fuzz_checks::check_trailers(&long);
 }
 
 #[test]
