@@ -3,10 +3,13 @@
  *                              "job N" later (after MS milliseconds).
  * The pool takes jobs oldest first, so none waits behind newer ones; its
  * threads finish them in whatever order their delays make, and fastserve
- * still sends the answers in request order.
+ * still sends the answers in request order. A job whose client left (or
+ * whose request timed out) is dropped at once: fastserve_response_on_end
+ * says so, and the pool thread stops waiting for it.
  * Usage: deferred [host] [port] [threads]   (default 127.0.0.1 8081 4) */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +17,30 @@
 
 #include "fastserve.h"
 
+/* Held by the pool thread and by the engine's end callback: the last of
+ * the two to let go frees it, since either may come second. */
 struct job {
     fastserve_response *res;
     long id;
     long delay_ms;
     struct job *next;
+    atomic_int refs;
+    atomic_int ended; /* a fastserve_end_reason + 1 when nobody waits */
 };
+
+static void release(struct job *j)
+{
+    if (atomic_fetch_sub(&j->refs, 1) == 1)
+        free(j);
+}
+
+static void on_end(void *userdata, fastserve_end_reason reason)
+{
+    struct job *j = userdata;
+    if (reason != FASTSERVE_END_SENT)
+        atomic_store(&j->ended, (int)reason + 1);
+    release(j);
+}
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ready = PTHREAD_COND_INITIALIZER;
@@ -50,10 +71,20 @@ static int job(const fastserve_request *req, fastserve_response *res, void *user
     struct job *j = malloc(sizeof(*j));
     if (j == NULL)
         return 1; /* answered with 500 */
-    j->res = fastserve_response_defer(res);
     j->id = id;
     j->delay_ms = delay;
     j->next = NULL;
+    atomic_init(&j->refs, 2);
+    atomic_init(&j->ended, 0);
+    if (fastserve_response_on_end(res, on_end, j) != FASTSERVE_RESULT_OK) {
+        free(j);
+        return 1;
+    }
+    j->res = fastserve_response_defer(res);
+    if (j->res == NULL) {
+        release(j); /* answered 500 now: on_end has the other reference */
+        return 1;
+    }
     pthread_mutex_lock(&lock);
     if (tail != NULL)
         tail->next = j;
@@ -81,16 +112,22 @@ static void *completer(void *arg)
         if (head == NULL)
             tail = NULL;
         pthread_mutex_unlock(&lock);
-        if (j->delay_ms > 0) {
-            struct timespec d = {j->delay_ms / 1000, (j->delay_ms % 1000) * 1000 * 1000};
+        /* the work: a wait, in steps, so that a job nobody waits for ends early */
+        for (long left = j->delay_ms; left > 0 && atomic_load(&j->ended) == 0; left -= 10) {
+            struct timespec d = {0, (left < 10 ? left : 10) * 1000 * 1000};
             nanosleep(&d, NULL);
+        }
+        int ended = atomic_load(&j->ended);
+        if (ended != 0) {
+            printf("job %ld dropped: %s\n", j->id, ended - 1 == FASTSERVE_END_GONE ? "the client left" : "timed out");
+            fflush(stdout);
         }
         char body[64];
         int n = snprintf(body, sizeof(body), "job %ld\n", j->id);
         fastserve_response_header(j->res, "Content-Type", 12, "text/plain", 10);
         fastserve_response_body(j->res, body, (size_t)n);
-        fastserve_response_send(j->res); /* consumes the handle */
-        free(j);
+        fastserve_response_send(j->res); /* consumes the handle; a no-op once ended */
+        release(j);
     }
 }
 

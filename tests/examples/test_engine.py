@@ -243,6 +243,24 @@ def test_graceful_stop_finishes_in_flight_request():
         p.connect(timeout=1)
 
 
+def test_a_job_whose_client_left_is_dropped():
+    # one pool thread: a 5 s job in front would hold the next one 5 s
+    p = start("deferred", 1)
+    try:
+        a = p.connect()
+        a.sendall(b"GET /job?id=5&delay=5000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)  # deferred, and the pool thread is on it
+        a.close()
+        b = p.connect(timeout=3)
+        b.sendall(b"GET /job?id=6 HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body, _ = read_response(b)
+        assert (status, body) == (200, b"job 6\n")
+    finally:
+        code, out, err = p.stop()
+    assert code == 0, err
+    assert "job 5 dropped: the client left" in out, out
+
+
 def test_path_parameters_tail_and_any_method(hello):
     c = http.client.HTTPConnection(hello.host, hello.port, timeout=5)
 
