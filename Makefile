@@ -32,7 +32,7 @@ run: build/hello
 	@echo "starting the hello server; try: curl 'http://127.0.0.1:8080/hello?name=you'"
 	./build/hello 127.0.0.1 8080
 
-test: deps test-header test-rust test-c test-examples test-python test-asan test-docs test-deploy
+test: deps test-header test-rust test-c test-examples test-python test-asgi test-asan test-docs test-deploy
 	@echo "make test: all suites passed"
 
 # Tools the tests use beyond a compiler, Rust and Python.
@@ -57,6 +57,14 @@ python: $(PYTEST)
 
 test-python: python
 	cd tests/python && ../../$(PYTEST) -q
+
+# ASGI apps (raw, FastAPI, Starlette) under python -m fastserve and under
+# uvicorn, the same tests against both (tests/asgi).
+ASGI_DEPS := fastapi==0.163.2 starlette==1.10.0 httpx==0.28.1 'uvicorn[standard]==0.54.0'
+.PHONY: test-asgi
+test-asgi: python
+	@$(VENV)/bin/python -c 'import fastapi, httpx, uvicorn' 2>/dev/null || $(VENV)/bin/pip install -q --disable-pip-version-check $(ASGI_DEPS)
+	cd tests/asgi && ../../$(PYTEST) -q
 
 # Behind nginx and HAProxy, and a restart on one port (tests/deploy): the
 # proxies come from apt-get when missing (as root, or through sudo).

@@ -80,7 +80,9 @@ class Http:
         self.m = m
         self.rid = rid
         self.scope = scope
-        self.body = body  # the whole body until received; None: it follows in pieces
+        # the whole body until received; while it follows in pieces, None,
+        # then the bytes of its Content-Length still to come
+        self.body: Any = body
         self.follows = body is None
         self.phase = 0  # 0 nothing sent, 1 head given, 2 streaming, 3 done
         self.status = 0
@@ -94,14 +96,16 @@ class Http:
         return self.m.app(self.scope, self.receive, self.send)
 
     async def receive(self) -> Dict[str, Any]:
+        if self.phase == 3 or self.gone:
+            return {"type": "http.disconnect"}
+        if self.follows:
+            return await self._piece()
         b = self.body
         if b is not None:
             self.body = None
             if not b:
                 return _EMPTY_EVENT.copy()
             return {"type": "http.request", "body": b, "more_body": False}
-        if self.follows and not self.gone and self.phase < 3:
-            return await self._piece()
         if not (self.gone or self.phase == 3):
             self.waiter = w = self.m.loop.create_future()
             try:
@@ -109,6 +113,16 @@ class Http:
             finally:
                 self.waiter = None
         return {"type": "http.disconnect"}
+
+    def _left(self) -> int:
+        """Bytes of a Content-Length body still to come (-1: chunked)."""
+        b = self.body
+        if b.__class__ is int:
+            return b  # type: ignore[return-value]
+        for n, v in self.scope["headers"]:
+            if n == b"content-length":
+                return int(v)
+        return -1
 
     async def _piece(self) -> Dict[str, Any]:
         r = self.reader
@@ -118,14 +132,23 @@ class Http:
             chunk = await r.__anext__()
         except StopAsyncIteration:
             self.follows = False
+            self.body = None
             return _EMPTY_EVENT.copy()
         except ConnectionError:  # the body was cut off: the client is gone
             self.follows = False
+            self.body = None
             self.gone = True
             return {"type": "http.disconnect"}
-        more = bool(r._q) or r.state == BODY_DATA
+        # the end may still be on its way from the worker: a body of known
+        # length is complete with its last byte
+        left = self._left()
+        if left >= 0:
+            left -= len(chunk)
+            self.body = left  # type: ignore[assignment]
+        more = bool(r._q) or (r.state == BODY_DATA and left != 0)
         if not more:
             self.follows = False
+            self.body = None
         return {"type": "http.request", "body": chunk, "more_body": more}
 
     async def send(self, message: Dict[str, Any]) -> None:
