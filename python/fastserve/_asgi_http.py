@@ -19,6 +19,7 @@ import contextvars
 import logging
 import types
 from array import array
+from itertools import chain
 from typing import Any, Dict, List, Optional
 
 from ._lib import fast, lib
@@ -38,10 +39,6 @@ def response_head(headers: Any) -> "tuple[bytes, Optional[int]]":
     out: List[bytes] = []
     length = None
     for name, value in headers:
-        if name.__class__ is not bytes:
-            name = name.encode("latin-1") if isinstance(name, str) else bytes(name)
-        if value.__class__ is not bytes:
-            value = value.encode("latin-1") if isinstance(value, str) else bytes(value)
         n = name.lower()
         if n in _SKIP:
             if n == b"content-length":
@@ -51,7 +48,14 @@ def response_head(headers: Any) -> "tuple[bytes, Optional[int]]":
                     pass
             continue
         out += (name, b": ", value, b"\r\n")
-    return b"".join(out), length
+    try:
+        return b"".join(out), length
+    except TypeError:  # str, bytearray or memoryview pairs
+        return response_head([(_bytes(n), _bytes(v)) for n, v in headers])
+
+
+def _bytes(x: Any) -> bytes:
+    return x.encode("latin-1") if isinstance(x, str) else bytes(x)
 
 
 @types.coroutine
@@ -151,48 +155,57 @@ class Http:
             self.body = None
         return {"type": "http.request", "body": chunk, "more_body": more}
 
-    async def send(self, message: Dict[str, Any]) -> None:
+    def send(self, message: Dict[str, Any]) -> Any:
+        # What needs no waiting is done here, and a done future returned:
+        # awaiting it costs less than a coroutine would.
         t = message["type"]
-        phase = self.phase
         if t == "http.response.body":
-            body = message.get("body", b"")
-            more = message.get("more_body", False)
-            if phase == 1:
-                if not more:
-                    self.phase = 3
+            if self.phase == 1 and not message.get("more_body", False):
+                self.phase = 3
+                if self.waiter is not None:
                     self._wake()
-                    if not self.gone:
-                        self.m.answer(self, self.status, self.head, bytes(body) if body.__class__ is not bytes else body)
-                    return
-                await self._open_stream()
-                phase = 2
-            if phase == 2:
-                if body:
-                    await self.sink.write(bytes(body))
-                if not more:
-                    self.phase = 3
-                    self._wake()
-                    self.sink.end(b"")
-                return
-            if phase == 3:
-                if self.gone:
-                    raise ConnectionError("the client has gone")
-                raise RuntimeError("the response is complete already")
-            raise RuntimeError("http.response.body before http.response.start")
+                if not self.gone:
+                    body = message.get("body", b"")
+                    self.m.answer(self, self.status, self.head, body if body.__class__ is bytes else bytes(body))
+                return self.m.done
+            return self._body(message)
         if t == "http.response.start":
-            if phase != 0:
-                raise RuntimeError("http.response.start sent twice")
+            if self.phase != 0:
+                return self._fail(RuntimeError("http.response.start sent twice"))
             status = message["status"]
             if status.__class__ is not int or not 200 <= status <= 999:
-                raise ValueError(f"an ASGI response status is an int in 200..999, not {status!r}")
+                return self._fail(ValueError(f"an ASGI response status is an int in 200..999, not {status!r}"))
             self.status = status
-            self.head, length = response_head(message.get("headers") or ())
-            self.sink = length  # the app's Content-Length, until the stream opens
+            self.head, self.sink = response_head(message.get("headers") or ())  # the app's Content-Length, until the stream opens
             self.phase = 1
-            return
+            return self.m.done
         if t == "http.response.trailers" or t == "http.response.zerocopysend" or t == "http.response.pathsend":
-            raise RuntimeError(f"{t} is not supported")
-        raise RuntimeError(f"unexpected ASGI message {t!r} for an HTTP request")
+            return self._fail(RuntimeError(f"{t} is not supported"))
+        return self._fail(RuntimeError(f"unexpected ASGI message {t!r} for an HTTP request"))
+
+    async def _fail(self, e: BaseException) -> None:
+        raise e
+
+    async def _body(self, message: Dict[str, Any]) -> None:
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        phase = self.phase
+        if phase == 1:
+            await self._open_stream()
+            phase = 2
+        if phase == 2:
+            if body:
+                await self.sink.write(bytes(body))
+            if not more:
+                self.phase = 3
+                self._wake()
+                self.sink.end(b"")
+            return
+        if phase == 3:
+            if self.gone:
+                raise ConnectionError("the client has gone")
+            raise RuntimeError("the response is complete already")
+        raise RuntimeError("http.response.body before http.response.start")
 
     async def _open_stream(self) -> None:
         if self.gone:
@@ -247,11 +260,8 @@ class Runner:
         self.loop: Any = None
         self.engine: Any = None
         self.live: Dict[int, Any] = {}  # request id -> its call, until the app returns
-        self._ids = array("Q")
-        self._words = array("I")
-        self._hlens = array("I")
-        self._blens = array("I")
-        self._parts: List[bytes] = []
+        self._done: List[Any] = []  # (id, status, head lines, body) to answer
+        self.done: Any = None  # a done future of the loop, what send() returns mostly
         self._flush_soon = False
         self.sockets: set = set()  # WebSockets switched and open
 
@@ -319,11 +329,7 @@ class Runner:
                 lib.fastserve_response_status(h, 500)
             lib.fastserve_response_send(h)
             return
-        self._ids.append(rid)
-        self._words.append(status)
-        self._hlens.append(len(head))
-        self._blens.append(len(body))
-        self._parts += (head, body)
+        self._done.append((rid, status, head, body))
         if not self._flush_soon:
             self._flush_soon = True
             self.loop.call_soon(self._flush)
@@ -331,14 +337,24 @@ class Runner:
     def _flush(self) -> None:
         # every answer of this loop turn, in one call
         self._flush_soon = False
-        ids = self._ids
-        n = len(ids)
-        if not n:
+        done = self._done
+        if not done:
             return
-        words, hlens, blens, parts = self._words, self._hlens, self._blens, self._parts
-        self._ids, self._words, self._hlens, self._blens, self._parts = array("Q"), array("I"), array("I"), array("I"), []
+        self._done = []
         srv = self.server._srv
         if srv is None:
             return
-        data = b"".join(parts)
-        lib.fastserve_server_complete(srv, ids.tobytes(), words.tobytes(), hlens.tobytes(), blens.tobytes(), n, data, len(data), None)
+        ids, words, heads, bodies = zip(*done)
+        data = b"".join(chain.from_iterable(zip(heads, bodies)))
+        n = len(done)
+        lib.fastserve_server_complete(
+            srv,
+            array("Q", ids).tobytes(),
+            array("I", words).tobytes(),
+            array("I", map(len, heads)).tobytes(),
+            array("I", map(len, bodies)).tobytes(),
+            n,
+            data,
+            len(data),
+            None,
+        )

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from ._asgi_http import Http, Runner
 from ._asgi_scope import Scopes
+from ._asgi_ws import WebSocket
 from ._http import REC
 from ._lib import fast
 from .server import Server, _Route, _size
@@ -140,16 +141,8 @@ class _Mount:
         self.tag = -1
         self.addr_known = False
 
-    def _call(self, blob: bytes, i: int, o: int) -> Any:
-        scope, rid, follows, bo, bl = self.scopes.build(blob, i, o)
-        if scope["type"] == "websocket":
-            from ._asgi_ws import WebSocket
-
-            call: Any = WebSocket(self.runner, rid, scope)
-        else:
-            call = Http(self.runner, rid, scope, None if follows else blob[bo : bo + bl])
-        self.runner.live[rid] = call
-        return call
+    def _calls(self, blob: bytes, o: int, first: int, stop: int) -> List[Any]:
+        return self.scopes.calls(blob, o, first, stop, self.runner, Http, WebSocket)
 
     def _ready(self) -> None:
         r = self.runner
@@ -170,8 +163,7 @@ class _Mount:
         end = count * REC
         if self.tag < 0 or blob[0:end:REC].count(self.tag) != count:
             return False
-        call = self._call
-        calls = [call(blob, i, end) for i in range(count)]
+        calls = self._calls(blob, end, 0, count)
         zeros = bytes(4 * count)
         fast.fastserve_batch_respond(batch, zeros, None, zeros, count, None, 0)
         r.loop.call_soon_threadsafe(r.run, calls)
@@ -182,7 +174,7 @@ class _Mount:
         requests: the call runs in the task the server makes for it."""
         if self.runner.engine is not self.server._engine:
             self._ready()
-        return self.runner.one(self._call(req._b, req._i, req._o))
+        return self.runner.one(self._calls(req._b, req._o, req._i, req._i + 1)[0])
 
     def gone(self, rid: int) -> bool:
         call = self.runner.live.get(rid)
@@ -227,7 +219,9 @@ def mount_asgi(
     ls = Lifespan(app, lifespan, m.scopes)
 
     async def on_start() -> None:
-        m.runner.loop = asyncio.get_running_loop()
+        m.runner.loop = loop = asyncio.get_running_loop()
+        m.runner.done = loop.create_future()
+        m.runner.done.set_result(None)
         m.runner.engine = None
         m.addr_known = False
         await ls.startup()

@@ -9,6 +9,7 @@ Python under one GIL.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -135,6 +136,9 @@ def serve(args: argparse.Namespace, fd: Optional[int] = None) -> int:
 
         LifespanFailure = None  # type: ignore[assignment,misc]
         mount_wsgi(server, app, threads=args.threads, root_path=args.root_path)
+    # what the app allocated at import lives on: the collector skips it
+    gc.collect()
+    gc.freeze()
     where: Dict[str, Any] = {}
     if fd is not None:
         where["fd"] = fd
