@@ -33,19 +33,16 @@ _ERROR_HEAD = b"content-type: text/plain; charset=utf-8\r\n"
 _EMPTY_EVENT = {"type": "http.request", "body": b"", "more_body": False}
 
 
-def response_head(headers: Any) -> "tuple[bytes, Optional[int]]":
+def response_head(headers: Any) -> "tuple[bytes, Any]":
     """An ASGI response's header pairs as header lines, less those the
-    engine writes; and the Content-Length the app gave, if any."""
+    engine writes; and the Content-Length value the app gave, if any."""
     out: List[bytes] = []
     length = None
     for name, value in headers:
         n = name.lower()
         if n in _SKIP:
             if n == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    pass
+                length = value  # made an int only for a stream
             continue
         out += (name, b": ", value, b"\r\n")
     try:
@@ -212,8 +209,14 @@ class Http:
             raise ConnectionError("the client has gone")
         engine = self.m.engine
         rid = self.rid
+        length = self.sink
+        if length is not None:
+            try:
+                length = int(length)
+            except ValueError:
+                length = None
         try:
-            s = engine.open_stream(rid, self.status, self.head, self.sink)
+            s = engine.open_stream(rid, self.status, self.head, length)
         finally:
             engine._streams.pop(rid, None)
             engine._answered.discard(rid)
@@ -280,16 +283,21 @@ class Runner:
 
     async def _drive(self, calls: List[Any], i: int) -> None:
         copy = contextvars.copy_context
+        app = self.app
+        live = self.live
         n = len(calls)
         while i < n:
             call = calls[i]
             i += 1
             ctx = copy()
             try:
-                coro = call.start()
+                coro = app(call.scope, call.receive, call.send)
                 yielded = ctx.run(coro.send, None)
             except StopIteration:
-                call.finish(None)
+                if call.__class__ is Http and call.phase == 3 and call.waiter is None:
+                    del live[call.rid]  # answered: the usual end
+                else:
+                    call.finish(None)
                 continue
             except BaseException as e:  # noqa: B036 -- the app's failure is its request's
                 call.finish(e)
