@@ -54,8 +54,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--interface", choices=("auto", "asgi", "wsgi"), default="auto",
                     help="the app's interface; auto: ASGI for an async callable, else WSGI")
     ap.add_argument("--log-level", choices=_LEVELS, default="info")
-    ap.add_argument("--access-log", nargs="?", const="common", choices=("common", "combined"), default=None,
-                    help="log each request (common, or combined log format) to the fastserve.access logger")
+    ap.add_argument("--access-log", action="store_true", help="log each request on stdout")
+    ap.add_argument("--access-log-format", choices=("common", "combined"), default="common",
+                    help="the access log's format (common)")
     ap.add_argument("--root-path", default="", help="the path prefix the app is mounted under behind a proxy")
     ap.add_argument("--lifespan", choices=("auto", "on", "off"), default="auto", help="ASGI lifespan events (auto)")
     ap.add_argument("--threads", type=int, default=None, help="WSGI: size of the thread pool requests run in")
@@ -102,7 +103,7 @@ def server_options(args: argparse.Namespace) -> Dict[str, Any]:
         if v is not None:
             opts[knob] = v
     if args.access_log:
-        opts["access_log"] = args.access_log
+        opts["access_log"] = args.access_log_format
     return opts
 
 
