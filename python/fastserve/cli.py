@@ -133,10 +133,14 @@ def serve(args: argparse.Namespace, fd: Optional[int] = None) -> int:
 
         mount_asgi(server, app, root_path=args.root_path, lifespan=args.lifespan, max_body=args.limit_body)
     else:
-        from .wsgi import mount_wsgi  # type: ignore[import-not-found]
+        try:
+            from .wsgi import mount_wsgi  # type: ignore[import-not-found]
+        except ImportError as e:
+            raise SystemExit(f"fastserve: {args.app} is not an ASGI app, and WSGI apps cannot be served here: {e}") from None
 
         LifespanFailure = None  # type: ignore[assignment,misc]
-        mount_wsgi(server, app, threads=args.threads, root_path=args.root_path)
+        extra = {} if args.threads is None else {"threads": args.threads}
+        mount_wsgi(server, app, root_path=args.root_path, **extra)
     # what the app allocated at import lives on: the collector skips it
     gc.collect()
     gc.freeze()
