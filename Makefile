@@ -7,7 +7,7 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion bench-router bench-access-log examples python
+.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion bench-router bench-access-log bench-asgi examples python
 EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/stream build/upgrade build/upload build/files build/observe
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
@@ -187,6 +187,14 @@ bench-router: lib
 # Run it alone: flock /tmp/bench.lock make bench-access-log
 bench-access-log: lib build/observe
 	$(PYTHON) bench/access_log_bench.py -d $(BENCH_SECONDS) --out build/access_log_bench.json
+
+# ASGI servers: a bare hello, Starlette and FastAPI under fastserve, uvicorn
+# (uvloop + httptools) and granian, one worker each, depth 1 and 16; server
+# CPU per request and the ratios. Makes its venv (bench/.peers/asgi) and
+# loadgen (/tmp/lg) when missing. Run it alone:
+# flock /tmp/bench.lock make bench-asgi
+bench-asgi: lib
+	$(PYTHON) bench/asgi_bench.py -d $(BENCH_SECONDS) --rounds 3 --out build/asgi_bench.json
 
 # Static files alone: server CPU per MiB sent, fastserve against nginx
 # (sendfile on, one worker), for a 1 MiB and a 10 KiB file.
