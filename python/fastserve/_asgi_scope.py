@@ -62,8 +62,11 @@ class Scopes:
         asgi = _ASGI
         for i in range(first, stop):
             (_tag, flags, rid, moff, mlen, toff, tlen, plen, hcount, hoff, boff, blen, _conn, poff, plen2, pport) = _unpack(blob, i * REC)
-            mb = blob[o + moff : o + moff + mlen]
-            method = methods.get(mb) or mb.decode("latin-1")
+            if mlen == 3 and blob.startswith(b"GET", o + moff):
+                method = "GET"
+            else:
+                mb = blob[o + moff : o + moff + mlen]
+                method = methods.get(mb) or mb.decode("latin-1")
             t = o + toff
             raw = blob[t : t + plen]
             path = raw.decode("latin-1")
