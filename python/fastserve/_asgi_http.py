@@ -19,6 +19,7 @@ import contextvars
 import logging
 import types
 from array import array
+from collections import deque
 from itertools import chain
 from typing import Any, Dict, List, Optional
 
@@ -267,12 +268,34 @@ class Runner:
         self.done: Any = None  # a done future of the loop, what send() returns mostly
         self._flush_soon = False
         self.sockets: set = set()  # WebSockets switched and open
+        self._posted: deque = deque()  # batches for the loop
+        self._wake_pending = False
 
     async def close_websockets(self) -> None:
         """The server stopped: open WebSockets are closed (1012)."""
         for ws in list(self.sockets):
             ws.shutdown()
         self.sockets.clear()
+
+    def post(self, calls: List[Any]) -> None:
+        """From a worker thread: runs `calls` on the loop. Batches that
+        arrive while the loop has not yet taken the last ones join them,
+        without another wake-up."""
+        self._posted.append(calls)  # first, then the flag: see _take
+        if not self._wake_pending:
+            self._wake_pending = True
+            self.loop.call_soon_threadsafe(self._take)
+
+    def _take(self) -> None:
+        self._wake_pending = False
+        posted = self._posted
+        if not posted:
+            return  # taken with an earlier wake-up
+        calls = posted.popleft()
+        while posted:
+            calls += posted.popleft()
+        if calls:
+            self.run(calls)
 
     def run(self, calls: List[Any]) -> None:
         """A loop callback: the calls of one batch."""

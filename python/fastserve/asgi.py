@@ -166,7 +166,7 @@ class _Mount:
         calls = self._calls(blob, end, 0, count)
         zeros = bytes(4 * count)
         fast.fastserve_batch_respond(batch, zeros, None, zeros, count, None, 0)
-        r.loop.call_soon_threadsafe(r.run, calls)
+        r.post(calls)
         return True
 
     def handle(self, req: Any) -> Any:
