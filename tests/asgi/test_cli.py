@@ -92,3 +92,10 @@ def test_bad_app_spec():
         r = subprocess.run([sys.executable, "-m", "fastserve", spec, "--app-dir", str(HERE)], capture_output=True, text=True, timeout=30)
         assert r.returncode != 0
         assert why in r.stderr
+
+
+def test_console_script():
+    exe = os.path.join(os.path.dirname(sys.executable), "fastserve")
+    r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0
+    assert "module:attribute" in r.stdout and "--limit-body" in r.stdout
