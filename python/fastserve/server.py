@@ -363,6 +363,12 @@ class Server:
         self._cancel_callback = BATCH_CANCEL_FN(self._on_cancel)
         self._by_rid: Dict[int, asyncio.Future[Any]] = {}  # the task of each request id
         self._engine: Any = None
+        # mounted apps (fastserve.asgi): a whole batch for one (`batch`),
+        # clients gone (`gone`), and coroutine functions run on the loop
+        # before serving and after the workers stop
+        self._mount: Any = None
+        self._on_start: List[Callable[[], Any]] = []
+        self._on_stop: List[Callable[[], Any]] = []
 
     # ------------------------------------------------------------ routes
 
@@ -597,6 +603,9 @@ class Server:
             self.batches += 1
             # one copy: the records and the data area are one block
             blob = string_at(reqs, count * 64 + data_len)
+            m = self._mount
+            if m is not None and m.batch(batch, blob, count):
+                return
             d = self._dispatch
             out, text = d.run(blob, count)
             if text is not None:
@@ -635,7 +644,10 @@ class Server:
             log.exception("cancelling requests failed")
 
     def _cancel(self, rids):
+        m = self._mount
         for rid in rids:
+            if m is not None and m.gone(rid):
+                continue  # a mounted app hears of it instead
             t = self._by_rid.pop(rid, None)
             if t is not None:
                 t.cancel()
@@ -697,6 +709,7 @@ class Server:
         self._loop_thread.start()
         ready.wait()
         try:
+            asyncio.run_coroutine_threadsafe(self._hooks(self._on_start), loop).result()
             self._build(where, workers)
             check(lib.fastserve_server_start(self._srv), "start")
         except BaseException:
@@ -718,7 +731,11 @@ class Server:
         lib.fastserve_server_wait(srv)  # releases the GIL: workers and the loop go on
         self.final_stats = self.stats()
         self._free()
-        self._close_loop()
+        try:
+            if self._loop is not None and self._on_stop:
+                asyncio.run_coroutine_threadsafe(self._hooks(self._on_stop), self._loop).result()
+        finally:
+            self._close_loop()
         self._close_pool()
 
     def _close_pool(self):
@@ -806,9 +823,11 @@ class Server:
         asyncio.set_event_loop(loop)
         self._loop = loop
         try:
+            loop.run_until_complete(self._hooks(self._on_start))
             self._build(where, workers)
             check(lib.fastserve_server_start(self._srv), "start")
             loop.run_until_complete(self._serve(workers, ready))
+            loop.run_until_complete(self._hooks(self._on_stop))
         finally:
             self._free()
             self._close_pool()
@@ -817,6 +836,11 @@ class Server:
             asyncio.set_event_loop(None)
             loop.close()
             self._loop = None
+
+    @staticmethod
+    async def _hooks(fns):
+        for fn in fns:
+            await fn()
 
     async def _serve(self, workers, ready):
         # signal handlers are set up from the running loop (uvloop only

@@ -1,0 +1,117 @@
+"""ASGI scopes from the engine's batch records (see _http.py for the layout).
+
+Built on the worker thread that read the batch, from the one byte string
+the batch arrived as: a record unpacked once, the header fields of a request
+in one more unpack.
+"""
+from __future__ import annotations
+
+from struct import Struct
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import unquote
+
+from ._http import _RECORD, FLAG_BODY_FOLLOWS, FLAG_HTTP11, FLAG_PEER_UNIX, FLAG_QUERY, REC
+
+_unpack = _RECORD.unpack_from
+_FIELDS: Dict[int, Any] = {}  # header count -> Struct of its spans
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+SPEC_VERSION = "2.4"  # send() on a closed connection raises OSError
+# shared by every scope (as the server's own constants; not to be changed)
+_ASGI = {"version": "3.0", "spec_version": SPEC_VERSION}
+
+
+def _fields_struct(n: int) -> Any:
+    s = _FIELDS.get(n)
+    if s is None:
+        s = _FIELDS[n] = Struct("<%dI" % (4 * n))
+    return s
+
+
+def _is_websocket(method: str, headers: List[Tuple[bytes, bytes]]) -> bool:
+    if method != "GET":
+        return False
+    for n, v in headers:
+        if n == b"upgrade" and v.lower() == b"websocket":
+            return True
+    return False
+
+
+class Scopes:
+    """What every scope of one server shares, and the per-request parts."""
+
+    def __init__(self, root_path: str = "", server: Optional[Tuple[str, int]] = None) -> None:
+        self.root_path = root_path
+        self.raw_root = root_path.encode("utf-8")
+        self.server = server
+        self.state: Optional[Dict[str, Any]] = None  # lifespan state, once started
+
+    def calls(self, blob: bytes, o: int, first: int, stop: int, runner: Any, http: Any, websocket: Any) -> List[Any]:
+        """The calls of records first..stop-1 (data area at `o`): a scope
+        each, made into `http(runner, id, scope, body)` (body None when it
+        follows in pieces) or `websocket(runner, id, scope)`; each is put
+        in `runner.live` by its id. One frame for the lot: this is the
+        per-request work of the worker thread."""
+        out = []
+        append = out.append
+        live = runner.live
+        root = self.root_path
+        raw_root = self.raw_root
+        server = self.server
+        state = self.state
+        methods = _METHODS
+        asgi = _ASGI
+        for i in range(first, stop):
+            (_tag, flags, rid, moff, mlen, toff, tlen, plen, hcount, hoff, boff, blen, _conn, poff, plen2, pport) = _unpack(blob, i * REC)
+            if mlen == 3 and blob.startswith(b"GET", o + moff):
+                method = "GET"
+            else:
+                mb = blob[o + moff : o + moff + mlen]
+                method = methods.get(mb) or mb.decode("latin-1")
+            t = o + toff
+            raw = blob[t : t + plen]
+            path = raw.decode("latin-1")
+            if b"%" in raw:
+                path = unquote(path, "utf-8", "replace")
+            headers = []
+            if hcount:
+                spans = (_FIELDS.get(hcount) or _fields_struct(hcount)).unpack_from(blob, o + hoff)
+                for k in range(0, 4 * hcount, 4):
+                    no = o + spans[k]
+                    vo = o + spans[k + 2]
+                    headers.append((blob[no : no + spans[k + 1]].lower(), blob[vo : vo + spans[k + 3]]))
+            scope = {
+                "type": "http",
+                "asgi": asgi,
+                "http_version": "1.1" if flags & FLAG_HTTP11 else "1.0",
+                "method": method,
+                "scheme": "http",
+                "path": root + path if root else path,
+                "raw_path": raw_root + raw if root else raw,
+                "query_string": blob[t + plen + 1 : t + tlen] if flags & FLAG_QUERY else b"",
+                "root_path": root,
+                "headers": headers,
+                "client": None if flags & FLAG_PEER_UNIX or not plen2 else (blob[o + poff : o + poff + plen2].decode("ascii"), pport),
+                "server": server,
+            }
+            if state is not None:
+                scope["state"] = state.copy()
+            # a handshake has Host, Upgrade, Connection, Sec-WebSocket-Key and -Version
+            if hcount > 3 and _is_websocket(method, headers):
+                scope["type"] = "websocket"
+                scope["scheme"] = "ws"
+                del scope["method"]
+                scope["subprotocols"] = _subprotocols(headers)
+                c = websocket(runner, rid, scope)
+            else:
+                c = http(runner, rid, scope, None if flags & FLAG_BODY_FOLLOWS else blob[o + boff : o + boff + blen])
+            live[rid] = c
+            append(c)
+        return out
+
+
+def _subprotocols(headers: List[Tuple[bytes, bytes]]) -> List[str]:
+    out = []
+    for n, v in headers:
+        if n == b"sec-websocket-protocol":
+            out += [p.strip() for p in v.decode("latin-1").split(",") if p.strip()]
+    return out
