@@ -32,6 +32,7 @@ def test_json_body_validation(client):
     assert r.json() == {"name": "pen", "total": 3.0, "tags": ["a"]}
     bad = client.post("/items", json={"name": "pen", "price": "cheap"})
     assert bad.status_code == 422
+    assert bad.reason_phrase.startswith("Unprocessable"), bad.reason_phrase  # on the wire
     assert bad.json()["detail"][0]["loc"] == ["body", "price"]
     assert client.post("/items", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
 
