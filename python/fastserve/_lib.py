@@ -1,7 +1,8 @@
 """Loads libfastserve and declares the C functions the package uses.
 
-The library is looked for beside this file, then at $FASTSERVE_LIB, then on
-the system's library path. Two handles are kept: `lib` releases the GIL
+The library is $FASTSERVE_LIB when that is set (a build of one's own wins
+over the copy the package carries), else the one beside this file, else the
+one on the system's library path. Two handles are kept: `lib` releases the GIL
 around every call (anything that may block or take a lock a worker holds),
 and `fast` keeps it (short calls made from inside a batch callback, where
 releasing and retaking the GIL would be pure overhead).
@@ -31,10 +32,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _candidates():
-    yield os.path.join(HERE, "libfastserve.so")
     env = os.environ.get("FASTSERVE_LIB")
     if env:
         yield env
+    yield os.path.join(HERE, "libfastserve.so")
     for name in ("libfastserve.so.0", "libfastserve.so"):
         yield name
     found = ctypes.util.find_library("fastserve")
@@ -53,8 +54,8 @@ def _load():
         except OSError as e:
             errors.append(str(e))
     raise ImportError(
-        "fastserve: cannot load libfastserve.so (looked beside the package, at "
-        "$FASTSERVE_LIB and on the system path): " + "; ".join(errors)
+        "fastserve: cannot load libfastserve.so (looked at $FASTSERVE_LIB, "
+        "beside the package and on the system path): " + "; ".join(errors)
     )
 
 
