@@ -8,7 +8,7 @@ returning a small pydantic model (bench/asgi_apps.py), served by
 - granian: `--interface asgi`, one worker, one runtime thread;
 
 at pipeline depth 1 and 16 over 100 connections. Each server is pinned to
-CPU 0 and loadgen (../shared/loadgen) to CPU 1; server CPU is utime + stime
+CPU 0 and loadgen (bench/loadgen) to CPU 1; server CPU is utime + stime
 of its whole process tree (/proc) over the measured run, divided by the
 responses. Every server runs from one venv, bench/.peers/asgi (made here
 when missing, with the pins below), fastserve from this checkout
