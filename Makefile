@@ -32,7 +32,7 @@ run: build/hello
 	@echo "starting the hello server; try: curl 'http://127.0.0.1:8080/hello?name=you'"
 	./build/hello 127.0.0.1 8080
 
-test: deps test-header test-rust test-c test-examples test-python test-asan test-docs test-deploy
+test: deps test-header test-rust test-c test-examples test-python test-wsgi test-asan test-docs test-deploy
 	@echo "make test: all suites passed"
 
 # Tools the tests use beyond a compiler, Rust and Python.
@@ -57,6 +57,21 @@ python: $(PYTEST)
 
 test-python: python
 	cd tests/python && ../../$(PYTEST) -q
+
+# WSGI apps (tests/wsgi): a bare conformance app and Flask, each on
+# fastserve and on gunicorn (the reference), with httpx as the client.
+WSGI_PINS := flask==3.1.3 werkzeug==3.1.9 httpx==0.28.1 gunicorn==27.0.1
+.PHONY: test-wsgi bench-wsgi
+test-wsgi: python
+	@$(VENV)/bin/python -c 'import flask, httpx, gunicorn' 2>/dev/null || $(VENV)/bin/pip install -q --disable-pip-version-check $(WSGI_PINS)
+	cd tests/wsgi && timeout 600 ../../$(PYTEST) -q
+
+# WSGI hello and Flask hello, fastserve against granian --interface wsgi:
+# server CPU per request, depth 1 and 16. Run it alone:
+# flock /tmp/bench.lock make bench-wsgi
+bench-wsgi: python
+	@$(VENV)/bin/python -c 'import flask' 2>/dev/null || $(VENV)/bin/pip install -q --disable-pip-version-check $(WSGI_PINS)
+	$(PYTHON) bench/wsgi_bench.py -d $(BENCH_SECONDS) --out build/wsgi_bench.json
 
 # Behind nginx and HAProxy, and a restart on one port (tests/deploy): the
 # proxies come from apt-get when missing (as root, or through sudo).

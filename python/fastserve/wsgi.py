@@ -31,28 +31,26 @@ import stat
 import sys
 import threading
 import time
+from array import array
 from collections import deque
-from ctypes import c_int, c_uint64, c_void_p
+from ctypes import c_int, c_uint64, c_void_p, pythonapi, string_at
 from struct import Struct
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote_to_bytes
 
 from ._http import _RECORD, CT_TEXT, FLAG_BODY_FOLLOWS, FLAG_HTTP11, FLAG_PEER_UNIX, FLAG_QUERY, LATER, REC
-from ._lib import lib
+from ._lib import BATCH_FN, fast, lib
 from ._stream import BODY_DATA, BODY_END, CLOSED, EV_CLOSED, OK, WOULD_BLOCK, _objects, _on_body, _on_stream_event, register
 
 log = logging.getLogger("fastserve.wsgi")
 
-STALL = 0.01  # seconds a queued request waits behind blocked threads
+STALL = 0.05  # seconds a queued request waits behind blocked threads
 
 lib.fastserve_response_file.restype = c_int
 lib.fastserve_response_file.argtypes = [c_void_p, c_int, c_uint64, c_uint64]
 
-_U64 = Struct("<Q")
-_U32 = Struct("<I")
 _ERROR_WORD = 500 | (CT_TEXT << 16)
 _ERROR_BODY = b"Internal Server Error\n"
-_ZERO = _U32.pack(0)
 
 # Response header names: lower-case name -> 0 pass, 1 Content-Length,
 # 2 dropped (the engine writes its own), 3 hop-by-hop (refused).
@@ -61,7 +59,9 @@ for _n in ("connection", "keep-alive", "proxy-authenticate", "proxy-authorizatio
     _KIND[_n] = 3
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_BAD_HEAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _names: Dict[str, int] = {}  # name as the app spelled it -> kind
+_status: Dict[str, int] = {}  # status line -> code
 _env_names: Dict[bytes, Optional[str]] = {}  # request header name -> environ key
 _NAME_CACHE = 1024
 
@@ -84,6 +84,17 @@ def _env_key(raw: bytes) -> Optional[str]:
     return key
 
 
+def _status_code(status: str) -> int:
+    if type(status) is not str or len(status) < 3 or not status[:3].isdigit() or status[3:4] not in ("", " "):
+        raise ValueError(f"status is a str such as '200 OK', not {status!r}")
+    code = int(status[:3])
+    if code < 200:
+        raise ValueError(f"a WSGI app answers 200..999, not {code}")
+    if len(_status) < _NAME_CACHE:
+        _status[status] = code
+    return code
+
+
 def _header_kind(name: str) -> int:
     k = _names.get(name)
     if k is None:
@@ -93,6 +104,22 @@ def _header_kind(name: str) -> int:
         if len(_names) < _NAME_CACHE:
             _names[name] = k
     return k
+
+
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+_hosts: Dict[str, Tuple[str, str]] = {}  # Host value -> (SERVER_NAME, SERVER_PORT)
+
+
+def _host_port(host: str) -> Tuple[str, str]:
+    if host[0] == "[":  # an IPv6 literal
+        name, _, port = host[1:].partition("]")
+        port = port[1:]
+    else:
+        name, _, port = host.partition(":")
+    where = (name, port or "80")
+    if len(_hosts) < _NAME_CACHE:
+        _hosts[host] = where
+    return where
 
 
 class FileWrapper:
@@ -255,7 +282,7 @@ class _ThreadStream:
 class _Exchange:
     """One request's answer: start_response, write, and the reply."""
 
-    __slots__ = ("srv", "rid", "handle", "feed", "word", "head", "length", "stream", "method")
+    __slots__ = ("srv", "rid", "handle", "feed", "word", "head", "length", "stream", "method", "done")
 
     def __init__(self, srv: int, rid: int, method: str) -> None:
         self.srv = srv
@@ -267,6 +294,7 @@ class _Exchange:
         self.head = b""
         self.length: Optional[int] = None
         self.stream: Optional[_ThreadStream] = None
+        self.done: Optional[Tuple[int, int, bytes, bytes]] = None  # a reply for the pool to complete
 
     def start_response(self, status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
         if exc_info:
@@ -277,17 +305,17 @@ class _Exchange:
                 exc_info = None
         elif self.word is not None:
             raise AssertionError("start_response called again without exc_info")
-        if type(status) is not str or len(status) < 3 or not status[:3].isdigit() or status[3:4] not in ("", " "):
-            raise ValueError(f"status is a str such as '200 OK', not {status!r}")
-        code = int(status[:3])
-        if code < 200:
-            raise ValueError(f"a WSGI app answers 200..999, not {code}")
+        code = _status.get(status)
+        if code is None:
+            code = _status_code(status)
         lines = []
         length = None
         for name, value in headers:
-            kind = _header_kind(name)
-            if type(value) is not str or _BAD_VALUE.search(value):
-                raise ValueError(f"invalid value for response header {name}: {value!r}")
+            kind = _names.get(name)
+            if kind is None:
+                kind = _header_kind(name)
+            if type(value) is not str:
+                raise TypeError(f"response header {name} has a {type(value).__name__} value, not str")
             if kind:
                 if kind == 1:
                     length = int(value)
@@ -295,10 +323,17 @@ class _Exchange:
                         raise ValueError(f"Content-Length {value!r}")
                 elif kind == 3:
                     raise ValueError(f"{name} is a hop-by-hop header, the server's to set")
+                elif _BAD_VALUE.search(value):
+                    raise ValueError(f"invalid value for response header {name}: {value!r}")
                 continue
             lines.append(f"{name}: {value}\r\n")
+        text = "".join(lines)
+        # one scan for every value: a control character, or a CR or LF
+        # more than the line ends
+        if _BAD_HEAD.search(text) or text.count("\n") != len(lines) or text.count("\r") != len(lines):
+            raise ValueError(f"invalid response header value in {headers!r}")
         self.word = code
-        self.head = "".join(lines).encode("latin-1")
+        self.head = text.encode("latin-1")
         self.length = length
         return self.write
 
@@ -327,9 +362,7 @@ class _Exchange:
         if word == 204 or word == 304:
             body = b""
         if self.handle is None and self.feed is None:
-            lib.fastserve_server_complete(
-                self.srv, _U64.pack(self.rid), _U32.pack(word), _U32.pack(len(head)), _U32.pack(len(body)), 1, head + body, len(head) + len(body), None
-            )
+            self.done = (self.rid, word, head, body)
             return
         h = self._take()
         if h is None:
@@ -445,8 +478,10 @@ class _Pool:
     All state is under one lock; idle threads wait on `_cv`, the watchdog
     on `_watch`."""
 
-    def __init__(self, threads: int, run: Callable[[Any], None]) -> None:
+    def __init__(self, threads: int, run: Callable[[Any], Any], complete: Callable[[List[Any]], None]) -> None:
         lock = threading.Lock()
+        self._complete = complete
+        self._pending: List[Any] = []  # replies not yet completed
         self._cv = threading.Condition(lock)
         self._watch = threading.Condition(lock)
         self._q: deque = deque()
@@ -458,12 +493,24 @@ class _Pool:
         self._waking = False  # an idle thread was told to start draining
         self._takeover = 0  # idle threads let in past blocked runners
         self._progress = 0.0  # when a request last started
+        self._starts: Dict[int, float] = {}  # when each thread's request started (0: none)
 
-    def put(self, item: Any) -> None:
+    def put(self, items: List[Any]) -> None:
         with self._cv:
-            self._q.append(item)
+            self._q.extend(items)
             if self._running == 0 and not self._waking:
                 self._wake()
+
+    def _flush(self) -> None:
+        # called with the lock held; completes without it
+        out, self._pending = self._pending, []
+        self._cv.release()
+        try:
+            self._complete(out)
+        except BaseException:
+            log.exception("completing WSGI replies failed")
+        finally:
+            self._cv.acquire()
 
     def _wake(self) -> None:
         if self._idle:
@@ -478,6 +525,8 @@ class _Pool:
 
     def _work(self) -> None:
         cv, q, run, now = self._cv, self._q, self._run, time.monotonic
+        me = threading.get_ident()
+        starts = self._starts
         with cv:
             while True:
                 while not (q and (self._running == 0 or self._takeover)):
@@ -490,17 +539,36 @@ class _Pool:
                 if self._running == 0:
                     self._watch.notify()
                 self._running += 1
+                pending = self._pending
                 while q:
+                    if self._running > 1 and self._others_live(me):
+                        break  # let in past a blocked runner, which moves again
                     item = q.popleft()
-                    self._progress = now()
+                    self._progress = starts[me] = now()
                     cv.release()
+                    r = None
                     try:
-                        run(item)
+                        r = run(item)
                     except BaseException:  # never let one request end the thread
                         log.exception("WSGI request failed")
                     finally:
                         cv.acquire()
+                    if r is not None:
+                        pending = self._pending
+                        pending.append(r)
+                    # one complete call for the replies made while the queue
+                    # was busy; the watchdog flushes those of a stalled runner
+                    if pending and (not q or len(pending) >= 64):
+                        self._flush()
+                        pending = self._pending
+                if self._pending:
+                    self._flush()
+                starts[me] = 0.0
                 self._running -= 1
+
+    def _others_live(self, me: int) -> bool:
+        now = time.monotonic()
+        return any(t and now - t < STALL for k, t in self._starts.items() if k != me)
 
     def _watchdog(self) -> None:
         # while requests run, every STALL: a queue that did not move lets
@@ -511,6 +579,8 @@ class _Pool:
                     self._watch.wait()
                     continue
                 self._watch.wait(STALL)
+                if self._pending and time.monotonic() - self._progress >= STALL:
+                    self._flush()
                 if self._q and self._running and not self._takeover and time.monotonic() - self._progress >= STALL:
                     if self._idle or self._started < self._threads:
                         self._takeover += 1
@@ -532,15 +602,60 @@ def mount_wsgi(server: Any, app: Callable[..., Iterable[bytes]], *, threads: int
         raise ValueError(f"root_path is empty or starts with '/' and does not end with one, not {root_path!r}")
     server._check_stopped()
     runner = _Runner(server, app, root_path)
-    pool = _Pool(threads, runner.run)
-    put = pool.put
+    pool = _Pool(threads, runner.run, runner.complete)
+    stash = threading.local()
 
     def wsgi_request(req: Any) -> Any:
-        # on the worker thread: queue, and answer from the pool
-        put((req._b, req._i, req._o))
+        # a batch that mixes other routes: queued once the batch is answered
+        stash.items.append((req._b, req._i, req._o))
         return LATER
 
     server.routes.append(_Route(None, "/", True, handler=wsgi_request, stream_body=True, max_body=server.max_body))
+    server._callback = BATCH_FN(_BatchHandler(server, wsgi_request, pool, stash))
+
+
+class _BatchHandler:
+    """The server's batch callback: a batch of WSGI requests only is
+    deferred whole and queued in one go; any other goes through the
+    server's dispatch, its WSGI requests queued after it was answered (the
+    pool may complete them only then)."""
+
+    def __init__(self, server: Any, handler: Any, pool: _Pool, stash: Any) -> None:
+        self.server = server
+        self.handler = handler
+        self.pool = pool
+        self.stash = stash
+        self.tag: Optional[bytes] = None
+        self.zeros = b""
+
+    def __call__(self, batch: int, reqs: int, count: int, data: int, data_len: int, userdata: Any) -> None:
+        try:
+            srv = self.server
+            tag = self.tag
+            if tag is None:
+                handlers = srv.handlers()
+                tag = self.tag = bytes([handlers.index(self.handler)]) if len(handlers) <= 256 else b""
+            end = count * REC
+            blob = string_at(reqs, end + data_len)
+            if tag and blob[0:end:REC].count(tag) == count:
+                tid = threading.get_ident()
+                if tid not in srv._pinned:
+                    srv._pinned.add(tid)  # as Server._on_batch: keep the thread state
+                    pythonapi.PyGILState_Ensure()
+                srv.batches += 1
+                zeros = self.zeros
+                if len(zeros) < 4 * count:
+                    zeros = self.zeros = bytes(4 * count)
+                fast.fastserve_batch_respond(batch, zeros, None, zeros, count, b"", 0)
+                self.pool.put([(blob, i, end) for i in range(count)])
+                return
+            self.stash.items = []
+            srv._on_batch(batch, reqs, count, data, data_len, userdata)
+            items, self.stash.items = self.stash.items, []
+            if items:
+                self.pool.put(items)
+        except BaseException:  # never let an exception into the engine
+            log.exception("WSGI batch dispatch failed")
 
 
 class _Runner:
@@ -552,6 +667,21 @@ class _Runner:
         self.root = root_path
         self.base: Optional[Dict[str, Any]] = None
         self.headers = [Struct(f"<{4 * n}I") for n in range(64)]
+
+    def complete(self, replies: List[Tuple[int, int, bytes, bytes]]) -> None:
+        ids, words, hlens, blens = array("Q"), array("I"), array("I"), array("I")
+        parts = []
+        for rid, word, head, body in replies:
+            ids.append(rid)
+            words.append(word)
+            hlens.append(len(head))
+            blens.append(len(body))
+            parts.append(head)
+            parts.append(body)
+        data = b"".join(parts)
+        srv = self.server._srv
+        if srv is not None:
+            lib.fastserve_server_complete(srv, ids.tobytes(), words.tobytes(), hlens.tobytes(), blens.tobytes(), len(replies), data, len(data), None)
 
     def _base(self) -> Dict[str, Any]:
         srv = self.server
@@ -578,7 +708,8 @@ class _Runner:
     def environ(self, blob: bytes, i: int, o: int) -> Tuple[Dict[str, Any], int, int]:
         _tag, flags, rid, mo, ml, to, tl, pl, hc, ho, bo, bl, _conn, po, plen, pport = _RECORD.unpack_from(blob, i * REC)
         env = (self.base or self._base()).copy()
-        env["REQUEST_METHOD"] = blob[o + mo : o + mo + ml].decode("latin-1")
+        m = blob[o + mo : o + mo + ml]
+        env["REQUEST_METHOD"] = _METHODS.get(m) or m.decode("latin-1")
         path = blob[o + to : o + to + pl]
         if b"%" in path:
             path = unquote_to_bytes(path)
@@ -612,13 +743,10 @@ class _Runner:
                 env[key] = value
             host = env.get("HTTP_HOST")
             if host:
-                if host[0] == "[":  # an IPv6 literal
-                    name, _, port = host[1:].partition("]")
-                    port = port[1:]
-                else:
-                    name, _, port = host.partition(":")
-                env["SERVER_NAME"] = name
-                env["SERVER_PORT"] = port or "80"
+                where = _hosts.get(host)
+                if where is None:
+                    where = _host_port(host)
+                env["SERVER_NAME"], env["SERVER_PORT"] = where
         if flags & FLAG_BODY_FOLLOWS:
             return env, rid, -1
         if bl:
@@ -628,13 +756,15 @@ class _Runner:
             env["wsgi.input"] = io.BytesIO(b"")
         return env, rid, 0
 
-    def run(self, item: Tuple[bytes, int, int]) -> None:
+    def run(self, item: Tuple[bytes, int, int]) -> Optional[Tuple[int, int, bytes, bytes]]:
+        """Runs the app for one request; a reply for `complete`, or None
+        when it was answered through a handle."""
         env, rid, follows = self.environ(*item)
         ex = _Exchange(self.server._srv, rid, env["REQUEST_METHOD"])
         if follows:
             h = lib.fastserve_server_response(ex.srv, rid)
             if not h:
-                return  # answered by a timeout, or the client left
+                return None  # answered by a timeout, or the client left
             ex.handle = h
             ex.feed = _BodyFeed(h)
             env["wsgi.input"] = io.BufferedReader(ex.feed, 64 * 1024)
@@ -657,6 +787,7 @@ class _Runner:
                     log.exception("close() of a WSGI response failed")
             if ex.stream is not None:
                 ex.end()
+        return ex.done
 
 
 __all__ = ["mount_wsgi", "FileWrapper"]
