@@ -282,12 +282,11 @@ class _ThreadStream:
 class _Exchange:
     """One request's answer: start_response, write, and the reply."""
 
-    __slots__ = ("srv", "rid", "handle", "feed", "word", "head", "length", "stream", "method", "done")
+    __slots__ = ("srv", "rid", "handle", "feed", "word", "head", "length", "stream", "done")
 
-    def __init__(self, srv: int, rid: int, method: str) -> None:
+    def __init__(self, srv: int, rid: int) -> None:
         self.srv = srv
         self.rid = rid
-        self.method = method
         self.handle: Optional[int] = None
         self.feed: Optional[_BodyFeed] = None
         self.word: Optional[int] = None
@@ -494,9 +493,26 @@ class _Pool:
         self._takeover = 0  # idle threads let in past blocked runners
         self._progress = 0.0  # when a request last started
         self._starts: Dict[int, float] = {}  # when each thread's request started (0: none)
+        self._closed = False
+
+    def close(self, timeout: float) -> bool:
+        """No request starts any more; True once none runs (within
+        `timeout` seconds)."""
+        end = time.monotonic() + timeout
+        with self._cv:
+            self._closed = True
+            self._q.clear()
+            while self._running:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(min(left, 0.05))
+            return True
 
     def put(self, items: List[Any]) -> None:
         with self._cv:
+            if self._closed:
+                return
             self._q.extend(items)
             if self._running == 0 and not self._waking:
                 self._wake()
@@ -612,6 +628,17 @@ def mount_wsgi(server: Any, app: Callable[..., Iterable[bytes]], *, threads: int
 
     server.routes.append(_Route(None, "/", True, handler=wsgi_request, stream_body=True, max_body=server.max_body))
     server._callback = BATCH_FN(_BatchHandler(server, wsgi_request, pool, stash))
+    free = server._free
+
+    def free_when_idle() -> None:
+        # the workers are done; an app call still running past the grace
+        # would use a freed server: that one is kept (and leaks) instead
+        if server._srv is not None and not pool.close(1.0):
+            log.warning("WSGI requests still running after the shutdown grace: their server is not freed")
+            server._srv = None
+        free()
+
+    server._free = free_when_idle
 
 
 class _BatchHandler:
@@ -760,7 +787,7 @@ class _Runner:
         """Runs the app for one request; a reply for `complete`, or None
         when it was answered through a handle."""
         env, rid, follows = self.environ(*item)
-        ex = _Exchange(self.server._srv, rid, env["REQUEST_METHOD"])
+        ex = _Exchange(self.server._srv, rid)
         if follows:
             h = lib.fastserve_server_response(ex.srv, rid)
             if not h:

@@ -54,16 +54,16 @@ def _serve(request, target, root=""):
     assert code == 0, f"{s.server} exited with {code}: {err[-3000:]}"
 
 
-@pytest.fixture(params=SERVERS)
+@pytest.fixture(scope="module", params=SERVERS)
 def app(request):
     yield from _serve(request, "apps:conformance")
 
 
-@pytest.fixture(params=SERVERS)
+@pytest.fixture(scope="module", params=SERVERS)
 def rooted(request):
     yield from _serve(request, "apps:conformance", "/mount")
 
 
-@pytest.fixture(params=SERVERS)
+@pytest.fixture(scope="module", params=SERVERS)
 def flask(request):
     yield from _serve(request, "apps:flask_app")
