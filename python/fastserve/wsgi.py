@@ -15,11 +15,15 @@ the app and answers:
 
 Request bodies up to the server's `max_body` stream in: `wsgi.input` reads
 pieces as the engine hands them over, and the socket is not read while the
-app has not taken them. The pool wakes one thread when none runs; that
-thread drains the queue. A thread that waits for work while the queue is
-not empty checks back every STALL seconds and takes the next request when
-no request has started meanwhile (the running ones are blocked), so a
-sleeping view delays the requests queued behind it by STALL at most.
+app has not taken them.
+
+The pool wakes one thread when none runs, and that thread drains the queue
+alone: no hand-off per request, and no threads taking turns at the GIL. A
+running thread that has not started a request for BUSY seconds is taken to
+wait in a view (sleep, database, lock): then a new batch wakes one more
+thread, and so does the watchdog, which looks every STALL seconds while
+requests run. Of two threads draining, the one that finds the other moving
+goes back to sleep.
 """
 from __future__ import annotations
 
@@ -44,7 +48,9 @@ from ._stream import BODY_DATA, BODY_END, CLOSED, EV_CLOSED, OK, WOULD_BLOCK, _o
 
 log = logging.getLogger("fastserve.wsgi")
 
-STALL = 0.05  # seconds a queued request waits behind blocked threads
+BUSY = 0.002  # a thread whose request started longer ago is taken as blocked
+STALL = 0.01  # how often the watchdog looks, while requests run
+FLUSH_EVERY = 64  # replies completed in one call at most
 
 lib.fastserve_response_file.restype = c_int
 lib.fastserve_response_file.argtypes = [c_void_p, c_int, c_uint64, c_uint64]
@@ -514,7 +520,7 @@ class _Pool:
             if self._closed:
                 return
             self._q.extend(items)
-            if self._running == 0 and not self._waking:
+            if not self._waking and (self._running == 0 or time.monotonic() - self._progress >= BUSY):
                 self._wake()
 
     def _flush(self) -> None:
@@ -545,7 +551,8 @@ class _Pool:
         starts = self._starts
         with cv:
             while True:
-                while not (q and (self._running == 0 or self._takeover)):
+                while not (q and (self._running == 0 or self._takeover or now() - self._progress >= BUSY)):
+                    self._waking = False  # whoever was woken looked: the next batch may wake again
                     self._idle += 1
                     cv.wait()
                     self._idle -= 1
@@ -555,7 +562,6 @@ class _Pool:
                 if self._running == 0:
                     self._watch.notify()
                 self._running += 1
-                pending = self._pending
                 while q:
                     if self._running > 1 and self._others_live(me):
                         break  # let in past a blocked runner, which moves again
@@ -570,13 +576,11 @@ class _Pool:
                     finally:
                         cv.acquire()
                     if r is not None:
-                        pending = self._pending
-                        pending.append(r)
+                        self._pending.append(r)
                     # one complete call for the replies made while the queue
                     # was busy; the watchdog flushes those of a stalled runner
-                    if pending and (not q or len(pending) >= 64):
+                    if self._pending and (not q or len(self._pending) >= FLUSH_EVERY):
                         self._flush()
-                        pending = self._pending
                 if self._pending:
                     self._flush()
                 starts[me] = 0.0
@@ -584,7 +588,7 @@ class _Pool:
 
     def _others_live(self, me: int) -> bool:
         now = time.monotonic()
-        return any(t and now - t < STALL for k, t in self._starts.items() if k != me)
+        return any(t and now - t < BUSY for k, t in self._starts.items() if k != me)
 
     def _watchdog(self) -> None:
         # while requests run, every STALL: a queue that did not move lets
@@ -595,9 +599,9 @@ class _Pool:
                     self._watch.wait()
                     continue
                 self._watch.wait(STALL)
-                if self._pending and time.monotonic() - self._progress >= STALL:
+                if self._pending and time.monotonic() - self._progress >= BUSY:
                     self._flush()
-                if self._q and self._running and not self._takeover and time.monotonic() - self._progress >= STALL:
+                if self._q and self._running and not self._takeover and time.monotonic() - self._progress >= BUSY:
                     if self._idle or self._started < self._threads:
                         self._takeover += 1
                         self._wake()

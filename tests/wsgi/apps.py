@@ -9,6 +9,7 @@ import time
 # What the apps saw, for /state: close() calls, start_response re-raising.
 STATE = {"closed": 0, "reraised": 0}
 _lock = threading.Lock()
+_BARRIER = threading.Barrier(4, timeout=20)
 
 
 def _bump(key):
@@ -157,6 +158,13 @@ def conformance(env, start_response):
     if path == "/sleep":
         time.sleep(float(env["QUERY_STRING"] or "1"))
         return _json(start_response, {"slept": True})
+    if path == "/barrier":
+        # answers only once four requests are inside the view together
+        try:
+            _BARRIER.wait()
+        except threading.BrokenBarrierError:
+            return _json(start_response, {"together": False}, "500 Internal Server Error")
+        return _json(start_response, {"together": True})
     if path == "/fast":
         return _json(start_response, {"fast": True})
     if path == "/status":

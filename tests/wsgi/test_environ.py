@@ -211,6 +211,23 @@ def test_blocking_view_does_not_stall_others(app):
     assert result["slow"] == {"slept": True}
 
 
+def test_blocking_views_run_side_by_side(app):
+    # four views that each wait for the other three: they pass only if
+    # four threads run them at once
+    out = [None] * 4
+
+    def call(k):
+        with httpx.Client(base_url=app.url, timeout=30) as c:
+            out[k] = c.get("/barrier").json()
+
+    ts = [threading.Thread(target=call, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert out == [{"together": True}] * 4
+
+
 def test_pipelined_requests_answered_in_order(app):
     reqs = b"".join(b"GET /env/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(20))
     out = raw(app, reqs + b"GET /env/last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
