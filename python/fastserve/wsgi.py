@@ -790,7 +790,12 @@ class _Runner:
     def run(self, item: Tuple[bytes, int, int]) -> Optional[Tuple[int, int, bytes, bytes]]:
         """Runs the app for one request; a reply for `complete`, or None
         when it was answered through a handle."""
-        env, rid, follows = self.environ(*item)
+        try:
+            env, rid, follows = self.environ(*item)
+        except Exception:
+            blob, i, _ = item
+            log.exception("building a WSGI environ failed")
+            return (_RECORD.unpack_from(blob, i * REC)[2], _ERROR_WORD, b"", _ERROR_BODY)
         ex = _Exchange(self.server._srv, rid)
         if follows:
             h = lib.fastserve_server_response(ex.srv, rid)
