@@ -7,7 +7,7 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion bench-router bench-access-log bench-asgi examples python
+.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion bench-router bench-access-log bench-asgi examples python test-asgi
 EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/stream build/upgrade build/upload build/files build/observe
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
@@ -32,7 +32,7 @@ run: build/hello
 	@echo "starting the hello server; try: curl 'http://127.0.0.1:8080/hello?name=you'"
 	./build/hello 127.0.0.1 8080
 
-test: deps test-header test-rust test-c test-examples test-python test-asgi test-asan test-docs test-deploy
+test: deps test-header test-rust test-c test-examples test-python test-asgi test-wsgi test-asan test-docs test-deploy
 	@echo "make test: all suites passed"
 
 # Tools the tests use beyond a compiler, Rust and Python.
@@ -65,6 +65,21 @@ ASGI_DEPS := fastapi==0.163.2 starlette==1.10.0 httpx==0.28.1 'uvicorn[standard]
 test-asgi: python
 	@$(VENV)/bin/python -c 'import fastapi, httpx, uvicorn' 2>/dev/null || $(VENV)/bin/pip install -q --disable-pip-version-check $(ASGI_DEPS)
 	cd tests/asgi && ../../$(PYTEST) -q
+
+# WSGI apps (tests/wsgi): a bare conformance app and Flask, each on
+# fastserve and on gunicorn (the reference), with httpx as the client.
+WSGI_PINS := flask==3.1.3 werkzeug==3.1.9 httpx==0.28.1 gunicorn==27.0.1
+.PHONY: test-wsgi bench-wsgi
+test-wsgi: python
+	@$(VENV)/bin/python -c 'import flask, httpx, gunicorn' 2>/dev/null || $(VENV)/bin/pip install -q --disable-pip-version-check $(WSGI_PINS)
+	cd tests/wsgi && timeout 600 ../../$(PYTEST) -q
+
+# WSGI hello and Flask hello, fastserve against granian --interface wsgi:
+# server CPU per request, depth 1 and 16. Run it alone:
+# flock /tmp/bench.lock make bench-wsgi
+bench-wsgi: python build/loadgen
+	@$(VENV)/bin/python -c 'import flask' 2>/dev/null || $(VENV)/bin/pip install -q --disable-pip-version-check $(WSGI_PINS)
+	$(PYTHON) bench/wsgi_bench.py -d $(BENCH_SECONDS) --rounds $(BENCH_ROUNDS) --out build/wsgi_bench.json
 
 # Behind nginx and HAProxy, and a restart on one port (tests/deploy): the
 # proxies come from apt-get when missing (as root, or through sudo).
@@ -210,11 +225,11 @@ bench-access-log: lib build/observe build/loadgen
 
 # ASGI servers: a bare hello, Starlette and FastAPI under fastserve, uvicorn
 # (uvloop + httptools) and granian, one worker each, depth 1 and 16; server
-# CPU per request and the ratios. Makes its venv (bench/.peers/asgi) and
-# loadgen (/tmp/lg) when missing. Run it alone:
-# flock /tmp/bench.lock make bench-asgi
-bench-asgi: lib
-	$(PYTHON) bench/asgi_bench.py -d $(BENCH_SECONDS) --rounds 3 --out build/asgi_bench.json
+# CPU per request and the ratios. Makes its venv (bench/.peers/asgi) when
+# missing. Run it alone: flock /tmp/bench.lock make bench-asgi
+BENCH_TARGETS += bench-asgi bench-wsgi
+bench-asgi: lib build/loadgen
+	$(PYTHON) bench/asgi_bench.py -d $(BENCH_SECONDS) --rounds $(BENCH_ROUNDS) --out build/asgi_bench.json
 
 # Static files alone: server CPU per MiB sent, fastserve against nginx
 # (sendfile on, one worker), for a 1 MiB and a 10 KiB file.

@@ -448,6 +448,17 @@ class _Failed:
 
 
 FAILED = _Failed()
+
+
+class _Later:
+    """A handler that returns LATER answers its request itself, through
+    fastserve_server_complete or fastserve_server_response (the WSGI
+    adapter's thread pool does)."""
+
+    __slots__ = ()
+
+
+LATER = _Later()
 TEXT_200 = 200 | (CT_TEXT << 16)
 _text_word = array("I", [TEXT_200]).tobytes()
 
@@ -581,6 +592,11 @@ class Dispatch:
         deferred = []
         any_head = False
         for k, r in enumerate(out):
+            if r is LATER:
+                status.append(0)
+                hlens.append(0)
+                blens.append(0)
+                continue
             if r.__class__ is _coroutine or is_special(r):
                 if r.__class__ is not _coroutine:
                     r = ready(r)  # streamed or switched from the loop

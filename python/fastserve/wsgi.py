@@ -1,0 +1,829 @@
+"""WSGI (PEP 3333) applications on the engine: `mount_wsgi(server, app)`.
+
+Every request of the server goes to the app (a catch-all route; routes added
+to the server keep precedence). The worker thread that read a batch only
+queues its requests; a pool of `threads` threads builds each environ, calls
+the app and answers:
+
+- a body known whole (a list or tuple, or a first piece as long as the
+  Content-Length the app gave) goes back in one `fastserve_server_complete`;
+- anything else is streamed (`fastserve_response_stream`), each write
+  waiting while the client is behind; a client that left ends the
+  iteration;
+- `wsgi.file_wrapper` over a regular file is sent with sendfile;
+- `close()` of the app's iterable is always called.
+
+Request bodies up to the server's `max_body` stream in: `wsgi.input` reads
+pieces as the engine hands them over, and the socket is not read while the
+app has not taken them.
+
+The pool wakes one thread when none runs, and that thread drains the queue
+alone: no hand-off per request, and no threads taking turns at the GIL. A
+running thread that has not started a request for BUSY seconds is taken to
+wait in a view (sleep, database, lock): then a new batch wakes one more
+thread, and so does the watchdog, which looks every STALL seconds while
+requests run. Of two threads draining, the one that finds the other moving
+goes back to sleep.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import stat
+import sys
+import threading
+import time
+from array import array
+from collections import deque
+from ctypes import c_int, c_uint64, c_void_p, pythonapi, string_at
+from struct import Struct
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from urllib.parse import unquote_to_bytes
+
+from ._http import _RECORD, CT_TEXT, FLAG_BODY_FOLLOWS, FLAG_HTTP11, FLAG_PEER_UNIX, FLAG_QUERY, LATER, REC
+from ._lib import BATCH_FN, fast, lib
+from ._stream import BODY_DATA, BODY_END, CLOSED, EV_CLOSED, OK, WOULD_BLOCK, _objects, _on_body, _on_stream_event, register
+
+log = logging.getLogger("fastserve.wsgi")
+
+BUSY = 0.002  # a thread whose request started longer ago is taken as blocked
+STALL = 0.01  # how often the watchdog looks, while requests run
+FLUSH_EVERY = 64  # replies completed in one call at most
+
+lib.fastserve_response_file.restype = c_int
+lib.fastserve_response_file.argtypes = [c_void_p, c_int, c_uint64, c_uint64]
+
+_ERROR_WORD = 500 | (CT_TEXT << 16)
+_ERROR_BODY = b"Internal Server Error\n"
+
+# Response header names: lower-case name -> 0 pass, 1 Content-Length,
+# 2 dropped (the engine writes its own), 3 hop-by-hop (refused).
+_KIND = {"content-length": 1, "date": 2, "server": 2}
+for _n in ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade"):
+    _KIND[_n] = 3
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_BAD_HEAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_names: Dict[str, int] = {}  # name as the app spelled it -> kind
+_status: Dict[str, int] = {}  # status line -> code
+_env_names: Dict[bytes, Optional[str]] = {}  # request header name -> environ key
+_NAME_CACHE = 1024
+
+
+def _env_key(raw: bytes) -> Optional[str]:
+    key = _env_names.get(raw)
+    if key is None and raw not in _env_names:
+        name = raw.decode("latin-1")
+        low = name.lower()
+        if low == "content-type":
+            key = "CONTENT_TYPE"
+        elif low == "content-length":
+            key = "CONTENT_LENGTH"
+        elif "_" in name:
+            key = None  # X_Forwarded_For must not pose as X-Forwarded-For
+        else:
+            key = "HTTP_" + name.upper().replace("-", "_")
+        if len(_env_names) < _NAME_CACHE:
+            _env_names[raw] = key
+    return key
+
+
+def _status_code(status: str) -> int:
+    if type(status) is not str or len(status) < 3 or not status[:3].isdigit() or status[3:4] not in ("", " "):
+        raise ValueError(f"status is a str such as '200 OK', not {status!r}")
+    code = int(status[:3])
+    if code < 200:
+        raise ValueError(f"a WSGI app answers 200..999, not {code}")
+    if len(_status) < _NAME_CACHE:
+        _status[status] = code
+    return code
+
+
+def _header_kind(name: str) -> int:
+    k = _names.get(name)
+    if k is None:
+        if type(name) is not str or not _TOKEN.match(name):
+            raise ValueError(f"invalid response header name {name!r}")
+        k = _KIND.get(name.lower(), 0)
+        if len(_names) < _NAME_CACHE:
+            _names[name] = k
+    return k
+
+
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+_hosts: Dict[str, Tuple[str, str]] = {}  # Host value -> (SERVER_NAME, SERVER_PORT)
+
+
+def _host_port(host: str) -> Tuple[str, str]:
+    if host[0] == "[":  # an IPv6 literal
+        name, _, port = host[1:].partition("]")
+        port = port[1:]
+    else:
+        name, _, port = host.partition(":")
+    where = (name, port or "80")
+    if len(_hosts) < _NAME_CACHE:
+        _hosts[host] = where
+    return where
+
+
+class FileWrapper:
+    """`wsgi.file_wrapper`: a file sent with sendfile when it is a regular
+    file with a descriptor, else read in `blksize` blocks."""
+
+    def __init__(self, filelike: Any, blksize: int = 8192) -> None:
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self) -> "FileWrapper":
+        return self
+
+    def __next__(self) -> bytes:
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+
+class _Errors:
+    """`wsgi.errors`: text to the `fastserve.wsgi` logger, line by line."""
+
+    def __init__(self) -> None:
+        self._part = ""
+        self._lock = threading.Lock()
+
+    def write(self, s: str) -> int:
+        with self._lock:
+            lines = (self._part + s).split("\n")
+            self._part = lines.pop()
+        for line in lines:
+            log.error("%s", line)
+        return len(s)
+
+    def writelines(self, seq: Iterable[str]) -> None:
+        for s in seq:
+            self.write(s)
+
+    def flush(self) -> None:
+        with self._lock:
+            part, self._part = self._part, ""
+        if part:
+            log.error("%s", part)
+
+
+class _BodyFeed(io.RawIOBase):
+    """A streamed request body: the engine's worker thread hands pieces to
+    `piece`, the app's thread reads them. Reading pauses while `limit`
+    bytes wait."""
+
+    def __init__(self, handle: int, limit: int = 1 << 20) -> None:
+        super().__init__()
+        self._h = handle
+        self._limit = limit
+        self._cv = threading.Condition(threading.Lock())
+        self._q: deque = deque()
+        self._queued = 0
+        self._paused = False
+        self._state = -1  # not started; then BODY_DATA, BODY_END or BODY_ABORTED
+        self._discard = False
+
+    def readable(self) -> bool:
+        return True
+
+    def piece(self, data: bytes, ev: int) -> int:  # a worker thread
+        with self._cv:
+            if ev == BODY_DATA:
+                if self._discard:
+                    return 0
+                self._q.append(memoryview(data))
+                self._queued += len(data)
+                self._paused = self._queued >= self._limit
+            else:
+                self._state = ev
+            self._cv.notify()
+            return 1 if self._paused else 0
+
+    def _start(self) -> None:
+        self._state = BODY_DATA
+        key = register(self)
+        if lib.fastserve_response_read_body(self._h, _on_body, key) != OK:
+            _objects.pop(key, None)
+            self._state = 2
+            raise OSError("the request body cannot be read: " + lib.fastserve_last_error().decode())
+
+    def readinto(self, buf: Any) -> int:
+        if self._state == -1:
+            self._start()
+        resume = False
+        with self._cv:
+            while not self._q:
+                if self._state == BODY_END:
+                    return 0
+                if self._state != BODY_DATA:
+                    raise OSError("the request body was cut off")
+                self._cv.wait()
+            head = self._q[0]
+            n = min(len(buf), len(head))
+            buf[:n] = head[:n]
+            if n == len(head):
+                self._q.popleft()
+            else:
+                self._q[0] = head[n:]
+            self._queued -= n
+            if self._paused and self._queued <= self._limit // 4:
+                self._paused = False
+                resume = True
+        if resume:
+            lib.fastserve_response_resume_body(self._h)
+        return n
+
+    def finish(self) -> None:
+        """The response goes out: whatever the app left unread is dropped."""
+        with self._cv:
+            if self._state != BODY_DATA:
+                return
+            self._discard = True
+            self._q.clear()
+            paused, self._paused = self._paused, False
+        if paused:
+            lib.fastserve_response_resume_body(self._h)
+
+
+class _ThreadStream:
+    """A response stream written from a pool thread: a write that finds the
+    client behind waits for the engine's writable event."""
+
+    __slots__ = ("ptr", "gone", "_ready")
+
+    def __init__(self) -> None:
+        self.ptr: Optional[int] = None
+        self.gone = False
+        self._ready = threading.Event()
+
+    def event(self, ev: int) -> None:  # a worker thread
+        if ev == EV_CLOSED:
+            self.gone = True
+        self._ready.set()
+
+    def write(self, data: bytes) -> bool:
+        """False once the client has gone (or the app wrote past its
+        Content-Length)."""
+        while not self.gone:
+            self._ready.clear()
+            rc = lib.fastserve_stream_write(self.ptr, data, len(data))
+            if rc == OK:
+                return True
+            if rc != WOULD_BLOCK:
+                if rc != CLOSED:
+                    log.error("response body refused: %s", lib.fastserve_last_error().decode())
+                self.gone = True
+                break
+            self._ready.wait(1.0)
+        return False
+
+
+class _Exchange:
+    """One request's answer: start_response, write, and the reply."""
+
+    __slots__ = ("srv", "rid", "handle", "feed", "word", "head", "length", "stream", "done")
+
+    def __init__(self, srv: int, rid: int) -> None:
+        self.srv = srv
+        self.rid = rid
+        self.handle: Optional[int] = None
+        self.feed: Optional[_BodyFeed] = None
+        self.word: Optional[int] = None
+        self.head = b""
+        self.length: Optional[int] = None
+        self.stream: Optional[_ThreadStream] = None
+        self.done: Optional[Tuple[int, int, bytes, bytes]] = None  # a reply for the pool to complete
+
+    def start_response(self, status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        if exc_info:
+            try:
+                if self.stream is not None:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.word is not None:
+            raise AssertionError("start_response called again without exc_info")
+        code = _status.get(status)
+        if code is None:
+            code = _status_code(status)
+        lines = []
+        length = None
+        for name, value in headers:
+            kind = _names.get(name)
+            if kind is None:
+                kind = _header_kind(name)
+            if type(value) is not str:
+                raise TypeError(f"response header {name} has a {type(value).__name__} value, not str")
+            if kind:
+                if kind == 1:
+                    length = int(value)
+                    if length < 0:
+                        raise ValueError(f"Content-Length {value!r}")
+                elif kind == 3:
+                    raise ValueError(f"{name} is a hop-by-hop header, the server's to set")
+                elif _BAD_VALUE.search(value):
+                    raise ValueError(f"invalid value for response header {name}: {value!r}")
+                continue
+            lines.append(f"{name}: {value}\r\n")
+        text = "".join(lines)
+        # one scan for every value: a control character, or a CR or LF
+        # more than the line ends
+        if _BAD_HEAD.search(text) or text.count("\n") != len(lines) or text.count("\r") != len(lines):
+            raise ValueError(f"invalid response header value in {headers!r}")
+        self.word = code
+        self.head = text.encode("latin-1")
+        self.length = length
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        """The legacy write(): the head goes out with the first piece."""
+        if self.word is None:
+            raise AssertionError("write() before start_response")
+        if self.stream is None:
+            self.open_stream()
+        if data and not self.stream.write(bytes(data)):  # type: ignore[union-attr]
+            raise OSError("the client has gone")
+
+    def _take(self) -> Optional[int]:
+        h = self.handle
+        if h is None:
+            h = lib.fastserve_server_response(self.srv, self.rid)
+            if not h:
+                return None
+            self.handle = h
+        if self.feed is not None:
+            self.feed.finish()
+        self.handle = None
+        return h
+
+    def reply(self, word: int, head: bytes, body: bytes) -> None:
+        if word == 204 or word == 304:
+            body = b""
+        if self.handle is None and self.feed is None:
+            self.done = (self.rid, word, head, body)
+            return
+        h = self._take()
+        if h is None:
+            return
+        if lib.fastserve_response_head(h, word, head, len(head)) != OK or (body and lib.fastserve_response_body(h, body, len(body)) != OK):
+            log.error("response refused: %s", lib.fastserve_last_error().decode())
+            lib.fastserve_response_head(h, _ERROR_WORD, b"", 0)
+            lib.fastserve_response_body(h, _ERROR_BODY, len(_ERROR_BODY))
+        lib.fastserve_response_send(h)
+
+    def fail(self) -> None:
+        """The app raised: 500 when nothing went out yet, else the body is
+        cut off."""
+        if self.stream is not None:
+            s, self.stream = self.stream, None
+            if s.ptr is not None:
+                lib.fastserve_stream_abort(s.ptr)
+            return
+        self.reply(_ERROR_WORD, b"", _ERROR_BODY)
+
+    def open_stream(self) -> None:
+        h = self._take()
+        s = _ThreadStream()
+        self.stream = s
+        if h is None:
+            s.gone = True
+            return
+        if lib.fastserve_response_head(h, self.word, self.head, len(self.head)) != OK:
+            err = lib.fastserve_last_error().decode()
+            lib.fastserve_response_head(h, _ERROR_WORD, b"", 0)
+            lib.fastserve_response_send(h)
+            s.gone = True
+            raise ValueError(err)
+        key = register(s)
+        ptr = lib.fastserve_response_stream(h, -1 if self.length is None else self.length, _on_stream_event, key)
+        if not ptr:
+            _objects.pop(key, None)
+            s.gone = True
+            return
+        s.ptr = ptr
+
+    def end(self) -> None:
+        s, self.stream = self.stream, None
+        if s is not None and s.ptr is not None:
+            ptr, s.ptr = s.ptr, None
+            lib.fastserve_stream_end(ptr)
+
+    def send_file(self, wrapper: FileWrapper) -> bool:
+        """The wrapped file with sendfile; False when it is not a regular file."""
+        f = wrapper.filelike
+        try:
+            fd = f.fileno()
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return False
+            offset = f.tell() if hasattr(f, "tell") else os.lseek(fd, 0, os.SEEK_CUR)
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return False
+        size = max(0, st.st_size - offset)
+        if self.length is not None:
+            size = min(size, self.length)
+        h = self._take()
+        if h is None:
+            return True
+        lib.fastserve_response_head(h, self.word, self.head, len(self.head))
+        if lib.fastserve_response_file(h, os.dup(fd), offset, size) != OK:
+            log.error("file response refused: %s", lib.fastserve_last_error().decode())
+            lib.fastserve_response_head(h, _ERROR_WORD, b"", 0)
+            lib.fastserve_response_body(h, _ERROR_BODY, len(_ERROR_BODY))
+        lib.fastserve_response_send(h)
+        return True
+
+    def finish(self, result: Iterable[bytes]) -> None:
+        """Sends the app's iterable."""
+        if self.stream is None:
+            t = result.__class__
+            if t is list or t is tuple:
+                self._check_started()
+                self.reply(self.word, self.head, b"".join(result))  # type: ignore[arg-type]
+                return
+            if t is FileWrapper and self.word is not None and self.send_file(result):  # type: ignore[arg-type]
+                return
+            it = iter(result)
+            for first in it:
+                if first:
+                    break
+            else:
+                self._check_started()
+                self.reply(self.word, self.head, b"")
+                return
+            self._check_started()
+            if self.length is not None and len(first) >= self.length:
+                self.reply(self.word, self.head, bytes(first[: self.length]))
+                return
+            self.open_stream()
+            if not self.stream.write(bytes(first)):  # type: ignore[union-attr]
+                return
+        else:
+            it = iter(result)
+        s = self.stream
+        for piece in it:
+            if piece and not s.write(bytes(piece)):  # type: ignore[union-attr]
+                return  # the client left; close() follows
+        self.end()
+
+    def _check_started(self) -> None:
+        if self.word is None:
+            raise AssertionError("the app returned without calling start_response")
+
+
+class _Pool:
+    """`threads` threads running queued requests (see the module's text).
+    All state is under one lock; idle threads wait on `_cv`, the watchdog
+    on `_watch`."""
+
+    def __init__(self, threads: int, run: Callable[[Any], Any], complete: Callable[[List[Any]], None]) -> None:
+        lock = threading.Lock()
+        self._complete = complete
+        self._pending: List[Any] = []  # replies not yet completed
+        self._cv = threading.Condition(lock)
+        self._watch = threading.Condition(lock)
+        self._q: deque = deque()
+        self._run = run
+        self._threads = threads
+        self._started = 0
+        self._idle = 0
+        self._running = 0  # threads draining the queue
+        self._waking = False  # an idle thread was told to start draining
+        self._takeover = 0  # idle threads let in past blocked runners
+        self._progress = 0.0  # when a request last started
+        self._starts: Dict[int, float] = {}  # when each thread's request started (0: none)
+        self._closed = False
+
+    def close(self, timeout: float) -> bool:
+        """No request starts any more; True once none runs (within
+        `timeout` seconds)."""
+        end = time.monotonic() + timeout
+        with self._cv:
+            self._closed = True
+            self._q.clear()
+            while self._running:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(min(left, 0.05))
+            return True
+
+    def put(self, items: List[Any]) -> None:
+        with self._cv:
+            if self._closed:
+                return
+            self._q.extend(items)
+            if not self._waking and (self._running == 0 or time.monotonic() - self._progress >= BUSY):
+                self._wake()
+
+    def _flush(self) -> None:
+        # called with the lock held; completes without it
+        out, self._pending = self._pending, []
+        self._cv.release()
+        try:
+            self._complete(out)
+        except BaseException:
+            log.exception("completing WSGI replies failed")
+        finally:
+            self._cv.acquire()
+
+    def _wake(self) -> None:
+        if self._idle:
+            self._waking = True
+            self._cv.notify()
+        elif self._started < self._threads:
+            if self._started == 0:
+                threading.Thread(target=self._watchdog, name="fastserve-wsgi-watch", daemon=True).start()
+            self._started += 1
+            self._waking = True
+            threading.Thread(target=self._work, name=f"fastserve-wsgi-{self._started}", daemon=True).start()
+
+    def _work(self) -> None:
+        cv, q, run, now = self._cv, self._q, self._run, time.monotonic
+        me = threading.get_ident()
+        starts = self._starts
+        with cv:
+            while True:
+                while not (q and (self._running == 0 or self._takeover or now() - self._progress >= BUSY)):
+                    self._waking = False  # whoever was woken looked: the next batch may wake again
+                    self._idle += 1
+                    cv.wait()
+                    self._idle -= 1
+                self._waking = False
+                if self._takeover:
+                    self._takeover -= 1
+                if self._running == 0:
+                    self._watch.notify()
+                self._running += 1
+                while q:
+                    if self._running > 1 and self._others_live(me):
+                        break  # let in past a blocked runner, which moves again
+                    item = q.popleft()
+                    self._progress = starts[me] = now()
+                    cv.release()
+                    r = None
+                    try:
+                        r = run(item)
+                    except BaseException:  # never let one request end the thread
+                        log.exception("WSGI request failed")
+                    finally:
+                        cv.acquire()
+                    if r is not None:
+                        self._pending.append(r)
+                    # one complete call for the replies made while the queue
+                    # was busy; the watchdog flushes those of a stalled runner
+                    if self._pending and (not q or len(self._pending) >= FLUSH_EVERY):
+                        self._flush()
+                if self._pending:
+                    self._flush()
+                starts[me] = 0.0
+                self._running -= 1
+
+    def _others_live(self, me: int) -> bool:
+        now = time.monotonic()
+        return any(t and now - t < BUSY for k, t in self._starts.items() if k != me)
+
+    def _watchdog(self) -> None:
+        # while requests run, every STALL: a queue that did not move lets
+        # one more thread in
+        with self._watch:
+            while True:
+                if not self._running:
+                    self._watch.wait()
+                    continue
+                self._watch.wait(STALL)
+                if self._pending and time.monotonic() - self._progress >= BUSY:
+                    self._flush()
+                if self._q and self._running and not self._takeover and time.monotonic() - self._progress >= BUSY:
+                    if self._idle or self._started < self._threads:
+                        self._takeover += 1
+                        self._wake()
+
+
+def mount_wsgi(server: Any, app: Callable[..., Iterable[bytes]], *, threads: int = 8, root_path: str = "") -> None:
+    """Routes every request of `server` (a fastserve.Server, before it
+    starts) to the WSGI callable `app`, run in a pool of `threads` threads.
+    `root_path` is the SCRIPT_NAME the app is mounted at: a request path
+    that starts with it has it taken off PATH_INFO."""
+    from .server import _Route
+
+    if not callable(app):
+        raise TypeError("a WSGI app is callable")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads is a positive int, not {threads!r}")
+    if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
+        raise ValueError(f"root_path is empty or starts with '/' and does not end with one, not {root_path!r}")
+    server._check_stopped()
+    runner = _Runner(server, app, root_path)
+    pool = _Pool(threads, runner.run, runner.complete)
+    stash = threading.local()
+
+    def wsgi_request(req: Any) -> Any:
+        # a batch that mixes other routes: queued once the batch is answered
+        stash.items.append((req._b, req._i, req._o))
+        return LATER
+
+    server.routes.append(_Route(None, "/", True, handler=wsgi_request, stream_body=True, max_body=server.max_body))
+    server._callback = BATCH_FN(_BatchHandler(server, wsgi_request, pool, stash))
+    free = server._free
+
+    def free_when_idle() -> None:
+        # the workers are done; an app call still running past the grace
+        # would use a freed server: that one is kept (and leaks) instead
+        if server._srv is not None and not pool.close(1.0):
+            log.warning("WSGI requests still running after the shutdown grace: their server is not freed")
+            server._srv = None
+        free()
+
+    server._free = free_when_idle
+
+
+class _BatchHandler:
+    """The server's batch callback: a batch of WSGI requests only is
+    deferred whole and queued in one go; any other goes through the
+    server's dispatch, its WSGI requests queued after it was answered (the
+    pool may complete them only then)."""
+
+    def __init__(self, server: Any, handler: Any, pool: _Pool, stash: Any) -> None:
+        self.server = server
+        self.handler = handler
+        self.pool = pool
+        self.stash = stash
+        self.tag: Optional[bytes] = None
+        self.zeros = b""
+
+    def __call__(self, batch: int, reqs: int, count: int, data: int, data_len: int, userdata: Any) -> None:
+        try:
+            srv = self.server
+            tag = self.tag
+            if tag is None:
+                handlers = srv.handlers()
+                tag = self.tag = bytes([handlers.index(self.handler)]) if len(handlers) <= 256 else b""
+            end = count * REC
+            blob = string_at(reqs, end + data_len)
+            if tag and blob[0:end:REC].count(tag) == count:
+                tid = threading.get_ident()
+                if tid not in srv._pinned:
+                    srv._pinned.add(tid)  # as Server._on_batch: keep the thread state
+                    pythonapi.PyGILState_Ensure()
+                srv.batches += 1
+                zeros = self.zeros
+                if len(zeros) < 4 * count:
+                    zeros = self.zeros = bytes(4 * count)
+                fast.fastserve_batch_respond(batch, zeros, None, zeros, count, b"", 0)
+                self.pool.put([(blob, i, end) for i in range(count)])
+                return
+            self.stash.items = []
+            srv._on_batch(batch, reqs, count, data, data_len, userdata)
+            items, self.stash.items = self.stash.items, []
+            if items:
+                self.pool.put(items)
+        except BaseException:  # never let an exception into the engine
+            log.exception("WSGI batch dispatch failed")
+
+
+class _Runner:
+    """Builds each request's environ and runs the app on a pool thread."""
+
+    def __init__(self, server: Any, app: Callable[..., Any], root_path: str) -> None:
+        self.server = server
+        self.app = app
+        self.root = root_path
+        self.base: Optional[Dict[str, Any]] = None
+        self.headers = [Struct(f"<{4 * n}I") for n in range(64)]
+
+    def complete(self, replies: List[Tuple[int, int, bytes, bytes]]) -> None:
+        ids, words, hlens, blens = array("Q"), array("I"), array("I"), array("I")
+        parts = []
+        for rid, word, head, body in replies:
+            ids.append(rid)
+            words.append(word)
+            hlens.append(len(head))
+            blens.append(len(body))
+            parts.append(head)
+            parts.append(body)
+        data = b"".join(parts)
+        srv = self.server._srv
+        if srv is not None:
+            lib.fastserve_server_complete(srv, ids.tobytes(), words.tobytes(), hlens.tobytes(), blens.tobytes(), len(replies), data, len(data), None)
+
+    def _base(self) -> Dict[str, Any]:
+        srv = self.server
+        host = "127.0.0.1"
+        for where in srv.listening:
+            if where.startswith("http://"):
+                host = where[7:].rstrip("/").rpartition(":")[0].strip("[]")
+                break
+        self.base = {
+            "SCRIPT_NAME": self.root,
+            "SERVER_NAME": host,
+            "SERVER_PORT": str(srv.port or ""),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": _Errors(),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+            "wsgi.file_wrapper": FileWrapper,
+        }
+        return self.base
+
+    def environ(self, blob: bytes, i: int, o: int) -> Tuple[Dict[str, Any], int, int]:
+        _tag, flags, rid, mo, ml, to, tl, pl, hc, ho, bo, bl, _conn, po, plen, pport = _RECORD.unpack_from(blob, i * REC)
+        env = (self.base or self._base()).copy()
+        m = blob[o + mo : o + mo + ml]
+        env["REQUEST_METHOD"] = _METHODS.get(m) or m.decode("latin-1")
+        path = blob[o + to : o + to + pl]
+        if b"%" in path:
+            path = unquote_to_bytes(path)
+        p = path.decode("latin-1")
+        root = self.root
+        if root and p.startswith(root) and (len(p) == len(root) or p[len(root)] == "/"):
+            p = p[len(root) :]
+        env["PATH_INFO"] = p
+        env["QUERY_STRING"] = blob[o + to + pl + 1 : o + to + tl].decode("latin-1") if flags & FLAG_QUERY else ""
+        env["SERVER_PROTOCOL"] = "HTTP/1.1" if flags & FLAG_HTTP11 else "HTTP/1.0"
+        if flags & FLAG_PEER_UNIX:
+            env["REMOTE_ADDR"] = blob[o + po : o + po + plen].decode("latin-1")
+        elif plen:
+            env["REMOTE_ADDR"] = blob[o + po : o + po + plen].decode("ascii")
+            env["REMOTE_PORT"] = str(pport)
+        if hc:
+            st = self.headers[hc] if hc < 64 else Struct(f"<{4 * hc}I")
+            f = st.unpack_from(blob, o + ho)
+            key_of = _env_names.get
+            for k in range(0, 4 * hc, 4):
+                no = o + f[k]
+                raw = blob[no : no + f[k + 1]]
+                key = key_of(raw) or _env_key(raw)
+                if key is None:
+                    continue
+                vo = o + f[k + 2]
+                value = blob[vo : vo + f[k + 3]].decode("latin-1")
+                old = env.get(key)
+                if old is not None and key[0] == "H":
+                    value = old + ("; " if key == "HTTP_COOKIE" else ", ") + value
+                env[key] = value
+            host = env.get("HTTP_HOST")
+            if host:
+                where = _hosts.get(host)
+                if where is None:
+                    where = _host_port(host)
+                env["SERVER_NAME"], env["SERVER_PORT"] = where
+        if flags & FLAG_BODY_FOLLOWS:
+            return env, rid, -1
+        if bl:
+            env["wsgi.input"] = io.BytesIO(blob[o + bo : o + bo + bl])
+            env["CONTENT_LENGTH"] = str(bl)  # a chunked body, decoded, has one too
+        else:
+            env["wsgi.input"] = io.BytesIO(b"")
+        return env, rid, 0
+
+    def run(self, item: Tuple[bytes, int, int]) -> Optional[Tuple[int, int, bytes, bytes]]:
+        """Runs the app for one request; a reply for `complete`, or None
+        when it was answered through a handle."""
+        try:
+            env, rid, follows = self.environ(*item)
+        except Exception:
+            blob, i, _ = item
+            log.exception("building a WSGI environ failed")
+            return (_RECORD.unpack_from(blob, i * REC)[2], _ERROR_WORD, b"", _ERROR_BODY)
+        ex = _Exchange(self.server._srv, rid)
+        if follows:
+            h = lib.fastserve_server_response(ex.srv, rid)
+            if not h:
+                return None  # answered by a timeout, or the client left
+            ex.handle = h
+            ex.feed = _BodyFeed(h)
+            env["wsgi.input"] = io.BufferedReader(ex.feed, 64 * 1024)
+        result = None
+        try:
+            result = self.app(env, ex.start_response)
+            ex.finish(result)
+        except BaseException:
+            log.exception("WSGI app failed on %s %s", env["REQUEST_METHOD"], env["PATH_INFO"])
+            try:
+                ex.fail()
+            except BaseException:
+                log.exception("answering a failed request failed")
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except BaseException:
+                    log.exception("close() of a WSGI response failed")
+            if ex.stream is not None:
+                ex.end()
+        return ex.done
+
+
+__all__ = ["mount_wsgi", "FileWrapper"]
