@@ -35,3 +35,10 @@ counter = Counter()
 
 def make_app():
     return pid
+
+
+def wsgi_app(environ, start_response):
+    """A WSGI app: the command line tells it from an ASGI one."""
+    body = ("%s %s %s" % (environ["REQUEST_METHOD"], environ["SCRIPT_NAME"], environ["PATH_INFO"])).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]

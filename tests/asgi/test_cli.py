@@ -99,3 +99,14 @@ def test_console_script():
     r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0
     assert "module:attribute" in r.stdout and "--limit-body" in r.stdout
+
+
+def test_a_wsgi_app_is_told_apart_and_served():
+    for flags in ([], ["--interface", "wsgi", "--threads", "2", "--root-path", "/app"]):
+        srv = Server("fastserve", "cli_apps:wsgi_app", *flags)
+        try:
+            status, body = get(srv.port, "/app/x%20y")
+        finally:
+            stop_ok(srv)
+        expect = b"GET /app /x y" if flags else b"GET  /app/x y"
+        assert (status, body) == (200, expect), flags
