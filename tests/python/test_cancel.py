@@ -104,10 +104,14 @@ def test_memory_stays_flat_after_thousands_of_abandoned_requests(patient):
 
     burst(100, 100)  # warm up: the high-water mark of 10,000 at once
     gc.collect()
-    before = rss_mib()
+    seen = [rss_mib()]
     for _ in range(3):
         burst(100, 100)  # 30,000 requests left behind by their clients
-    gc.collect()
-    after = rss_mib()
+        gc.collect()
+        seen.append(rss_mib())
     assert served.cancelled == served.started == 40_000
-    assert after - before < 20, f"RSS {before:.0f} -> {after:.0f} MiB"
+    # a leak grows with every burst (about 30 MiB per 10,000 before the
+    # fix); the allocator's high-water mark may still rise once under load
+    shown = " -> ".join(f"{r:.0f}" for r in seen)
+    assert seen[3] - seen[1] < 15, f"RSS {shown} MiB"
+    assert seen[3] - seen[0] < 40, f"RSS {shown} MiB"
