@@ -12,8 +12,6 @@ each is reported, with its ratio to no log.
     make lib examples && flock /tmp/bench.lock python3 bench/access_log_bench.py
 """
 import argparse
-import json
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -54,10 +52,7 @@ def main():
         rps = statistics.median(r for _, r in runs[name])
         results[name] = {"ns": ns, "ratio": ns / base, "rps": rps}
         print(f"| {name} | {ns:.0f} | {ns / base:.3f} | {rps:,.0f} |")
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=2)
+    loadrun.save(args.out, results)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ when missing, with the pins below), fastserve from this checkout
     make lib && flock /tmp/bench.lock python3 bench/asgi_bench.py
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -114,10 +113,7 @@ def main():
                 rs.append(f"{ratio:.2f}")
             results.append(row)
             print(f"| {app} | {depth} | " + " | ".join(cells) + " | " + " | ".join(rs) + " |")
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=2)
+    loadrun.save(args.out, results)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ compare servers or server configurations: the server pinned to one core,
 loadgen (bench/loadgen, built into build/loadgen) to another, and the
 server's CPU time (utime + stime of its process tree, /proc) over the
 measured run divided by the responses."""
+import json
 import re
 import shlex
 import socket
@@ -138,3 +139,10 @@ def measure(argv_for_port, path, body, args, loadgen):
             srv.kill()
             srv.wait()
     return res["cpu_ns"], res["rps"]
+
+
+def save(path, results):
+    """Writes `results` as JSON to `path` (the --out option), if given."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(results, indent=2))

@@ -11,8 +11,6 @@ the median of each is reported.
     make lib && flock /tmp/bench.lock python3 bench/router_bench.py
 """
 import argparse
-import json
-import os
 import statistics
 import subprocess
 import sys
@@ -72,10 +70,7 @@ def main():
         rb = statistics.median(r for _, r in runs[(target, "fifty")])
         results[target] = {"path": path, "one_ns": a, "fifty_ns": b, "ratio": b / a, "one_rps": ra, "fifty_rps": rb}
         print(f"| {target} | `{path}` | {a:.0f} | {b:.0f} | {b / a:.3f} | {ra:,.0f} | {rb:,.0f} |")
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=2)
+    loadrun.save(args.out, results)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ missing; fastserve runs from the repository's .venv (`make python`).
 """
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
