@@ -17,13 +17,8 @@ Request bodies up to the server's `max_body` stream in: `wsgi.input` reads
 pieces as the engine hands them over, and the socket is not read while the
 app has not taken them.
 
-The pool wakes one thread when none runs, and that thread drains the queue
-alone: no hand-off per request, and no threads taking turns at the GIL. A
-running thread that has not started a request for BUSY seconds is taken to
-wait in a view (sleep, database, lock): then a new batch wakes one more
-thread, and so does the watchdog, which looks every STALL seconds while
-requests run. Of two threads draining, the one that finds the other moving
-goes back to sleep.
+The pool is in `_wsgi_pool.py`; the streams (`wsgi.input`, `wsgi.errors`,
+`wsgi.file_wrapper`, a streamed reply) in `_wsgi_io.py`.
 """
 from __future__ import annotations
 
@@ -32,11 +27,8 @@ import logging
 import os
 import re
 import stat
-import sys
 import threading
-import time
 from array import array
-from collections import deque
 from ctypes import c_int, c_uint64, c_void_p, pythonapi, string_at
 from struct import Struct
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
@@ -44,13 +36,12 @@ from urllib.parse import unquote_to_bytes
 
 from ._http import _RECORD, CT_TEXT, FLAG_BODY_FOLLOWS, FLAG_HTTP11, FLAG_PEER_UNIX, FLAG_QUERY, LATER, REC
 from ._lib import BATCH_FN, fast, lib
-from ._stream import BODY_DATA, BODY_END, CLOSED, EV_CLOSED, OK, WOULD_BLOCK, _objects, _on_body, _on_stream_event, register
+from ._stream import OK, _objects, _on_stream_event, register
+from ._wsgi_io import FileWrapper, _BodyFeed, _Errors, _ThreadStream
+from ._wsgi_pool import _Pool
 
 log = logging.getLogger("fastserve.wsgi")
 
-BUSY = 0.002  # a thread whose request started longer ago is taken as blocked
-STALL = 0.01  # how often the watchdog looks, while requests run
-FLUSH_EVERY = 64  # replies completed in one call at most
 
 lib.fastserve_response_file.restype = c_int
 lib.fastserve_response_file.argtypes = [c_void_p, c_int, c_uint64, c_uint64]
@@ -126,163 +117,6 @@ def _host_port(host: str) -> Tuple[str, str]:
     if len(_hosts) < _NAME_CACHE:
         _hosts[host] = where
     return where
-
-
-class FileWrapper:
-    """`wsgi.file_wrapper`: a file sent with sendfile when it is a regular
-    file with a descriptor, else read in `blksize` blocks."""
-
-    def __init__(self, filelike: Any, blksize: int = 8192) -> None:
-        self.filelike = filelike
-        self.blksize = blksize
-        if hasattr(filelike, "close"):
-            self.close = filelike.close
-
-    def __iter__(self) -> "FileWrapper":
-        return self
-
-    def __next__(self) -> bytes:
-        data = self.filelike.read(self.blksize)
-        if data:
-            return data
-        raise StopIteration
-
-
-class _Errors:
-    """`wsgi.errors`: text to the `fastserve.wsgi` logger, line by line."""
-
-    def __init__(self) -> None:
-        self._part = ""
-        self._lock = threading.Lock()
-
-    def write(self, s: str) -> int:
-        with self._lock:
-            lines = (self._part + s).split("\n")
-            self._part = lines.pop()
-        for line in lines:
-            log.error("%s", line)
-        return len(s)
-
-    def writelines(self, seq: Iterable[str]) -> None:
-        for s in seq:
-            self.write(s)
-
-    def flush(self) -> None:
-        with self._lock:
-            part, self._part = self._part, ""
-        if part:
-            log.error("%s", part)
-
-
-class _BodyFeed(io.RawIOBase):
-    """A streamed request body: the engine's worker thread hands pieces to
-    `piece`, the app's thread reads them. Reading pauses while `limit`
-    bytes wait."""
-
-    def __init__(self, handle: int, limit: int = 1 << 20) -> None:
-        super().__init__()
-        self._h = handle
-        self._limit = limit
-        self._cv = threading.Condition(threading.Lock())
-        self._q: deque = deque()
-        self._queued = 0
-        self._paused = False
-        self._state = -1  # not started; then BODY_DATA, BODY_END or BODY_ABORTED
-        self._discard = False
-
-    def readable(self) -> bool:
-        return True
-
-    def piece(self, data: bytes, ev: int) -> int:  # a worker thread
-        with self._cv:
-            if ev == BODY_DATA:
-                if self._discard:
-                    return 0
-                self._q.append(memoryview(data))
-                self._queued += len(data)
-                self._paused = self._queued >= self._limit
-            else:
-                self._state = ev
-            self._cv.notify()
-            return 1 if self._paused else 0
-
-    def _start(self) -> None:
-        self._state = BODY_DATA
-        key = register(self)
-        if lib.fastserve_response_read_body(self._h, _on_body, key) != OK:
-            _objects.pop(key, None)
-            self._state = 2
-            raise OSError("the request body cannot be read: " + lib.fastserve_last_error().decode())
-
-    def readinto(self, buf: Any) -> int:
-        if self._state == -1:
-            self._start()
-        resume = False
-        with self._cv:
-            while not self._q:
-                if self._state == BODY_END:
-                    return 0
-                if self._state != BODY_DATA:
-                    raise OSError("the request body was cut off")
-                self._cv.wait()
-            head = self._q[0]
-            n = min(len(buf), len(head))
-            buf[:n] = head[:n]
-            if n == len(head):
-                self._q.popleft()
-            else:
-                self._q[0] = head[n:]
-            self._queued -= n
-            if self._paused and self._queued <= self._limit // 4:
-                self._paused = False
-                resume = True
-        if resume:
-            lib.fastserve_response_resume_body(self._h)
-        return n
-
-    def finish(self) -> None:
-        """The response goes out: whatever the app left unread is dropped."""
-        with self._cv:
-            if self._state != BODY_DATA:
-                return
-            self._discard = True
-            self._q.clear()
-            paused, self._paused = self._paused, False
-        if paused:
-            lib.fastserve_response_resume_body(self._h)
-
-
-class _ThreadStream:
-    """A response stream written from a pool thread: a write that finds the
-    client behind waits for the engine's writable event."""
-
-    __slots__ = ("ptr", "gone", "_ready")
-
-    def __init__(self) -> None:
-        self.ptr: Optional[int] = None
-        self.gone = False
-        self._ready = threading.Event()
-
-    def event(self, ev: int) -> None:  # a worker thread
-        if ev == EV_CLOSED:
-            self.gone = True
-        self._ready.set()
-
-    def write(self, data: bytes) -> bool:
-        """False once the client has gone (or the app wrote past its
-        Content-Length)."""
-        while not self.gone:
-            self._ready.clear()
-            rc = lib.fastserve_stream_write(self.ptr, data, len(data))
-            if rc == OK:
-                return True
-            if rc != WOULD_BLOCK:
-                if rc != CLOSED:
-                    log.error("response body refused: %s", lib.fastserve_last_error().decode())
-                self.gone = True
-                break
-            self._ready.wait(1.0)
-        return False
 
 
 class _Exchange:
@@ -476,135 +310,6 @@ class _Exchange:
     def _check_started(self) -> None:
         if self.word is None:
             raise AssertionError("the app returned without calling start_response")
-
-
-class _Pool:
-    """`threads` threads running queued requests (see the module's text).
-    All state is under one lock; idle threads wait on `_cv`, the watchdog
-    on `_watch`."""
-
-    def __init__(self, threads: int, run: Callable[[Any], Any], complete: Callable[[List[Any]], None]) -> None:
-        lock = threading.Lock()
-        self._complete = complete
-        self._pending: List[Any] = []  # replies not yet completed
-        self._cv = threading.Condition(lock)
-        self._watch = threading.Condition(lock)
-        self._q: deque = deque()
-        self._run = run
-        self._threads = threads
-        self._started = 0
-        self._idle = 0
-        self._running = 0  # threads draining the queue
-        self._waking = False  # an idle thread was told to start draining
-        self._takeover = 0  # idle threads let in past blocked runners
-        self._progress = 0.0  # when a request last started
-        self._starts: Dict[int, float] = {}  # when each thread's request started (0: none)
-        self._closed = False
-
-    def close(self, timeout: float) -> bool:
-        """No request starts any more; True once none runs (within
-        `timeout` seconds)."""
-        end = time.monotonic() + timeout
-        with self._cv:
-            self._closed = True
-            self._q.clear()
-            while self._running:
-                left = end - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cv.wait(min(left, 0.05))
-            return True
-
-    def put(self, items: List[Any]) -> None:
-        with self._cv:
-            if self._closed:
-                return
-            self._q.extend(items)
-            if not self._waking and (self._running == 0 or time.monotonic() - self._progress >= BUSY):
-                self._wake()
-
-    def _flush(self) -> None:
-        # called with the lock held; completes without it
-        out, self._pending = self._pending, []
-        self._cv.release()
-        try:
-            self._complete(out)
-        except BaseException:
-            log.exception("completing WSGI replies failed")
-        finally:
-            self._cv.acquire()
-
-    def _wake(self) -> None:
-        if self._idle:
-            self._waking = True
-            self._cv.notify()
-        elif self._started < self._threads:
-            if self._started == 0:
-                threading.Thread(target=self._watchdog, name="fastserve-wsgi-watch", daemon=True).start()
-            self._started += 1
-            self._waking = True
-            threading.Thread(target=self._work, name=f"fastserve-wsgi-{self._started}", daemon=True).start()
-
-    def _work(self) -> None:
-        cv, q, run, now = self._cv, self._q, self._run, time.monotonic
-        me = threading.get_ident()
-        starts = self._starts
-        with cv:
-            while True:
-                while not (q and (self._running == 0 or self._takeover or now() - self._progress >= BUSY)):
-                    self._waking = False  # whoever was woken looked: the next batch may wake again
-                    self._idle += 1
-                    cv.wait()
-                    self._idle -= 1
-                self._waking = False
-                if self._takeover:
-                    self._takeover -= 1
-                if self._running == 0:
-                    self._watch.notify()
-                self._running += 1
-                while q:
-                    if self._running > 1 and self._others_live(me):
-                        break  # let in past a blocked runner, which moves again
-                    item = q.popleft()
-                    self._progress = starts[me] = now()
-                    cv.release()
-                    r = None
-                    try:
-                        r = run(item)
-                    except BaseException:  # never let one request end the thread
-                        log.exception("WSGI request failed")
-                    finally:
-                        cv.acquire()
-                    if r is not None:
-                        self._pending.append(r)
-                    # one complete call for the replies made while the queue
-                    # was busy; the watchdog flushes those of a stalled runner
-                    if self._pending and (not q or len(self._pending) >= FLUSH_EVERY):
-                        self._flush()
-                if self._pending:
-                    self._flush()
-                starts[me] = 0.0
-                self._running -= 1
-
-    def _others_live(self, me: int) -> bool:
-        now = time.monotonic()
-        return any(t and now - t < BUSY for k, t in self._starts.items() if k != me)
-
-    def _watchdog(self) -> None:
-        # while requests run, every STALL: a queue that did not move lets
-        # one more thread in
-        with self._watch:
-            while True:
-                if not self._running:
-                    self._watch.wait()
-                    continue
-                self._watch.wait(STALL)
-                if self._pending and time.monotonic() - self._progress >= BUSY:
-                    self._flush()
-                if self._q and self._running and not self._takeover and time.monotonic() - self._progress >= BUSY:
-                    if self._idle or self._started < self._threads:
-                        self._takeover += 1
-                        self._wake()
 
 
 def mount_wsgi(server: Any, app: Callable[..., Iterable[bytes]], *, threads: int = 8, root_path: str = "") -> None:
