@@ -169,6 +169,13 @@ class _Mount:
         r.post(calls)
         return True
 
+    def answered(self) -> None:
+        """A mixed batch was answered: its calls already run as tasks."""
+
+    def close(self) -> bool:
+        """The workers are done; app calls end with the loop."""
+        return True
+
     def handle(self, req: Any) -> Any:
         """The route's handler, for a batch that also held other routes'
         requests: the call runs in the task the server makes for it."""

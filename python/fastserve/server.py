@@ -363,9 +363,16 @@ class Server:
         self._cancel_callback = BATCH_CANCEL_FN(self._on_cancel)
         self._by_rid: Dict[int, asyncio.Future[Any]] = {}  # the task of each request id
         self._engine: Any = None
-        # mounted apps (fastserve.asgi): a whole batch for one (`batch`),
-        # clients gone (`gone`), and coroutine functions run on the loop
-        # before serving and after the workers stop
+        # A mounted app (fastserve.asgi, fastserve.wsgi), at most one:
+        #   batch(batch, blob, count) -> bool  takes a batch of its requests
+        #       only (a worker thread); False leaves it to the routes;
+        #   answered()  a batch the routes took has been answered (a worker
+        #       thread): requests deferred in it may now be completed;
+        #   gone(rid) -> bool  its request's client left (the loop);
+        #   close() -> bool  the workers are done: False while app code
+        #       still runs, and the server is then not freed under it.
+        # Coroutine functions in _on_start/_on_stop run on the loop before
+        # serving and after the workers stop.
         self._mount: Any = None
         self._on_start: List[Callable[[], Any]] = []
         self._on_stop: List[Callable[[], Any]] = []
@@ -606,20 +613,25 @@ class Server:
             m = self._mount
             if m is not None and m.batch(batch, blob, count):
                 return
-            d = self._dispatch
-            out, text = d.run(blob, count)
-            if text is not None:
-                # every handler returned text: bodies NUL-separated, one call
-                data = text.encode()
-                if fast.fastserve_batch_respond_text(batch, TEXT_200, count, data, len(data)) == 0:
-                    return
-                # a body held a NUL: answer with lengths instead
-            status, hlens, blens, joined, deferred = d.columns(out, blob)
-            fast.fastserve_batch_respond(batch, status, hlens, blens, count, joined, len(joined))
-            if deferred:
-                self._loop.call_soon_threadsafe(self._spawn, deferred)
+            self._dispatch_batch(batch, blob, count)
+            if m is not None:
+                m.answered()
         except BaseException:  # never let an exception into the engine
             log.exception("batch dispatch failed")
+
+    def _dispatch_batch(self, batch, blob, count):
+        d = self._dispatch
+        out, text = d.run(blob, count)
+        if text is not None:
+            # every handler returned text: bodies NUL-separated, one call
+            data = text.encode()
+            if fast.fastserve_batch_respond_text(batch, TEXT_200, count, data, len(data)) == 0:
+                return
+            # a body held a NUL: answer with lengths instead
+        status, hlens, blens, joined, deferred = d.columns(out, blob)
+        fast.fastserve_batch_respond(batch, status, hlens, blens, count, joined, len(joined))
+        if deferred:
+            self._loop.call_soon_threadsafe(self._spawn, deferred)
 
     # async handlers, on the loop thread
 
@@ -746,8 +758,15 @@ class Server:
 
     def _free(self):
         srv, self._srv = self._srv, None
-        if srv is not None:
-            lib.fastserve_server_free(srv)
+        if srv is None:
+            return
+        m = self._mount
+        if m is not None and not m.close():
+            # app code still running past the shutdown grace would use a
+            # freed server: it is kept (and leaks) instead
+            log.warning("the mounted app is still running after the shutdown grace: its server is not freed")
+            return
+        lib.fastserve_server_free(srv)
 
     def _close_loop(self):
         loop, self._loop = self._loop, None

@@ -29,13 +29,13 @@ import re
 import stat
 import threading
 from array import array
-from ctypes import c_int, c_uint64, c_void_p, pythonapi, string_at
+from ctypes import c_int, c_uint64, c_void_p
 from struct import Struct
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote_to_bytes
 
 from ._http import _RECORD, CT_TEXT, FLAG_BODY_FOLLOWS, FLAG_HTTP11, FLAG_PEER_UNIX, FLAG_QUERY, LATER, REC
-from ._lib import BATCH_FN, fast, lib
+from ._lib import fast, lib
 from ._stream import OK, _objects, _on_stream_event, register
 from ._wsgi_io import FileWrapper, _BodyFeed, _Errors, _ThreadStream
 from ._wsgi_pool import _Pool
@@ -325,73 +325,59 @@ def mount_wsgi(server: Any, app: Callable[..., Iterable[bytes]], *, threads: int
         raise ValueError(f"threads is a positive int, not {threads!r}")
     if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
         raise ValueError(f"root_path is empty or starts with '/' and does not end with one, not {root_path!r}")
+    if server._mount is not None:
+        raise RuntimeError("an app is mounted on this server already")
     server._check_stopped()
     runner = _Runner(server, app, root_path)
-    pool = _Pool(threads, runner.run, runner.complete)
-    stash = threading.local()
-
-    def wsgi_request(req: Any) -> Any:
-        # a batch that mixes other routes: queued once the batch is answered
-        stash.items.append((req._b, req._i, req._o))
-        return LATER
-
-    server.routes.append(_Route(None, "/", True, handler=wsgi_request, stream_body=True, max_body=server.max_body))
-    server._callback = BATCH_FN(_BatchHandler(server, wsgi_request, pool, stash))
-    free = server._free
-
-    def free_when_idle() -> None:
-        # the workers are done; an app call still running past the grace
-        # would use a freed server: that one is kept (and leaks) instead
-        if server._srv is not None and not pool.close(1.0):
-            log.warning("WSGI requests still running after the shutdown grace: their server is not freed")
-            server._srv = None
-        free()
-
-    server._free = free_when_idle
+    m = _Mount(server, _Pool(threads, runner.run, runner.complete))
+    server.routes.append(_Route(None, "/", True, handler=m.handle, stream_body=True, max_body=server.max_body))
+    server._mount = m
 
 
-class _BatchHandler:
-    """The server's batch callback: a batch of WSGI requests only is
-    deferred whole and queued in one go; any other goes through the
-    server's dispatch, its WSGI requests queued after it was answered (the
-    pool may complete them only then)."""
+class _Mount:
+    """What the server calls (see Server._mount): a batch of WSGI requests
+    only is deferred whole and queued in one go; any other goes through the
+    server's routes, its WSGI requests queued once the batch is answered
+    (the pool may complete them only then)."""
 
-    def __init__(self, server: Any, handler: Any, pool: _Pool, stash: Any) -> None:
+    def __init__(self, server: Any, pool: _Pool) -> None:
         self.server = server
-        self.handler = handler
         self.pool = pool
-        self.stash = stash
+        self.stash = threading.local()  # a mixed batch's WSGI requests
         self.tag: Optional[bytes] = None
         self.zeros = b""
 
-    def __call__(self, batch: int, reqs: int, count: int, data: int, data_len: int, userdata: Any) -> None:
-        try:
-            srv = self.server
-            tag = self.tag
-            if tag is None:
-                handlers = srv.handlers()
-                tag = self.tag = bytes([handlers.index(self.handler)]) if len(handlers) <= 256 else b""
-            end = count * REC
-            blob = string_at(reqs, end + data_len)
-            if tag and blob[0:end:REC].count(tag) == count:
-                tid = threading.get_ident()
-                if tid not in srv._pinned:
-                    srv._pinned.add(tid)  # as Server._on_batch: keep the thread state
-                    pythonapi.PyGILState_Ensure()
-                srv.batches += 1
-                zeros = self.zeros
-                if len(zeros) < 4 * count:
-                    zeros = self.zeros = bytes(4 * count)
-                fast.fastserve_batch_respond(batch, zeros, None, zeros, count, b"", 0)
-                self.pool.put([(blob, i, end) for i in range(count)])
-                return
+    def handle(self, req: Any) -> Any:
+        """The route's handler, in a batch that mixes other routes."""
+        self.stash.items.append((req._b, req._i, req._o))
+        return LATER
+
+    def batch(self, batch: int, blob: bytes, count: int) -> bool:
+        tag = self.tag
+        if tag is None:
+            handlers = self.server.handlers()
+            tag = self.tag = bytes([handlers.index(self.handle)]) if len(handlers) <= 256 else b""
+        end = count * REC
+        if not tag or blob[0:end:REC].count(tag) != count:
             self.stash.items = []
-            srv._on_batch(batch, reqs, count, data, data_len, userdata)
-            items, self.stash.items = self.stash.items, []
-            if items:
-                self.pool.put(items)
-        except BaseException:  # never let an exception into the engine
-            log.exception("WSGI batch dispatch failed")
+            return False
+        zeros = self.zeros
+        if len(zeros) < 4 * count:
+            zeros = self.zeros = bytes(4 * count)
+        fast.fastserve_batch_respond(batch, zeros, None, zeros, count, b"", 0)
+        self.pool.put([(blob, i, end) for i in range(count)])
+        return True
+
+    def answered(self) -> None:
+        items, self.stash.items = self.stash.items, []
+        if items:
+            self.pool.put(items)
+
+    def gone(self, rid: int) -> bool:
+        return False  # a streamed reply sees the client gone when it writes
+
+    def close(self) -> bool:
+        return self.pool.close(1.0)
 
 
 class _Runner:
