@@ -107,6 +107,27 @@ fn corpus_framing_diff() {
     replay("framing_diff");
 }
 
+/// The framing model with the input after the head as the trailer section
+/// of a chunked body: refused as a header section is, taken when valid.
+#[test]
+fn framing_diff_judges_the_trailer_section() {
+    let head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for trailer in [
+        "X: 1\r\n\r\n",
+        "X: 1\r\nY:\t2 \r\n\r\n",
+        "X : 1\r\n\r\n",
+        " X: 1\r\n\r\n",
+        "X: 1\r\n folded\r\n\r\n",
+        "no colon\r\n\r\n",
+        "X: a\x01b\r\n\r\n",
+        "\r\n",
+        "X: 1\r\n",
+        "",
+    ] {
+        check_framing_diff(format!("{head}{trailer}").as_bytes());
+    }
+}
+
 #[test]
 fn corpus_proxy_header() {
     replay("proxy_header");
