@@ -2,24 +2,17 @@
 started as a subprocess on a free port and stopped by PID with SIGTERM: the
 same tests run against both, so fastserve is held to what uvicorn does."""
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "support"))
+from wire import free_port, stop, wait_listening  # noqa: E402
+
 SERVERS = ["fastserve", "uvicorn"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -37,17 +30,7 @@ class Server:
             self.wait_listening()
 
     def wait_listening(self, timeout=20):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                out, err = self.proc.communicate()
-                raise AssertionError(f"{self.kind} exited with {self.proc.returncode}: {out}{err}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError(f"{self.kind} did not listen")
+        wait_listening(self.proc, self.port, self.kind, timeout)
 
     @property
     def url(self):
@@ -59,15 +42,7 @@ class Server:
         return s
 
     def stop(self, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, err = self.proc.communicate()
-            raise AssertionError(f"{self.kind} did not stop on SIGTERM: {err}")
-        return self.proc.returncode, out, err
+        return stop(self.proc, self.kind, timeout)
 
 
 def start(request, app, *extra, env=None):

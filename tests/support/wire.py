@@ -5,6 +5,41 @@ import re
 import signal
 import socket
 import subprocess
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(proc, port, what, timeout=20):
+    """Returns once `port` takes connections; fails if `proc` exits first."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"{what} exited with {proc.returncode}: {out}{err}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{what} did not listen")
+
+
+def stop(proc, what, timeout=10):
+    """SIGTERM to `proc` (if it still runs): (exit code, stdout, stderr)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"{what} did not stop on SIGTERM: {err}")
+    return proc.returncode, out, err
 
 
 class Proc:
@@ -24,15 +59,7 @@ class Proc:
         return s
 
     def stop(self, timeout=10):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, err = self.proc.communicate()
-            raise AssertionError("server did not stop on SIGTERM")
-        return self.proc.returncode, out, err
+        return stop(self.proc, "server", timeout)
 
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:

@@ -2,49 +2,33 @@
 reference, each a subprocess on a free port, stopped by PID with SIGTERM.
 The same tests run against both."""
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "support"))
+from wire import free_port, stop, wait_listening  # noqa: E402
+
 SERVERS = ["fastserve", "gunicorn"]
 
 
 class Served:
     def __init__(self, server, target, root=""):
         self.server = server
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "serve.py"), server, str(self.port), target, root],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        end = time.monotonic() + 20
-        while True:
-            assert self.proc.poll() is None, self.proc.communicate()
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < end, f"{server} did not listen"
-                time.sleep(0.05)
+        wait_listening(self.proc, self.port, server)
         self.url = f"http://127.0.0.1:{self.port}"
         self.client = httpx.Client(base_url=self.url, timeout=10)
 
     def stop(self):
         self.client.close()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = self.proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
-            raise AssertionError(f"{self.server} did not stop on SIGTERM")
-        return self.proc.returncode, err
+        code, _, err = stop(self.proc, self.server, 15)
+        return code, err
 
 
 def _serve(request, target, root=""):

@@ -1,7 +1,6 @@
 """Serves a WSGI app for the tests: `serve.py SERVER PORT module:attr
-[ROOT_PATH]`, SERVER being fastserve or gunicorn (the reference). Stops on
-SIGTERM."""
-import importlib
+[ROOT_PATH]`, SERVER being fastserve (its command line) or gunicorn (the
+reference). Stops on SIGTERM."""
 import os
 import sys
 
@@ -17,15 +16,11 @@ def main():
         argv = [exe, "--chdir", HERE, "-w", "1", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}",
                 "--log-level", "warning", target]
         os.execve(exe, argv, env)
-    sys.path.insert(0, HERE)
-    import fastserve
-    from fastserve.wsgi import mount_wsgi
-
-    module, _, attr = target.partition(":")
-    app = getattr(importlib.import_module(module), attr)
-    srv = fastserve.Server(max_body=64 << 20, shutdown_grace=2.0)
-    mount_wsgi(srv, app, threads=8, root_path=root)
-    srv.run("127.0.0.1", port)
+    argv = [sys.executable, "-m", "fastserve", target, "--interface", "wsgi", "--port", str(port), "--app-dir", HERE,
+            "--threads", "8", "--limit-body", str(64 << 20), "--timeout-graceful-shutdown", "2", "--log-level", "warning"]
+    if root:
+        argv += ["--root-path", root]
+    os.execv(sys.executable, argv)
 
 
 if __name__ == "__main__":
