@@ -1,6 +1,7 @@
 """The engine through the C examples, with real clients over real sockets."""
 import http.client
 import re
+import select
 import shutil
 import subprocess
 import time
@@ -241,6 +242,32 @@ def test_graceful_stop_finishes_in_flight_request():
     # and the listener is gone
     with pytest.raises(OSError):
         p.connect(timeout=1)
+
+
+def test_jobs_are_taken_oldest_first():
+    # one pool thread, busy with job 1 while jobs 2 and 3 queue up: 2,
+    # the older, must be answered first
+    p = start("deferred", 1)
+    try:
+        socks = []
+        for rid, delay in ((1, 300), (2, 100), (3, 100)):
+            s = p.connect()
+            s.sendall(b"GET /job?id=%d&delay=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (rid, delay))
+            socks.append(s)
+            time.sleep(0.05)
+        order = []
+        pending = {s: rid for s, rid in zip(socks, (1, 2, 3))}
+        while pending:
+            ready, _, _ = select.select(list(pending), [], [], 5)
+            assert ready, f"answers missing for {sorted(pending.values())}"
+            for s in ready:
+                status, _, body, _ = read_response(s)
+                assert (status, body) == (200, b"job %d\n" % pending[s])
+                order.append(pending.pop(s))
+        assert order == [1, 2, 3]
+    finally:
+        code, _, err = p.stop()
+    assert code == 0, err
 
 
 def test_a_job_whose_client_left_is_dropped():
