@@ -31,6 +31,8 @@ log = logging.getLogger("fastserve.asgi")
 _SKIP = frozenset((b"content-length", b"connection", b"transfer-encoding", b"date", b"server", b"keep-alive"))
 _ERROR_500 = b"Internal Server Error\n"
 _ERROR_HEAD = b"content-type: text/plain; charset=utf-8\r\n"
+_heads: Dict[Any, Any] = {}  # response header pairs -> response_head's
+_HEADS = 256
 _EMPTY_EVENT = {"type": "http.request", "body": b"", "more_body": False}
 
 
@@ -174,7 +176,25 @@ class Http:
             if status.__class__ is not int or not 200 <= status <= 999:
                 return self._fail(ValueError(f"an ASGI response status is an int in 200..999, not {status!r}"))
             self.status = status
-            self.head, self.sink = response_head(message.get("headers") or ())  # the app's Content-Length, until the stream opens
+            headers = message.get("headers")
+            if headers:
+                # the same headers come back response after response: looked
+                # up by value (pairs that cannot be hashed are taken as they are)
+                try:
+                    key = tuple(headers)
+                    head = _heads.get(key)
+                except TypeError:
+                    key = head = None
+                if head is None:
+                    head = response_head(headers)
+                    if key is not None:
+                        if len(_heads) >= _HEADS:
+                            _heads.clear()
+                        _heads[key] = head
+                self.head, self.sink = head  # the app's Content-Length, until the stream opens
+            else:
+                self.head = b""
+                self.sink = None
             self.phase = 1
             return self.m.done
         if t == "http.response.trailers" or t == "http.response.zerocopysend" or t == "http.response.pathsend":
