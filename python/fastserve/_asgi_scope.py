@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from ._http import FLAG_BODY_FOLLOWS, FLAG_HTTP11, FLAG_PEER_UNIX, FLAG_QUERY, REC
 
 # a record less its tag and connection number
-_unpack = Struct("<4xIQ9I4xIHH").unpack_from
+_records = Struct("<4xIQ9I4xIHH").iter_unpack
 _ONE = Struct("<4I")  # one header's spans
 _FIELDS: Dict[int, Any] = {}  # header count -> Struct of its spans
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
@@ -59,16 +59,28 @@ class Scopes:
         live = runner.live
         root = self.root_path
         raw_root = self.raw_root
-        server = self.server
         state = self.state
         methods = _METHODS
-        asgi = _ASGI
-        unpack = _unpack
+        records = _records
         paths = _paths
         names = _names
         clients = _clients
-        for i in range(first, stop):
-            (flags, rid, moff, mlen, toff, tlen, plen, hcount, hoff, boff, blen, poff, plen2, pport) = unpack(blob, i * REC)
+        base = {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "",
+            "raw_path": b"",
+            "query_string": b"",
+            "root_path": root,
+            "headers": None,
+            "client": None,
+            "server": self.server,
+        }
+        copy = dict.copy
+        for flags, rid, moff, mlen, toff, tlen, plen, hcount, hoff, boff, blen, poff, plen2, pport in records(blob[first * REC : stop * REC]):
             if mlen == 3 and blob.startswith(b"GET", o + moff):
                 method = "GET"
             else:
@@ -95,30 +107,25 @@ class Scopes:
                     headers.append((names.get(name) or _name(name), blob[vo : vo + spans[k + 3]]))
             else:
                 headers = []
-            if flags & FLAG_PEER_UNIX or not plen2:
-                client = None
-            else:
-                host = blob[o + poff : o + poff + plen2]
-                client = clients.get((host, pport))
-                if client is None:
-                    client = _client(host, pport)
-            scope = {
-                "type": "http",
-                "asgi": asgi,
-                "http_version": "1.1" if flags & FLAG_HTTP11 else "1.0",
-                "method": method,
-                "scheme": "http",
-                "path": path,
-                "raw_path": raw,
-                "query_string": blob[t + plen + 1 : t + tlen] if flags & FLAG_QUERY else b"",
-                "root_path": root,
-                "headers": headers,
-                "client": client,
-                "server": server,
-            }
+            # a copy of the shared parts costs less than a dict made whole
+            scope = copy(base)
+            if method != "GET":
+                scope["method"] = method
             if root:
                 scope["path"] = root + path
                 scope["raw_path"] = raw_root + raw
+            else:
+                scope["path"] = path
+                scope["raw_path"] = raw
+            if flags & FLAG_QUERY:
+                scope["query_string"] = blob[t + plen + 1 : t + tlen]
+            if not flags & FLAG_HTTP11:
+                scope["http_version"] = "1.0"
+            scope["headers"] = headers
+            if plen2 and not flags & FLAG_PEER_UNIX:
+                host = blob[o + poff : o + poff + plen2]
+                client = clients.get((host, pport))
+                scope["client"] = client if client is not None else _client(host, pport)
             if state is not None:
                 scope["state"] = state.copy()
             # a handshake has Host, Upgrade, Connection, Sec-WebSocket-Key and -Version
