@@ -164,10 +164,19 @@ class Http:
                 self.phase = 3
                 if self.waiter is not None:
                     self._wake()
+                m = self.m
                 if not self.gone:
                     body = message.get("body", b"")
-                    self.m.answer(self, self.status, self.head, body if body.__class__ is bytes else bytes(body))
-                return self.m.done
+                    if body.__class__ is not bytes:
+                        body = bytes(body)
+                    if self.reader is None:  # answer() inline: no handle was taken
+                        m._done.append((self.rid, self.status, self.head, body))
+                        if not m._flush_soon:
+                            m._flush_soon = True
+                            m.loop.call_soon(m._flush)
+                    else:
+                        m.answer(self, self.status, self.head, body)
+                return m.done
             return self._body(message)
         if t == "http.response.start":
             if self.phase != 0:
