@@ -546,7 +546,12 @@ class _Runner:
         result = None
         try:
             result = self.app(env, ex.start_response)
-            ex.finish(result)
+            word = ex.word
+            if result.__class__ is list and word is not None and ex.stream is None and ex.handle is None:
+                # the usual answer, whole in a list: finish() and reply() inline
+                ex.done = (rid, word, ex.head, b"" if word == 204 or word == 304 else b"".join(result))
+            else:
+                ex.finish(result)
         except BaseException:
             log.exception("WSGI app failed on %s %s", env["REQUEST_METHOD"], env["PATH_INFO"])
             try:
@@ -554,7 +559,7 @@ class _Runner:
             except BaseException:
                 log.exception("answering a failed request failed")
         finally:
-            close = getattr(result, "close", None)
+            close = None if result.__class__ is list else getattr(result, "close", None)
             if close is not None:
                 try:
                     close()
