@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ctypes
 import logging
+import os
 import types
 from array import array
 from collections import deque
@@ -27,6 +29,11 @@ from ._lib import fast, lib
 from ._stream import BODY_DATA, OK
 
 log = logging.getLogger("fastserve.asgi")
+
+# libc's write through ctypes.CDLL, which lets go of the GIL for the call
+_write = ctypes.CDLL(None, use_errno=True).write
+_write.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+_write.restype = ctypes.c_ssize_t
 
 _SKIP = frozenset((b"content-length", b"connection", b"transfer-encoding", b"date", b"server", b"keep-alive"))
 _ERROR_500 = b"Internal Server Error\n"
@@ -299,6 +306,7 @@ class Runner:
         self.sockets: set = set()  # WebSockets switched and open
         self._posted: deque = deque()  # batches for the loop
         self._wake_pending = False
+        self._wakeups = (-1, -1)  # see open_wakeups
 
     async def close_websockets(self) -> None:
         """The server stopped: open WebSockets are closed (1012)."""
@@ -306,14 +314,36 @@ class Runner:
             ws.shutdown()
         self.sockets.clear()
 
+    def open_wakeups(self) -> None:
+        """On the loop: the pipe that worker threads wake it with."""
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wakeups = (r, w)
+        self.loop.add_reader(r, self._woken)
+
+    async def close_wakeups(self) -> None:
+        fds, self._wakeups = self._wakeups, (-1, -1)
+        if fds[0] >= 0:
+            self.loop.remove_reader(fds[0])
+            os.close(fds[0])
+            os.close(fds[1])
+
     def post(self, calls: List[Any]) -> None:
         """From a worker thread: runs `calls` on the loop. Batches that
         arrive while the loop has not yet taken the last ones join them,
-        without another wake-up."""
+        without another wake-up. The wake-up is written without the GIL
+        (call_soon_threadsafe holds it): the loop thread it wakes does not
+        find the GIL taken and go back to sleep."""
         self._posted.append(calls)  # first, then the flag: see _take
         if not self._wake_pending:
             self._wake_pending = True
-            self.loop.call_soon_threadsafe(self._take)
+            _write(self._wakeups[1], b"w", 1)
+
+    def _woken(self) -> None:
+        try:
+            os.read(self._wakeups[0], 4096)
+        except BlockingIOError:
+            pass
+        self._take()
 
     def _take(self) -> None:
         self._wake_pending = False
