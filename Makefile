@@ -77,7 +77,7 @@ test-wsgi: python
 # WSGI hello and Flask hello, fastserve against granian --interface wsgi:
 # server CPU per request, depth 1 and 16. Run it alone:
 # flock /tmp/bench.lock make bench-wsgi
-bench-wsgi: python build/loadgen
+bench-wsgi: lib python build/loadgen
 	@$(VENV)/bin/python -c 'import flask' 2>/dev/null || $(VENV)/bin/pip install -q --disable-pip-version-check $(WSGI_PINS)
 	$(PYTHON) bench/wsgi_bench.py -d $(BENCH_SECONDS) --rounds $(BENCH_ROUNDS) --out build/wsgi_bench.json
 

@@ -10,7 +10,8 @@ ratio fastserve / granian from the same run.
     flock /tmp/bench.lock make bench-wsgi
 
 granian (and Flask beside it) live in bench/.peers/py311, made here when
-missing; fastserve runs from the repository's .venv (`make python`).
+missing; fastserve runs on the repository's .venv interpreter from this
+checkout (python/ and build/lib, as bench/asgi_bench.py does).
 """
 import argparse
 import json
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 PY311 = BENCH / ".peers" / "py311" / "bin"
 VENV_PY = ROOT / ".venv" / "bin" / "python"
+LIB = ROOT / "build" / "lib" / "libfastserve.so"
 PEER_PINS = ["granian==2.8.9", "flask==3.1.3"]
 APPS = {"hello": "wsgi_apps:hello", "flask": "wsgi_apps:flask_app"}
 
@@ -40,7 +42,8 @@ def setup_peer():
 def argv(server, app, threads):
     def make(port):
         if server == "fastserve":
-            return ["env", f"PYTHONPATH={BENCH}", str(VENV_PY), str(BENCH / "wsgi_serve.py"), str(port), APPS[app], str(threads)]
+            return ["env", f"PYTHONPATH={BENCH}:{ROOT / 'python'}", f"FASTSERVE_LIB={LIB}", str(VENV_PY),
+                    str(BENCH / "wsgi_serve.py"), str(port), APPS[app], str(threads)]
         return ["env", f"PYTHONPATH={BENCH}", str(PY311 / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
                 "--port", str(port), "--workers", "1", "--runtime-threads", "1", "--http", "1", "--no-ws",
                 "--log-level", "warning", "--working-dir", str(BENCH), APPS[app]]
@@ -55,8 +58,10 @@ def main():
     ap.add_argument("--threads", type=int, default=8, help="fastserve's WSGI threads (8)")
     ap.set_defaults(rounds=3, duration=5.0, conns=50)
     args = ap.parse_args()
-    if subprocess.run([str(VENV_PY), "-c", "import fastserve.wsgi, flask"], capture_output=True).returncode:
-        sys.exit("fastserve.wsgi or flask missing in .venv: run make python (and pip install flask)")
+    if subprocess.run([str(VENV_PY), "-c", "import flask"], capture_output=True).returncode:
+        sys.exit("flask missing in .venv: run make python (and pip install flask)")
+    if not LIB.exists():
+        sys.exit("build/lib/libfastserve.so missing: run make lib")
     setup_peer()
     loadgen = loadrun.loadgen_path(args.loadgen)
     runs = {}

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ctypes
 import logging
+import os
 import types
 from array import array
 from collections import deque
@@ -28,9 +30,16 @@ from ._stream import BODY_DATA, OK
 
 log = logging.getLogger("fastserve.asgi")
 
+# libc's write through ctypes.CDLL, which lets go of the GIL for the call
+_write = ctypes.CDLL(None, use_errno=True).write
+_write.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+_write.restype = ctypes.c_ssize_t
+
 _SKIP = frozenset((b"content-length", b"connection", b"transfer-encoding", b"date", b"server", b"keep-alive"))
 _ERROR_500 = b"Internal Server Error\n"
 _ERROR_HEAD = b"content-type: text/plain; charset=utf-8\r\n"
+_heads: Dict[Any, Any] = {}  # response header pairs -> response_head's
+_HEADS = 256
 _EMPTY_EVENT = {"type": "http.request", "body": b"", "more_body": False}
 
 
@@ -162,10 +171,19 @@ class Http:
                 self.phase = 3
                 if self.waiter is not None:
                     self._wake()
+                m = self.m
                 if not self.gone:
                     body = message.get("body", b"")
-                    self.m.answer(self, self.status, self.head, body if body.__class__ is bytes else bytes(body))
-                return self.m.done
+                    if body.__class__ is not bytes:
+                        body = bytes(body)
+                    if self.reader is None:  # answer() inline: no handle was taken
+                        m._done.append((self.rid, self.status, self.head, body))
+                        if not m._flush_soon:
+                            m._flush_soon = True
+                            m.loop.call_soon(m._flush)
+                    else:
+                        m.answer(self, self.status, self.head, body)
+                return m.done
             return self._body(message)
         if t == "http.response.start":
             if self.phase != 0:
@@ -174,7 +192,25 @@ class Http:
             if status.__class__ is not int or not 200 <= status <= 999:
                 return self._fail(ValueError(f"an ASGI response status is an int in 200..999, not {status!r}"))
             self.status = status
-            self.head, self.sink = response_head(message.get("headers") or ())  # the app's Content-Length, until the stream opens
+            headers = message.get("headers")
+            if headers:
+                # the same headers come back response after response: looked
+                # up by value (pairs that cannot be hashed are taken as they are)
+                try:
+                    key = tuple(headers)
+                    head = _heads.get(key)
+                except TypeError:
+                    key = head = None
+                if head is None:
+                    head = response_head(headers)
+                    if key is not None:
+                        if len(_heads) >= _HEADS:
+                            _heads.clear()
+                        _heads[key] = head
+                self.head, self.sink = head  # the app's Content-Length, until the stream opens
+            else:
+                self.head = b""
+                self.sink = None
             self.phase = 1
             return self.m.done
         if t == "http.response.trailers" or t == "http.response.zerocopysend" or t == "http.response.pathsend":
@@ -270,6 +306,7 @@ class Runner:
         self.sockets: set = set()  # WebSockets switched and open
         self._posted: deque = deque()  # batches for the loop
         self._wake_pending = False
+        self._wakeups = (-1, -1)  # see open_wakeups
 
     async def close_websockets(self) -> None:
         """The server stopped: open WebSockets are closed (1012)."""
@@ -277,14 +314,36 @@ class Runner:
             ws.shutdown()
         self.sockets.clear()
 
+    def open_wakeups(self) -> None:
+        """On the loop: the pipe that worker threads wake it with."""
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wakeups = (r, w)
+        self.loop.add_reader(r, self._woken)
+
+    async def close_wakeups(self) -> None:
+        fds, self._wakeups = self._wakeups, (-1, -1)
+        if fds[0] >= 0:
+            self.loop.remove_reader(fds[0])
+            os.close(fds[0])
+            os.close(fds[1])
+
     def post(self, calls: List[Any]) -> None:
         """From a worker thread: runs `calls` on the loop. Batches that
         arrive while the loop has not yet taken the last ones join them,
-        without another wake-up."""
+        without another wake-up. The wake-up is written without the GIL
+        (call_soon_threadsafe holds it): the loop thread it wakes does not
+        find the GIL taken and go back to sleep."""
         self._posted.append(calls)  # first, then the flag: see _take
         if not self._wake_pending:
             self._wake_pending = True
-            self.loop.call_soon_threadsafe(self._take)
+            _write(self._wakeups[1], b"w", 1)
+
+    def _woken(self) -> None:
+        try:
+            os.read(self._wakeups[0], 4096)
+        except BlockingIOError:
+            pass
+        self._take()
 
     def _take(self) -> None:
         self._wake_pending = False

@@ -10,9 +10,11 @@ from struct import Struct
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
-from ._http import _RECORD, FLAG_BODY_FOLLOWS, FLAG_HTTP11, FLAG_PEER_UNIX, FLAG_QUERY, REC
+from ._http import FLAG_BODY_FOLLOWS, FLAG_HTTP11, FLAG_PEER_UNIX, FLAG_QUERY, REC
 
-_unpack = _RECORD.unpack_from
+# a record less its tag and connection number
+_records = Struct("<4xIQ9I4xIHH").iter_unpack
+_ONE = Struct("<4I")  # one header's spans
 _FIELDS: Dict[int, Any] = {}  # header count -> Struct of its spans
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 SPEC_VERSION = "2.4"  # send() on a closed connection raises OSError
@@ -50,18 +52,35 @@ class Scopes:
         each, made into `http(runner, id, scope, body)` (body None when it
         follows in pieces) or `websocket(runner, id, scope)`; each is put
         in `runner.live` by its id. One frame for the lot: this is the
-        per-request work of the worker thread."""
+        per-request work of the worker thread, so what repeats is looked
+        up rather than made again (paths, header names, clients)."""
         out = []
         append = out.append
         live = runner.live
         root = self.root_path
         raw_root = self.raw_root
-        server = self.server
         state = self.state
         methods = _METHODS
-        asgi = _ASGI
-        for i in range(first, stop):
-            (_tag, flags, rid, moff, mlen, toff, tlen, plen, hcount, hoff, boff, blen, _conn, poff, plen2, pport) = _unpack(blob, i * REC)
+        records = _records
+        paths = _paths
+        names = _names
+        clients = _clients
+        base = {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "",
+            "raw_path": b"",
+            "query_string": b"",
+            "root_path": root,
+            "headers": None,
+            "client": None,
+            "server": self.server,
+        }
+        copy = dict.copy
+        for flags, rid, moff, mlen, toff, tlen, plen, hcount, hoff, boff, blen, poff, plen2, pport in records(blob[first * REC : stop * REC]):
             if mlen == 3 and blob.startswith(b"GET", o + moff):
                 method = "GET"
             else:
@@ -69,30 +88,44 @@ class Scopes:
                 method = methods.get(mb) or mb.decode("latin-1")
             t = o + toff
             raw = blob[t : t + plen]
-            path = raw.decode("latin-1")
-            if b"%" in raw:
-                path = unquote(path, "utf-8", "replace")
-            headers = []
-            if hcount:
+            path = paths.get(raw)
+            if path is None:
+                path = _path(raw)
+            if hcount == 1:  # Host alone
+                no, nl, vo, vl = _ONE.unpack_from(blob, o + hoff)
+                no += o
+                name = blob[no : no + nl]
+                vo += o
+                headers = [(names.get(name) or _name(name), blob[vo : vo + vl])]
+            elif hcount:
+                headers = []
                 spans = (_FIELDS.get(hcount) or _fields_struct(hcount)).unpack_from(blob, o + hoff)
                 for k in range(0, 4 * hcount, 4):
                     no = o + spans[k]
+                    name = blob[no : no + spans[k + 1]]
                     vo = o + spans[k + 2]
-                    headers.append((blob[no : no + spans[k + 1]].lower(), blob[vo : vo + spans[k + 3]]))
-            scope = {
-                "type": "http",
-                "asgi": asgi,
-                "http_version": "1.1" if flags & FLAG_HTTP11 else "1.0",
-                "method": method,
-                "scheme": "http",
-                "path": root + path if root else path,
-                "raw_path": raw_root + raw if root else raw,
-                "query_string": blob[t + plen + 1 : t + tlen] if flags & FLAG_QUERY else b"",
-                "root_path": root,
-                "headers": headers,
-                "client": None if flags & FLAG_PEER_UNIX or not plen2 else (blob[o + poff : o + poff + plen2].decode("ascii"), pport),
-                "server": server,
-            }
+                    headers.append((names.get(name) or _name(name), blob[vo : vo + spans[k + 3]]))
+            else:
+                headers = []
+            # a copy of the shared parts costs less than a dict made whole
+            scope = copy(base)
+            if method != "GET":
+                scope["method"] = method
+            if root:
+                scope["path"] = root + path
+                scope["raw_path"] = raw_root + raw
+            else:
+                scope["path"] = path
+                scope["raw_path"] = raw
+            if flags & FLAG_QUERY:
+                scope["query_string"] = blob[t + plen + 1 : t + tlen]
+            if not flags & FLAG_HTTP11:
+                scope["http_version"] = "1.0"
+            scope["headers"] = headers
+            if plen2 and not flags & FLAG_PEER_UNIX:
+                host = blob[o + poff : o + poff + plen2]
+                client = clients.get((host, pport))
+                scope["client"] = client if client is not None else _client(host, pport)
             if state is not None:
                 scope["state"] = state.copy()
             # a handshake has Host, Upgrade, Connection, Sec-WebSocket-Key and -Version
@@ -107,6 +140,39 @@ class Scopes:
             live[rid] = c
             append(c)
         return out
+
+
+# Caches of what repeats from request to request, each emptied when full.
+_CACHE = 1024
+_paths: Dict[bytes, str] = {}  # raw path -> decoded path
+_names: Dict[bytes, bytes] = {}  # header name as sent -> lower case
+_clients: Dict[Tuple[bytes, int], Tuple[str, int]] = {}  # (host, port) -> scope's client
+
+
+def _path(raw: bytes) -> str:
+    path = raw.decode("latin-1")
+    if b"%" in raw:
+        path = unquote(path, "utf-8", "replace")
+    if len(_paths) >= _CACHE:
+        _paths.clear()
+    _paths[raw] = path
+    return path
+
+
+def _name(raw: bytes) -> bytes:
+    low = raw.lower()
+    if len(_names) >= _CACHE:
+        _names.clear()
+    _names[raw] = low
+    return low
+
+
+def _client(host: bytes, port: int) -> Tuple[str, int]:
+    client = (host.decode("ascii"), port)
+    if len(_clients) >= _CACHE:
+        _clients.clear()
+    _clients[(host, port)] = client
+    return client
 
 
 def _subprotocols(headers: List[Tuple[bytes, bytes]]) -> List[str]:

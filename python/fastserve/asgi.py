@@ -232,7 +232,9 @@ def mount_asgi(
         m.runner.engine = None
         m.addr_known = False
         await ls.startup()
+        m.runner.open_wakeups()
 
     server._on_start.append(on_start)
     server._on_stop.append(m.runner.close_websockets)
     server._on_stop.append(ls.shutdown)
+    server._on_stop.append(m.runner.close_wakeups)

@@ -30,6 +30,7 @@ import stat
 import threading
 from array import array
 from ctypes import c_int, c_uint64, c_void_p
+from itertools import chain
 from struct import Struct
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote_to_bytes
@@ -60,6 +61,7 @@ _BAD_HEAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _names: Dict[str, int] = {}  # name as the app spelled it -> kind
 _status: Dict[str, int] = {}  # status line -> code
 _env_names: Dict[bytes, Optional[str]] = {}  # request header name -> environ key
+_starts: Dict[Any, Tuple[int, bytes, Optional[int]]] = {}  # (status, header pairs) -> _start's
 _NAME_CACHE = 1024
 
 
@@ -103,6 +105,19 @@ def _header_kind(name: str) -> int:
     return k
 
 
+# a record less its tag and connection number
+_unpack = Struct("<4xIQ9I4xIHH").unpack_from
+_peers: Dict[Tuple[bytes, int], Tuple[str, str]] = {}  # (host, port) -> REMOTE_ADDR, REMOTE_PORT
+
+
+def _peer(host: bytes, port: int) -> Tuple[str, str]:
+    peer = (host.decode("ascii"), str(port))
+    if len(_peers) >= _NAME_CACHE:
+        _peers.clear()
+    _peers[(host, port)] = peer
+    return peer
+
+
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 _hosts: Dict[str, Tuple[str, str]] = {}  # Host value -> (SERVER_NAME, SERVER_PORT)
 
@@ -117,6 +132,39 @@ def _host_port(host: str) -> Tuple[str, str]:
     if len(_hosts) < _NAME_CACHE:
         _hosts[host] = where
     return where
+
+
+def _start(status: str, headers: List[Tuple[str, str]]) -> Tuple[int, bytes, Optional[int]]:
+    """start_response's arguments checked: the status code, the header
+    lines the engine does not write itself, and the Content-Length given."""
+    code = _status.get(status)
+    if code is None:
+        code = _status_code(status)
+    lines = []
+    length = None
+    for name, value in headers:
+        kind = _names.get(name)
+        if kind is None:
+            kind = _header_kind(name)
+        if type(value) is not str:
+            raise TypeError(f"response header {name} has a {type(value).__name__} value, not str")
+        if kind:
+            if kind == 1:
+                length = int(value)
+                if length < 0:
+                    raise ValueError(f"Content-Length {value!r}")
+            elif kind == 3:
+                raise ValueError(f"{name} is a hop-by-hop header, the server's to set")
+            elif _BAD_VALUE.search(value):
+                raise ValueError(f"invalid value for response header {name}: {value!r}")
+            continue
+        lines.append(f"{name}: {value}\r\n")
+    text = "".join(lines)
+    # one scan for every value: a control character, or a CR or LF
+    # more than the line ends
+    if _BAD_HEAD.search(text) or text.count("\n") != len(lines) or text.count("\r") != len(lines):
+        raise ValueError(f"invalid response header value in {headers!r}")
+    return code, text.encode("latin-1"), length
 
 
 class _Exchange:
@@ -144,36 +192,19 @@ class _Exchange:
                 exc_info = None
         elif self.word is not None:
             raise AssertionError("start_response called again without exc_info")
-        code = _status.get(status)
-        if code is None:
-            code = _status_code(status)
-        lines = []
-        length = None
-        for name, value in headers:
-            kind = _names.get(name)
-            if kind is None:
-                kind = _header_kind(name)
-            if type(value) is not str:
-                raise TypeError(f"response header {name} has a {type(value).__name__} value, not str")
-            if kind:
-                if kind == 1:
-                    length = int(value)
-                    if length < 0:
-                        raise ValueError(f"Content-Length {value!r}")
-                elif kind == 3:
-                    raise ValueError(f"{name} is a hop-by-hop header, the server's to set")
-                elif _BAD_VALUE.search(value):
-                    raise ValueError(f"invalid value for response header {name}: {value!r}")
-                continue
-            lines.append(f"{name}: {value}\r\n")
-        text = "".join(lines)
-        # one scan for every value: a control character, or a CR or LF
-        # more than the line ends
-        if _BAD_HEAD.search(text) or text.count("\n") != len(lines) or text.count("\r") != len(lines):
-            raise ValueError(f"invalid response header value in {headers!r}")
-        self.word = code
-        self.head = text.encode("latin-1")
-        self.length = length
+        # the same status and headers come back response after response
+        try:
+            key = (status, tuple(headers))
+            known = _starts.get(key)
+        except TypeError:  # pairs that cannot be hashed are checked each time
+            key = known = None
+        if known is None:
+            known = _start(status, headers)
+            if key is not None:
+                if len(_starts) >= _NAME_CACHE:
+                    _starts.clear()
+                _starts[key] = known
+        self.word, self.head, self.length = known
         return self.write
 
     def write(self, data: bytes) -> None:
@@ -389,21 +420,35 @@ class _Runner:
         self.root = root_path
         self.base: Optional[Dict[str, Any]] = None
         self.headers = [Struct(f"<{4 * n}I") for n in range(64)]
+        self.paths: Dict[bytes, str] = {}  # raw path -> PATH_INFO
+
+    def _path(self, raw: bytes) -> str:
+        path = unquote_to_bytes(raw) if b"%" in raw else raw
+        p = path.decode("latin-1")
+        root = self.root
+        if root and p.startswith(root) and (len(p) == len(root) or p[len(root)] == "/"):
+            p = p[len(root) :]
+        if len(self.paths) >= _NAME_CACHE:
+            self.paths.clear()
+        self.paths[raw] = p
+        return p
 
     def complete(self, replies: List[Tuple[int, int, bytes, bytes]]) -> None:
-        ids, words, hlens, blens = array("Q"), array("I"), array("I"), array("I")
-        parts = []
-        for rid, word, head, body in replies:
-            ids.append(rid)
-            words.append(word)
-            hlens.append(len(head))
-            blens.append(len(body))
-            parts.append(head)
-            parts.append(body)
-        data = b"".join(parts)
+        ids, words, heads, bodies = zip(*replies)
+        data = b"".join(chain.from_iterable(zip(heads, bodies)))
         srv = self.server._srv
         if srv is not None:
-            lib.fastserve_server_complete(srv, ids.tobytes(), words.tobytes(), hlens.tobytes(), blens.tobytes(), len(replies), data, len(data), None)
+            lib.fastserve_server_complete(
+                srv,
+                array("Q", ids).tobytes(),
+                array("I", words).tobytes(),
+                array("I", map(len, heads)).tobytes(),
+                array("I", map(len, bodies)).tobytes(),
+                len(replies),
+                data,
+                len(data),
+                None,
+            )
 
     def _base(self) -> Dict[str, Any]:
         srv = self.server
@@ -428,25 +473,28 @@ class _Runner:
         return self.base
 
     def environ(self, blob: bytes, i: int, o: int) -> Tuple[Dict[str, Any], int, int]:
-        _tag, flags, rid, mo, ml, to, tl, pl, hc, ho, bo, bl, _conn, po, plen, pport = _RECORD.unpack_from(blob, i * REC)
+        flags, rid, mo, ml, to, tl, pl, hc, ho, bo, bl, po, plen, pport = _unpack(blob, i * REC)
         env = (self.base or self._base()).copy()
-        m = blob[o + mo : o + mo + ml]
-        env["REQUEST_METHOD"] = _METHODS.get(m) or m.decode("latin-1")
-        path = blob[o + to : o + to + pl]
-        if b"%" in path:
-            path = unquote_to_bytes(path)
-        p = path.decode("latin-1")
-        root = self.root
-        if root and p.startswith(root) and (len(p) == len(root) or p[len(root)] == "/"):
-            p = p[len(root) :]
+        if ml == 3 and blob.startswith(b"GET", o + mo):
+            env["REQUEST_METHOD"] = "GET"
+        else:
+            m = blob[o + mo : o + mo + ml]
+            env["REQUEST_METHOD"] = _METHODS.get(m) or m.decode("latin-1")
+        raw = blob[o + to : o + to + pl]
+        p = self.paths.get(raw)
+        if p is None:
+            p = self._path(raw)
         env["PATH_INFO"] = p
         env["QUERY_STRING"] = blob[o + to + pl + 1 : o + to + tl].decode("latin-1") if flags & FLAG_QUERY else ""
         env["SERVER_PROTOCOL"] = "HTTP/1.1" if flags & FLAG_HTTP11 else "HTTP/1.0"
         if flags & FLAG_PEER_UNIX:
             env["REMOTE_ADDR"] = blob[o + po : o + po + plen].decode("latin-1")
         elif plen:
-            env["REMOTE_ADDR"] = blob[o + po : o + po + plen].decode("ascii")
-            env["REMOTE_PORT"] = str(pport)
+            host = blob[o + po : o + po + plen]
+            peer = _peers.get((host, pport))
+            if peer is None:
+                peer = _peer(host, pport)
+            env["REMOTE_ADDR"], env["REMOTE_PORT"] = peer
         if hc:
             st = self.headers[hc] if hc < 64 else Struct(f"<{4 * hc}I")
             f = st.unpack_from(blob, o + ho)
@@ -498,7 +546,12 @@ class _Runner:
         result = None
         try:
             result = self.app(env, ex.start_response)
-            ex.finish(result)
+            word = ex.word
+            if result.__class__ is list and word is not None and ex.stream is None and ex.handle is None:
+                # the usual answer, whole in a list: finish() and reply() inline
+                ex.done = (rid, word, ex.head, b"" if word == 204 or word == 304 else b"".join(result))
+            else:
+                ex.finish(result)
         except BaseException:
             log.exception("WSGI app failed on %s %s", env["REQUEST_METHOD"], env["PATH_INFO"])
             try:
@@ -506,7 +559,7 @@ class _Runner:
             except BaseException:
                 log.exception("answering a failed request failed")
         finally:
-            close = getattr(result, "close", None)
+            close = None if result.__class__ is list else getattr(result, "close", None)
             if close is not None:
                 try:
                     close()

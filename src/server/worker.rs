@@ -113,7 +113,7 @@ pub(crate) struct Worker {
     /// The other of a pair of `again` lists, kept for its capacity.
     spare: Vec<(usize, u32)>,
     batch: Batcher,
-    /// Connections a batch answered, kept for its capacity.
+    /// Connections a batch or the mailbox answered, kept for its capacity.
     touched: Vec<usize>,
     /// Most connections open since memory was last given back.
     peak_conns: usize,
@@ -431,6 +431,10 @@ impl Worker {
     }
 
     fn drain_mailbox(&mut self) {
+        // Every completion first, then one turn per connection: the answers
+        // a batch completion brings go out in one write, not one each.
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
         for c in self.mailbox.take() {
             let idx = c.token;
             let Some(e) = self.conns.get_mut(idx).filter(|e| e.gen == c.gen) else {
@@ -512,8 +516,18 @@ impl Worker {
                     }
                 }
             }
-            self.drive(idx);
+            if touched.last() != Some(&idx) {
+                touched.push(idx);
+            }
         }
+        touched.sort_unstable();
+        touched.dedup();
+        for &idx in &touched {
+            if self.conns.contains(idx) {
+                self.drive(idx);
+            }
+        }
+        self.touched = touched;
     }
 
     /// Hands the collected batch to the batch handler and applies its

@@ -135,6 +135,21 @@ async def app(scope, receive, send):
     if path == "/sleep":
         await asyncio.sleep(0.05)
         return await reply(send, b"slept", ctype=b"text/plain")
+    if path == "/echo-header":
+        # a header whose value is the query; lists rather than tuples when
+        # the query starts with "list"
+        q = scope["query_string"]
+        pair = [b"x-value", q] if q.startswith(b"list") else (b"x-value", q)
+        headers = [(b"content-type", b"text/plain"), pair]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": q})
+        return
+    if path == "/sleep-between":
+        # the head, a wait on the loop, then the body
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await asyncio.sleep(0.05)
+        await send({"type": "http.response.body", "body": b"after the wait"})
+        return
     if path == "/status":
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})

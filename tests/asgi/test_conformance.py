@@ -188,6 +188,57 @@ def test_pipelined_in_order(server):
     s.close()
 
 
+def test_pipelined_scopes_and_heads_are_each_their_own(server):
+    # what repeats from request to request (paths, header names, the
+    # client, response heads) against what changes, on two connections
+    one = b"".join(
+        b"GET /echo-header?%s HTTP/1.1\r\nHost: x\r\n\r\n" % q for q in (b"a", b"b", b"a", b"list1", b"list2", b"c")
+    )
+    s = raw(server, one)
+    rest = b""
+    for q in ("a", "b", "a", "list1", "list2", "c"):
+        st, h, body, rest = read_response(s, rest)
+        assert st == 200 and body == q.encode() and h["x-value"] == q, (q, h)
+    s.close()
+    scopes = []
+    socks = [server.connect(), server.connect()]
+    for n, s in enumerate(socks):
+        s.sendall(
+            b"GET /a%%20b?%d HTTP/1.1\r\nHost: x\r\nX-Case: 1\r\n\r\n"
+            b"GET /a%%20b?%d HTTP/1.1\r\nHost: x\r\nx-case: 2\r\n\r\n"
+            b"GET /a%%2Fb HTTP/1.1\r\nHost: x\r\nX-CASE: 3\r\n\r\n" % (n, n)
+        )
+    for s in socks:
+        rest = b""
+        got = []
+        for _ in range(3):
+            st, h, body, rest = read_response(s, rest)
+            assert st == 200
+            got.append(json.loads(body))
+        scopes.append((s.getsockname()[1], got))
+        s.close()
+    for port, got in scopes:
+        assert [g["path"] for g in got] == ["/api/a b", "/api/a b", "/api/a/b"]
+        assert [g["raw_path"] for g in got] == ["/api/a%20b", "/api/a%20b", "/api/a%2Fb"]
+        assert [dict(g["headers"])["x-case"] for g in got] == ["1", "2", "3"]
+        assert all(g["client"] == ["127.0.0.1", port] for g in got)
+
+
+def test_wait_between_head_and_body_in_a_pipeline(server):
+    # a call that waits between its head and its body, between two that do not
+    req = (
+        b"GET /echo-header?1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /sleep-between HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /echo-header?3 HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    s = raw(server, req)
+    rest = b""
+    for want in (b"1", b"after the wait", b"3"):
+        st, h, body, rest = read_response(s, rest)
+        assert st == 200 and body == want
+    s.close()
+
+
 def test_websocket_echo(server):
     with ws_connect(f"ws://127.0.0.1:{server.port}/ws", subprotocols=["chat"]) as ws:
         assert ws.subprotocol == "chat"

@@ -167,6 +167,15 @@ def conformance(env, start_response):
         return _json(start_response, {"together": True})
     if path == "/fast":
         return _json(start_response, {"fast": True})
+    if path == "/echo-header":
+        # the query back in a header: as (name, value) tuples, or as lists
+        # when it starts with "list"; "204" answers 204 with that header,
+        # "bad" gives a value with CR LF
+        q = env["QUERY_STRING"]
+        value = "a\r\nInjected: 1" if q == "bad" else q
+        pair = ["X-Value", value] if q.startswith("list") else ("X-Value", value)
+        start_response("204 No Content" if q == "204" else "200 OK", [("Content-Type", "text/plain"), pair])
+        return [q.encode()]
     if path == "/status":
         start_response("418 I'm a teapot", [("Content-Type", "text/plain"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
         return [b"short and stout"]

@@ -7,6 +7,7 @@ import socket
 import threading
 
 import httpx
+from wire import read_response
 
 
 def raw(served, request: bytes) -> bytes:
@@ -233,3 +234,24 @@ def test_pipelined_requests_answered_in_order(app):
     out = raw(app, reqs + b"GET /env/last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     paths = [p.split(b'"')[0].decode() for p in out.split(b'"PATH_INFO": "')[1:]]
     assert paths == [f"/env/{i}" for i in range(20)] + ["/env/last"]
+
+
+def test_pipelined_answers_each_have_their_own_head(app):
+    # the same status and headers again, others in between, pairs as
+    # lists, and a 204 (no body)
+    qs = ["a", "b", "a", "list1", "list1", "204", "a", "204", "z"]
+    reqs = b"".join(b"GET /echo-header?%s HTTP/1.1\r\nHost: x\r\n\r\n" % q.encode() for q in qs)
+    with socket.create_connection(("127.0.0.1", app.port), timeout=10) as s:
+        s.sendall(reqs)
+        got, rest = [], b""
+        for _ in qs:
+            status, headers, body, rest = read_response(s, rest)
+            got.append((status, headers.get("x-value"), body))
+    assert got == [(204, q, b"") if q == "204" else (200, q, q.encode()) for q in qs]
+
+
+def test_a_refused_head_is_refused_every_time(app):
+    for _ in range(2):
+        assert app.client.get("/echo-header?bad").status_code == 500
+        r = app.client.get("/echo-header?a")
+        assert r.status_code == 200 and r.headers["x-value"] == "a"
