@@ -111,7 +111,8 @@ def test_memory_stays_flat_after_thousands_of_abandoned_requests(patient):
         seen.append(rss_mib())
     assert served.cancelled == served.started == 40_000
     # a leak grows with every burst (about 30 MiB per 10,000 before the
-    # fix); the allocator's high-water mark may still rise once under load
+    # fix, so 60 over the last two bursts); the allocator's high-water mark
+    # may still move by 15-20 MiB under load
     shown = " -> ".join(f"{r:.0f}" for r in seen)
-    assert seen[3] - seen[1] < 15, f"RSS {shown} MiB"
+    assert seen[3] - seen[1] < 25, f"RSS {shown} MiB"
     assert seen[3] - seen[0] < 40, f"RSS {shown} MiB"
