@@ -1,8 +1,13 @@
-//! One worker: a mio poll loop owning its listeners and a slab of connections.
+//! One worker: an event loop owning its listeners and a slab of
+//! connections. The loop is epoll's (through mio) or io_uring's
+//! (`uring.rs`); everything else, from the connection's turn to timers,
+//! the mailbox and batches, is the same code for both.
+
+mod sys;
+mod uring;
 
 use std::io;
-use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,16 +19,21 @@ use super::batch::{Batcher, Origin};
 use super::dispatch::Dispatch;
 use super::linger;
 use super::listen::{read_proxy_header, Listening, Proxied, Sock};
-use super::mailbox::{Mailbox, Work};
+use super::mailbox::{Mailbox, Waker as MailWaker, Work};
 use super::observe::{ErrorReason, Observer};
 use super::response::ResponseBuilder;
 use super::router::Scratch;
 use super::stream::{self, BodySink, EndHook, EndReason, StreamState, UpgradeHook, Upgraded};
 use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
-use super::{Shared, Stats};
+use super::{Driver, Shared, Stats};
 use crate::parse::Header;
 use crate::proto::date::DateCache;
 use crate::proto::{Body, BodyPiece, BufPool, Conn, Ctx, PROXY_HEADER_MAX};
+
+use sys::{block_sigpipe, read, write, WRITES_PER_TURN};
+use uring::{ConnIo, Uring};
+
+pub(crate) use uring::pick_driver;
 
 const WAKER: Token = Token(1);
 const FIRST_CONN: usize = 2;
@@ -56,9 +66,20 @@ struct Entry {
     watchers: Vec<(u64, EndHook)>,
     /// Closing during a stop, once the client has every answer.
     lingering: bool,
+    /// What the io_uring driver has in flight for it.
+    io: ConnIo,
 }
 
 impl Entry {
+    /// Takes in `n` bytes written to the client.
+    fn wrote(&mut self, n: usize, now: Ms, pool: &mut BufPool, stats: &Stats) {
+        self.conn.written(n, pool);
+        self.sent += n as u64;
+        self.clocks.last_io = now;
+        self.clocks.write_since = if self.conn.unsent() > 0 { now } else { 0 };
+        stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     /// The streamed body will not complete: its reader hears so.
     fn body_aborted(&mut self) {
         if let Some(mut sink) = self.body_sink.take() {
@@ -82,8 +103,36 @@ impl Entry {
     }
 }
 
-pub(crate) struct Worker {
+/// The epoll driver: mio's poll and its event buffer.
+struct Epoll {
     poll: Poll,
+    events: Events,
+}
+
+enum Io {
+    Epoll(Epoll),
+    Uring(Box<Uring>),
+    /// io_uring, its ring not yet set up (the worker's thread does that):
+    /// the mailbox's eventfd.
+    UringSoon(OwnedFd),
+}
+
+impl Epoll {
+    fn new(listeners: &mut [Listening]) -> io::Result<Epoll> {
+        let poll = Poll::new()?;
+        for (i, l) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(l, Token(LISTENERS + i), Interest::READABLE)?;
+        }
+        let events = Events::with_capacity(1024);
+        Ok(Epoll { poll, events })
+    }
+}
+
+pub(crate) struct Worker {
+    io: Io,
+    /// The eventfd of a worker that fell back from io_uring to epoll.
+    wake_fd: Option<OwnedFd>,
     listeners: Vec<Listening>,
     /// Where PROXY headers are peeked at; allocated on first use.
     proxy_buf: Vec<u8>,
@@ -124,23 +173,28 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
+    /// A worker on `driver`, `Epoll` or `IoUring` (see `pick_driver`).
     pub(crate) fn new(
         mut listeners: Vec<Listening>,
         shared: Arc<Shared>,
         stats: Arc<Stats>,
+        driver: Driver,
     ) -> io::Result<(Self, Arc<Mailbox>)> {
-        let poll = Poll::new()?;
-        for (i, l) in listeners.iter_mut().enumerate() {
-            poll.registry()
-                .register(l, Token(LISTENERS + i), Interest::READABLE)?;
-        }
-        let waker = Waker::new(poll.registry(), WAKER)?;
+        let (io, waker) = if driver == Driver::IoUring {
+            let (fd, waker) = uring::waker()?;
+            (Io::UringSoon(fd), waker)
+        } else {
+            let ep = Epoll::new(&mut listeners)?;
+            let waker = Waker::new(ep.poll.registry(), WAKER)?;
+            (Io::Epoll(ep), MailWaker::Poll(waker))
+        };
         let mailbox = Arc::new(Mailbox::new(waker));
         let max_headers = shared.cfg.proto.limits.max_headers;
         let batch = Batcher::new(&shared, &mailbox);
         let obs = Observer::new(shared.hooks.clone());
         let w = Worker {
-            poll,
+            io,
+            wake_fd: None,
             listeners,
             proxy_buf: Vec::new(),
             conns: Slab::with_capacity(1024),
@@ -203,7 +257,11 @@ impl Worker {
 
     pub(crate) fn run(mut self) {
         block_sigpipe();
-        let mut events = Events::with_capacity(1024);
+        if let Err(e) = self.setup_ring() {
+            eprintln!("fastserve: a worker cannot start: {e}");
+            self.mailbox.close();
+            return;
+        }
         self.tick();
         loop {
             let mut wait = if !self.again.is_empty() {
@@ -219,39 +277,13 @@ impl Worker {
             if let Some(t) = self.accept_retry {
                 wait = wait.min(t.saturating_sub(self.now));
             }
-            let timeout = Some(Duration::from_millis(wait));
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    break;
-                }
-                events.clear();
+            if self.wait(wait).is_err() {
+                break;
             }
             self.tick();
             // those queued before this poll; the events may queue others
             let mut again = std::mem::replace(&mut self.again, std::mem::take(&mut self.spare));
-            for ev in events.iter() {
-                match ev.token() {
-                    Token(t) if t >= LISTENERS => self.accept(t - LISTENERS),
-                    WAKER => self.drain_mailbox(),
-                    Token(t) => {
-                        let idx = t - FIRST_CONN;
-                        if let Some(e) = self.conns.get_mut(idx) {
-                            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                                e.readable = true;
-                            }
-                            if ev.is_read_closed() {
-                                e.hup = true;
-                            }
-                            if ev.is_writable() || ev.is_error() {
-                                e.writable = true;
-                            }
-                            if !e.queued {
-                                self.drive(idx);
-                            }
-                        }
-                    }
-                }
-            }
+            self.dispatch();
             for &(idx, gen) in &again {
                 if let Some(e) = self.conns.get_mut(idx).filter(|e| e.gen == gen) {
                     e.queued = false;
@@ -265,6 +297,9 @@ impl Worker {
                 self.accept_retry = None;
                 for i in 0..self.listeners.len() {
                     self.accept(i);
+                    if let Io::Uring(u) = &mut self.io {
+                        u.arm_accept(i, &self.listeners[i]);
+                    }
                 }
             }
             if self.shared.stop.load(Ordering::Acquire) && self.stopping.is_none() {
@@ -289,6 +324,89 @@ impl Worker {
         self.mailbox.close();
     }
 
+    /// Sets up the io_uring driver on this thread; should the kernel refuse
+    /// now what it allowed when the server started, the worker runs on
+    /// epoll, woken through the same eventfd.
+    fn setup_ring(&mut self) -> io::Result<()> {
+        let Io::UringSoon(fd) = &self.io else {
+            return Ok(());
+        };
+        let fd = fd.try_clone()?;
+        self.io = match Uring::new(fd, &self.listeners) {
+            Ok(u) => Io::Uring(Box::new(u)),
+            Err(e) => {
+                eprintln!("fastserve: io_uring setup failed ({e}); this worker runs on epoll");
+                let ep = Epoll::new(&mut self.listeners)?;
+                let Io::UringSoon(fd) = &self.io else {
+                    unreachable!()
+                };
+                let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
+                let src = &mut mio::unix::SourceFd(&raw);
+                ep.poll.registry().register(src, WAKER, Interest::READABLE)?;
+                let Io::UringSoon(fd) = std::mem::replace(&mut self.io, Io::Epoll(ep)) else {
+                    unreachable!()
+                };
+                self.wake_fd = Some(fd);
+                return Ok(());
+            }
+        };
+        Ok(())
+    }
+
+    /// Waits up to `ms` for events; the io_uring driver first submits what
+    /// the last pass queued, in the same call.
+    fn wait(&mut self, ms: u64) -> io::Result<()> {
+        match &mut self.io {
+            Io::Epoll(ep) => {
+                let timeout = Some(Duration::from_millis(ms));
+                if let Err(e) = ep.poll.poll(&mut ep.events, timeout) {
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                    ep.events.clear();
+                }
+                Ok(())
+            }
+            Io::Uring(u) => u.wait(ms),
+            Io::UringSoon(_) => Ok(()),
+        }
+    }
+
+    /// Acts on the events the last wait returned.
+    fn dispatch(&mut self) {
+        let ep = match &mut self.io {
+            Io::Epoll(ep) => ep,
+            _ => return self.dispatch_uring(),
+        };
+        let events = std::mem::replace(&mut ep.events, Events::with_capacity(0));
+        for ev in events.iter() {
+                match ev.token() {
+                    Token(t) if t >= LISTENERS => self.accept(t - LISTENERS),
+                    WAKER => self.drain_mailbox(),
+                    Token(t) => {
+                        let idx = t - FIRST_CONN;
+                        if let Some(e) = self.conns.get_mut(idx) {
+                            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                                e.readable = true;
+                            }
+                            if ev.is_read_closed() {
+                                e.hup = true;
+                            }
+                            if ev.is_writable() || ev.is_error() {
+                                e.writable = true;
+                            }
+                            if !e.queued {
+                                self.drive(idx);
+                            }
+                        }
+                    }
+                }
+        }
+        if let Io::Epoll(ep) = &mut self.io {
+            ep.events = events;
+        }
+    }
+
     fn begin_stop(&mut self) {
         self.stopping = Some(Instant::now());
         // Connections the kernel queued on the listeners would be reset when
@@ -296,8 +414,17 @@ impl Worker {
         for which in 0..self.listeners.len() {
             self.accept(which);
         }
-        for mut l in std::mem::take(&mut self.listeners) {
-            let _ = self.poll.registry().deregister(&mut l);
+        match &mut self.io {
+            Io::Epoll(ep) => {
+                for mut l in std::mem::take(&mut self.listeners) {
+                    let _ = ep.poll.registry().deregister(&mut l);
+                }
+            }
+            Io::Uring(u) => {
+                u.stop_accepting();
+                self.listeners.clear();
+            }
+            Io::UringSoon(_) => {}
         }
         let idxs: Vec<usize> = self.conns.iter().map(|(i, _)| i).collect();
         for i in idxs {
@@ -313,12 +440,28 @@ impl Worker {
             };
             let proxy = l.proxy;
             match l.accept() {
-                Ok((mut stream, peer)) => {
+                Ok((stream, peer)) => self.admit(stream, peer, proxy),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(_) => {
+                    // Out of descriptors or memory: the pending connection
+                    // stays queued. Back off instead of spinning on it.
+                    self.accept_retry = Some(self.now + 100);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes a new connection into the table, unless it is full and none
+    /// may make room.
+    fn admit(&mut self, mut stream: Sock, peer: crate::proto::Peer, proxy: bool) {
                     if self.conns.len() >= self.shared.cfg.max_connections && !self.make_room() {
                         drop(stream);
                         let r = ErrorReason::ConnectionLimit;
                         self.obs.error(r, 0, Some(&peer), &self.stats);
-                        continue;
+                        return;
                     }
                     let entry = self.conns.vacant_entry();
                     let idx = entry.key();
@@ -326,17 +469,12 @@ impl Worker {
                         self.gens.resize(idx + 1, 0);
                     }
                     let gen = self.gens[idx];
-                    if self
-                        .poll
-                        .registry()
-                        .register(
-                            &mut stream,
-                            Token(idx + FIRST_CONN),
-                            Interest::READABLE | Interest::WRITABLE,
-                        )
-                        .is_err()
-                    {
-                        continue;
+                    if let Io::Epoll(ep) = &self.io {
+                        let token = Token(idx + FIRST_CONN);
+                        let interest = Interest::READABLE | Interest::WRITABLE;
+                        if ep.poll.registry().register(&mut stream, token, interest).is_err() {
+                            return;
+                        }
                     }
                     let mut conn = Conn::new();
                     conn.set_peer(Some(peer));
@@ -358,6 +496,7 @@ impl Worker {
                         sent: 0,
                         watchers: Vec::new(),
                         lingering: false,
+                        io: ConnIo::default(),
                         clocks: Clocks {
                             last_io: self.now,
                             born: self.now,
@@ -369,24 +508,18 @@ impl Worker {
                     self.peak_conns = self.peak_conns.max(self.conns.len());
                     self.stats.open.fetch_add(1, Ordering::Relaxed);
                     self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                    if self.stopping.is_some() {
+                        self.conns[idx].conn.shutdown(); // accepted as the stop began
+                    }
                     if self.conns.len() >= self.shared.cfg.max_connections {
                         // a full table: serve what it already sent before the
                         // next arrival may need its place
-                        self.conns[idx].readable = true;
+                        // (io_uring reads on its own)
+                        self.conns[idx].readable = matches!(self.io, Io::Epoll(_));
                         self.drive(idx);
+                    } else if let Io::Uring(u) = &mut self.io {
+                        u.settle(idx, &mut self.conns[idx], &self.shared.cfg.proto.limits);
                     }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(_) => {
-                    // Out of descriptors or memory: the pending connection
-                    // stays queued. Back off instead of spinning on it.
-                    self.accept_retry = Some(self.now + 100);
-                    return;
-                }
-            }
-        }
     }
 
     /// The table is full: closes the connection that has made the least
@@ -649,10 +782,15 @@ impl Worker {
                 self.close(idx); // no request started: nothing to finish
                 return false;
             }
+            if let Io::Uring(u) = &mut self.io {
+                u.settle(idx, e, limits);
+            }
             return true; // nothing else happens before the header
         }
+        // io_uring's receives feed the connection as they complete
+        let epoll = matches!(self.io, Io::Epoll(_));
         // held-back requests first: reading more now would only grow the buffer
-        if e.readable && e.conn.wants_read(limits) && !e.conn.can_process(limits) {
+        if epoll && e.readable && e.conn.wants_read(limits) && !e.conn.can_process(limits) {
             let spare = e.conn.recv_buf(&mut self.pool, limits);
             match read(&e.stream, spare) {
                 Ok(0) => {
@@ -719,19 +857,23 @@ impl Worker {
         }
         // a head and its file body take two calls (writev, then sendfile):
         // keep going while the socket takes everything, a few calls a turn
+        // (io_uring: one send of a copy of what is queued, in flight until
+        // its completion; file bodies are sent here, when the socket is ready)
         let mut calls = 0;
-        while e.writable && e.conn.unsent() > 0 && calls < WRITES_PER_TURN {
+        while e.writable && e.conn.unsent() > 0 && !e.io.sending() && calls < WRITES_PER_TURN {
+            if let Io::Uring(u) = &mut self.io {
+                if e.conn.out_file().is_none() {
+                    u.send(idx, e, &mut self.pool);
+                    break;
+                }
+            }
             calls += 1;
             match write(&e.stream, &e.conn) {
                 Ok((n, offered)) => {
                     if n < offered {
                         e.writable = false;
                     }
-                    e.conn.written(n, &mut self.pool);
-                    e.sent += n as u64;
-                    e.clocks.last_io = self.now;
-                    e.clocks.write_since = if e.conn.unsent() > 0 { self.now } else { 0 };
-                    self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+                    e.wrote(n, self.now, &mut self.pool, &self.stats);
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => e.writable = false,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -747,6 +889,11 @@ impl Worker {
             e.conn.exchanges(false, |x| obs.exchange(x, now, stats));
         }
         if e.conn.upgraded() {
+            if let Io::Uring(u) = &mut self.io {
+                if !u.quiet(idx, e) {
+                    return true; // once its receive is cancelled
+                }
+            }
             self.release_upgraded(idx);
             return false;
         }
@@ -757,9 +904,12 @@ impl Worker {
             self.close(idx);
             return false;
         }
-        let more = (e.readable && e.conn.wants_read(limits))
+        if let Io::Uring(u) = &mut self.io {
+            u.settle(idx, e, limits);
+        }
+        let more = (epoll && e.readable && e.conn.wants_read(limits))
             || e.conn.can_process(limits)
-            || (e.writable && e.conn.unsent() > 0);
+            || (e.writable && e.conn.unsent() > 0 && !e.io.sending());
         if more && !e.queued {
             e.queued = true;
             self.again.push((idx, e.gen));
@@ -774,6 +924,9 @@ impl Worker {
         let e = &mut self.conns[idx];
         if !e.lingering {
             e.lingering = true;
+            if let Io::Uring(u) = &mut self.io {
+                u.quiet(idx, e); // late input is read and dropped by `linger::done`
+            }
             linger::begin(&e.stream);
             self.lingering.push((idx, e.gen));
         }
@@ -805,7 +958,9 @@ impl Worker {
     /// open, to whoever accepted the switch.
     fn release_upgraded(&mut self, idx: usize) {
         let mut e = self.conns.remove(idx);
-        let _ = self.poll.registry().deregister(&mut e.stream);
+        if let Io::Epoll(ep) = &self.io {
+            let _ = ep.poll.registry().deregister(&mut e.stream);
+        }
         let rest = e.conn.take_upgrade(&mut self.pool);
         self.gens[idx] = self.gens[idx].wrapping_add(1);
         self.stats.open.fetch_sub(1, Ordering::Relaxed);
@@ -825,7 +980,13 @@ impl Worker {
             let (obs, stats) = (&mut self.obs, &self.stats);
             e.conn.exchanges(true, |x| obs.exchange(x, now, stats));
         }
-        let _ = self.poll.registry().deregister(&mut e.stream);
+        match &mut self.io {
+            Io::Epoll(ep) => {
+                let _ = ep.poll.registry().deregister(&mut e.stream);
+            }
+            Io::Uring(u) => u.forget(idx, &mut e),
+            Io::UringSoon(_) => {}
+        }
         if e.conn.pending() > 0 {
             self.batch.cancel(idx, e.gen, None);
         }
@@ -857,112 +1018,3 @@ fn hand_over(hook: UpgradeHook, conn: Option<Upgraded>) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(conn)));
 }
 
-fn read(s: &Sock, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid writable memory of its length; read(2) writes at
-    // most that many bytes and they are then initialised.
-    let n = unsafe { libc::read(s.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// One `sendmsg` for the queued responses up to the next file body, or one
-/// `sendfile` of the file body at the front. MSG_NOSIGNAL: a peer that went
-/// away is an EPIPE error here, never a SIGPIPE in the host process. Returns
-/// the bytes written and the bytes offered: fewer written means the socket is
-/// full.
-fn write(s: &Sock, conn: &Conn) -> io::Result<(usize, usize)> {
-    if let Some(f) = conn.out_file() {
-        return send_file(s, f);
-    }
-    let mut iov = [io::IoSlice::new(&[]); 64];
-    let n = match conn.out_single() {
-        Some(b) => {
-            iov[0] = io::IoSlice::new(b);
-            1
-        }
-        None => conn.iovecs(&mut iov),
-    };
-    let offered: usize = iov[..n].iter().map(|s| s.len()).sum();
-    // More follows at once (a file body, mostly): MSG_MORE lets the kernel
-    // put the head and the start of the file in one segment, as TCP_CORK would.
-    let more = if offered < conn.unsent() {
-        libc::MSG_MORE
-    } else {
-        0
-    };
-    // SAFETY: a zeroed msghdr is valid; IoSlice is ABI-compatible with iovec.
-    let r = unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = iov.as_mut_ptr().cast();
-        msg.msg_iovlen = n as _;
-        libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL | more)
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok((r as usize, offered))
-    }
-}
-
-/// Calls a turn may make to write one connection's output.
-const WRITES_PER_TURN: usize = 8;
-
-/// Linux sends at most this much in one `sendfile(2)` call.
-const SENDFILE_MAX: usize = 0x7fff_f000;
-
-/// Sends part of a file body. A socket that takes less than offered is full
-/// only when the next call says EAGAIN, so a short count is reported as
-/// complete; a file that ends early (it shrank since it was opened) is an
-/// error, which closes the connection: its response can no longer be framed.
-fn send_file(s: &Sock, f: crate::proto::FileChunk) -> io::Result<(usize, usize)> {
-    let mut off = f.offset as libc::off_t;
-    let want = f.len.min(SENDFILE_MAX);
-    // SAFETY: both descriptors are open (the file is owned by the queue
-    // until it is sent) and `off` is a valid off_t the call updates.
-    let r = unsafe { libc::sendfile(s.as_raw_fd(), f.fd, &mut off, want) };
-    match r {
-        r if r < 0 => {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EPIPE) {
-                take_sigpipe();
-            }
-            Err(e)
-        }
-        0 => Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the file ended before its body",
-        )),
-        r => Ok((r as usize, r as usize)),
-    }
-}
-
-/// `sendfile(2)` has no `MSG_NOSIGNAL`: a peer that went away raises SIGPIPE
-/// at the writing thread. Workers block it, so that it stays pending there
-/// instead of killing the host process; `take_sigpipe` then clears it.
-fn block_sigpipe() {
-    // SAFETY: a sigset_t filled by sigemptyset/sigaddset, for this thread.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGPIPE);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-}
-
-/// Clears a SIGPIPE pending on this thread (blocked by `block_sigpipe`).
-fn take_sigpipe() {
-    // SAFETY: as in `block_sigpipe`; a zero timeout makes the wait a poll.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGPIPE);
-        let zero = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
-    }
-}
