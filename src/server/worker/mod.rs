@@ -320,6 +320,10 @@ impl Worker {
         for i in idxs {
             self.close(i);
         }
+        if let Io::Uring(u) = &mut self.io {
+            u.stop_accepting();
+            u.finish();
+        }
         self.obs.flush(self.clock_us());
         self.mailbox.close();
     }

@@ -409,6 +409,34 @@ impl Uring {
         Ok(())
     }
 
+    /// The worker is done and its connections closed: submits their
+    /// cancellations and waits (a little) for every operation to end, so
+    /// that no socket or listener is held open by the ring after the worker
+    /// returns (the ring's own teardown would let go of them later, on a
+    /// kernel thread).
+    pub(super) fn finish(&mut self) {
+        for _ in 0..100 {
+            let ts = types::Timespec::from(std::time::Duration::from_millis(10));
+            let args = types::SubmitArgs::new().timespec(&ts);
+            let r = self.ring.submitter().submit_with_args(1, &args);
+            let mut seen = 0;
+            for c in self.ring.completion() {
+                seen += 1;
+                if let Some(b) = cqueue::buffer_select(c.flags()) {
+                    self.bufs.give(b);
+                }
+                if untoken(c.user_data()).0 == ACCEPT && c.result() >= 0 {
+                    // SAFETY: a descriptor accepted just now, ours alone:
+                    // closed, as the listener's backlog would be
+                    drop(unsafe { OwnedFd::from_raw_fd(c.result()) });
+                }
+            }
+            if seen == 0 && r.is_err() {
+                return; // timed out: nothing left in flight
+            }
+        }
+    }
+
     /// Arms or cancels what the connection's state asks for: its receive
     /// while it wants to read, a poll for a PROXY header or for room to
     /// send a file.
