@@ -336,7 +336,7 @@ impl Worker {
             return Ok(());
         };
         let fd = fd.try_clone()?;
-        self.io = match Uring::new(fd, &self.listeners) {
+        self.io = match Uring::new(fd, &self.listeners, self.shared.cfg.max_connections) {
             Ok(u) => Io::Uring(Box::new(u)),
             Err(e) => {
                 eprintln!("fastserve: io_uring setup failed ({e}); this worker runs on epoll");
@@ -508,6 +508,9 @@ impl Worker {
                             ..Default::default()
                         },
                     });
+                    if let Io::Uring(u) = &mut self.io {
+                        u.adopt(idx, &mut self.conns[idx]);
+                    }
                     self.arm(idx);
                     self.peak_conns = self.peak_conns.max(self.conns.len());
                     self.stats.open.fetch_add(1, Ordering::Relaxed);
@@ -962,8 +965,12 @@ impl Worker {
     /// open, to whoever accepted the switch.
     fn release_upgraded(&mut self, idx: usize) {
         let mut e = self.conns.remove(idx);
-        if let Io::Epoll(ep) = &self.io {
-            let _ = ep.poll.registry().deregister(&mut e.stream);
+        match &mut self.io {
+            Io::Epoll(ep) => {
+                let _ = ep.poll.registry().deregister(&mut e.stream);
+            }
+            Io::Uring(u) => u.release_file(idx, &mut e),
+            Io::UringSoon(_) => {}
         }
         let rest = e.conn.take_upgrade(&mut self.pool);
         self.gens[idx] = self.gens[idx].wrapping_add(1);

@@ -14,6 +14,8 @@
 //! - File bodies keep `sendfile(2)`, made when the socket is writable; on
 //!   `EAGAIN` a poll for `POLLOUT` says when to go on. A PROXY header is
 //!   read on poll readiness (`POLLIN`) too, as the epoll driver reads it.
+//! - Connections are registered files (slot = their slab index), so a
+//!   send does not look its descriptor up each time.
 //! - The mailbox wakes the worker through an eventfd with a read queued.
 //! - What a pass queues is submitted by the next wait, in one
 //!   `io_uring_enter` that also waits for completions.
@@ -44,6 +46,8 @@ const CQ_ENTRIES: u32 = 8192;
 const RECV_BUFS: u16 = 512;
 const RECV_BUF_SIZE: usize = 4096;
 const GROUP: u16 = 0;
+/// Most registered file slots: connections past them use their descriptor.
+const MAX_FIXED: usize = 16384;
 
 // A submission's user data: its kind in the top 4 bits, a slab index (a
 // connection's or a listener's) in the next 28, a generation in the low 32.
@@ -148,6 +152,8 @@ pub(super) struct ConnIo {
     staged: Option<Vec<u8>>,
     poll_in: bool,
     poll_out: bool,
+    /// Registered in the ring's file table, at its slab index.
+    fixed: bool,
     /// The pass that queued its last submission: while it is the current
     /// one, the submission has not reached the kernel.
     pass: u64,
@@ -274,6 +280,8 @@ pub(super) struct Uring {
     /// Completions taken from the ring, kept for the capacity.
     cqes: Vec<(u64, i32, u32)>,
     pass: u64,
+    /// Slots in the registered file table.
+    files: usize,
 }
 
 /// The mailbox's eventfd, made with the worker; its ring is set up by the
@@ -293,9 +301,20 @@ pub(super) fn waker() -> io::Result<(OwnedFd, Waker)> {
 impl Uring {
     /// On the worker's thread: the ring, its buffers, the accepts and the
     /// wake-up read queued.
-    pub(super) fn new(wake: OwnedFd, listeners: &[Listening]) -> io::Result<Uring> {
+    pub(super) fn new(
+        wake: OwnedFd,
+        listeners: &[Listening],
+        max_conns: usize,
+    ) -> io::Result<Uring> {
         let ring = build(SQ_ENTRIES)?;
         let bufs = BufRing::new(&ring, RECV_BUFS, RECV_BUF_SIZE)?;
+        // the table's size counts against RLIMIT_NOFILE: without one, plain
+        // descriptors do
+        let want = max_conns.clamp(1, MAX_FIXED);
+        let files = match ring.submitter().register_files_sparse(want as u32) {
+            Ok(()) => want,
+            Err(_) => 0,
+        };
         let mut u = Uring {
             ring,
             bufs,
@@ -306,6 +325,7 @@ impl Uring {
             orphans: Vec::new(),
             cqes: Vec::with_capacity(CQ_ENTRIES as usize),
             pass: 1,
+            files,
         };
         for (i, l) in listeners.iter().enumerate() {
             u.arm_accept(i, l);
@@ -409,6 +429,26 @@ impl Uring {
         Ok(())
     }
 
+    /// A new connection: registered in the file table when there is room.
+    pub(super) fn adopt(&mut self, idx: usize, e: &mut Entry) {
+        if idx < self.files {
+            let fd = e.stream.as_raw_fd();
+            e.io.fixed = self.ring.submitter().register_files_update(idx as u32, &[fd]).is_ok();
+        }
+    }
+
+    /// Takes the connection out of the file table (it closes, or is handed
+    /// over), once what this pass queued for it reached the kernel:
+    /// submissions in flight hold their own reference.
+    pub(super) fn release_file(&mut self, idx: usize, e: &mut Entry) {
+        if e.io.pass == self.pass {
+            let _ = self.ring.submit();
+        }
+        if std::mem::take(&mut e.io.fixed) {
+            let _ = self.ring.submitter().register_files_update(idx as u32, &[-1]);
+        }
+    }
+
     /// The worker is done and its connections closed: submits their
     /// cancellations and waits (a little) for every operation to end, so
     /// that no socket or listener is held open by the ring after the worker
@@ -462,10 +502,12 @@ impl Uring {
             Recv::Off if want => {
                 e.io.recv = Recv::On;
                 e.io.pass = self.pass;
-                let sqe = opcode::RecvMulti::new(types::Fd(e.stream.as_raw_fd()), GROUP)
-                    .build()
-                    .user_data(token(RECV, idx, gen));
-                self.push(sqe);
+                let sqe = if e.io.fixed {
+                    opcode::RecvMulti::new(types::Fixed(idx as u32), GROUP).build()
+                } else {
+                    opcode::RecvMulti::new(types::Fd(e.stream.as_raw_fd()), GROUP).build()
+                };
+                self.push(sqe.user_data(token(RECV, idx, gen)));
             }
             Recv::On if !want => {
                 e.io.recv = Recv::Cancelling;
@@ -508,14 +550,15 @@ impl Uring {
         } else {
             0
         };
-        let sqe = opcode::Send::new(
-            types::Fd(e.stream.as_raw_fd()),
-            buf.as_ptr(),
-            buf.len() as u32,
-        )
-        .flags(libc::MSG_NOSIGNAL | more)
-        .build()
-        .user_data(token(SEND, idx, e.gen));
+        let (p, n, flags) = (buf.as_ptr(), buf.len() as u32, libc::MSG_NOSIGNAL | more);
+        let sqe = if e.io.fixed {
+            opcode::Send::new(types::Fixed(idx as u32), p, n).flags(flags).build()
+        } else {
+            opcode::Send::new(types::Fd(e.stream.as_raw_fd()), p, n)
+                .flags(flags)
+                .build()
+        };
+        let sqe = sqe.user_data(token(SEND, idx, e.gen));
         e.io.staged = Some(buf);
         e.io.pass = self.pass;
         self.push(sqe);
@@ -542,9 +585,7 @@ impl Uring {
     /// what this pass queued for it reached the kernel (its descriptor is
     /// closed next). A send's copy waits for its completion.
     pub(super) fn forget(&mut self, idx: usize, e: &mut Entry) {
-        if e.io.pass == self.pass {
-            let _ = self.ring.submit();
-        }
+        self.release_file(idx, e);
         self.quiet(idx, e);
         if let Some(b) = e.io.staged.take() {
             let t = token(SEND, idx, e.gen);
