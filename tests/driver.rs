@@ -56,7 +56,11 @@ fn each_driver_serves_pipelined_requests_in_order() {
         let srv = started(d);
         assert_eq!(srv.driver(), Some(expected(d)), "configured {d:?}");
         let out = pipelined(&srv, 50);
-        assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 50, "{d:?}: {out}");
+        assert_eq!(
+            out.matches("HTTP/1.1 200 OK\r\n").count(),
+            50,
+            "{d:?}: {out}"
+        );
         assert!(out.ends_with("hi"), "{d:?}");
         srv.stop();
         srv.wait().unwrap();

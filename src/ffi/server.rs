@@ -21,9 +21,7 @@ use super::error::{fail, invalid, null, null_with_len, Quoted};
 use super::fastserve_result::{self, *};
 use super::request::{fastserve_request, fastserve_response};
 use crate::proto::{body_allowed, valid_status};
-use crate::server::{
-    DirOptions, Driver, Handler, ResponseBuilder, Routed, Server, ServerError,
-};
+use crate::server::{DirOptions, Driver, Handler, ResponseBuilder, Routed, Server, ServerError};
 use std::os::unix::ffi::OsStrExt;
 
 /// A server. Owned by the caller, from `fastserve_server_new` to

@@ -145,7 +145,9 @@ pub(crate) fn adopt(fd: OwnedFd, unix: bool) -> io::Result<(Sock, Peer)> {
     let s = socket2::SockRef::from(&fd);
     let addr = s.peer_addr()?;
     let peer = if unix {
-        let path = addr.as_pathname().map_or(&[][..], |p| p.as_os_str().as_bytes());
+        let path = addr
+            .as_pathname()
+            .map_or(&[][..], |p| p.as_os_str().as_bytes());
         Peer::unix(path)
     } else {
         let _ = s.set_nodelay(true);

@@ -332,28 +332,28 @@ impl Worker {
     /// now what it allowed when the server started, the worker runs on
     /// epoll, woken through the same eventfd.
     fn setup_ring(&mut self) -> io::Result<()> {
-        let Io::UringSoon(fd) = &self.io else {
-            return Ok(());
+        let wake = match &self.io {
+            Io::UringSoon(fd) => fd.try_clone()?,
+            _ => return Ok(()),
         };
-        let fd = fd.try_clone()?;
-        self.io = match Uring::new(fd, &self.listeners, self.shared.cfg.max_connections) {
-            Ok(u) => Io::Uring(Box::new(u)),
+        let max = self.shared.cfg.max_connections;
+        match Uring::new(wake, &self.listeners, max) {
+            Ok(u) => self.io = Io::Uring(Box::new(u)),
             Err(e) => {
                 eprintln!("fastserve: io_uring setup failed ({e}); this worker runs on epoll");
                 let ep = Epoll::new(&mut self.listeners)?;
-                let Io::UringSoon(fd) = &self.io else {
-                    unreachable!()
-                };
-                let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
-                let src = &mut mio::unix::SourceFd(&raw);
-                ep.poll.registry().register(src, WAKER, Interest::READABLE)?;
-                let Io::UringSoon(fd) = std::mem::replace(&mut self.io, Io::Epoll(ep)) else {
-                    unreachable!()
-                };
-                self.wake_fd = Some(fd);
-                return Ok(());
+                if let Io::UringSoon(fd) = std::mem::replace(&mut self.io, Io::Epoll(ep)) {
+                    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+                    if let Io::Epoll(ep) = &self.io {
+                        let src = &mut mio::unix::SourceFd(&raw);
+                        ep.poll
+                            .registry()
+                            .register(src, WAKER, Interest::READABLE)?;
+                    }
+                    self.wake_fd = Some(fd);
+                }
             }
-        };
+        }
         Ok(())
     }
 
@@ -384,27 +384,27 @@ impl Worker {
         };
         let events = std::mem::replace(&mut ep.events, Events::with_capacity(0));
         for ev in events.iter() {
-                match ev.token() {
-                    Token(t) if t >= LISTENERS => self.accept(t - LISTENERS),
-                    WAKER => self.drain_mailbox(),
-                    Token(t) => {
-                        let idx = t - FIRST_CONN;
-                        if let Some(e) = self.conns.get_mut(idx) {
-                            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                                e.readable = true;
-                            }
-                            if ev.is_read_closed() {
-                                e.hup = true;
-                            }
-                            if ev.is_writable() || ev.is_error() {
-                                e.writable = true;
-                            }
-                            if !e.queued {
-                                self.drive(idx);
-                            }
+            match ev.token() {
+                Token(t) if t >= LISTENERS => self.accept(t - LISTENERS),
+                WAKER => self.drain_mailbox(),
+                Token(t) => {
+                    let idx = t - FIRST_CONN;
+                    if let Some(e) = self.conns.get_mut(idx) {
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            e.readable = true;
+                        }
+                        if ev.is_read_closed() {
+                            e.hup = true;
+                        }
+                        if ev.is_writable() || ev.is_error() {
+                            e.writable = true;
+                        }
+                        if !e.queued {
+                            self.drive(idx);
                         }
                     }
                 }
+            }
         }
         if let Io::Epoll(ep) = &mut self.io {
             ep.events = events;
@@ -461,72 +461,77 @@ impl Worker {
     /// Takes a new connection into the table, unless it is full and none
     /// may make room.
     fn admit(&mut self, mut stream: Sock, peer: crate::proto::Peer, proxy: bool) {
-                    if self.conns.len() >= self.shared.cfg.max_connections && !self.make_room() {
-                        drop(stream);
-                        let r = ErrorReason::ConnectionLimit;
-                        self.obs.error(r, 0, Some(&peer), &self.stats);
-                        return;
-                    }
-                    let entry = self.conns.vacant_entry();
-                    let idx = entry.key();
-                    if self.gens.len() <= idx {
-                        self.gens.resize(idx + 1, 0);
-                    }
-                    let gen = self.gens[idx];
-                    if let Io::Epoll(ep) = &self.io {
-                        let token = Token(idx + FIRST_CONN);
-                        let interest = Interest::READABLE | Interest::WRITABLE;
-                        if ep.poll.registry().register(&mut stream, token, interest).is_err() {
-                            return;
-                        }
-                    }
-                    let mut conn = Conn::new();
-                    conn.set_peer(Some(peer));
-                    if let Some(text) = self.obs.tracking() {
-                        conn.track(text);
-                    }
-                    entry.insert(Entry {
-                        conn,
-                        stream,
-                        gen,
-                        proxy,
-                        readable: false,
-                        writable: true,
-                        hup: false,
-                        queued: false,
-                        streams: Vec::new(),
-                        upgrade: None,
-                        body_sink: None,
-                        sent: 0,
-                        watchers: Vec::new(),
-                        lingering: false,
-                        io: ConnIo::default(),
-                        clocks: Clocks {
-                            last_io: self.now,
-                            born: self.now,
-                            armed: NEVER,
-                            ..Default::default()
-                        },
-                    });
-                    if let Io::Uring(u) = &mut self.io {
-                        u.adopt(idx, &mut self.conns[idx]);
-                    }
-                    self.arm(idx);
-                    self.peak_conns = self.peak_conns.max(self.conns.len());
-                    self.stats.open.fetch_add(1, Ordering::Relaxed);
-                    self.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                    if self.stopping.is_some() {
-                        self.conns[idx].conn.shutdown(); // accepted as the stop began
-                    }
-                    if self.conns.len() >= self.shared.cfg.max_connections {
-                        // a full table: serve what it already sent before the
-                        // next arrival may need its place
-                        // (io_uring reads on its own)
-                        self.conns[idx].readable = matches!(self.io, Io::Epoll(_));
-                        self.drive(idx);
-                    } else if let Io::Uring(u) = &mut self.io {
-                        u.settle(idx, &mut self.conns[idx], &self.shared.cfg.proto.limits);
-                    }
+        if self.conns.len() >= self.shared.cfg.max_connections && !self.make_room() {
+            drop(stream);
+            let r = ErrorReason::ConnectionLimit;
+            self.obs.error(r, 0, Some(&peer), &self.stats);
+            return;
+        }
+        let entry = self.conns.vacant_entry();
+        let idx = entry.key();
+        if self.gens.len() <= idx {
+            self.gens.resize(idx + 1, 0);
+        }
+        let gen = self.gens[idx];
+        if let Io::Epoll(ep) = &self.io {
+            let token = Token(idx + FIRST_CONN);
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if ep
+                .poll
+                .registry()
+                .register(&mut stream, token, interest)
+                .is_err()
+            {
+                return;
+            }
+        }
+        let mut conn = Conn::new();
+        conn.set_peer(Some(peer));
+        if let Some(text) = self.obs.tracking() {
+            conn.track(text);
+        }
+        entry.insert(Entry {
+            conn,
+            stream,
+            gen,
+            proxy,
+            readable: false,
+            writable: true,
+            hup: false,
+            queued: false,
+            streams: Vec::new(),
+            upgrade: None,
+            body_sink: None,
+            sent: 0,
+            watchers: Vec::new(),
+            lingering: false,
+            io: ConnIo::default(),
+            clocks: Clocks {
+                last_io: self.now,
+                born: self.now,
+                armed: NEVER,
+                ..Default::default()
+            },
+        });
+        if let Io::Uring(u) = &mut self.io {
+            u.adopt(idx, &mut self.conns[idx]);
+        }
+        self.arm(idx);
+        self.peak_conns = self.peak_conns.max(self.conns.len());
+        self.stats.open.fetch_add(1, Ordering::Relaxed);
+        self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        if self.stopping.is_some() {
+            self.conns[idx].conn.shutdown(); // accepted as the stop began
+        }
+        if self.conns.len() >= self.shared.cfg.max_connections {
+            // a full table: serve what it already sent before the
+            // next arrival may need its place
+            // (io_uring reads on its own)
+            self.conns[idx].readable = matches!(self.io, Io::Epoll(_));
+            self.drive(idx);
+        } else if let Io::Uring(u) = &mut self.io {
+            u.settle(idx, &mut self.conns[idx], &self.shared.cfg.proto.limits);
+        }
     }
 
     /// The table is full: closes the connection that has made the least
@@ -1028,4 +1033,3 @@ fn release_free_memory() {
 fn hand_over(hook: UpgradeHook, conn: Option<Upgraded>) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(conn)));
 }
-

@@ -86,8 +86,10 @@ pub(crate) fn pick_driver(chosen: Driver) -> Driver {
     let probed = std::thread::Builder::new()
         .name("fastserve-probe".into())
         .spawn(|| probe(SQ_ENTRIES))
-        .map_err(io::Error::from)
-        .and_then(|t| t.join().unwrap_or_else(|_| Err(io::Error::other("panicked"))));
+        .and_then(|t| {
+            t.join()
+                .unwrap_or_else(|_| Err(io::Error::other("panicked")))
+        });
     match probed {
         Ok(()) => Driver::IoUring,
         Err(e) => {
@@ -111,7 +113,11 @@ fn probe(entries: u32) -> io::Result<()> {
     }
     let mut p = io_uring::Probe::new();
     ring.submitter().register_probe(&mut p)?;
-    for op in [opcode::RecvMulti::CODE, opcode::Send::CODE, opcode::AsyncCancel::CODE] {
+    for op in [
+        opcode::RecvMulti::CODE,
+        opcode::Send::CODE,
+        opcode::AsyncCancel::CODE,
+    ] {
         if !p.is_supported(op) {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -178,8 +184,8 @@ struct BufRing {
 
 impl BufRing {
     fn new(ring: &IoUring, entries: u16, size: usize) -> io::Result<BufRing> {
-        let ring_len = (entries as usize * std::mem::size_of::<types::BufRingEntry>())
-            .next_multiple_of(4096);
+        let ring_len =
+            (entries as usize * std::mem::size_of::<types::BufRingEntry>()).next_multiple_of(4096);
         let map_len = ring_len + entries as usize * size;
         // SAFETY: an anonymous private mapping; no memory of ours involved.
         let base = unsafe {
@@ -205,7 +211,10 @@ impl BufRing {
         // SAFETY: the ring's entries start the mapping, page-aligned, and
         // live until `drop`, which comes after the ring (a field declared
         // before it in `Uring`) unregistered them.
-        unsafe { ring.submitter().register_buf_ring_with_flags(base as u64, entries, GROUP, 0)? };
+        unsafe {
+            ring.submitter()
+                .register_buf_ring_with_flags(base as u64, entries, GROUP, 0)?
+        };
         for bid in 0..entries {
             b.give(bid);
         }
@@ -433,7 +442,11 @@ impl Uring {
     pub(super) fn adopt(&mut self, idx: usize, e: &mut Entry) {
         if idx < self.files {
             let fd = e.stream.as_raw_fd();
-            e.io.fixed = self.ring.submitter().register_files_update(idx as u32, &[fd]).is_ok();
+            e.io.fixed = self
+                .ring
+                .submitter()
+                .register_files_update(idx as u32, &[fd])
+                .is_ok();
         }
     }
 
@@ -445,7 +458,10 @@ impl Uring {
             let _ = self.ring.submit();
         }
         if std::mem::take(&mut e.io.fixed) {
-            let _ = self.ring.submitter().register_files_update(idx as u32, &[-1]);
+            let _ = self
+                .ring
+                .submitter()
+                .register_files_update(idx as u32, &[-1]);
         }
     }
 
@@ -552,7 +568,9 @@ impl Uring {
         };
         let (p, n, flags) = (buf.as_ptr(), buf.len() as u32, libc::MSG_NOSIGNAL | more);
         let sqe = if e.io.fixed {
-            opcode::Send::new(types::Fixed(idx as u32), p, n).flags(flags).build()
+            opcode::Send::new(types::Fixed(idx as u32), p, n)
+                .flags(flags)
+                .build()
         } else {
             opcode::Send::new(types::Fd(e.stream.as_raw_fd()), p, n)
                 .flags(flags)
@@ -683,7 +701,8 @@ impl Worker {
             if let Some(b) = bid {
                 if !e.lingering {
                     let limits = &self.shared.cfg.proto.limits;
-                    e.conn.feed(u.bufs.bytes(b, res as usize), &mut self.pool, limits);
+                    e.conn
+                        .feed(u.bufs.bytes(b, res as usize), &mut self.pool, limits);
                     e.clocks.last_io = self.now;
                     e.clocks.last_read = self.now;
                     self.stats.bytes_in.fetch_add(res as u64, Ordering::Relaxed);
