@@ -6,9 +6,10 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
-use fastserve::server::{Driver, Server, ServerConfig};
+use fastserve::server::{Driver, Handler, ResponseBuilder, Routed, Server, ServerConfig};
 
 /// What the server should run on: the environment's override, else `cfg`.
 fn expected(cfg: Driver) -> Driver {
@@ -157,4 +158,60 @@ fn refused_io_uring_falls_back_to_epoll_and_says_so_once() {
     let said = stderr.matches("io_uring is not available").count();
     assert_eq!(said, 1, "said {said} times: {stderr}");
     assert!(stderr.contains("Operation not permitted"), "{stderr}");
+}
+
+/// Holds the worker for 300 ms, as a handler that blocks does.
+struct Block;
+impl Handler for Block {
+    fn call(&self, _: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+        std::thread::sleep(Duration::from_millis(300));
+        res.body(b"blocked").map_err(|_| ())
+    }
+}
+
+/// While the worker is held, more clients than the io_uring driver has
+/// receive buffers (512) send their requests, and every client is answered
+/// once it runs again (a receive that finds the buffer ring empty ends with
+/// ENOBUFS and is armed again). FASTSERVE_DRIVER=epoll runs it on epoll.
+#[test]
+fn more_clients_at_once_than_receive_buffers() {
+    let mut srv = Server::new(ServerConfig {
+        driver: Driver::IoUring,
+        ..Default::default()
+    });
+    srv.route_static(Some(b"GET"), b"/hi", false, 200, b"", b"hi")
+        .unwrap();
+    srv.route(Some(b"GET"), b"/block", false, Arc::new(Block))
+        .unwrap();
+    let addr = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    srv.start().unwrap();
+    let mut clients: Vec<TcpStream> = (0..1500)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
+    let mut blocker = TcpStream::connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(100)); // all accepted
+    blocker
+        .write_all(b"GET /block HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50)); // the worker is in the handler
+    for c in &mut clients {
+        c.write_all(b"GET /hi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+    }
+    let mut out = String::new();
+    blocker.read_to_string(&mut out).unwrap();
+    assert!(out.ends_with("blocked"), "{out:?}");
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        assert!(
+            out.starts_with("HTTP/1.1 200 OK\r\n"),
+            "client {i}: {out:?}"
+        );
+        assert!(out.ends_with("hi"), "client {i}: {out:?}");
+    }
+    srv.stop();
+    srv.wait().unwrap();
+    assert_eq!(srv.stats().requests, 1501);
 }
