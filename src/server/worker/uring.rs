@@ -36,8 +36,8 @@ use crate::server::listen::{self, Listening};
 use crate::server::mailbox::Waker;
 use crate::server::Driver;
 
-/// Whether `auto` picks io_uring. It does not: at depth 1 it costs more
-/// server CPU per request than epoll here (see ARCHITECTURE.md, "Drivers").
+/// Whether `auto` picks io_uring. It does not: its server CPU per request
+/// is not reliably below epoll's (see ARCHITECTURE.md, "Drivers").
 const AUTO_PREFERS_URING: bool = false;
 
 const SQ_ENTRIES: u32 = 1024;
