@@ -3,7 +3,10 @@
 //! (`uring.rs`); everything else, from the connection's turn to timers,
 //! the mailbox and batches, is the same code for both.
 
+mod admit;
+mod inbox;
 mod sys;
+mod timeouts;
 mod uring;
 
 use std::io;
@@ -15,20 +18,20 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
-use super::batch::{Batcher, Origin};
+use super::batch::Batcher;
 use super::dispatch::Dispatch;
 use super::linger;
 use super::listen::{read_proxy_header, Listening, Proxied, Sock};
-use super::mailbox::{Mailbox, Waker as MailWaker, Work};
-use super::observe::{ErrorReason, Observer};
+use super::mailbox::{Mailbox, Waker as MailWaker};
+use super::observe::Observer;
 use super::response::ResponseBuilder;
 use super::router::Scratch;
 use super::stream::{self, BodySink, EndHook, EndReason, StreamState, UpgradeHook, Upgraded};
-use super::timers::{Clocks, Expired, Ms, Timers, View, NEVER};
+use super::timers::{Clocks, Ms, Timers, View};
 use super::{Driver, Shared, Stats};
 use crate::parse::Header;
 use crate::proto::date::DateCache;
-use crate::proto::{Body, BodyPiece, BufPool, Conn, Ctx, PROXY_HEADER_MAX};
+use crate::proto::{BodyPiece, BufPool, Conn, Ctx, PROXY_HEADER_MAX};
 
 use sys::{block_sigpipe, read, write, WRITES_PER_TURN};
 use uring::{ConnIo, Uring};
@@ -437,328 +440,11 @@ impl Worker {
         }
     }
 
-    fn accept(&mut self, which: usize) {
-        loop {
-            let Some(l) = self.listeners.get(which) else {
-                return;
-            };
-            let proxy = l.proxy;
-            match l.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer, proxy),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(_) => {
-                    // Out of descriptors or memory: the pending connection
-                    // stays queued. Back off instead of spinning on it.
-                    self.accept_retry = Some(self.now + 100);
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Takes a new connection into the table, unless it is full and none
-    /// may make room.
-    fn admit(&mut self, mut stream: Sock, peer: crate::proto::Peer, proxy: bool) {
-        if self.conns.len() >= self.shared.cfg.max_connections && !self.make_room() {
-            drop(stream);
-            let r = ErrorReason::ConnectionLimit;
-            self.obs.error(r, 0, Some(&peer), &self.stats);
-            return;
-        }
-        let entry = self.conns.vacant_entry();
-        let idx = entry.key();
-        if self.gens.len() <= idx {
-            self.gens.resize(idx + 1, 0);
-        }
-        let gen = self.gens[idx];
-        if let Io::Epoll(ep) = &self.io {
-            let token = Token(idx + FIRST_CONN);
-            let interest = Interest::READABLE | Interest::WRITABLE;
-            if ep
-                .poll
-                .registry()
-                .register(&mut stream, token, interest)
-                .is_err()
-            {
-                return;
-            }
-        }
-        let mut conn = Conn::new();
-        conn.set_peer(Some(peer));
-        if let Some(text) = self.obs.tracking() {
-            conn.track(text);
-        }
-        entry.insert(Entry {
-            conn,
-            stream,
-            gen,
-            proxy,
-            readable: false,
-            writable: true,
-            hup: false,
-            queued: false,
-            streams: Vec::new(),
-            upgrade: None,
-            body_sink: None,
-            sent: 0,
-            watchers: Vec::new(),
-            lingering: false,
-            io: ConnIo::default(),
-            clocks: Clocks {
-                last_io: self.now,
-                born: self.now,
-                armed: NEVER,
-                ..Default::default()
-            },
-        });
-        if let Io::Uring(u) = &mut self.io {
-            u.adopt(idx, &mut self.conns[idx]);
-        }
-        self.arm(idx);
-        self.peak_conns = self.peak_conns.max(self.conns.len());
-        self.stats.open.fetch_add(1, Ordering::Relaxed);
-        self.stats.accepted.fetch_add(1, Ordering::Relaxed);
-        if self.stopping.is_some() {
-            self.conns[idx].conn.shutdown(); // accepted as the stop began
-        }
-        if self.conns.len() >= self.shared.cfg.max_connections {
-            // a full table: serve what it already sent before the
-            // next arrival may need its place
-            // (io_uring reads on its own)
-            self.conns[idx].readable = matches!(self.io, Io::Epoll(_));
-            self.drive(idx);
-        } else if let Io::Uring(u) = &mut self.io {
-            u.settle(idx, &mut self.conns[idx], &self.shared.cfg.proto.limits);
-        }
-    }
-
-    /// The table is full: closes the connection that has made the least
-    /// progress, so that a flood of idle or trickling connections cannot
-    /// lock everyone else out. Idle keep-alive connections go first (the one
-    /// quiet longest), then those still sending a request (the slowest, in
-    /// bytes per second since accepted). Connections with answers owed or
-    /// being written are never chosen. Returns false when none may go.
-    fn make_room(&mut self) -> bool {
-        let now = self.now;
-        // lower goes first: the idle, quiet longest; then senders past their
-        // first 100 ms, slowest first; then younger ones, oldest first (a
-        // connection just accepted has had no time to send anything)
-        let mut victim: Option<(usize, (u8, u8, u64))> = None;
-        for (idx, e) in self.conns.iter() {
-            let v = e.view();
-            // idle between requests; one that never sent any is a sender
-            let between = v.idle && e.conn.requests() > 0;
-            let key = if between {
-                (0, 0, e.clocks.last_io)
-            } else if (v.idle || v.reading_head || v.reading_body) && !v.pending && !v.unsent {
-                let age = now.saturating_sub(e.clocks.born);
-                if age >= 100 {
-                    (1, 0, v.bytes_in.saturating_mul(1000) / age)
-                } else {
-                    (1, 1, e.clocks.born)
-                }
-            } else {
-                continue;
-            };
-            if victim.map_or(true, |(_, k)| key < k) {
-                victim = Some((idx, key));
-            }
-        }
-        match victim {
-            Some((idx, _)) => {
-                self.close(idx);
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn drain_mailbox(&mut self) {
-        for c in self.mailbox.take() {
-            let idx = c.token;
-            let Some(e) = self.conns.get_mut(idx).filter(|e| e.gen == c.gen) else {
-                // the connection closed; its slot may have been reused
-                match c.work {
-                    Work::Stream(_, _, shared) => shared.close(),
-                    Work::Upgrade(_, hook) => hand_over(hook, None),
-                    Work::ReadBody(mut sink) => {
-                        stream::feed(&mut sink, BodyPiece::Aborted);
-                    }
-                    Work::Watch(hook) => stream::tell_end(hook, EndReason::Gone),
-                    _ => {}
-                }
-                continue;
-            };
-            let mut ctx = Ctx {
-                cfg: &self.shared.cfg.proto,
-                pool: &mut self.pool,
-                date: &self.date.text,
-            };
-            let seq = c.ticket.seq;
-            match c.work {
-                Work::Respond(mut parts) => {
-                    e.conn.complete(c.ticket, parts.response(), &mut ctx);
-                    stream::ended(&mut e.watchers, Some(seq), EndReason::Sent);
-                }
-                Work::Watch(hook) => {
-                    if e.conn.is_pending(seq) {
-                        e.watchers.push((seq, hook));
-                    } else {
-                        // answered already, and not by its owner: the timeout
-                        stream::tell_end(hook, EndReason::Timeout);
-                    }
-                }
-                Work::Stream(mut parts, len, shared) => {
-                    let r = parts.response();
-                    if e.conn
-                        .stream_start(c.ticket, r.status, r.headers, len, &mut ctx)
-                    {
-                        e.streams.push(shared);
-                        stream::ended(&mut e.watchers, Some(seq), EndReason::Sent);
-                    } else {
-                        shared.close(); // its request timed out meanwhile
-                    }
-                }
-                Work::Data(piece) => {
-                    if e.conn
-                        .stream_write(seq, Body::Ext(piece), &mut ctx)
-                        .is_err()
-                    {
-                        e.conn.stream_abort(seq, &mut ctx);
-                    }
-                }
-                Work::End(trailers) => {
-                    let _ = e.conn.stream_end(seq, &trailers, &mut ctx);
-                    e.streams.retain(|s| s.origin().ticket.seq != seq);
-                }
-                Work::Abort => {
-                    e.conn.stream_abort(seq, &mut ctx);
-                    e.streams.retain(|s| s.origin().ticket.seq != seq);
-                }
-                Work::ReadBody(sink) => {
-                    e.body_sink = Some(sink);
-                    if !e.conn.read_body(seq, &mut ctx) {
-                        e.body_aborted(); // no body follows (any more)
-                    }
-                }
-                Work::ResumeBody => {
-                    e.conn.read_body(seq, &mut ctx);
-                }
-                Work::Upgrade(parts, hook) => {
-                    if e.conn
-                        .complete_upgrade(c.ticket, parts.status, &parts.headers, &mut ctx)
-                    {
-                        e.upgrade = Some(hook);
-                        stream::ended(&mut e.watchers, Some(seq), EndReason::Sent);
-                    } else {
-                        hand_over(hook, None); // its request timed out meanwhile
-                    }
-                }
-            }
-            self.drive(idx);
-        }
-    }
-
-    /// Hands the collected batch to the batch handler and applies its
-    /// answers; repeats while writing those answers let more requests in.
-    fn flush_batch(&mut self) {
-        while !self.batch.is_empty() {
-            let (conns, pool) = (&mut self.conns, &mut self.pool);
-            let (cfg, date) = (&self.shared.cfg.proto, &self.date.text);
-            let mut deliver = |o: Origin, r: crate::proto::Response<'_>| {
-                let Some(e) = conns.get_mut(o.token).filter(|e| e.gen == o.gen) else {
-                    return false; // the connection closed; its slot may have been reused
-                };
-                let mut ctx = Ctx { cfg, pool, date };
-                e.conn.complete(o.ticket, r, &mut ctx)
-            };
-            let mut touched = std::mem::take(&mut self.touched);
-            touched.clear();
-            touched.extend_from_slice(self.batch.flush(&mut deliver));
-            for &idx in &touched {
-                if self.conns.contains(idx) {
-                    self.drive(idx);
-                }
-            }
-            self.touched = touched;
-        }
-    }
-
     /// Reads, processes and writes until the connection can make no progress,
     /// then re-arms its timer.
     fn drive(&mut self, idx: usize) {
         if self.drive_io(idx) {
             self.arm(idx);
-        }
-    }
-
-    fn arm(&mut self, idx: usize) {
-        let t = &self.shared.cfg.timeouts;
-        let e = &mut self.conns[idx];
-        let v = e.view();
-        e.clocks.update(&v, self.now);
-        let (at, _) = e.clocks.deadline(&v, t);
-        self.timers.arm(&mut e.clocks, at, idx, e.gen);
-    }
-
-    fn fire_timers(&mut self) {
-        while let Some((at, idx, gen)) = self.timers.pop_due(self.now) {
-            let Some(e) = self.conns.get_mut(idx) else {
-                continue;
-            };
-            if e.gen != gen || e.clocks.armed != at {
-                continue; // closed, or superseded by an earlier entry
-            }
-            e.clocks.armed = NEVER;
-            let v = e.view();
-            e.clocks.update(&v, self.now);
-            let (due, what) = e.clocks.deadline(&v, &self.shared.cfg.timeouts);
-            if due > self.now {
-                self.timers.arm(&mut e.clocks, due, idx, gen);
-                continue;
-            }
-            let mut ctx = Ctx {
-                cfg: &self.shared.cfg.proto,
-                pool: &mut self.pool,
-                date: &self.date.text,
-            };
-            match what {
-                Some(Expired::Write) | Some(Expired::SendRate) => {
-                    let r = ErrorReason::WriteTimeout;
-                    self.obs.error(r, 0, e.conn.peer(), &self.stats);
-                    self.close(idx);
-                    continue;
-                }
-                Some(Expired::Idle) | Some(Expired::Proxy) | None => {
-                    self.close(idx);
-                    continue;
-                }
-                Some(Expired::Request) => {
-                    let seq = e.conn.first_pending();
-                    if e.conn.expire_deferred(503, &mut ctx) {
-                        stream::ended(&mut e.watchers, seq, EndReason::Timeout);
-                        self.batch.cancel(idx, e.gen, seq);
-                        let r = ErrorReason::RequestTimeout;
-                        self.obs.error(r, 503, e.conn.peer(), &self.stats);
-                    }
-                    e.clocks.deferred_since = 0;
-                }
-                Some(w @ (Expired::Body | Expired::BodyRate | Expired::Header)) => {
-                    if e.conn.abort(408, &mut ctx).is_some() {
-                        e.body_aborted();
-                    }
-                    e.conn.take_failed(); // reported here, with its reason
-                    let r = if w != Expired::Header {
-                        ErrorReason::BodyTimeout
-                    } else {
-                        ErrorReason::HeaderTimeout
-                    };
-                    self.obs.error(r, 408, e.conn.peer(), &self.stats);
-                }
-            }
-            self.drive(idx);
         }
     }
 
