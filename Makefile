@@ -7,7 +7,7 @@ LIBDIR := build/lib
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all lib run deps test test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion bench-router bench-access-log bench-asgi examples python test-asgi
+.PHONY: all lib run deps test test-uring test-rust test-c header test-header test-python test-examples test-asan install clean bench bench-files bench-parse bench-parse-criterion bench-router bench-access-log bench-asgi examples python test-asgi
 EXAMPLES := build/hello build/deferred build/pico_compat build/own_loop build/stream build/upgrade build/upload build/files build/observe
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
@@ -32,7 +32,7 @@ run: build/hello
 	@echo "starting the hello server; try: curl 'http://127.0.0.1:8080/hello?name=you'"
 	./build/hello 127.0.0.1 8080
 
-test: deps test-header test-rust test-c test-examples test-python test-asgi test-wsgi test-asan test-docs test-deploy
+test: deps test-header test-rust test-c test-examples test-python test-asgi test-wsgi test-asan test-uring test-docs test-deploy
 	@echo "make test: all suites passed"
 
 # Tools the tests use beyond a compiler, Rust and Python.
@@ -101,7 +101,22 @@ build/asan/%: c-examples/%.c lib
 
 test-asan: build/asan/hello build/asan/deferred build/asan/own_loop build/asan/stream build/asan/upgrade build/asan/upload build/asan/files build/asan/echo build/asan/observe $(PYTEST)
 	ASAN_OPTIONS=detect_leaks=1 ./build/asan/echo
-	cd tests/examples && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q test_engine.py test_own_loop.py test_stream.py test_upgrade.py test_upload.py test_files.py test_observe.py
+	cd tests/examples && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q $(ASAN_SUITES)
+
+# The server suites again on the io_uring driver (FASTSERVE_DRIVER overrides
+# the configured one; tests/driver.rs checks the override is honoured): the
+# Rust tests that start servers, the load test, the C examples (also under
+# AddressSanitizer) and the Python package. Parser and core suites do not
+# depend on the driver and run once.
+URING_TESTS := alloc attack batch_server cancel driver edge ffi_errors ffi_exports ffi_refusals \
+  graceful_stop limits listeners peer_and_bodies refusals routing
+ASAN_SUITES := test_engine.py test_own_loop.py test_stream.py test_upgrade.py test_upload.py test_files.py test_observe.py
+test-uring: $(EXAMPLES) build/asan/hello build/asan/deferred build/asan/own_loop build/asan/stream build/asan/upgrade build/asan/upload build/asan/files build/asan/observe python
+	FASTSERVE_DRIVER=io_uring $(CARGO) test $(addprefix --test ,$(URING_TESTS))
+	FASTSERVE_DRIVER=io_uring $(CARGO) test --profile load-test --test load
+	cd tests/examples && FASTSERVE_DRIVER=io_uring ../../$(PYTEST) -q
+	cd tests/examples && FASTSERVE_DRIVER=io_uring ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 FASTSERVE_EXAMPLES=$(CURDIR)/build/asan ../../$(PYTEST) -q $(ASAN_SUITES)
+	cd tests/python && FASTSERVE_DRIVER=io_uring ../../$(PYTEST) -q
 
 # Every code block of the READMEs: C compiled and linked, Python run, shell
 # commands looked up (the rules are at the top of tests/docs/check_docs.py).

@@ -109,6 +109,19 @@ SERVERS = {
         'path': '/hello',
         'requires': ['{root}/build/hello'],
     },
+    # the same two on the io_uring driver
+    'fastserve_static_uring': {
+        'cmd': ['{root}/build/hello', HOST, '{port}'],
+        'path': '/plaintext',
+        'env': {'FASTSERVE_DRIVER': 'io_uring'},
+        'requires': ['{root}/build/hello'],
+    },
+    'fastserve_handler_uring': {
+        'cmd': ['{root}/build/hello', HOST, '{port}'],
+        'path': '/hello',
+        'env': {'FASTSERVE_DRIVER': 'io_uring'},
+        'requires': ['{root}/build/hello'],
+    },
     # python/examples/hello.py from this tree, on the library of `make lib`
     # (Python 3.11 venv of `make python`): a sync Python handler returning
     # "Hello, World!", batch-dispatched

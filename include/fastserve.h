@@ -554,6 +554,25 @@ enum fastserve_result fastserve_config_set_server_name(struct fastserve_config *
                                                        const char *name,
                                                        size_t len);
 
+/**
+ * The workers' event loop: `"epoll"`, `"io_uring"` or `"auto"` (the
+ * default, which is epoll today), `len` bytes, not NUL-terminated. The
+ * environment variable `FASTSERVE_DRIVER` (same names) overrides it when
+ * the server starts. Where the kernel refuses io_uring (too old,
+ * `kernel.io_uring_disabled`, a seccomp filter), the server runs on
+ * epoll and says so once on stderr; `fastserve_server_driver` tells
+ * which one runs. Another name is refused.
+ *
+ * # Safety
+ * `cfg` is NULL or a configuration from `fastserve_config_new` that was
+ * not freed; `name` is NULL or readable for `len` bytes.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_driver(struct fastserve_config *cfg,
+                                                  const char *name,
+                                                  size_t len);
+
 /* ==========================================================================
  * Server
  *
@@ -787,6 +806,19 @@ enum fastserve_result fastserve_server_listen(struct fastserve_server *srv,
  * On an internal panic: returns 0.
  */
 uint16_t fastserve_server_port(const struct fastserve_server *srv);
+
+/**
+ * The event loop the workers run, `"epoll"` or `"io_uring"` (see
+ * `fastserve_config_set_driver`): a static NUL-terminated string, or
+ * NULL before `start` (and for a NULL `srv`). Any thread.
+ *
+ * # Safety
+ * `srv` is NULL or a server from `fastserve_server_new` that was not
+ * freed.
+ *
+ * On an internal panic: returns NULL.
+ */
+const char *fastserve_server_driver(const struct fastserve_server *srv);
 
 /**
  * Starts the worker threads and returns. Needs a successful

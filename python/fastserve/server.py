@@ -198,6 +198,8 @@ class _Route:
         self.directory = directory  # (root bytes, flags)
 
 
+_DRIVERS = ("epoll", "io_uring", "auto")
+
 class Server:
     """An HTTP/1.1 server with Python handlers.
 
@@ -269,6 +271,11 @@ class Server:
 
     blocking_threads: the thread pool of blocking=True handlers (16).
 
+    driver: the engine's event loop, "epoll", "io_uring" or "auto" (None:
+    "auto", which is epoll today); the environment variable FASTSERVE_DRIVER
+    overrides it. A kernel that refuses io_uring gets epoll, said once on
+    stderr; `active_driver` tells which one runs.
+
     access_log: False (the default), True or "common", or "combined": each
     request, once its response is written, is logged to the
     `fastserve.access` logger at INFO in that log format, with the fields
@@ -313,6 +320,7 @@ class Server:
         blocking_threads: int = 16,
         access_log: Union[bool, str] = False,
         error_log: bool = True,
+        driver: Optional[str] = None,
     ) -> None:
         self.server_name = server_name
         # checked here so that a bad value fails now rather than in start()
@@ -338,6 +346,9 @@ class Server:
         self.min_rate_grace = _seconds("min_rate_grace", min_rate_grace)
         self.proxy_header_timeout = _seconds("proxy_header_timeout", proxy_header_timeout)
         self.blocking_threads = cast(int, _size("blocking_threads", blocking_threads))
+        if driver is not None and driver not in _DRIVERS:
+            raise ValueError(f"driver must be one of {', '.join(_DRIVERS)}, not {driver!r}")
+        self.driver = driver
         self._access: Optional[AccessLogger] = None
         if access_log:
             self._access = AccessLogger("common" if access_log is True else cast(str, access_log))
@@ -515,6 +526,9 @@ class Server:
             check(lib.fastserve_config_set_workers(cfg, _size("workers", workers)), "workers")
             name = _b(self.server_name or "")
             check(lib.fastserve_config_set_server_name(cfg, name, len(name)), "server_name")
+            if self.driver is not None:
+                d = _b(self.driver)
+                check(lib.fastserve_config_set_driver(cfg, d, len(d)), "driver")
             # checked again: the attributes may have changed since __init__
             for knob in _SIZES:
                 value = _size(knob, getattr(self, knob))
@@ -795,6 +809,15 @@ class Server:
         if self._srv is not None:
             check(lib.fastserve_server_metrics(self._srv, byref(m)), "metrics")
         return metrics_dict(m)
+
+    @property
+    def active_driver(self) -> Optional[str]:
+        """The event loop the engine runs, "epoll" or "io_uring"; None
+        when it is not running."""
+        if self._srv is None:
+            return None
+        d = lib.fastserve_server_driver(self._srv)
+        return d.decode() if d else None
 
     def stats(self) -> Dict[str, int]:
         """Engine counters: requests, bytes_in, bytes_out, open_connections,

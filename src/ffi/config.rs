@@ -12,7 +12,7 @@ use super::bytes;
 use super::error::{fail, invalid, null, null_with_len, Quoted};
 use super::fastserve_result::{self, *};
 use crate::proto::MAX_BLOCK;
-use crate::server::ServerConfig;
+use crate::server::{Driver, ServerConfig};
 
 /// Engine settings. Owned by the caller, from `fastserve_config_new` to
 /// `fastserve_config_free`; the calls that take one copy it. Not
@@ -625,5 +625,47 @@ ffi_fn! {
         }
         c.inner.proto.server_name = (!n.is_empty()).then(|| n.to_vec());
         FASTSERVE_RESULT_OK
+    }
+}
+
+ffi_fn! {
+    /// The workers' event loop: `"epoll"`, `"io_uring"` or `"auto"` (the
+    /// default, which is epoll today), `len` bytes, not NUL-terminated. The
+    /// environment variable `FASTSERVE_DRIVER` (same names) overrides it when
+    /// the server starts. Where the kernel refuses io_uring (too old,
+    /// `kernel.io_uring_disabled`, a seccomp filter), the server runs on
+    /// epoll and says so once on stderr; `fastserve_server_driver` tells
+    /// which one runs. Another name is refused.
+    ///
+    /// # Safety
+    /// `cfg` is NULL or a configuration from `fastserve_config_new` that was
+    /// not freed; `name` is NULL or readable for `len` bytes.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_config_set_driver(
+        cfg: *mut fastserve_config,
+        name: *const c_char,
+        len: usize,
+    ) -> fastserve_result {
+        // SAFETY: a non-NULL `cfg` is a live configuration by contract.
+        let Some(c) = (unsafe { cfg.as_mut() }) else {
+            return null("cfg");
+        };
+        // SAFETY: readable for `len` bytes by contract.
+        let Some(n) = (unsafe { bytes(name, len) }) else {
+            return null_with_len("name", len);
+        };
+        match std::str::from_utf8(n).ok().and_then(Driver::parse) {
+            Some(d) => {
+                c.inner.driver = d;
+                FASTSERVE_RESULT_OK
+            }
+            None => invalid(format_args!(
+                "driver {} is not epoll, io_uring or auto",
+                Quoted(n)
+            )),
+        }
     }
 }

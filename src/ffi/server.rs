@@ -21,7 +21,7 @@ use super::error::{fail, invalid, null, null_with_len, Quoted};
 use super::fastserve_result::{self, *};
 use super::request::{fastserve_request, fastserve_response};
 use crate::proto::{body_allowed, valid_status};
-use crate::server::{DirOptions, Handler, ResponseBuilder, Routed, Server, ServerError};
+use crate::server::{DirOptions, Driver, Handler, ResponseBuilder, Routed, Server, ServerError};
 use std::os::unix::ffi::OsStrExt;
 
 /// A server. Owned by the caller, from `fastserve_server_new` to
@@ -516,6 +516,29 @@ ffi_fn! {
         unsafe { srv.as_ref() }
             .and_then(|s| s.inner.local_addr())
             .map_or(0, |a| a.port())
+    }
+}
+
+ffi_fn! {
+    /// The event loop the workers run, `"epoll"` or `"io_uring"` (see
+    /// `fastserve_config_set_driver`): a static NUL-terminated string, or
+    /// NULL before `start` (and for a NULL `srv`). Any thread.
+    ///
+    /// # Safety
+    /// `srv` is NULL or a server from `fastserve_server_new` that was not
+    /// freed.
+    ///
+    /// On an internal panic: returns NULL.
+    #[on_panic(std::ptr::null())]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_server_driver(srv: *const fastserve_server) -> *const c_char {
+        // SAFETY: a non-NULL `srv` is a live server by contract.
+        let d = unsafe { srv.as_ref() }.and_then(|s| s.inner.driver());
+        match d {
+            Some(Driver::IoUring) => c"io_uring".as_ptr(),
+            Some(_) => c"epoll".as_ptr(),
+            None => std::ptr::null(),
+        }
     }
 }
 

@@ -126,6 +126,39 @@ impl Listening {
     }
 }
 
+impl Listening {
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        match &self.acceptor {
+            Acceptor::Tcp(l) => l.as_raw_fd(),
+            Acceptor::Unix(l) => l.as_raw_fd(),
+        }
+    }
+
+    pub(crate) fn is_unix(&self) -> bool {
+        matches!(self.acceptor, Acceptor::Unix(_))
+    }
+}
+
+/// A connection accepted by other means (io_uring's accept) on a Unix or a
+/// TCP listener: `TCP_NODELAY` on TCP, and its peer from `getpeername(2)`.
+pub(crate) fn adopt(fd: OwnedFd, unix: bool) -> io::Result<(Sock, Peer)> {
+    let s = socket2::SockRef::from(&fd);
+    let addr = s.peer_addr()?;
+    let peer = if unix {
+        let path = addr
+            .as_pathname()
+            .map_or(&[][..], |p| p.as_os_str().as_bytes());
+        Peer::unix(path)
+    } else {
+        let _ = s.set_nodelay(true);
+        let a = addr
+            .as_socket()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        Peer::ip(a)
+    };
+    Ok((Sock(fd), peer))
+}
+
 impl Source for Listening {
     fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
         match &mut self.acceptor {

@@ -1,9 +1,8 @@
 //! Deferred responses on their way back to the worker that owns their
 //! connection, from any thread.
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
-
-use mio::Waker;
 
 use super::parts::Parts;
 use super::stream::{BodySink, EndHook, StreamState, UpgradeHook};
@@ -37,6 +36,30 @@ pub(crate) enum Work {
     ResumeBody,
     /// Tell this hook how the response ends.
     Watch(EndHook),
+}
+
+/// How a worker is woken: mio's waker (epoll), or an eventfd the io_uring
+/// driver keeps a read queued on.
+pub(crate) enum Waker {
+    Poll(mio::Waker),
+    EventFd(OwnedFd),
+}
+
+impl Waker {
+    fn wake(&self) {
+        match self {
+            Waker::Poll(w) => {
+                let _ = w.wake();
+            }
+            Waker::EventFd(fd) => {
+                let one: u64 = 1;
+                // SAFETY: writes 8 bytes from a live u64 to an eventfd the
+                // waker owns. EAGAIN means the counter is full: a wake-up is
+                // pending anyway.
+                let _ = unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+            }
+        }
+    }
 }
 
 /// The worker's inbox; any thread may post.
@@ -105,6 +128,6 @@ impl Mailbox {
 
     /// Wakes the worker's poll. Async-signal-safe: an eventfd write.
     pub(crate) fn wake(&self) {
-        let _ = self.waker.wake();
+        self.waker.wake();
     }
 }

@@ -70,6 +70,44 @@ pub struct ServerConfig {
     pub socket_send_buffer: usize,
     pub timeouts: Timeouts,
     pub proto: ProtoConfig,
+    /// The workers' event loop; `FASTSERVE_DRIVER` overrides it.
+    pub driver: Driver,
+}
+
+/// Which event loop the workers run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Driver {
+    /// Edge-triggered epoll, through mio.
+    Epoll,
+    /// io_uring: multishot accept and receive, batched sends.
+    IoUring,
+    /// The engine's pick: epoll today (see ARCHITECTURE.md, "Drivers").
+    #[default]
+    Auto,
+}
+
+impl Driver {
+    /// `epoll`, `io_uring` (or `uring`) or `auto`.
+    pub fn parse(s: &str) -> Option<Driver> {
+        match s.trim() {
+            "epoll" => Some(Driver::Epoll),
+            "io_uring" | "uring" => Some(Driver::IoUring),
+            "auto" => Some(Driver::Auto),
+            _ => None,
+        }
+    }
+
+    /// The configured driver, or the one `FASTSERVE_DRIVER` names (an
+    /// unknown name there is ignored, with a word on stderr).
+    fn chosen(self) -> Driver {
+        match std::env::var("FASTSERVE_DRIVER") {
+            Ok(v) if !v.is_empty() => Driver::parse(&v).unwrap_or_else(|| {
+                eprintln!("fastserve: FASTSERVE_DRIVER={v:?} is not epoll, io_uring or auto");
+                self
+            }),
+            _ => self,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -88,6 +126,7 @@ impl Default for ServerConfig {
                 server_name: Some(b"fastserve".to_vec()),
                 ..Default::default()
             },
+            driver: Driver::Auto,
         }
     }
 }
@@ -153,6 +192,7 @@ pub struct Server {
 }
 
 struct Running {
+    driver: Driver,
     shared: Arc<Shared>,
     mailboxes: Vec<Arc<Mailbox>>,
     stats: Vec<Arc<Stats>>,
@@ -288,6 +328,11 @@ impl Server {
             }
         }
         m
+    }
+
+    /// The event loop the workers run (`Epoll` or `IoUring`), once started.
+    pub fn driver(&self) -> Option<Driver> {
+        self.running.as_ref().map(|r| r.driver)
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -496,6 +541,7 @@ impl Server {
             batch_links: Mutex::new(Vec::new()),
             hooks: self.hooks.clone(),
         });
+        let driver = worker::pick_driver(self.cfg.driver.chosen());
         let mut mailboxes = Vec::new();
         let mut stats = Vec::new();
         let mut threads = Vec::new();
@@ -506,7 +552,7 @@ impl Server {
                 .map(|b| b.for_worker(i))
                 .collect::<io::Result<Vec<_>>>()?;
             let st = Arc::new(Stats::default());
-            let (w, mb) = Worker::new(ls, shared.clone(), st.clone())?;
+            let (w, mb) = Worker::new(ls, shared.clone(), st.clone(), driver)?;
             mailboxes.push(mb);
             stats.push(st);
             threads.push(
@@ -518,6 +564,7 @@ impl Server {
         let _ = self.metrics_stats.set(stats.clone());
         self.listeners.clear(); // the workers hold their own descriptors
         self.running = Some(Running {
+            driver,
             shared,
             mailboxes,
             stats,

@@ -435,3 +435,38 @@ def test_engine_setter_refuses_too_big(knob, most):
         assert setter(cfg, most + 1) == 3  # FASTSERVE_RESULT_INVALID_ARGUMENT
     finally:
         lib.fastserve_config_free(cfg)
+
+
+@pytest.mark.parametrize("driver", ["epoll", "io_uring", "auto"])
+def test_driver_knob_picks_the_event_loop(driver, monkeypatch):
+    monkeypatch.delenv("FASTSERVE_DRIVER", raising=False)
+    app = fastserve.Server(driver=driver)
+    app.static("/plaintext", HELLO)
+    assert app.active_driver is None
+    port = app.start("127.0.0.1", 0, workers=1)
+    try:
+        assert app.active_driver == ("io_uring" if driver == "io_uring" else "epoll")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(REQ * 3)
+            rest = b""
+            for _ in range(3):
+                status, _, body, rest = read_response(s, rest)
+                assert (status, body) == (200, HELLO)
+    finally:
+        app.stop()
+
+
+def test_driver_environment_overrides_the_knob(monkeypatch):
+    monkeypatch.setenv("FASTSERVE_DRIVER", "io_uring")
+    app = fastserve.Server(driver="epoll")
+    app.static("/plaintext", HELLO)
+    app.start("127.0.0.1", 0, workers=1)
+    try:
+        assert app.active_driver == "io_uring"
+    finally:
+        app.stop()
+
+
+def test_driver_knob_refuses_other_names():
+    with pytest.raises(ValueError, match="driver"):
+        fastserve.Server(driver="kqueue")
