@@ -284,6 +284,17 @@ impl ResponseBuilder {
         Ok(())
     }
 
+    /// Sets a body of `len` zero bytes and returns it, to be written in
+    /// place: no copy of a body built elsewhere.
+    pub fn body_mut(&mut self, len: usize) -> Result<&mut [u8], BuildError> {
+        self.open()?;
+        self.body_allowed(len > 0)?;
+        self.parts.ext = None;
+        self.parts.body.clear();
+        self.parts.body.resize(len, 0);
+        Ok(&mut self.parts.body)
+    }
+
     /// Sets a body sent from its own storage, without a copy.
     pub fn body_ext(&mut self, body: ExtBody) -> Result<(), BuildError> {
         self.open()?;
