@@ -335,7 +335,7 @@ fn unlisted_line(buf: &mut [u8; 17], status: u16) -> &[u8] {
 /// Renders a whole response: the head with `Date`, `Content-Length` (as
 /// [`framing::response`] says) and `Server`, then a copied body. Returns
 /// the body to send from its own storage, if any.
-#[inline]
+#[inline(always)]
 pub(crate) fn response(
     dst: &mut Vec<u8>,
     r: Response<'_>,
