@@ -24,9 +24,8 @@ pub enum FieldProblem {
 pub fn header_field_problem(name: &[u8], value: &[u8]) -> Option<FieldProblem> {
     // each check a single pass without early exits, which the compiler
     // unrolls (the value's into vector compares); failures are rare
-    let token = name
-        .iter()
-        .fold(true, |ok, &b| ok & crate::parse::scan::TOKEN[b as usize]);
+    let tchar = crate::parse::scan::TOKEN_SET;
+    let token = name.iter().fold(true, |ok, &b| ok & tchar.has(b));
     let field = value.iter().fold(true, |ok, &b| {
         ok & ((b >= 0x20 || b == b'\t') & (b != 0x7f))
     });
@@ -205,7 +204,7 @@ impl Put {
     unsafe fn bytes(&mut self, b: &[u8]) {
         // SAFETY: room by contract; `b` is not in the spare capacity.
         unsafe {
-            std::ptr::copy_nonoverlapping(b.as_ptr(), self.0, b.len());
+            copy_short(b, self.0);
             self.0 = self.0.add(b.len());
         }
     }
@@ -234,6 +233,67 @@ impl Put {
             }
             self.0 = self.0.add(len);
         }
+    }
+}
+
+/// Copies `src` to `dst`, a field or a short body in two overlapping moves
+/// rather than a call (a literal's length folds the branches away).
+///
+/// # Safety
+/// `dst` is valid for `src.len()` bytes of writes and does not overlap `src`.
+#[inline(always)]
+unsafe fn copy_short(src: &[u8], dst: *mut u8) {
+    use std::ptr::{read_unaligned as get, write_unaligned as put};
+    let (n, s) = (src.len(), src.as_ptr());
+    // SAFETY: every move stays within the first `n` bytes of `src` and
+    // `dst`, which the contract makes valid.
+    unsafe {
+        match n {
+            0..=3 => {
+                for i in 0..n {
+                    *dst.add(i) = *s.add(i);
+                }
+            }
+            4..=7 => {
+                put(dst.cast::<u32>(), get(s.cast::<u32>()));
+                put(
+                    dst.add(n - 4).cast::<u32>(),
+                    get(s.add(n - 4).cast::<u32>()),
+                );
+            }
+            8..=16 => {
+                put(dst.cast::<u64>(), get(s.cast::<u64>()));
+                put(
+                    dst.add(n - 8).cast::<u64>(),
+                    get(s.add(n - 8).cast::<u64>()),
+                );
+            }
+            17..=32 => {
+                put(dst.cast::<u128>(), get(s.cast::<u128>()));
+                put(
+                    dst.add(n - 16).cast::<u128>(),
+                    get(s.add(n - 16).cast::<u128>()),
+                );
+            }
+            _ => std::ptr::copy_nonoverlapping(s, dst, n),
+        }
+    }
+}
+
+/// Appends the field line `name: value\r\n`.
+#[inline]
+pub(crate) fn push_field(dst: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    let n = name.len() + value.len() + 4;
+    dst.reserve(n);
+    // SAFETY: `n` bytes were reserved past `len`, and exactly they are
+    // written before `set_len` covers them.
+    unsafe {
+        let mut w = Put(dst.as_mut_ptr().add(dst.len()));
+        w.bytes(name);
+        w.bytes(b": ");
+        w.bytes(value);
+        w.bytes(b"\r\n");
+        dst.set_len(dst.len() + n);
     }
 }
 
@@ -573,6 +633,17 @@ mod tests {
                 )),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn fields_and_bodies_of_every_short_length_are_copied_whole() {
+        let src: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..=40 {
+            let mut out = b"<".to_vec();
+            push_field(&mut out, &src[..n], &src[40 - n..]);
+            let want = [&b"<"[..], &src[..n], b": ", &src[40 - n..], b"\r\n"].concat();
+            assert_eq!(out, want, "{n}");
         }
     }
 

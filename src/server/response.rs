@@ -254,12 +254,7 @@ impl ResponseBuilder {
         if !valid_header_field(name, value) {
             return Err(BuildError::InvalidHeader);
         }
-        let h = &mut self.parts.headers;
-        h.reserve(name.len() + value.len() + 4);
-        h.extend_from_slice(name);
-        h.extend_from_slice(b": ");
-        h.extend_from_slice(value);
-        h.extend_from_slice(b"\r\n");
+        proto::push_field(&mut self.parts.headers, name, value);
         Ok(())
     }
 
