@@ -5,45 +5,8 @@
 //! only load whole blocks that lie inside the slice and finish the tail with the
 //! scalar loop, so nothing is ever read past `buf.len()`.
 
-/// A set of ASCII bytes as two words: a test is a shift and a mask, with no
-/// table to load (a short check made once a request stays cheap even when
-/// the caches went to other work meanwhile).
-#[derive(Clone, Copy)]
-pub(crate) struct AsciiSet(u64, u64);
-
-impl AsciiSet {
-    /// The bytes below 128 that `t` holds (it must hold none above).
-    pub(crate) const fn of(t: &[bool; 256]) -> Self {
-        let (mut lo, mut hi) = (0u64, 0u64);
-        let mut b = 0;
-        while b < 256 {
-            if t[b] {
-                assert!(b < 128);
-                if b < 64 {
-                    lo |= 1 << b;
-                } else {
-                    hi |= 1 << (b - 64);
-                }
-            }
-            b += 1;
-        }
-        AsciiSet(lo, hi)
-    }
-
-    #[inline(always)]
-    pub(crate) fn has(self, b: u8) -> bool {
-        let word = if b < 64 { self.0 } else { self.1 };
-        (b < 128) & ((word >> (b & 63)) & 1 != 0)
-    }
-}
-
-/// [`TOKEN`] as an [`AsciiSet`].
-pub(crate) const TOKEN_SET: AsciiSet = AsciiSet::of(&TOKEN_TABLE);
-
 /// `tchar` of RFC 9110: `!#$%&'*+-.^_`|~`, digits and letters.
-pub(crate) static TOKEN: [bool; 256] = TOKEN_TABLE;
-
-const TOKEN_TABLE: [bool; 256] = {
+pub(crate) static TOKEN: [bool; 256] = {
     let mut t = [false; 256];
     let mut c = 0;
     while c < 256 {

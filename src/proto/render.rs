@@ -24,8 +24,9 @@ pub enum FieldProblem {
 pub fn header_field_problem(name: &[u8], value: &[u8]) -> Option<FieldProblem> {
     // each check a single pass without early exits, which the compiler
     // unrolls (the value's into vector compares); failures are rare
-    let tchar = crate::parse::scan::TOKEN_SET;
-    let token = name.iter().fold(true, |ok, &b| ok & tchar.has(b));
+    let token = name
+        .iter()
+        .fold(true, |ok, &b| ok & crate::parse::scan::TOKEN[b as usize]);
     let field = value.iter().fold(true, |ok, &b| {
         ok & ((b >= 0x20 || b == b'\t') & (b != 0x7f))
     });

@@ -3,7 +3,6 @@
 //! method may have, the path and query a target routes by, and what a valid
 //! `uri-host [":" port]` is. `Err` holds the status to answer with.
 
-use crate::parse::scan::AsciiSet;
 use crate::parse::Header;
 
 const CONNECT: &[u8] = b"CONNECT";
@@ -145,7 +144,7 @@ fn authority(v: &[u8], need_port: bool) -> Option<(&[u8], Option<&[u8]>)> {
 #[inline]
 fn reg_name(h: &[u8]) -> bool {
     // the common case, a name without `%`, in one pass of table lookups
-    let plain = h.iter().fold(true, |ok, &b| ok & HOST_SET.has(b));
+    let plain = h.iter().fold(true, |ok, &b| ok & HOST_BYTE[b as usize]);
     plain || reg_name_escaped(h)
 }
 
@@ -170,11 +169,8 @@ fn reg_name_escaped(h: &[u8]) -> bool {
     true
 }
 
-/// [`HOST_BYTE`] as an [`AsciiSet`].
-const HOST_SET: AsciiSet = AsciiSet::of(&HOST_BYTE);
-
 /// Unreserved and sub-delims bytes (RFC 3986 §2.2-3).
-const HOST_BYTE: [bool; 256] = {
+static HOST_BYTE: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 256 {
