@@ -41,18 +41,17 @@ static int hello(const fastserve_request *req, fastserve_response *res, void *us
             break;
         }
     }
-    /* the name is as long as the request line allows: size the body for it */
+    /* the name is as long as the request line allows: the body is written
+     * in place, into a buffer of its size that the response holds */
     size_t len = 7 + name_len + 1;
-    char *body = malloc(len);
+    fastserve_response_header(res, "Content-Type", 12, "text/plain", 10);
+    char *body = fastserve_response_body_buffer(res, len);
     if (body == NULL)
         return 1;
     memcpy(body, "Hello, ", 7);
     memcpy(body + 7, name, name_len);
     body[len - 1] = '!';
-    fastserve_response_header(res, "Content-Type", 12, "text/plain", 10);
-    fastserve_result r = fastserve_response_body(res, body, len); /* copies */
-    free(body);
-    return r == FASTSERVE_RESULT_OK ? 0 : 1;
+    return 0;
 }
 
 static int echo(const fastserve_request *req, fastserve_response *res, void *userdata)

@@ -48,6 +48,17 @@ impl Handler for Hello {
     }
 }
 
+/// The body written in place, as `fastserve_response_body_buffer` does.
+struct InPlace;
+impl Handler for InPlace {
+    fn call(&self, _: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+        res.header(b"Content-Type", b"text/plain").map_err(|_| ())?;
+        let b = res.body_mut(13).map_err(|_| ())?;
+        b.copy_from_slice(b"Hello, World!");
+        Ok(())
+    }
+}
+
 /// A parameter route: answers once it read its (percent-decoded) value.
 struct Param;
 impl Handler for Param {
@@ -113,7 +124,7 @@ fn with_an_access_log_and_metrics_too() {
     srv.enable_metrics().unwrap();
     let m = serve_without_allocating(srv);
     let served = log.0.load(Ordering::Relaxed);
-    assert_eq!(served, 3 * (1 + 2200 + 2200 * 16));
+    assert_eq!(served, 4 * (1 + 2200 + 2200 * 16));
     assert_eq!(m.codes[0], served, "200s");
     assert_eq!(m.latency.iter().sum::<u64>(), served);
 }
@@ -132,11 +143,13 @@ fn serve_without_allocating(mut srv: Server) -> Metrics {
         .unwrap();
     srv.route(Some(b"GET"), b"/users/{id}", false, Arc::new(Param))
         .unwrap();
+    srv.route(Some(b"GET"), b"/inplace", false, Arc::new(InPlace))
+        .unwrap();
     let addr = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     srv.start().unwrap();
 
     let mut buf = vec![0u8; 1 << 20];
-    for path in ["/plaintext", "/hello", "/users/4%202"] {
+    for path in ["/plaintext", "/hello", "/users/4%202", "/inplace"] {
         let one = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes();
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_nodelay(true).unwrap();

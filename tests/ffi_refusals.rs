@@ -198,3 +198,125 @@ fn unknown_route_flags_are_refused() {
         fastserve_server_free(srv);
     }
 }
+
+/// What the body-buffer handlers saw that the client cannot.
+static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn header(res: *mut fastserve::ffi::request::fastserve_response, name: &str, value: &str) {
+    // SAFETY: `res` is the running handler's response; the strings are live.
+    let r = unsafe {
+        fastserve::ffi::request::fastserve_response_header(
+            res,
+            name.as_ptr().cast(),
+            name.len(),
+            value.as_ptr().cast(),
+            value.len(),
+        )
+    };
+    assert_eq!(r, FASTSERVE_RESULT_OK);
+}
+
+/// /fill: a buffer set twice, the second written in part (it starts
+/// zeroed); /none: a 204 asked for a body buffer; /sent: a buffer asked for
+/// after the response was sent.
+unsafe extern "C" fn body_buffers(
+    req: *const fastserve::ffi::request::fastserve_request,
+    res: *mut fastserve::ffi::request::fastserve_response,
+    _: *mut c_void,
+) -> c_int {
+    use fastserve::ffi::deferred::fastserve_response_send;
+    use fastserve::ffi::request::*;
+    // SAFETY: `req` and `res` are the running call's; each buffer is
+    // written within its length before the next call on `res`.
+    unsafe {
+        let p = fastserve_request_path(req);
+        match std::slice::from_raw_parts(p.ptr.cast::<u8>(), p.len) {
+            b"/fill" => {
+                let first = fastserve_response_body_buffer(res, 5);
+                assert!(!first.is_null());
+                first.write_bytes(b'x', 5);
+                let b = fastserve_response_body_buffer(res, 3);
+                assert!(!b.is_null());
+                *b = b'a' as c_char;
+            }
+            b"/none" => {
+                assert_eq!(fastserve_response_status(res, 204), FASTSERVE_RESULT_OK);
+                let refused = fastserve_response_body_buffer(res, 1).is_null();
+                let e = last_error();
+                assert!(!fastserve_response_body_buffer(res, 0).is_null());
+                header(res, "X-Refused", &format!("{refused} {e}"));
+            }
+            _ => {
+                assert_eq!(fastserve_response_send(res), FASTSERVE_RESULT_OK);
+                let refused = fastserve_response_body_buffer(res, 1).is_null();
+                SEEN.lock()
+                    .unwrap()
+                    .push(format!("{refused} {}", last_error()));
+            }
+        }
+    }
+    0
+}
+
+#[test]
+fn a_body_buffer_is_written_in_place_and_refused_where_a_body_is() {
+    use std::io::{Read, Write};
+    // SAFETY: NULL asks for the defaults; `srv` is live until freed below
+    // and every string is a live local.
+    unsafe {
+        assert!(
+            fastserve::ffi::request::fastserve_response_body_buffer(ptr::null_mut(), 1).is_null()
+        );
+        assert_eq!(last_error(), "res is NULL");
+        let srv = fastserve_server_new(ptr::null());
+        for path in ["/fill", "/none", "/sent"] {
+            let r = fastserve_server_route(
+                srv,
+                "GET".as_ptr().cast(),
+                3,
+                path.as_ptr().cast(),
+                path.len(),
+                0,
+                Some(body_buffers),
+                ptr::null_mut(),
+            );
+            assert_eq!(r, FASTSERVE_RESULT_OK);
+        }
+        let host = "127.0.0.1";
+        let r = fastserve_server_listen(srv, host.as_ptr().cast(), host.len(), 0);
+        assert_eq!(r, FASTSERVE_RESULT_OK);
+        assert_eq!(fastserve_server_start(srv), FASTSERVE_RESULT_OK);
+        let get = |path: &str| {
+            let mut c = std::net::TcpStream::connect((host, fastserve_server_port(srv))).unwrap();
+            write!(
+                c,
+                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut out = Vec::new();
+            c.read_to_end(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let fill = get("/fill");
+        assert!(fill.starts_with("HTTP/1.1 200 OK\r\n"), "{fill:?}");
+        assert!(fill.contains("\r\nContent-Length: 3\r\n"), "{fill:?}");
+        assert!(fill.ends_with("\r\n\r\na\0\0"), "{fill:?}");
+        let none = get("/none");
+        assert!(none.starts_with("HTTP/1.1 204 No Content\r\n"), "{none:?}");
+        assert!(
+            none.contains(
+                "\r\nX-Refused: true a 204 response has no body: send it with an empty one\r\n"
+            ),
+            "{none:?}"
+        );
+        assert!(none.ends_with("\r\n\r\n"), "{none:?}");
+        let sent = get("/sent");
+        assert!(sent.starts_with("HTTP/1.1 200 OK\r\n"), "{sent:?}");
+        assert_eq!(
+            SEEN.lock().unwrap().as_slice(),
+            ["true the response was already sent or deferred"]
+        );
+        assert_eq!(fastserve_server_stop(srv), FASTSERVE_RESULT_OK);
+        fastserve_server_free(srv);
+    }
+}

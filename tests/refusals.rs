@@ -248,3 +248,119 @@ fn a_fragment_in_the_target_is_refused() {
     srv.stop();
     srv.wait().unwrap();
 }
+
+/// Adds the header field the request body holds (the name's length in one
+/// byte, the name, the value): 200 with the field when the builder takes
+/// it, 422 when it refuses it.
+struct AddField;
+impl Handler for AddField {
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+        let (&len, rest) = req.body.split_first().ok_or(())?;
+        let (name, value) = rest.split_at(len as usize);
+        if res.header(name, value).is_err() {
+            res.status(422).map_err(|_| ())?;
+        }
+        res.body(b"x").map_err(|_| ())
+    }
+}
+
+/// One request on a kept-alive connection and its response's head.
+fn add_field(s: &mut TcpStream, name: &[u8], value: &[u8]) -> Vec<u8> {
+    let body = [&[name.len() as u8][..], name, value].concat();
+    let mut req = format!(
+        "POST /field HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    s.write_all(&req).unwrap();
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    // every response here has a one-byte body
+    while !got.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).unwrap();
+        got.push(byte[0]);
+    }
+    s.read_exact(&mut byte).unwrap();
+    got
+}
+
+#[test]
+fn handler_fields_that_would_break_the_message_are_refused_byte_by_byte() {
+    let mut srv = Server::new(ServerConfig::default());
+    srv.route(
+        Some(b"POST"),
+        b"/field",
+        false,
+        std::sync::Arc::new(AddField),
+    )
+    .unwrap();
+    let port = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap().port();
+    srv.start().unwrap();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let taken = |head: &[u8], name: &[u8], value: &[u8]| {
+        let line = [name, b": ", value, b"\r\n"].concat();
+        let ok = head.starts_with(b"HTTP/1.1 200 ");
+        let has_line = head.windows(line.len()).any(|w| w == line.as_slice());
+        assert!(
+            ok == has_line && (ok || head.starts_with(b"HTTP/1.1 422 ")),
+            "{}",
+            String::from_utf8_lossy(head)
+        );
+        ok
+    };
+    for b in 0..=255u8 {
+        let token = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        // the byte first, inside, and last in a name
+        for name in [vec![b, b'Y'], vec![b'X', b, b'Y'], vec![b'X', b]] {
+            let head = add_field(&mut s, &name, b"v");
+            assert_eq!(taken(&head, &name, b"v"), token, "name byte {b:#04x}");
+        }
+        let field = (b >= 0x20 && b != 0x7f) || b == b'\t';
+        // and in a short value, and past 16 and 32 bytes of a longer one
+        for at in [0, 1, 17, 40] {
+            let mut value = vec![b'a'; 48];
+            value[at] = b;
+            let head = add_field(&mut s, b"X-V", &value);
+            assert_eq!(
+                taken(&head, b"X-V", &value),
+                field,
+                "value byte {b:#04x} at {at}"
+            );
+        }
+    }
+    for name in [
+        &b"Content-Length"[..],
+        b"content-length",
+        b"DATE",
+        b"Connection",
+        b"transfer-ENCODING",
+    ] {
+        // 7: not the engine's own Content-Length of 1
+        let head = add_field(&mut s, name, b"7");
+        assert!(
+            !taken(&head, name, b"7"),
+            "{}",
+            String::from_utf8_lossy(name)
+        );
+    }
+    for name in [
+        &b"Dates"[..],
+        b"Dat",
+        b"Content-Lengths",
+        b"Connectio",
+        b"Content-Type",
+    ] {
+        let head = add_field(&mut s, name, b"1");
+        assert!(
+            taken(&head, name, b"1"),
+            "{}",
+            String::from_utf8_lossy(name)
+        );
+    }
+    let head = add_field(&mut s, b"", b"1");
+    assert!(head.starts_with(b"HTTP/1.1 422 "));
+    srv.stop();
+    srv.wait().unwrap();
+}

@@ -493,6 +493,41 @@ ffi_fn! {
 }
 
 ffi_fn! {
+    /// Sets a body of `len` bytes and returns where to write them: the
+    /// body is built in place, without a buffer of the caller's and a copy.
+    /// The bytes start zeroed. The pointer stays valid until the next call
+    /// that sets the body or sends the response, and at most until the
+    /// handler returns (or, on a deferred handle, until
+    /// `fastserve_response_send`); write before then. For `len == 0` the
+    /// pointer is not NULL but must not be written. Returns NULL, and sets
+    /// `fastserve_last_error`, if `res` is NULL or already sent or deferred,
+    /// or if the status is one without a body (204, 304) and `len > 0`.
+    ///
+    /// # Safety
+    /// As `fastserve_response_status`.
+    ///
+    /// On an internal panic: returns NULL.
+    #[on_panic(std::ptr::null_mut())]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_response_body_buffer(
+        res: *mut fastserve_response,
+        len: usize,
+    ) -> *mut c_char {
+        // SAFETY: forwarded contract.
+        let Ok(r) = (unsafe { self::res(res) }) else {
+            return std::ptr::null_mut();
+        };
+        match r.body_mut(len) {
+            Ok(b) => b.as_mut_ptr().cast::<c_char>(),
+            Err(e) => {
+                build_result(Err(e), || "no body for this status".into());
+                std::ptr::null_mut()
+            }
+        }
+    }
+}
+
+ffi_fn! {
     /// Sets a body of `length` bytes of the file `fd` from `offset`, sent
     /// with `sendfile(2)` and never copied through user space. Content-Length
     /// is `length`; a HEAD request gets the head only.

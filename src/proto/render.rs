@@ -22,25 +22,38 @@ pub enum FieldProblem {
 /// none of those the engine writes itself.
 #[inline]
 pub fn header_field_problem(name: &[u8], value: &[u8]) -> Option<FieldProblem> {
-    let token = |b: &u8| crate::parse::scan::TOKEN[*b as usize];
-    let field = |b: &u8| (*b >= 0x20 && *b != 0x7f) || *b == b'\t';
-    const RESERVED: [&[u8]; 4] = [
-        b"content-length",
-        b"date",
-        b"connection",
-        b"transfer-encoding",
-    ];
+    // each check a single pass without early exits, which the compiler
+    // unrolls (the value's into vector compares); failures are rare
+    let token = name
+        .iter()
+        .fold(true, |ok, &b| ok & crate::parse::scan::TOKEN[b as usize]);
+    let field = value.iter().fold(true, |ok, &b| {
+        ok & ((b >= 0x20 || b == b'\t') & (b != 0x7f))
+    });
     if name.is_empty() {
         Some(FieldProblem::EmptyName)
-    } else if !name.iter().all(token) {
+    } else if !token {
         Some(FieldProblem::NameNotToken)
-    } else if !value.iter().all(field) {
+    } else if !field {
         Some(FieldProblem::ControlInValue)
-    } else if RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+    } else if reserved(name) {
         Some(FieldProblem::Reserved)
     } else {
         None
     }
+}
+
+/// Content-Length, Date, Connection or Transfer-Encoding, in any case.
+#[inline]
+fn reserved(name: &[u8]) -> bool {
+    let r: &[u8] = match name.len() {
+        4 => b"date",
+        10 => b"connection",
+        14 => b"content-length",
+        17 => b"transfer-encoding",
+        _ => return false,
+    };
+    name.eq_ignore_ascii_case(r)
 }
 
 /// Whether a host may add the field `name: value` (see
@@ -64,58 +77,77 @@ pub fn body_allowed(status: u16) -> bool {
     !matches!(status, 100..=199 | 204 | 304)
 }
 
-/// The standard reason phrase of a status code ("" for unknown codes).
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        203 => "Non-Authoritative Information",
-        204 => "No Content",
-        205 => "Reset Content",
-        206 => "Partial Content",
-        300 => "Multiple Choices",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        402 => "Payment Required",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        407 => "Proxy Authentication Required",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        412 => "Precondition Failed",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        416 => "Range Not Satisfiable",
-        417 => "Expectation Failed",
-        421 => "Misdirected Request",
-        422 => "Unprocessable Content",
-        426 => "Upgrade Required",
-        428 => "Precondition Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        451 => "Unavailable For Legal Reasons",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "",
-    }
+/// Defines `reason` and `status_line` from one list of codes.
+macro_rules! statuses {
+    ($($code:literal $text:literal,)*) => {
+        /// The standard reason phrase of a status code ("" for unknown codes).
+        pub fn reason(status: u16) -> &'static str {
+            match status {
+                $($code => $text,)*
+                _ => "",
+            }
+        }
+
+        /// `HTTP/1.1 <code> <reason>\r\n` for a code with a reason phrase,
+        /// else "".
+        #[inline]
+        fn status_line(status: u16) -> &'static [u8] {
+            match status {
+                $($code => concat!("HTTP/1.1 ", stringify!($code), " ", $text, "\r\n").as_bytes(),)*
+                _ => b"",
+            }
+        }
+    };
+}
+
+statuses! {
+    100 "Continue",
+    101 "Switching Protocols",
+    200 "OK",
+    201 "Created",
+    202 "Accepted",
+    203 "Non-Authoritative Information",
+    204 "No Content",
+    205 "Reset Content",
+    206 "Partial Content",
+    300 "Multiple Choices",
+    301 "Moved Permanently",
+    302 "Found",
+    303 "See Other",
+    304 "Not Modified",
+    307 "Temporary Redirect",
+    308 "Permanent Redirect",
+    400 "Bad Request",
+    401 "Unauthorized",
+    402 "Payment Required",
+    403 "Forbidden",
+    404 "Not Found",
+    405 "Method Not Allowed",
+    406 "Not Acceptable",
+    407 "Proxy Authentication Required",
+    408 "Request Timeout",
+    409 "Conflict",
+    410 "Gone",
+    411 "Length Required",
+    412 "Precondition Failed",
+    413 "Content Too Large",
+    414 "URI Too Long",
+    415 "Unsupported Media Type",
+    416 "Range Not Satisfiable",
+    417 "Expectation Failed",
+    421 "Misdirected Request",
+    422 "Unprocessable Content",
+    426 "Upgrade Required",
+    428 "Precondition Required",
+    429 "Too Many Requests",
+    431 "Request Header Fields Too Large",
+    451 "Unavailable For Legal Reasons",
+    500 "Internal Server Error",
+    501 "Not Implemented",
+    502 "Bad Gateway",
+    503 "Service Unavailable",
+    504 "Gateway Timeout",
+    505 "HTTP Version Not Supported",
 }
 
 /// A response built by a handler: status, extra header lines (each already
@@ -158,19 +190,122 @@ impl Body<'_> {
     }
 }
 
-#[inline]
-fn push_num(dst: &mut Vec<u8>, mut n: usize) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// Room for what `head` writes besides the status line, `Server`'s value,
+/// the connection field and the caller's fields: `Server: \r\n`,
+/// `Date: <date>\r\n`, `Content-Length: <20 digits>\r\n`, the blank line.
+const HEAD_FIXED: usize = 10 + 6 + DATE_LEN + 2 + 16 + 20 + 2 + 2;
+
+/// A write position in capacity reserved beforehand.
+struct Put(*mut u8);
+
+impl Put {
+    /// # Safety
+    /// `b.len()` bytes of reserved room remain at the position.
+    #[inline(always)]
+    unsafe fn bytes(&mut self, b: &[u8]) {
+        // SAFETY: room by contract; `b` is not in the spare capacity.
+        unsafe {
+            copy_short(b, self.0);
+            self.0 = self.0.add(b.len());
         }
     }
-    dst.extend_from_slice(&tmp[i..]);
+
+    /// # Safety
+    /// 20 bytes of reserved room remain at the position.
+    #[inline(always)]
+    unsafe fn num(&mut self, n: usize) {
+        let mut len = 1;
+        let mut rest = n / 10;
+        while rest > 0 {
+            len += 1;
+            rest /= 10;
+        }
+        let mut n = n;
+        // SAFETY: `len` ≤ 20 (usize::MAX has 20 digits) bytes of room.
+        unsafe {
+            let mut at = self.0.add(len);
+            loop {
+                at = at.sub(1);
+                *at = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            self.0 = self.0.add(len);
+        }
+    }
+}
+
+/// Copies `src` to `dst`, a field or a short body in two overlapping moves
+/// rather than a call (a literal's length folds the branches away).
+///
+/// # Safety
+/// `dst` is valid for `src.len()` bytes of writes and does not overlap `src`.
+#[inline(always)]
+unsafe fn copy_short(src: &[u8], dst: *mut u8) {
+    use std::ptr::{read_unaligned as get, write_unaligned as put};
+    let (n, s) = (src.len(), src.as_ptr());
+    // SAFETY: every move stays within the first `n` bytes of `src` and
+    // `dst`, which the contract makes valid.
+    unsafe {
+        match n {
+            0..=3 => {
+                for i in 0..n {
+                    *dst.add(i) = *s.add(i);
+                }
+            }
+            4..=7 => {
+                put(dst.cast::<u32>(), get(s.cast::<u32>()));
+                put(
+                    dst.add(n - 4).cast::<u32>(),
+                    get(s.add(n - 4).cast::<u32>()),
+                );
+            }
+            8..=16 => {
+                put(dst.cast::<u64>(), get(s.cast::<u64>()));
+                put(
+                    dst.add(n - 8).cast::<u64>(),
+                    get(s.add(n - 8).cast::<u64>()),
+                );
+            }
+            17..=32 => {
+                put(dst.cast::<u128>(), get(s.cast::<u128>()));
+                put(
+                    dst.add(n - 16).cast::<u128>(),
+                    get(s.add(n - 16).cast::<u128>()),
+                );
+            }
+            _ => std::ptr::copy_nonoverlapping(s, dst, n),
+        }
+    }
+}
+
+/// Appends the field line `name: value\r\n`.
+#[inline]
+pub(crate) fn push_field(dst: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    let n = name.len() + value.len() + 4;
+    dst.reserve(n);
+    // SAFETY: `n` bytes were reserved past `len`, and exactly they are
+    // written before `set_len` covers them.
+    unsafe {
+        let mut w = Put(dst.as_mut_ptr().add(dst.len()));
+        w.bytes(name);
+        w.bytes(b": ");
+        w.bytes(value);
+        w.bytes(b"\r\n");
+        dst.set_len(dst.len() + n);
+    }
+}
+
+#[inline]
+fn conn_field(conn: ConnHeader) -> &'static [u8] {
+    match conn {
+        ConnHeader::None => b"",
+        ConnHeader::KeepAlive => b"Connection: keep-alive\r\n",
+        ConnHeader::Close => b"Connection: close\r\n",
+        ConnHeader::Upgrade => b"Connection: upgrade\r\n",
+    }
 }
 
 /// Renders a status line and the automatic fields, then `extra`, then the
@@ -185,40 +320,83 @@ pub(crate) fn head(
     conn: ConnHeader,
     extra: &[u8],
 ) -> usize {
-    dst.extend_from_slice(b"HTTP/1.1 ");
-    push_num(dst, status as usize);
-    dst.push(b' ');
-    dst.extend_from_slice(reason(status).as_bytes());
-    dst.extend_from_slice(b"\r\n");
-    if let Some(s) = server {
-        dst.extend_from_slice(b"Server: ");
-        dst.extend_from_slice(s);
-        dst.extend_from_slice(b"\r\n");
+    head_and(dst, status, server, date, content_length, conn, extra, b"")
+}
+
+/// `head`, then `body`, in one reservation.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn head_and(
+    dst: &mut Vec<u8>,
+    status: u16,
+    server: Option<&[u8]>,
+    date: &[u8; DATE_LEN],
+    content_length: Option<usize>,
+    conn: ConnHeader,
+    extra: &[u8],
+    body: &[u8],
+) -> usize {
+    let mut unlisted = [0u8; 17];
+    let mut line = status_line(status);
+    if line.is_empty() {
+        line = unlisted_line(&mut unlisted, status);
     }
-    dst.extend_from_slice(b"Date: ");
-    let date_at = dst.len();
-    dst.extend_from_slice(date);
-    dst.extend_from_slice(b"\r\n");
-    if let Some(n) = content_length {
-        dst.extend_from_slice(b"Content-Length: ");
-        push_num(dst, n);
-        dst.extend_from_slice(b"\r\n");
+    let conn = conn_field(conn);
+    let server_len = server.map_or(0, <[u8]>::len);
+    dst.reserve(line.len() + server_len + HEAD_FIXED + conn.len() + extra.len() + body.len());
+    let start = dst.len();
+    // SAFETY: the writes below add at most the room just reserved past
+    // `start` (HEAD_FIXED counts every fixed part and 20 digits), so they
+    // stay in `dst`'s capacity; `set_len` then covers only written bytes.
+    unsafe {
+        let base = dst.as_mut_ptr();
+        let mut w = Put(base.add(start));
+        w.bytes(line);
+        if let Some(s) = server {
+            w.bytes(b"Server: ");
+            w.bytes(s);
+            w.bytes(b"\r\n");
+        }
+        w.bytes(b"Date: ");
+        let date_at = w.0.offset_from(base) as usize;
+        w.bytes(date);
+        w.bytes(b"\r\n");
+        if let Some(n) = content_length {
+            w.bytes(b"Content-Length: ");
+            w.num(n);
+            w.bytes(b"\r\n");
+        }
+        w.bytes(conn);
+        w.bytes(extra);
+        w.bytes(b"\r\n");
+        w.bytes(body);
+        dst.set_len(w.0.offset_from(base) as usize);
+        date_at
     }
-    match conn {
-        ConnHeader::None => {}
-        ConnHeader::KeepAlive => dst.extend_from_slice(b"Connection: keep-alive\r\n"),
-        ConnHeader::Close => dst.extend_from_slice(b"Connection: close\r\n"),
-        ConnHeader::Upgrade => dst.extend_from_slice(b"Connection: upgrade\r\n"),
+}
+
+/// `HTTP/1.1 <code> \r\n` for a code without a reason phrase.
+#[cold]
+fn unlisted_line(buf: &mut [u8; 17], status: u16) -> &[u8] {
+    buf[..9].copy_from_slice(b"HTTP/1.1 ");
+    let mut len = 9;
+    let mut div = 10000;
+    while div > 1 && status / div == 0 {
+        div /= 10;
     }
-    dst.extend_from_slice(extra);
-    dst.extend_from_slice(b"\r\n");
-    date_at
+    while div > 0 {
+        buf[len] = b'0' + (status / div % 10) as u8;
+        len += 1;
+        div /= 10;
+    }
+    buf[len..len + 3].copy_from_slice(b" \r\n");
+    &buf[..len + 3]
 }
 
 /// Renders a whole response: the head with `Date`, `Content-Length` (as
 /// [`framing::response`] says) and `Server`, then a copied body. Returns
 /// the body to send from its own storage, if any.
-#[inline]
+#[inline(always)]
 pub(crate) fn response(
     dst: &mut Vec<u8>,
     r: Response<'_>,
@@ -228,7 +406,11 @@ pub(crate) fn response(
     head_only: bool,
 ) -> Option<ExtBody> {
     let f = framing::response(r.status, head_only, r.body.len());
-    head(
+    let (copied, ext) = match r.body {
+        Body::Copy(b) => (if f.send_body { b } else { b"" }, None),
+        Body::Ext(e) => (&b""[..], f.send_body.then_some(e)),
+    };
+    head_and(
         dst,
         r.status,
         server,
@@ -236,16 +418,9 @@ pub(crate) fn response(
         f.content_length,
         conn,
         r.headers,
+        copied,
     );
-    match r.body {
-        Body::Copy(b) => {
-            if f.send_body {
-                dst.extend_from_slice(b);
-            }
-            None
-        }
-        Body::Ext(e) => f.send_body.then_some(e),
-    }
+    ext
 }
 
 /// Renders the head of a streamed response: `Content-Length` when its
@@ -416,6 +591,60 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn status_lines_and_lengths() {
+        let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
+        for (status, line) in [
+            (200, "HTTP/1.1 200 OK\r\n"),
+            (431, "HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            (599, "HTTP/1.1 599 \r\n"),
+            (999, "HTTP/1.1 999 \r\n"),
+            (65535, "HTTP/1.1 65535 \r\n"),
+        ] {
+            let mut out = b"before".to_vec();
+            let at = head(&mut out, status, None, date, None, ConnHeader::None, b"");
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(
+                text,
+                format!(
+                    "before{line}Date: {}\r\n\r\n",
+                    "Sun, 06 Nov 1994 08:49:37 GMT"
+                )
+            );
+            assert_eq!(&text.as_bytes()[at..at + DATE_LEN], date);
+        }
+        for n in [0, 7, 9, 10, 99, 100, 12345, 1 << 40, usize::MAX] {
+            let mut out = Vec::new();
+            head(
+                &mut out,
+                200,
+                Some(b"s"),
+                date,
+                Some(n),
+                ConnHeader::Close,
+                b"X: y\r\n",
+            );
+            let text = String::from_utf8(out).unwrap();
+            assert!(
+                text.ends_with(&format!(
+                    "Content-Length: {n}\r\nConnection: close\r\nX: y\r\n\r\n"
+                )),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn fields_and_bodies_of_every_short_length_are_copied_whole() {
+        let src: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..=40 {
+            let mut out = b"<".to_vec();
+            push_field(&mut out, &src[..n], &src[40 - n..]);
+            let want = [&b"<"[..], &src[..n], b": ", &src[40 - n..], b"\r\n"].concat();
+            assert_eq!(out, want, "{n}");
         }
     }
 

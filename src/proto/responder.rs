@@ -91,6 +91,7 @@ impl Responder<'_> {
     }
 
     /// Sends a response, adding `Date`, `Content-Length` and, when configured, `Server`.
+    #[inline]
     pub fn send(&mut self, r: Response<'_>) {
         let (date, conn, head_only) = (self.date, self.conn, self.head_only);
         let server = self.cfg.server_name.as_deref();

@@ -117,7 +117,8 @@ fn authority(v: &[u8], need_port: bool) -> Option<(&[u8], Option<&[u8]>)> {
             _ => return None,
         }
     } else {
-        let (host, port) = match memchr::memrchr(b':', v) {
+        // a host value is short: a plain loop beats a search's set-up
+        let (host, port) = match v.iter().rposition(|&b| b == b':') {
             Some(c) => (&v[..c], Some(&v[c + 1..])),
             None => (v, None),
         };
@@ -140,7 +141,15 @@ fn authority(v: &[u8], need_port: bool) -> Option<(&[u8], Option<&[u8]>)> {
 
 /// `reg-name` (an IPv4 address is one too): unreserved, sub-delims and
 /// percent-encoded bytes.
+#[inline]
 fn reg_name(h: &[u8]) -> bool {
+    // the common case, a name without `%`, in one pass of table lookups
+    let plain = h.iter().fold(true, |ok, &b| ok & HOST_BYTE[b as usize]);
+    plain || reg_name_escaped(h)
+}
+
+#[cold]
+fn reg_name_escaped(h: &[u8]) -> bool {
     let mut i = 0;
     while i < h.len() {
         match h[i] {
@@ -152,7 +161,7 @@ fn reg_name(h: &[u8]) -> bool {
                 i += 3;
                 continue;
             }
-            b if unreserved_or_sub_delim(b) => {}
+            b if HOST_BYTE[b as usize] => {}
             _ => return false,
         }
         i += 1;
@@ -160,8 +169,25 @@ fn reg_name(h: &[u8]) -> bool {
     true
 }
 
+/// Unreserved and sub-delims bytes (RFC 3986 §2.2-3).
+static HOST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"-._~!$&'()*+,;=";
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 fn unreserved_or_sub_delim(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)
+    HOST_BYTE[b as usize]
 }
 
 /// The inside of `[...]`: an IPv6 address or `v<hex>.<text>` (IPvFuture).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::batch::Batcher;
 use super::mailbox::Mailbox;
 use super::observe::{ErrorReason, Observer};
-use super::response::{Origin, Outcome, ResponseBuilder};
+use super::response::{Outcome, ResponseBuilder};
 use super::router::{ErrorPages, Hit, Routed, Router, Scratch, Target};
 use super::stream::{self, BodySink, EndHook, EndReason, StreamState, UpgradeHook};
 use crate::proto::{Body, BodyPiece, BodyPlan, Flow, Request, Responder, Response, Service};
@@ -75,13 +75,13 @@ impl Service for Dispatch<'_> {
         };
         let req = Routed::with_params(req, names, &self.scratch.params);
         let b = &mut *self.builder;
-        b.begin(Origin {
-            mailbox: self.mailbox.clone(),
-            token: self.token,
-            gen: self.gen,
-            ticket: res.ticket(),
-            budget: self.budget,
-        });
+        b.begin(
+            self.mailbox,
+            self.token,
+            self.gen,
+            res.ticket(),
+            self.budget,
+        );
         // a panicking handler answers 500, like a failing one
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.call(&req, b)));
         let ok = matches!(r, Ok(Ok(())));

@@ -48,8 +48,11 @@ pub(crate) enum Outcome {
 pub struct ResponseBuilder {
     parts: Parts,
     state: State,
-    /// Set on the inline builder while a handler runs, and on deferred ones.
+    /// Where the response goes back to, while `live`. The inline builder
+    /// keeps its worker's between calls, so a call costs no reference count.
     origin: Option<Origin>,
+    /// True on the inline builder while a handler runs, and on deferred ones.
+    live: bool,
     /// True for a builder returned by `defer` (heap-owned, any thread).
     detached: bool,
     /// What an inline stream starts with.
@@ -70,6 +73,7 @@ impl Default for ResponseBuilder {
             parts: Parts::default(),
             state: State::Open,
             origin: None,
+            live: false,
             detached: false,
             stream: None,
             upgrade: None,
@@ -118,11 +122,37 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 impl ResponseBuilder {
-    /// Readies the worker's inline builder for the next handler call.
-    pub(crate) fn begin(&mut self, origin: Origin) {
+    /// Readies the worker's inline builder for the next handler call,
+    /// answering to `mailbox`.
+    #[inline]
+    pub(crate) fn begin(
+        &mut self,
+        mailbox: &Arc<Mailbox>,
+        token: usize,
+        gen: u32,
+        ticket: Ticket,
+        budget: usize,
+    ) {
         self.parts.reset(200);
         self.state = State::Open;
-        self.origin = Some(origin);
+        match &mut self.origin {
+            Some(o) if Arc::ptr_eq(&o.mailbox, mailbox) => {
+                o.token = token;
+                o.gen = gen;
+                o.ticket = ticket;
+                o.budget = budget;
+            }
+            o => {
+                *o = Some(Origin {
+                    mailbox: mailbox.clone(),
+                    token,
+                    gen,
+                    ticket,
+                    budget,
+                })
+            }
+        }
+        self.live = true;
         self.body_sink = None;
         self.body_taken = false;
         self.end_hook = None;
@@ -137,6 +167,7 @@ impl ResponseBuilder {
     pub(crate) fn detached(origin: Origin) -> Box<Self> {
         let mut d = Box::<ResponseBuilder>::default();
         d.origin = Some(origin);
+        d.live = true;
         d.detached = true;
         d
     }
@@ -149,7 +180,7 @@ impl ResponseBuilder {
     /// Ends a handler call that returned `ok`: a failed call that sent
     /// nothing answers 500.
     pub(crate) fn finish(&mut self, ok: bool) -> Outcome {
-        self.origin = None;
+        self.live = false;
         match self.state {
             State::Deferred => Outcome::Defer,
             State::Streamed => match self.stream.take() {
@@ -180,6 +211,14 @@ impl ResponseBuilder {
     /// Whether this builder came from [`ResponseBuilder::defer`].
     pub fn is_detached(&self) -> bool {
         self.detached
+    }
+
+    /// Where the response goes back to, while the builder may answer.
+    fn origin(&self) -> Option<&Origin> {
+        match self.live {
+            true => self.origin.as_ref(),
+            false => None,
+        }
     }
 
     fn open(&self) -> Result<(), BuildError> {
@@ -215,11 +254,7 @@ impl ResponseBuilder {
         if !valid_header_field(name, value) {
             return Err(BuildError::InvalidHeader);
         }
-        let h = &mut self.parts.headers;
-        h.extend_from_slice(name);
-        h.extend_from_slice(b": ");
-        h.extend_from_slice(value);
-        h.extend_from_slice(b"\r\n");
+        proto::push_field(&mut self.parts.headers, name, value);
         Ok(())
     }
 
@@ -242,6 +277,17 @@ impl ResponseBuilder {
         self.parts.body.clear();
         self.parts.body.extend_from_slice(body);
         Ok(())
+    }
+
+    /// Sets a body of `len` zero bytes and returns it, to be written in
+    /// place: no copy of a body built elsewhere.
+    pub fn body_mut(&mut self, len: usize) -> Result<&mut [u8], BuildError> {
+        self.open()?;
+        self.body_allowed(len > 0)?;
+        self.parts.ext = None;
+        self.parts.body.clear();
+        self.parts.body.resize(len, 0);
+        Ok(&mut self.parts.body)
     }
 
     /// Sets a body sent from its own storage, without a copy.
@@ -300,7 +346,7 @@ impl ResponseBuilder {
         let origin = if self.detached {
             self.origin.take()
         } else {
-            self.origin.clone()
+            self.origin().cloned()
         }
         .ok_or(BuildError::Closed)?;
         let budget = origin.budget;
@@ -358,7 +404,7 @@ impl ResponseBuilder {
     /// client expecting `100 Continue` does not get it). Call it before the
     /// response is sent, streamed or switched; once per request.
     pub fn read_body(&mut self, sink: BodySink) -> Result<(), BuildError> {
-        if self.body_taken || self.origin.is_none() {
+        if self.body_taken || self.origin().is_none() {
             return Err(BuildError::Closed);
         }
         self.body_taken = true;
@@ -375,7 +421,7 @@ impl ResponseBuilder {
     /// the response's behalf, to stop when nobody waits for it. Completing
     /// the response after a timeout or a departure is a harmless no-op.
     pub fn on_end(&mut self, hook: EndHook) -> Result<(), BuildError> {
-        if self.origin.is_none() || self.end_hook.is_some() {
+        if self.origin().is_none() || self.end_hook.is_some() {
             return Err(BuildError::Closed);
         }
         if self.detached {
@@ -390,7 +436,7 @@ impl ResponseBuilder {
     /// [`crate::proto::Flow::Pause`]. On a deferred builder, before it is
     /// sent; inline, it applies when the handler returns.
     pub fn resume_body(&mut self) -> Result<(), BuildError> {
-        if !self.body_taken || self.origin.is_none() {
+        if !self.body_taken || self.origin().is_none() {
             return Err(BuildError::Closed);
         }
         if self.detached {
@@ -418,10 +464,11 @@ impl ResponseBuilder {
         if self.detached {
             return Err(BuildError::Closed);
         }
-        let origin = self.origin.clone().ok_or(BuildError::Closed)?;
+        let origin = self.origin().cloned().ok_or(BuildError::Closed)?;
         self.state = State::Deferred;
         let mut d = Box::<ResponseBuilder>::default();
         d.origin = Some(origin);
+        d.live = true;
         d.detached = true;
         d.body_taken = self.body_taken;
         d.parts.status = self.parts.status;

@@ -19,31 +19,45 @@ pub(super) fn read(s: &Sock, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
     }
 }
 
-/// One `sendmsg` for the queued responses up to the next file body, or one
-/// `sendfile` of the file body at the front. MSG_NOSIGNAL: a peer that went
-/// away is an EPIPE error here, never a SIGPIPE in the host process. Returns
-/// the bytes written and the bytes offered: fewer written means the socket is
-/// full.
+/// One `send` (one buffer) or `sendmsg` for the queued responses up to the
+/// next file body, or one `sendfile` of the file body at the front.
+/// MSG_NOSIGNAL: a peer that went away is an EPIPE error here, never a
+/// SIGPIPE in the host process. Returns the bytes written and the bytes
+/// offered: fewer written means the socket is full.
 pub(super) fn write(s: &Sock, conn: &Conn) -> io::Result<(usize, usize)> {
     if let Some(f) = conn.out_file() {
         return send_file(s, f);
     }
-    let mut iov = [io::IoSlice::new(&[]); 64];
-    let n = match conn.out_single() {
-        Some(b) => {
-            iov[0] = io::IoSlice::new(b);
-            1
-        }
-        None => conn.iovecs(&mut iov),
-    };
-    let offered: usize = iov[..n].iter().map(|s| s.len()).sum();
     // More follows at once (a file body, mostly): MSG_MORE lets the kernel
     // put the head and the start of the file in one segment, as TCP_CORK would.
-    let more = if offered < conn.unsent() {
-        libc::MSG_MORE
-    } else {
-        0
+    let more = |offered: usize| {
+        if offered < conn.unsent() {
+            libc::MSG_MORE
+        } else {
+            0
+        }
     };
+    if let Some(b) = conn.out_single() {
+        // one buffer, the common case: `send` spares the kernel the
+        // message header and its vector
+        // SAFETY: `b` is readable for its length.
+        let r = unsafe {
+            libc::send(
+                s.as_raw_fd(),
+                b.as_ptr().cast(),
+                b.len(),
+                libc::MSG_NOSIGNAL | more(b.len()),
+            )
+        };
+        return match r < 0 {
+            true => Err(io::Error::last_os_error()),
+            false => Ok((r as usize, b.len())),
+        };
+    }
+    let mut iov = [io::IoSlice::new(&[]); 64];
+    let n = conn.iovecs(&mut iov);
+    let offered: usize = iov[..n].iter().map(|s| s.len()).sum();
+    let more = more(offered);
     // SAFETY: a zeroed msghdr is valid; IoSlice is ABI-compatible with iovec.
     let r = unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
