@@ -60,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--root-path", default="", help="the path prefix the app is mounted under behind a proxy")
     ap.add_argument("--lifespan", choices=("auto", "on", "off"), default="auto", help="ASGI lifespan events (auto)")
     ap.add_argument("--threads", type=int, default=None, help="WSGI: size of the thread pool requests run in")
+    ap.add_argument("--driver", choices=("auto", "epoll", "io_uring"), default=None,
+                    help="the engine's event loop (auto: epoll today; FASTSERVE_DRIVER overrides)")
     ap.add_argument("--app-dir", default=".", help="put this directory first on sys.path (.)")
     ap.add_argument("--factory", action="store_true", help="the attribute is a function that returns the app")
     for flag, knob in _LIMITS.items():
@@ -104,6 +106,8 @@ def server_options(args: argparse.Namespace) -> Dict[str, Any]:
             opts[knob] = v
     if args.access_log:
         opts["access_log"] = args.access_log_format
+    if args.driver is not None:
+        opts["driver"] = args.driver
     return opts
 
 

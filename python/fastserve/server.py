@@ -890,7 +890,7 @@ class Server:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._loop.add_signal_handler(sig, stop.set)
-        print(f"fastserve: listening on {', '.join(self.listening)} with {workers} worker(s)", flush=True)
+        print(f"fastserve: listening on {', '.join(self.listening)} with {workers} worker(s) on {self.active_driver}", flush=True)
         if ready is not None:
             ready(self)
         await stop.wait()

@@ -79,6 +79,25 @@ def test_limit_body_and_access_log():
     assert '"POST /big HTTP/1.1" 413' in out
 
 
+def test_driver_flag_picks_the_event_loop():
+    for driver in ("epoll", "io_uring"):
+        srv = Server("fastserve", "cli_apps:counter", "--driver", driver, "--interface", "asgi",
+                     env={"FASTSERVE_DRIVER": ""})  # the environment would win over the flag
+        try:
+            assert get(srv.port, "/one", "POST", b"x")[0] == 200
+        finally:
+            out, err = stop_ok(srv)
+        first = out.splitlines()[0]
+        assert first.startswith("fastserve: listening on http://127.0.0.1:"), first
+        if driver == "io_uring" and "io_uring is not available" in err:
+            assert first.endswith(" on epoll"), first  # the kernel refused it: said once, on stderr
+        else:
+            assert first.endswith(f" on {driver}"), (first, err)
+    p = subprocess.run([sys.executable, "-m", "fastserve", "cli_apps:counter", "--driver", "kqueue"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "invalid choice: 'kqueue'" in p.stderr
+
+
 def test_factory():
     srv = Server("fastserve", "cli_apps:make_app", "--factory")
     try:
