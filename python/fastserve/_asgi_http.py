@@ -20,12 +20,10 @@ import ctypes
 import logging
 import os
 import types
-from array import array
 from collections import deque
-from itertools import chain
 from typing import Any, Dict, List, Optional
 
-from ._lib import fast, lib
+from ._lib import complete_replies, lib
 from ._stream import BODY_DATA, OK
 
 log = logging.getLogger("fastserve.asgi")
@@ -434,17 +432,4 @@ class Runner:
         srv = self.server._srv
         if srv is None:
             return
-        ids, words, heads, bodies = zip(*done)
-        data = b"".join(chain.from_iterable(zip(heads, bodies)))
-        n = len(done)
-        lib.fastserve_server_complete(
-            srv,
-            array("Q", ids).tobytes(),
-            array("I", words).tobytes(),
-            array("I", map(len, heads)).tobytes(),
-            array("I", map(len, bodies)).tobytes(),
-            n,
-            data,
-            len(data),
-            None,
-        )
+        complete_replies(srv, done)

@@ -10,6 +10,8 @@ releasing and retaking the GIL would be pure overhead).
 import ctypes
 import ctypes.util
 import os
+from array import array
+from itertools import chain
 
 from ctypes import (
     CFUNCTYPE,
@@ -240,3 +242,21 @@ class FastserveError(Exception):
 def check(code, what=""):
     if code != 0:
         raise FastserveError(code, what)
+
+
+def complete_replies(srv, replies) -> None:
+    """Hands (request id, status word, head, body) replies to the engine in
+    one `fastserve_server_complete`."""
+    ids, words, heads, bodies = zip(*replies)
+    data = b"".join(chain.from_iterable(zip(heads, bodies)))
+    lib.fastserve_server_complete(
+        srv,
+        array("Q", ids).tobytes(),
+        array("I", words).tobytes(),
+        array("I", map(len, heads)).tobytes(),
+        array("I", map(len, bodies)).tobytes(),
+        len(replies),
+        data,
+        len(data),
+        None,
+    )

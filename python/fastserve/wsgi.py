@@ -28,15 +28,13 @@ import os
 import re
 import stat
 import threading
-from array import array
 from ctypes import c_int, c_uint64, c_void_p
-from itertools import chain
 from struct import Struct
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote_to_bytes
 
 from ._http import _RECORD, CT_TEXT, FLAG_BODY_FOLLOWS, FLAG_HTTP11, FLAG_PEER_UNIX, FLAG_QUERY, LATER, REC
-from ._lib import fast, lib
+from ._lib import complete_replies, fast, lib
 from ._stream import OK, _objects, _on_stream_event, register
 from ._wsgi_io import FileWrapper, _BodyFeed, _Errors, _ThreadStream
 from ._wsgi_pool import _Pool
@@ -434,21 +432,9 @@ class _Runner:
         return p
 
     def complete(self, replies: List[Tuple[int, int, bytes, bytes]]) -> None:
-        ids, words, heads, bodies = zip(*replies)
-        data = b"".join(chain.from_iterable(zip(heads, bodies)))
         srv = self.server._srv
         if srv is not None:
-            lib.fastserve_server_complete(
-                srv,
-                array("Q", ids).tobytes(),
-                array("I", words).tobytes(),
-                array("I", map(len, heads)).tobytes(),
-                array("I", map(len, bodies)).tobytes(),
-                len(replies),
-                data,
-                len(data),
-                None,
-            )
+            complete_replies(srv, replies)
 
     def _base(self) -> Dict[str, Any]:
         srv = self.server
