@@ -30,6 +30,9 @@ pub struct Conn {
     no_more: bool,
     /// The peer will get no more responses after those queued.
     closing: bool,
+    /// An error answer or an abort cut the input short: the client may
+    /// still be sending what will not be read.
+    cut_short: bool,
     /// A graceful stop: the request being received is the last one.
     draining: bool,
     /// Peer closed its sending side.
@@ -100,6 +103,7 @@ impl Conn {
             released_seq: 0,
             no_more: false,
             closing: false,
+            cut_short: false,
             draining: false,
             eof: false,
             stalled: false,
@@ -863,6 +867,7 @@ impl Conn {
     fn cut(&mut self) {
         self.no_more = true;
         self.closing = true;
+        self.cut_short = true;
         self.input.discard();
     }
 
@@ -951,6 +956,7 @@ impl Conn {
         });
         self.no_more = true;
         self.closing = true;
+        self.cut_short = true;
         self.input.discard();
         self.sync_released();
     }
@@ -1055,6 +1061,15 @@ impl Conn {
     /// Responses deferred and not yet completed.
     pub fn pending(&self) -> usize {
         self.slots.pending()
+    }
+
+    /// Whether the client may still be sending input the connection will
+    /// not read: an error answer or an abort cut its request short, or
+    /// requests are buffered behind the last one. Closing the socket now
+    /// could reset it and lose the answers not yet read; a driver closes
+    /// such a connection gracefully (the server's lingering close).
+    pub fn may_send_more(&self) -> bool {
+        !self.eof && (self.cut_short || self.input.has_input())
     }
 
     /// Whether the peer finished sending (or left).

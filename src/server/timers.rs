@@ -39,6 +39,10 @@ pub struct Timeouts {
     /// after the connection is accepted; else it is closed without a
     /// response.
     pub proxy_header: Duration,
+    /// A connection closed after an error answer (or during a stop) goes on
+    /// reading and dropping what the client sends, so that the answer is
+    /// not lost to a reset, at most this long (see `linger.rs`).
+    pub linger: Duration,
 }
 
 impl Default for Timeouts {
@@ -54,6 +58,8 @@ impl Default for Timeouts {
             min_send_rate: 240,
             min_rate_grace: Duration::from_secs(5),
             proxy_header: Duration::from_secs(5),
+            // as nginx's lingering_timeout
+            linger: Duration::from_secs(5),
         }
     }
 }
@@ -82,6 +88,8 @@ pub(crate) struct Clocks {
     pub(crate) born: Ms,
     /// Accepted, waiting for the PROXY header, since.
     pub(crate) proxy_since: Ms,
+    /// Lingering (closing) since.
+    pub(crate) linger_since: Ms,
     /// Deadline of this connection's live heap entry.
     pub(crate) armed: Ms,
 }
@@ -99,6 +107,7 @@ pub(crate) enum Expired {
     Header,
     Idle,
     Proxy,
+    Linger,
 }
 
 /// A connection's state as the timers see it.
@@ -113,6 +122,8 @@ pub(crate) struct View {
     pub(crate) bytes_out: u64,
     /// Waiting for the PROXY header.
     pub(crate) proxy: bool,
+    /// Closing: output done, late input dropped.
+    pub(crate) lingering: bool,
 }
 
 fn ms(d: Duration) -> Ms {
@@ -145,10 +156,15 @@ impl Clocks {
             self.send_base = v.bytes_out;
         }
         track(&mut self.proxy_since, v.proxy, now);
+        track(&mut self.linger_since, v.lingering, now);
     }
 
     /// The earliest deadline and what it is for.
     pub(crate) fn deadline(&self, v: &View, t: &Timeouts) -> (Ms, Option<Expired>) {
+        if v.lingering {
+            let at = self.linger_since.saturating_add(ms(t.linger));
+            return (at, Some(Expired::Linger));
+        }
         let mut best = (NEVER, None);
         let mut consider = |on: bool, since: Ms, d: Duration, what: Expired| {
             if on {

@@ -82,6 +82,7 @@ impl Worker {
             sent: 0,
             watchers: Vec::new(),
             lingering: false,
+            discarded: 0,
             io: ConnIo::default(),
             clocks: Clocks {
                 last_io: self.now,
@@ -113,10 +114,12 @@ impl Worker {
 
     /// The table is full: closes the connection that has made the least
     /// progress, so that a flood of idle or trickling connections cannot
-    /// lock everyone else out. Idle keep-alive connections go first (the one
-    /// quiet longest), then those still sending a request (the slowest, in
-    /// bytes per second since accepted). Connections with answers owed or
-    /// being written are never chosen. Returns false when none may go.
+    /// lock everyone else out. Lingering connections go first (their
+    /// answers are written; the one lingering longest), then idle
+    /// keep-alive ones (the one quiet longest), then those still sending a
+    /// request (the slowest, in bytes per second since accepted).
+    /// Connections with answers owed or being written are never chosen.
+    /// Returns false when none may go.
     pub(super) fn make_room(&mut self) -> bool {
         let now = self.now;
         // lower goes first: the idle, quiet longest; then senders past their
@@ -127,8 +130,10 @@ impl Worker {
             let v = e.view();
             // idle between requests; one that never sent any is a sender
             let between = v.idle && e.conn.requests() > 0;
-            let key = if between {
-                (0, 0, e.clocks.last_io)
+            let key = if e.lingering {
+                (0, 0, e.clocks.linger_since)
+            } else if between {
+                (0, 1, e.clocks.last_io)
             } else if (v.idle || v.reading_head || v.reading_body) && !v.pending && !v.unsent {
                 let age = now.saturating_sub(e.clocks.born);
                 if age >= 100 {

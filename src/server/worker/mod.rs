@@ -67,8 +67,11 @@ struct Entry {
     sent: u64,
     /// Who hears how deferred responses end, by sequence number.
     watchers: Vec<(u64, EndHook)>,
-    /// Closing during a stop, once the client has every answer.
+    /// Closing: the write side is shut, late input is read and dropped
+    /// (see `linger.rs`).
     lingering: bool,
+    /// Bytes dropped while lingering.
+    discarded: u64,
     /// What the io_uring driver has in flight for it.
     io: ConnIo,
 }
@@ -93,15 +96,17 @@ impl Entry {
 
 impl Entry {
     fn view(&self) -> View {
+        let live = !self.lingering;
         View {
-            unsent: self.conn.unsent() > 0,
-            pending: self.conn.pending() > 0,
-            reading_body: self.conn.reading_body(),
-            reading_head: self.conn.reading_head(),
-            idle: self.conn.is_idle() && !self.proxy,
-            proxy: self.proxy,
+            unsent: live && self.conn.unsent() > 0,
+            pending: live && self.conn.pending() > 0,
+            reading_body: live && self.conn.reading_body(),
+            reading_head: live && self.conn.reading_head(),
+            idle: live && self.conn.is_idle() && !self.proxy,
+            proxy: live && self.proxy,
             bytes_in: self.conn.bytes_in(),
             bytes_out: self.sent,
+            lingering: self.lingering,
         }
     }
 }
@@ -171,8 +176,9 @@ pub(crate) struct Worker {
     peak_conns: usize,
     /// When to look at that again.
     next_trim: Ms,
-    /// Connections closing during a stop (see `linger`).
-    lingering: Vec<(usize, u32)>,
+    /// Lingering connections a stopping worker looks at, kept for its
+    /// capacity.
+    lingering: Vec<usize>,
 }
 
 impl Worker {
@@ -596,7 +602,8 @@ impl Worker {
             return false;
         }
         if e.conn.should_close() {
-            if self.stopping.is_some() {
+            // a client that may still be sending would reset the close
+            if self.stopping.is_some() || e.conn.may_send_more() {
                 return self.linger(idx);
             }
             self.close(idx);
@@ -615,22 +622,41 @@ impl Worker {
         true
     }
 
-    /// Closes a connection during a stop once the client has every answer
-    /// (see `linger.rs`); until then it waits on `lingering`. Returns false
-    /// when it was closed.
+    /// Closes a connection whose answers are written without a reset (see
+    /// `linger.rs`): the write side is shut, and what the client still
+    /// sends is read and dropped on each readiness, until it closes its
+    /// side, `MAX_DISCARD` bytes or `Timeouts::linger` (`fire_timers`); a
+    /// stopping worker closes once the client acknowledged everything.
+    /// Returns false when it was closed.
     fn linger(&mut self, idx: usize) -> bool {
         let e = &mut self.conns[idx];
         if !e.lingering {
             e.lingering = true;
             if let Io::Uring(u) = &mut self.io {
-                u.quiet(idx, e); // late input is read and dropped by `linger::done`
+                u.quiet(idx, e); // late input is read by `linger::drain`
             }
             linger::begin(&e.stream);
-            self.lingering.push((idx, e.gen));
         }
-        if linger::done(&e.stream) {
+        let budget = linger::MAX_DISCARD.saturating_sub(e.discarded);
+        match linger::drain(&e.stream, budget) {
+            linger::Drained::Waiting(n) => {
+                if n > 0 {
+                    e.discarded += n;
+                    e.clocks.last_io = self.now;
+                    self.stats.bytes_in.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+            linger::Drained::Done => {
+                self.close(idx);
+                return false;
+            }
+        }
+        if self.stopping.is_some() && linger::acked(&e.stream) {
             self.close(idx);
             return false;
+        }
+        if let Io::Uring(u) = &mut self.io {
+            u.settle(idx, e, &self.shared.cfg.proto.limits); // a poll for more
         }
         true
     }
@@ -639,16 +665,16 @@ impl Worker {
     /// on every pass of a stopping loop (at least every 50 ms).
     fn check_lingering(&mut self) {
         let mut list = std::mem::take(&mut self.lingering);
-        list.retain(|&(idx, gen)| {
-            let Some(e) = self.conns.get(idx).filter(|e| e.gen == gen) else {
-                return false;
-            };
-            if linger::done(&e.stream) {
-                self.close(idx);
-                return false;
-            }
-            true
-        });
+        list.extend(
+            self.conns
+                .iter()
+                .filter(|(_, e)| e.lingering)
+                .map(|(i, _)| i),
+        );
+        for &idx in &list {
+            self.linger(idx);
+        }
+        list.clear();
         self.lingering = list;
     }
 

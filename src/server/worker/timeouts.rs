@@ -46,7 +46,7 @@ impl Worker {
                     self.close(idx);
                     continue;
                 }
-                Some(Expired::Idle) | Some(Expired::Proxy) | None => {
+                Some(Expired::Idle) | Some(Expired::Proxy) | Some(Expired::Linger) | None => {
                     self.close(idx);
                     continue;
                 }

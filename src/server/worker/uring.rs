@@ -494,15 +494,12 @@ impl Uring {
     }
 
     /// Arms or cancels what the connection's state asks for: its receive
-    /// while it wants to read, a poll for a PROXY header or for room to
-    /// send a file.
+    /// while it wants to read, a poll for a PROXY header, for late input
+    /// while it lingers (read and dropped then) or for room to send a file.
     pub(super) fn settle(&mut self, idx: usize, e: &mut Entry, limits: &Limits) {
-        if e.lingering {
-            return;
-        }
         let gen = e.gen;
-        if e.proxy {
-            if !e.readable && !e.io.poll_in {
+        if e.lingering || e.proxy {
+            if (e.lingering || !e.readable) && !e.io.poll_in {
                 e.io.poll_in = true;
                 e.io.pass = self.pass;
                 let mask = (libc::POLLIN | libc::POLLRDHUP) as u32;
