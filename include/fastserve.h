@@ -541,6 +541,24 @@ enum fastserve_result fastserve_config_set_proxy_header_timeout_ms(struct fastse
                                                                    uint64_t value);
 
 /**
+ * How long, at most, a connection closed after an error answer (400,
+ * 413, 431, a timeout's 408) lingers, in ms (default 5000): its write
+ * side is shut and what the client still sends is read and dropped, so
+ * that a client that pipelined past the bad request reads the answer
+ * instead of a reset. The socket closes sooner once the client closes
+ * its side or sent 1 MiB more. Lingering connections count against
+ * `max_connections` and are the first to give way to new ones. 0 is
+ * refused.
+ *
+ * # Safety
+ * As `fastserve_config_set_workers`.
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_config_set_linger_timeout_ms(struct fastserve_config *cfg,
+                                                             uint64_t value);
+
+/**
  * Sets the `Server` header value (copied); `len == 0` removes the
  * header. A control byte in the value is refused.
  *

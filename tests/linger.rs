@@ -267,3 +267,42 @@ fn lingering_connections_give_way_to_new_ones_at_the_connection_limit() {
         assert!(open(&srv) <= 2);
     }
 }
+
+#[test]
+fn the_c_api_sets_the_linger_timeout() {
+    use fastserve::ffi::config::*;
+    use fastserve::ffi::fastserve_result::*;
+    use fastserve::ffi::server::*;
+    // SAFETY: each object is used while live and freed once; the host
+    // string is a live local.
+    unsafe {
+        let cfg = fastserve_config_new();
+        assert_eq!(
+            fastserve_config_set_linger_timeout_ms(cfg, 0),
+            FASTSERVE_RESULT_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            fastserve_config_set_linger_timeout_ms(std::ptr::null_mut(), 300),
+            FASTSERVE_RESULT_NULL_ARGUMENT
+        );
+        assert_eq!(
+            fastserve_config_set_linger_timeout_ms(cfg, 300),
+            FASTSERVE_RESULT_OK
+        );
+        let srv = fastserve_server_new(cfg);
+        fastserve_config_free(cfg);
+        let host = "127.0.0.1";
+        let r = fastserve_server_listen(srv, host.as_ptr().cast(), host.len(), 0);
+        assert_eq!(r, FASTSERVE_RESULT_OK);
+        assert_eq!(fastserve_server_start(srv), FASTSERVE_RESULT_OK);
+        let addr = SocketAddr::from(([127, 0, 0, 1], fastserve_server_port(srv)));
+        let t = Instant::now();
+        let mut s = lingering_client(addr);
+        let took = trickle_until_refused(&mut s, t, Duration::from_secs(10));
+        assert!(took >= Duration::from_millis(300), "closed after {took:?}");
+        assert!(took < Duration::from_millis(2300), "closed after {took:?}");
+        fastserve_server_stop(srv);
+        fastserve_server_wait(srv);
+        fastserve_server_free(srv);
+    }
+}

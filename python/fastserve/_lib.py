@@ -148,6 +148,7 @@ _PROTOS = {
     "fastserve_config_set_min_body_rate": (R, [_p, c_uint64]),
     "fastserve_config_set_min_send_rate": (R, [_p, c_uint64]),
     "fastserve_config_set_proxy_header_timeout_ms": (R, [_p, c_uint64]),
+    "fastserve_config_set_linger_timeout_ms": (R, [_p, c_uint64]),
     "fastserve_config_set_server_name": (R, [_p, _b, _sz]),
     "fastserve_config_set_driver": (R, [_p, _b, _sz]),
     "fastserve_server_new": (_p, [_p]),

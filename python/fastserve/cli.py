@@ -37,6 +37,7 @@ _TIMEOUTS = {
     "timeout_write": "write_timeout",
     "timeout_request": "request_timeout",
     "timeout_graceful_shutdown": "shutdown_grace",
+    "timeout_linger": "linger_timeout",
 }
 
 

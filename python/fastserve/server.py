@@ -65,6 +65,7 @@ _TIMEOUTS = (
     "shutdown_grace",
     "min_rate_grace",
     "proxy_header_timeout",
+    "linger_timeout",
 )
 # Bytes per second, each with fastserve_config_set_<name>; 0 removes the minimum.
 _RATES = ("min_body_rate", "min_send_rate")
@@ -262,6 +263,10 @@ class Server:
       else the connection is closed without a response
     - min_rate_grace: how long a body or a response may go at any rate
       before the minimum rates apply (5)
+    - linger_timeout: a connection closed after an error answer (400, 413,
+      431, 408) goes on reading and dropping what the client still sends,
+      at most this long (5), so that the client reads the answer rather
+      than a reset
 
     min_body_rate, min_send_rate: bytes per second a request body must
     arrive at, and responses be taken at, on average once min_rate_grace has
@@ -317,6 +322,7 @@ class Server:
         min_send_rate: Optional[int] = None,
         min_rate_grace: Optional[float] = None,
         proxy_header_timeout: Optional[float] = None,
+        linger_timeout: Optional[float] = None,
         blocking_threads: int = 16,
         access_log: Union[bool, str] = False,
         error_log: bool = True,
@@ -345,6 +351,7 @@ class Server:
         self.min_send_rate = _rate("min_send_rate", min_send_rate)
         self.min_rate_grace = _seconds("min_rate_grace", min_rate_grace)
         self.proxy_header_timeout = _seconds("proxy_header_timeout", proxy_header_timeout)
+        self.linger_timeout = _seconds("linger_timeout", linger_timeout)
         self.blocking_threads = cast(int, _size("blocking_threads", blocking_threads))
         if driver is not None and driver not in _DRIVERS:
             raise ValueError(f"driver must be one of {', '.join(_DRIVERS)}, not {driver!r}")

@@ -594,6 +594,35 @@ ffi_fn! {
 }
 
 ffi_fn! {
+    /// How long, at most, a connection closed after an error answer (400,
+    /// 413, 431, a timeout's 408) lingers, in ms (default 5000): its write
+    /// side is shut and what the client still sends is read and dropped, so
+    /// that a client that pipelined past the bad request reads the answer
+    /// instead of a reset. The socket closes sooner once the client closes
+    /// its side or sent 1 MiB more. Lingering connections count against
+    /// `max_connections` and are the first to give way to new ones. 0 is
+    /// refused.
+    ///
+    /// # Safety
+    /// As `fastserve_config_set_workers`.
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_config_set_linger_timeout_ms(
+        cfg: *mut fastserve_config,
+        value: u64,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        unsafe {
+            set(cfg, "linger_timeout_ms", value, None, |c, v| {
+                c.timeouts.linger = Duration::from_millis(v)
+            })
+        }
+    }
+}
+
+ffi_fn! {
     /// Sets the `Server` header value (copied); `len == 0` removes the
     /// header. A control byte in the value is refused.
     ///

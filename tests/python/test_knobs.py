@@ -31,7 +31,7 @@ SIZES = [
     "socket_send_buffer",
     "buffer_size",
 ]
-TIMEOUTS = ["header_timeout", "body_timeout", "keepalive_timeout", "write_timeout", "request_timeout"]
+TIMEOUTS = ["header_timeout", "body_timeout", "keepalive_timeout", "write_timeout", "request_timeout", "linger_timeout"]
 
 
 def make_app(**knobs):
@@ -336,6 +336,31 @@ def test_header_timeout(serve):
                 break
         closes_with(read_to_close(s), 408)
         assert 0.25 <= time.monotonic() - t < 1.5
+
+
+def test_linger_timeout(serve):
+    app = serve(linger_timeout=0.3)
+    with connect(app) as s:
+        t = time.monotonic()
+        # a bad request line, and more pipelined behind it than the socket
+        # buffers hold: the server reads and drops it rather than reset
+        s.sendall(b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n" + REQ * 8000)
+        data = b""
+        while True:
+            d = s.recv(1 << 20)  # a reset would raise
+            if not d:
+                break
+            data += d
+        closes_with(data, 400)
+        # the server lingers until linger_timeout, then closes for good
+        while True:
+            try:
+                s.sendall(b"x")
+            except OSError:
+                break
+            assert time.monotonic() - t < 3, "still open"
+            time.sleep(0.02)
+        assert 0.3 <= time.monotonic() - t < 2.0
 
 
 def test_body_timeout(serve):
