@@ -249,6 +249,47 @@ fn a_fragment_in_the_target_is_refused() {
     srv.wait().unwrap();
 }
 
+/// A connection's `Host` is checked on every request: a valid one first
+/// does not let a later bad one through, however alike they are.
+#[test]
+fn every_request_on_a_connection_has_its_host_checked() {
+    let mut srv = Server::new(ServerConfig::default());
+    srv.route(None, b"/", true, std::sync::Arc::new(Echo))
+        .unwrap();
+    let port = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap().port();
+    srv.start().unwrap();
+    let long = "h".repeat(100);
+    let cases = [
+        ("127.0.0.1:8080", "127.0.0.1:808x"),
+        ("127.0.0.1:8080", "127.0.0.1:80800"),
+        ("example.com", "example.co/"),
+        ("example.com", "exam ple.com"),
+        ("", "a b"),
+        (long.as_str(), &format!("{}/", &long[..99])),
+    ];
+    for (good, bad) in cases {
+        let r = exchange(
+            port,
+            format!(
+                "GET / HTTP/1.1\r\nHost: {good}\r\n\r\nGET / HTTP/1.1\r\nHost: {good}\r\n\r\n\
+                 GET / HTTP/1.1\r\nHost: {bad}\r\n\r\nGET / HTTP/1.1\r\nHost: {good}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        let statuses: Vec<&str> = r
+            .match_indices("HTTP/1.1 ")
+            .map(|(i, _)| &r[i + 9..i + 12])
+            .collect();
+        assert_eq!(
+            statuses,
+            ["200", "200", "400"],
+            "{good:?} then {bad:?}: {r}"
+        );
+    }
+    srv.stop();
+    srv.wait().unwrap();
+}
+
 /// Adds the header field the request body holds (the name's length in one
 /// byte, the name, the value): 200 with the field when the builder takes
 /// it, 422 when it refuses it.

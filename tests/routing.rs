@@ -220,3 +220,71 @@ fn bad_patterns_and_methods_are_refused_at_registration() {
     }
     assert!(srv.route(Some(b"PURGE"), b"/ok/{x}", false, h()).is_ok());
 }
+
+/// Exact paths are scanned while few and hashed past eight: both ways find
+/// every path, and none of its near misses, whatever the table's size.
+#[test]
+fn exact_paths_are_found_in_small_and_large_tables() {
+    let base = [
+        "/",
+        "/a",
+        "/abcdefg",
+        "/abcdefgh",
+        "/abcdefgi",
+        "/abcdefgh1",
+        "/abcdefgh2",
+        "/abcdefgh12345678",
+        "/abcdefgh12345679",
+        "/plaintext",
+        "/plaintexts",
+    ];
+    for n in [3, 8, 9, base.len()] {
+        let mut srv = Server::new(ServerConfig::default());
+        let paths = &base[..n];
+        for (i, p) in paths.iter().enumerate() {
+            let method: &[u8] = if i % 2 == 0 { b"GET" } else { b"POST" };
+            srv.route(
+                Some(method),
+                p.as_bytes(),
+                false,
+                Arc::new(Named(format!("r{i}"))),
+            )
+            .unwrap();
+        }
+        let addr = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        srv.start().unwrap();
+        let (mut s, mut r) = connect(addr);
+        for (i, p) in paths.iter().enumerate() {
+            let (method, other) = if i % 2 == 0 {
+                ("GET", "POST")
+            } else {
+                ("POST", "GET")
+            };
+            let a = ask(&mut s, &mut r, method, p);
+            assert_eq!(
+                (a.status, &a.body[..]),
+                (200, format!("r{i}").as_bytes()),
+                "{n} paths: {p}"
+            );
+            let a = ask(&mut s, &mut r, other, p);
+            assert_eq!(a.status, 405, "{n} paths: {other} {p}");
+        }
+        for miss in [
+            "/b",
+            "/abcdefgj",
+            "/abcdefgh3",
+            "/abcdefgh1234567",
+            "/plaintexx",
+            "/Plaintext",
+            "//",
+        ] {
+            if paths.contains(&miss) {
+                continue;
+            }
+            let a = ask(&mut s, &mut r, "GET", miss);
+            assert_eq!(a.status, 404, "{n} paths: {miss}");
+        }
+        srv.stop();
+        srv.wait().unwrap();
+    }
+}

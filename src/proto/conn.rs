@@ -52,6 +52,7 @@ pub struct Conn {
     /// The status of the last error answer the connection gave on its own
     /// (a limit, malformed input), until the driver takes it.
     failed: u16,
+    hosts: framing::HostMemo,
 }
 
 impl Default for Conn {
@@ -114,6 +115,7 @@ impl Conn {
             requests: 0,
             peer: None,
             failed: 0,
+            hosts: framing::HostMemo::default(),
         }
     }
 
@@ -386,7 +388,7 @@ impl Conn {
             }
         };
         self.input.scanned = 0;
-        if memchr::memchr(b'#', req.path).is_some() {
+        if target::find_byte(b'#', req.path).is_some() {
             // a fragment is the client's own; sent, it is a malformed target
             self.fail(400, ctx);
             return false;
@@ -421,7 +423,7 @@ impl Conn {
             }
         }
         let fields = &hs[..req.headers];
-        let f = match framing::request(req.minor_version, fields) {
+        let f = match framing::request(req.minor_version, fields, &mut self.hosts) {
             Ok(f) => f,
             Err(status) => {
                 self.fail(status, ctx);

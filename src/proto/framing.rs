@@ -20,11 +20,51 @@ pub(crate) enum BodyFraming {
     Chunked,
 }
 
+/// The last valid `Host` value a connection sent. A client sends the same
+/// one with every request, so it is checked once.
+pub(crate) struct HostMemo {
+    len: usize,
+    bytes: [u8; HOST_MEMO],
+}
+
+const HOST_MEMO: usize = 64;
+
+impl Default for HostMemo {
+    fn default() -> Self {
+        HostMemo {
+            len: 0,
+            bytes: [0; HOST_MEMO],
+        }
+    }
+}
+
+impl HostMemo {
+    #[inline]
+    fn valid(&mut self, v: &[u8]) -> bool {
+        if v.len() == self.len && v.iter().zip(&self.bytes).all(|(a, b)| a == b) {
+            return true;
+        }
+        if !super::target::valid_host(v) {
+            return false;
+        }
+        if let Some(to) = self.bytes.get_mut(..v.len()) {
+            to.copy_from_slice(v);
+            self.len = v.len();
+        }
+        true
+    }
+}
+
 /// Reads the framing and connection options of a request. `Err` holds the
 /// status to answer with: conflicting or unknown framing is refused, as it
 /// could smuggle a second request past an intermediary; so is an HTTP/1.1
 /// request without `Host`, and any with two or an invalid one (400).
-pub(crate) fn request(minor: u8, headers: &[Header<'_>]) -> Result<Framing, u16> {
+/// `hosts` remembers the connection's last valid `Host`.
+pub(crate) fn request(
+    minor: u8,
+    headers: &[Header<'_>],
+    hosts: &mut HostMemo,
+) -> Result<Framing, u16> {
     let mut length: Option<usize> = None;
     let mut chunked = false;
     let mut te_seen = false;
@@ -36,7 +76,7 @@ pub(crate) fn request(minor: u8, headers: &[Header<'_>]) -> Result<Framing, u16>
         let name = h.name();
         match name.len() {
             4 if name.eq_ignore_ascii_case(b"host") => {
-                if host || !super::target::valid_host(h.value()) {
+                if host || !hosts.valid(h.value()) {
                     return Err(400);
                 }
                 host = true;
@@ -181,7 +221,7 @@ mod tests {
     fn req(minor: u8, fields: &[(&str, &str)]) -> Result<Framing, u16> {
         let mut all = vec![("Host", "example.com")];
         all.extend_from_slice(fields);
-        request(minor, &hs(&all))
+        request(minor, &hs(&all), &mut HostMemo::default())
     }
 
     fn body(minor: u8, fields: &[(&str, &str)]) -> Result<BodyFraming, u16> {
@@ -283,11 +323,15 @@ mod tests {
 
     #[test]
     fn host() {
-        let no_host = |minor| request(minor, &hs(&[("Accept", "*/*")])).map(|f| f.keep_alive);
+        let no_host = |minor| {
+            request(minor, &hs(&[("Accept", "*/*")]), &mut HostMemo::default())
+                .map(|f| f.keep_alive)
+        };
         assert_eq!(no_host(1), Err(400));
         // HTTP/1.0 may leave it out
         assert_eq!(no_host(0), Ok(false));
-        let one = |v| request(1, &hs(&[("hOsT", v)])).map(|f| f.keep_alive);
+        let one =
+            |v| request(1, &hs(&[("hOsT", v)]), &mut HostMemo::default()).map(|f| f.keep_alive);
         assert_eq!(one("example.com:8080"), Ok(true));
         assert_eq!(one(""), Ok(true));
         for bad in ["exa mple.com", "a/b", "u@h", "h:99999", "h:x"] {
@@ -295,9 +339,15 @@ mod tests {
         }
         for minor in [0, 1] {
             let twice = [("Host", "a"), ("Accept", "*/*"), ("Host", "a")];
-            assert_eq!(request(minor, &hs(&twice)), Err(400));
+            assert_eq!(
+                request(minor, &hs(&twice), &mut HostMemo::default()),
+                Err(400)
+            );
             let bad = [("Host", "a b")];
-            assert_eq!(request(minor, &hs(&bad)), Err(400));
+            assert_eq!(
+                request(minor, &hs(&bad), &mut HostMemo::default()),
+                Err(400)
+            );
         }
     }
 

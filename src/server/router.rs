@@ -3,7 +3,8 @@
 //! and the answers when none matches.
 //!
 //! A request goes to the first route, in this order, whose path matches and
-//! whose method matches: exact paths (a hash lookup), then patterns (a
+//! whose method matches: exact paths (a scan of a few, a hash lookup of
+//! many), then patterns (a
 //! literal segment before a parameter before a tail, at the first segment
 //! where two differ), then prefixes (longest first); registration order
 //! breaks ties. A GET route also answers HEAD.
@@ -103,10 +104,37 @@ impl Entry {
     fn allows(&self, method: &[u8]) -> bool {
         match &self.method {
             None => true,
-            Some(m) => &m[..] == method || (method == b"HEAD" && &m[..] == b"GET"),
+            Some(m) => short_eq(m, method) || (short_eq(method, b"HEAD") && short_eq(m, b"GET")),
         }
     }
 }
+
+/// Slice equality without a `bcmp` call: methods and the tails of exact
+/// paths are a few bytes long.
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// The first eight bytes of `p`, zero-padded, as one word.
+#[inline]
+fn head_word(p: &[u8]) -> u64 {
+    match p.get(..8) {
+        Some(w) => u64::from_le_bytes(w.try_into().unwrap()),
+        None => p.iter().rev().fold(0, |w, &b| w << 8 | b as u64),
+    }
+}
+
+/// An exact path and its routes, with what a scan compares first.
+struct ExactPath {
+    head: u64,
+    path: Box<[u8]>,
+    entries: Vec<Entry>,
+}
+
+/// Up to this many exact paths are scanned (length and first word first)
+/// rather than hashed: cheaper for the few routes most servers have.
+const SCAN_MAX: usize = 8;
 
 /// FxHash (as in rustc): exact paths are short and chosen by the
 /// application, so a fast hash is enough.
@@ -150,7 +178,9 @@ pub(crate) struct Hit<'r> {
 
 #[derive(Default)]
 pub struct Router {
-    exact: HashMap<Box<[u8]>, Vec<Entry>, BuildHasherDefault<FxHasher>>,
+    exact: Vec<ExactPath>,
+    /// Indexes of `exact` by path, used past [`SCAN_MAX`] paths.
+    exact_index: HashMap<Box<[u8]>, usize, BuildHasherDefault<FxHasher>>,
     /// In registration order; `tree` finds them in rank order.
     patterns: Vec<(Pattern, Entry)>,
     tree: Tree,
@@ -203,9 +233,39 @@ impl Router {
                 self.prefixes
                     .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
             }
-            None => self.exact.entry(path.into()).or_default().push(entry),
+            None => {
+                let i = *self.exact_index.entry(path.into()).or_insert_with(|| {
+                    self.exact.push(ExactPath {
+                        head: head_word(path),
+                        path: path.into(),
+                        entries: Vec::new(),
+                    });
+                    self.exact.len() - 1
+                });
+                self.exact[i].entries.push(entry);
+            }
         }
         Ok(())
+    }
+
+    /// The routes of exactly `path`.
+    #[inline]
+    fn exact(&self, path: &[u8]) -> Option<&[Entry]> {
+        if self.exact.len() > SCAN_MAX {
+            return self
+                .exact_index
+                .get(path)
+                .map(|&i| &self.exact[i].entries[..]);
+        }
+        let head = head_word(path);
+        self.exact
+            .iter()
+            .find(|x| {
+                x.head == head
+                    && x.path.len() == path.len()
+                    && (path.len() <= 8 || short_eq(&x.path[8..], &path[8..]))
+            })
+            .map(|x| &x.entries[..])
     }
 
     /// The route for `method` and `path`; a pattern's values go to
@@ -218,10 +278,7 @@ impl Router {
         params: &mut Params,
     ) -> Option<Hit<'r>> {
         const NONE: &[Box<[u8]>] = &[];
-        if let Some(es) = (!self.exact.is_empty())
-            .then(|| self.exact.get(path))
-            .flatten()
-        {
+        if let Some(es) = self.exact(path) {
             if let Some(e) = es.iter().find(|e| e.allows(method)) {
                 return Some(Hit {
                     target: &e.target,
@@ -262,8 +319,8 @@ impl Router {
     pub fn set_plan(&mut self, method: Option<&[u8]>, path: &[u8], plan: BodyPlan) -> bool {
         let entries = self
             .exact
-            .values_mut()
-            .flatten()
+            .iter_mut()
+            .flat_map(|x| &mut x.entries)
             .chain(self.patterns.iter_mut().map(|(_, e)| e))
             .chain(self.prefixes.iter_mut().map(|(_, e)| e));
         let mut found = false;
@@ -293,7 +350,7 @@ impl Router {
     /// method once, in route order). False when no path matches: a 404.
     pub(crate) fn allow(&self, path: &[u8], out: &mut Vec<u8>) -> bool {
         let start = out.len();
-        let exact = self.exact.get(path).into_iter().flatten();
+        let exact = self.exact(path).into_iter().flatten();
         let patterns = self
             .ranked
             .iter()
@@ -349,8 +406,8 @@ impl Router {
     pub(crate) fn server_allow(&self, except: &[u8], out: &mut Vec<u8>) {
         let entries = self
             .exact
-            .values()
-            .flatten()
+            .iter()
+            .flat_map(|x| &x.entries)
             .chain(self.patterns.iter().map(|(_, e)| e))
             .chain(self.prefixes.iter().map(|(_, e)| e));
         let mut methods: Vec<&[u8]> = Vec::new();
