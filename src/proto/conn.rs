@@ -12,7 +12,7 @@ use super::responder::{BodyPiece, Flow, Responder, Service};
 use super::slots::Slots;
 use super::stream::{self, StreamError};
 use super::tally::{Exchange, Tally};
-use super::target;
+use super::{bytes, target};
 use super::{Ctx, Limits};
 use crate::parse::{self, ChunkedDecoder, Decoded, Header, Mode, Status};
 
@@ -388,7 +388,7 @@ impl Conn {
             }
         };
         self.input.scanned = 0;
-        if target::find_byte(b'#', req.path).is_some() {
+        if bytes::find(b'#', req.path).is_some() {
             // a fragment is the client's own; sent, it is a malformed target
             self.fail(400, ctx);
             return false;

@@ -41,7 +41,7 @@ impl Default for HostMemo {
 impl HostMemo {
     #[inline]
     fn valid(&mut self, v: &[u8]) -> bool {
-        if v.len() == self.len && v.iter().zip(&self.bytes).all(|(a, b)| a == b) {
+        if super::bytes::same(v, &self.bytes[..self.len]) {
             return true;
         }
         if !super::target::valid_host(v) {

@@ -1,6 +1,7 @@
 //! The sans-I/O HTTP/1.1 connection core: bytes in, request events out;
 //! responses in, ordered output segments out. No sockets, threads or clocks.
 
+pub(crate) mod bytes;
 mod conn;
 pub mod date;
 pub mod flat;

@@ -22,14 +22,11 @@ pub enum FieldProblem {
 /// none of those the engine writes itself.
 #[inline]
 pub fn header_field_problem(name: &[u8], value: &[u8]) -> Option<FieldProblem> {
-    // each check a single pass without early exits, which the compiler
-    // unrolls (the value's into vector compares); failures are rare
+    // a single pass without early exits: failures are rare
     let token = name
         .iter()
         .fold(true, |ok, &b| ok & crate::parse::scan::TOKEN[b as usize]);
-    let field = value.iter().fold(true, |ok, &b| {
-        ok & ((b >= 0x20 || b == b'\t') & (b != 0x7f))
-    });
+    let field = field_value(value);
     if name.is_empty() {
         Some(FieldProblem::EmptyName)
     } else if !token {
@@ -40,6 +37,38 @@ pub fn header_field_problem(name: &[u8], value: &[u8]) -> Option<FieldProblem> {
         Some(FieldProblem::Reserved)
     } else {
         None
+    }
+}
+
+/// Whether every byte of `v` may be in a field value: no control byte but
+/// HTAB, no DEL. Eight bytes at a time, the last word overlapping the one
+/// before; only a word with a byte below 0x20 or a DEL (a tab, usually)
+/// is looked at byte by byte.
+#[inline]
+fn field_value(v: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let byte = |b: u8| (b >= 0x20 || b == b'\t') && b != 0x7f;
+    let n = v.len();
+    if n < 8 {
+        return v.iter().fold(true, |ok, &b| ok & byte(b));
+    }
+    // per byte: below 0x20, or equal to 0x7f (exact for "any such byte")
+    let suspect = |w: u64| {
+        let d = w ^ (ONES * 0x7f);
+        (w.wrapping_sub(ONES * 0x20) & !w | d.wrapping_sub(ONES) & !d) & HIGH != 0
+    };
+    let mut i = 0;
+    loop {
+        let at = i.min(n - 8);
+        let w = &v[at..at + 8];
+        if suspect(u64::from_le_bytes(w.try_into().unwrap())) && !w.iter().all(|&b| byte(b)) {
+            return false;
+        }
+        if at + 8 == n {
+            return true;
+        }
+        i += 8;
     }
 }
 
@@ -539,6 +568,26 @@ impl StaticResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_values_are_checked_at_every_length_offset_and_byte() {
+        let ok = |b: u8| (b >= 0x20 || b == b'\t') && b != 0x7f;
+        for n in 1..=40 {
+            for at in 0..n {
+                for b in 0..=255u8 {
+                    let mut v = vec![b'a'; n];
+                    v[at] = b;
+                    // a tab elsewhere in the same word must not hide it
+                    if n > 1 {
+                        v[(at + 1) % n] = b'\t';
+                    }
+                    assert_eq!(field_value(&v), ok(b), "{n} bytes, {b:#x} at {at}");
+                }
+            }
+        }
+        assert!(field_value(b""));
+        assert!(field_value("caf\u{e9} \u{2603}\t!".as_bytes()));
+    }
 
     fn rendered(s: &StaticResponse, conn: ConnHeader, head_only: bool) -> Vec<u8> {
         let mut out = Vec::new();

@@ -67,20 +67,9 @@ fn parts_other(target: &[u8]) -> (&[u8], Option<&[u8]>) {
 
 #[inline]
 fn split_query(t: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match find_byte(b'?', t) {
+    match super::bytes::find(b'?', t) {
         Some(q) => (&t[..q], Some(&t[q + 1..])),
         None => (t, None),
-    }
-}
-
-/// Where `b` first is in `s`. Most paths are short, and for them a loop
-/// costs less than `memchr`'s set-up.
-#[inline]
-pub(crate) fn find_byte(b: u8, s: &[u8]) -> Option<usize> {
-    if s.len() < 32 {
-        s.iter().position(|&x| x == b)
-    } else {
-        memchr::memchr(b, s)
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use super::pattern::{self, Params, Pattern, RouteError, Tree};
 use super::response::ResponseBuilder;
+use crate::proto::bytes::same;
 use crate::proto::{BodyPlan, Request, StaticResponse};
 
 /// Application code behind a route. Runs on a worker thread.
@@ -104,16 +105,9 @@ impl Entry {
     fn allows(&self, method: &[u8]) -> bool {
         match &self.method {
             None => true,
-            Some(m) => short_eq(m, method) || (short_eq(method, b"HEAD") && short_eq(m, b"GET")),
+            Some(m) => same(m, method) || (same(method, b"HEAD") && same(m, b"GET")),
         }
     }
-}
-
-/// Slice equality without a `bcmp` call: methods and the tails of exact
-/// paths are a few bytes long.
-#[inline]
-fn short_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// The first eight bytes of `p`, zero-padded, as one word.
@@ -263,7 +257,7 @@ impl Router {
             .find(|x| {
                 x.head == head
                     && x.path.len() == path.len()
-                    && (path.len() <= 8 || short_eq(&x.path[8..], &path[8..]))
+                    && (path.len() <= 8 || same(&x.path[8..], &path[8..]))
             })
             .map(|x| &x.entries[..])
     }
