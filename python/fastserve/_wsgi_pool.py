@@ -20,6 +20,7 @@ log = logging.getLogger("fastserve.wsgi")
 
 BUSY = 0.002  # a thread whose request started longer ago is taken as blocked
 STALL = 0.01  # how often the watchdog looks, while requests run
+DOZE = 1.0  # the watchdog sleeps until woken after this long without requests
 FLUSH_EVERY = 64  # replies completed in one call at most
 
 
@@ -45,6 +46,7 @@ class _Pool:
         self._progress = 0.0  # when a request last started
         self._starts: Dict[int, float] = {}  # when each thread's request started (0: none)
         self._closed = False
+        self._dozing = False  # the watchdog waits to be woken
 
     def close(self, timeout: float) -> bool:
         """No request starts any more; True once none runs (within
@@ -104,7 +106,8 @@ class _Pool:
                 self._waking = False
                 if self._takeover:
                     self._takeover -= 1
-                if self._running == 0:
+                if self._dozing:
+                    self._dozing = False
                     self._watch.notify()
                 self._running += 1
                 while q:
@@ -136,11 +139,14 @@ class _Pool:
         return any(t and now - t < BUSY for k, t in self._starts.items() if k != me)
 
     def _watchdog(self) -> None:
-        # while requests run, every STALL: a queue that did not move lets
-        # one more thread in
+        # every STALL while requests come: a queue that did not move lets
+        # one more thread in. It keeps looking between batches, so that a
+        # pool going idle and busy again at each batch does not wake it each
+        # time; only after DOZE without requests does it wait to be woken.
         with self._watch:
             while True:
-                if not self._running:
+                if not self._running and time.monotonic() - self._progress >= DOZE:
+                    self._dozing = True
                     self._watch.wait()
                     continue
                 self._watch.wait(STALL)
