@@ -7,10 +7,18 @@ wait in a view (sleep, database, lock): then a new batch wakes one more
 thread, and so does the watchdog, which looks every STALL seconds while
 requests run. Of two threads draining, the one that finds the other moving
 goes back to sleep.
+
+Pool threads run under SCHED_BATCH (Linux; FASTSERVE_WSGI_SCHED_BATCH=0
+leaves them as they are): a thread woken for a batch then does not preempt
+the engine's worker, which still holds the GIL in its batch callback, only to
+block on the GIL at once; it runs when the worker goes back to its poll.
+That halves the context switches per batch. Threads a view starts inherit
+the policy.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -22,6 +30,16 @@ BUSY = 0.002  # a thread whose request started longer ago is taken as blocked
 STALL = 0.01  # how often the watchdog looks, while requests run
 DOZE = 1.0  # the watchdog sleeps until woken after this long without requests
 FLUSH_EVERY = 64  # replies completed in one call at most
+
+
+def _sched_batch() -> None:
+    """The calling thread under SCHED_BATCH, where there is one."""
+    if os.environ.get("FASTSERVE_WSGI_SCHED_BATCH", "1") == "0":
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass  # not Linux, or refused: the default policy does as well
 
 
 class _Pool:
@@ -93,6 +111,7 @@ class _Pool:
             threading.Thread(target=self._work, name=f"fastserve-wsgi-{self._started}", daemon=True).start()
 
     def _work(self) -> None:
+        _sched_batch()
         cv, q, run, now = self._cv, self._q, self._run, time.monotonic
         me = threading.get_ident()
         starts = self._starts

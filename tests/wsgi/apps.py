@@ -91,6 +91,10 @@ def conformance(env, start_response):
         env["x.mark"] = "left by an earlier request"
         env["HTTP_USER_AGENT"] = "changed"
         return _json(start_response, seen)
+    if path == "/sched":
+        policy = os.sched_getscheduler(0)
+        names = {os.SCHED_OTHER: "other", os.SCHED_BATCH: "batch"}
+        return _json(start_response, {"policy": names.get(policy, str(policy))})
     if path == "/body":
         how = env["QUERY_STRING"] or "all"
         data = _read_input(env, how)

@@ -291,6 +291,23 @@ def test_pipelined_blocking_views_run_side_by_side(app):
     assert got == [(200, {"together": True})] * 4
 
 
+def test_views_run_under_sched_batch(app, monkeypatch):
+    # fastserve's pool threads take SCHED_BATCH (not preempting the engine
+    # when woken); FASTSERVE_WSGI_SCHED_BATCH=0 leaves the default policy
+    if app.server != "fastserve":
+        pytest.skip("a fastserve setting")
+    assert app.client.get("/sched").json() == {"policy": "batch"}
+    from conftest import Served
+
+    monkeypatch.setenv("FASTSERVE_WSGI_SCHED_BATCH", "0")
+    s = Served("fastserve", "apps:conformance")
+    try:
+        assert s.client.get("/sched").json() == {"policy": "other"}
+    finally:
+        code, err = s.stop()
+    assert code == 0, err[-3000:]
+
+
 def test_pipelined_requests_answered_in_order(app):
     reqs = b"".join(b"GET /env/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(20))
     out = raw(app, reqs + b"GET /env/last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
