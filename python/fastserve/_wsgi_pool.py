@@ -8,12 +8,13 @@ thread, and so does the watchdog, which looks every STALL seconds while
 requests run. Of two threads draining, the one that finds the other moving
 goes back to sleep.
 
-Pool threads run under SCHED_BATCH (Linux; FASTSERVE_WSGI_SCHED_BATCH=0
-leaves them as they are): a thread woken for a batch then does not preempt
-the engine's worker, which still holds the GIL in its batch callback, only to
-block on the GIL at once; it runs when the worker goes back to its poll.
-That halves the context switches per batch. Threads a view starts inherit
-the policy.
+With FASTSERVE_WSGI_SCHED_BATCH=1 (Linux), pool threads run under
+SCHED_BATCH: a thread woken for a batch then does not preempt the engine's
+worker, which still holds the GIL in its batch callback, only to block on
+the GIL at once; it runs when the worker goes back to its poll. That halves
+the context switches per batch at depth 1. It is not the default because
+threads a view starts inherit the policy, and a view woken while the CPU
+is busy then waits for its turn instead of preempting.
 """
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ FLUSH_EVERY = 64  # replies completed in one call at most
 
 
 def _sched_batch() -> None:
-    """The calling thread under SCHED_BATCH, where there is one."""
-    if os.environ.get("FASTSERVE_WSGI_SCHED_BATCH", "1") == "0":
+    """The calling thread under SCHED_BATCH, when asked for and there is one."""
+    if os.environ.get("FASTSERVE_WSGI_SCHED_BATCH", "0") != "1":
         return
     try:
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
