@@ -61,6 +61,8 @@ _status: Dict[str, int] = {}  # status line -> code
 _env_names: Dict[bytes, Optional[str]] = {}  # request header name -> environ key
 _starts: Dict[Any, Tuple[int, bytes, Optional[int]]] = {}  # (status, header pairs) -> _start's
 _NAME_CACHE = 1024
+_HEAD_CACHE = 256  # request heads whose environ is kept
+_HEAD_KEY_MAX = 2048  # longer heads are not kept
 
 
 def _env_key(raw: bytes) -> Optional[str]:
@@ -419,6 +421,7 @@ class _Runner:
         self.base: Optional[Dict[str, Any]] = None
         self.headers = [Struct(f"<{4 * n}I") for n in range(64)]
         self.paths: Dict[bytes, str] = {}  # raw path -> PATH_INFO
+        self.heads: Dict[bytes, Dict[str, Any]] = {}  # request head -> its part of the environ
 
     def _path(self, raw: bytes) -> str:
         path = unquote_to_bytes(raw) if b"%" in raw else raw
@@ -460,6 +463,38 @@ class _Runner:
 
     def environ(self, blob: bytes, i: int, o: int) -> Tuple[Dict[str, Any], int, int]:
         flags, rid, mo, ml, to, tl, pl, hc, ho, bo, bl, po, plen, pport = _unpack(blob, i * REC)
+        # A head seen before (the same bytes from the method to the last
+        # header) gets a copy of the environ it gave; only the peer and
+        # wsgi.input are the request's own.
+        key = blob[o + mo : o + ho] if not bl and ho - mo <= _HEAD_KEY_MAX else None
+        env = None if key is None else self.heads.get(key)
+        if env is not None:
+            env = env.copy()
+        else:
+            env = self._head_environ(blob, o, flags, mo, ml, to, tl, pl, hc, ho)
+            if key is not None:
+                if len(self.heads) >= _HEAD_CACHE:
+                    self.heads.clear()
+                self.heads[key] = env.copy()
+        if flags & FLAG_PEER_UNIX:
+            env["REMOTE_ADDR"] = blob[o + po : o + po + plen].decode("latin-1")
+        elif plen:
+            host = blob[o + po : o + po + plen]
+            peer = _peers.get((host, pport))
+            if peer is None:
+                peer = _peer(host, pport)
+            env["REMOTE_ADDR"], env["REMOTE_PORT"] = peer
+        if flags & FLAG_BODY_FOLLOWS:
+            return env, rid, -1
+        if bl:
+            env["wsgi.input"] = io.BytesIO(blob[o + bo : o + bo + bl])
+            env["CONTENT_LENGTH"] = str(bl)  # a chunked body, decoded, has one too
+        else:
+            env["wsgi.input"] = io.BytesIO(b"")
+        return env, rid, 0
+
+    def _head_environ(self, blob: bytes, o: int, flags: int, mo: int, ml: int, to: int, tl: int, pl: int, hc: int, ho: int) -> Dict[str, Any]:
+        """What the request's head puts in its environ."""
         env = (self.base or self._base()).copy()
         if ml == 3 and blob.startswith(b"GET", o + mo):
             env["REQUEST_METHOD"] = "GET"
@@ -473,14 +508,6 @@ class _Runner:
         env["PATH_INFO"] = p
         env["QUERY_STRING"] = blob[o + to + pl + 1 : o + to + tl].decode("latin-1") if flags & FLAG_QUERY else ""
         env["SERVER_PROTOCOL"] = "HTTP/1.1" if flags & FLAG_HTTP11 else "HTTP/1.0"
-        if flags & FLAG_PEER_UNIX:
-            env["REMOTE_ADDR"] = blob[o + po : o + po + plen].decode("latin-1")
-        elif plen:
-            host = blob[o + po : o + po + plen]
-            peer = _peers.get((host, pport))
-            if peer is None:
-                peer = _peer(host, pport)
-            env["REMOTE_ADDR"], env["REMOTE_PORT"] = peer
         if hc:
             st = self.headers[hc] if hc < 64 else Struct(f"<{4 * hc}I")
             f = st.unpack_from(blob, o + ho)
@@ -503,14 +530,7 @@ class _Runner:
                 if where is None:
                     where = _host_port(host)
                 env["SERVER_NAME"], env["SERVER_PORT"] = where
-        if flags & FLAG_BODY_FOLLOWS:
-            return env, rid, -1
-        if bl:
-            env["wsgi.input"] = io.BytesIO(blob[o + bo : o + bo + bl])
-            env["CONTENT_LENGTH"] = str(bl)  # a chunked body, decoded, has one too
-        else:
-            env["wsgi.input"] = io.BytesIO(b"")
-        return env, rid, 0
+        return env
 
     def run(self, item: Tuple[bytes, int, int]) -> Optional[Tuple[int, int, bytes, bytes]]:
         """Runs the app for one request; a reply for `complete`, or None

@@ -83,6 +83,18 @@ def conformance(env, start_response):
         out["file_wrapper"] = callable(env.get("wsgi.file_wrapper"))
         out["types"] = sorted({type(v).__name__ for k, v in env.items() if k.isupper()})
         return _json(start_response, out)
+    if path == "/mutate":
+        # what an earlier request with the same head may have left, then
+        # changes that must not reach the next one
+        seen = {"mark": env.get("x.mark"), "agent": env.get("HTTP_USER_AGENT"), "port": env.get("REMOTE_PORT"),
+                "input": env["wsgi.input"].read().decode()}
+        env["x.mark"] = "left by an earlier request"
+        env["HTTP_USER_AGENT"] = "changed"
+        return _json(start_response, seen)
+    if path == "/sched":
+        policy = os.sched_getscheduler(0)
+        names = {os.SCHED_OTHER: "other", os.SCHED_BATCH: "batch"}
+        return _json(start_response, {"policy": names.get(policy, str(policy))})
     if path == "/body":
         how = env["QUERY_STRING"] or "all"
         data = _read_input(env, how)

@@ -2,11 +2,13 @@
 the response iterable and its close(), and threads. Each test runs against
 fastserve and against gunicorn."""
 import hashlib
+import json
 import os
 import socket
 import threading
 
 import httpx
+import pytest
 from wire import read_response
 
 
@@ -35,8 +37,6 @@ def test_environ_fields(app):
             out += d
     head, _, body = out.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), head
-    import json
-
     e = json.loads(body)
     assert e["REQUEST_METHOD"] == "GET"
     assert e["SCRIPT_NAME"] == ""
@@ -227,6 +227,85 @@ def test_blocking_views_run_side_by_side(app):
     for t in ts:
         t.join()
     assert out == [{"together": True}] * 4
+
+
+def test_same_head_each_request_its_own_environ(app):
+    # byte-identical requests from two connections: each environ has its
+    # own peer, and what a view changed in one is not in the next
+    head = b"GET /mutate HTTP/1.1\r\nHost: x\r\nUser-Agent: same\r\n\r\n"
+    seen = []
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", app.port), timeout=10) as s:
+            port = s.getsockname()[1]
+            for _ in range(2):
+                s.sendall(head)
+                status, _, body, rest = read_response(s)
+                assert status == 200 and rest == b""
+                seen.append((port, json.loads(body)))
+    assert len({p for p, _ in seen}) == 2
+    for port, e in seen:
+        assert e == {"mark": None, "agent": "same", "port": str(port), "input": ""}
+
+
+def test_requests_go_on_beside_a_blocked_view(app):
+    # one connection waits in a sleeping view while another sends request
+    # after request, one at a time: those are all answered first, then the
+    # sleeper, and its connection serves the next request
+    with socket.create_connection(("127.0.0.1", app.port), timeout=30) as slow:
+        slow.sendall(b"GET /sleep?1.5 HTTP/1.1\r\nHost: x\r\n\r\n")
+        threading.Event().wait(0.2)  # the view has started
+        with socket.create_connection(("127.0.0.1", app.port), timeout=10) as fast:
+            for i in range(20):
+                fast.sendall(b"GET /env/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+                status, _, body, _ = read_response(fast)
+                assert status == 200 and json.loads(body)["PATH_INFO"] == f"/env/{i}"
+        slow.setblocking(False)
+        try:
+            early = slow.recv(1)
+        except BlockingIOError:
+            early = b""
+        slow.setblocking(True)
+        assert early == b"", "the sleeping view answered before the other connection's requests"
+        status, _, body, rest = read_response(slow)
+        assert (status, json.loads(body)) == (200, {"slept": True})
+        slow.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body, _ = read_response(slow, rest)
+        assert (status, json.loads(body)) == (200, {"fast": True})
+
+
+def test_pipelined_blocking_views_run_side_by_side(app):
+    # four pipelined views that each wait for the other three, in one
+    # batch after the server sat idle: the pool lets more threads in past
+    # the blocked ones even though no new request arrives
+    if app.server != "fastserve":
+        pytest.skip("gunicorn's gthread worker runs a connection's requests one by one")
+    threading.Event().wait(1.5)
+    reqs = b"GET /barrier HTTP/1.1\r\nHost: x\r\n\r\n" * 4
+    with socket.create_connection(("127.0.0.1", app.port), timeout=30) as s:
+        s.sendall(reqs)
+        rest = b""
+        got = []
+        for _ in range(4):
+            status, _, body, rest = read_response(s, rest)
+            got.append((status, json.loads(body)))
+    assert got == [(200, {"together": True})] * 4
+
+
+def test_views_run_under_sched_batch_when_asked(app, monkeypatch):
+    # views keep the default policy; FASTSERVE_WSGI_SCHED_BATCH=1 puts the
+    # pool threads under SCHED_BATCH (not preempting the engine when woken)
+    if app.server != "fastserve":
+        pytest.skip("a fastserve setting")
+    assert app.client.get("/sched").json() == {"policy": "other"}
+    from conftest import Served
+
+    monkeypatch.setenv("FASTSERVE_WSGI_SCHED_BATCH", "1")
+    s = Served("fastserve", "apps:conformance")
+    try:
+        assert s.client.get("/sched").json() == {"policy": "batch"}
+    finally:
+        code, err = s.stop()
+    assert code == 0, err[-3000:]
 
 
 def test_pipelined_requests_answered_in_order(app):
