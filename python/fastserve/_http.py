@@ -384,10 +384,28 @@ class Request:
         return f"<Request {self.method} {self.target}>"
 
 
+# Header lines of recent headers= values, by their (name, value) pairs: a
+# handler that answers every request with the same fields checks and
+# encodes them once.
+_HEADS: Dict[Tuple[Any, ...], bytes] = {}
+_HEADS_MAX = 256
+
+
 def _header_lines(headers):
-    out = []
     items = headers.items() if hasattr(headers, "items") else headers
+    items = tuple(items)
+    key: Optional[Tuple[Any, ...]] = items
+    try:
+        head = _HEADS.get(items)
+    except TypeError:  # an unhashable name or value, e.g. a bytearray
+        key = head = None
+    if head is not None:
+        return head
+    out = []
+    plain = True  # only str and bytes: safe as a key (1 == True == 1.0)
     for name, value in items:
+        if not isinstance(name, (str, bytes)) or not isinstance(value, (str, bytes)):
+            plain = False
         n = name.encode("latin-1") if isinstance(name, str) else bytes(name)
         v = value.encode("latin-1") if isinstance(value, str) else bytes(value)
         if not n or not set(n) <= _TOKEN or any(b < 0x20 and b != 9 or b == 0x7F for b in v):
@@ -395,7 +413,12 @@ def _header_lines(headers):
         if n.lower() in _RESERVED:
             raise ValueError(f"{name} is set by the server")
         out.append(n + b": " + v + b"\r\n")
-    return b"".join(out)
+    head = b"".join(out)
+    if key is not None and plain:
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()  # fields that change with every response
+        _HEADS[key] = head
+    return head
 
 
 def _json(obj):

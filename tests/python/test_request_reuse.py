@@ -209,3 +209,46 @@ def test_more_than_256_routes_in_one_batch():
         s.close()
     finally:
         app.stop()
+
+
+def test_response_headers_are_each_responses_own():
+    # header lines are cached by their fields: a cached head never answers
+    # a response whose fields differ, past the cache's size too
+    app = fastserve.Server()
+
+    @app.get("/h")
+    def h(req):
+        v = req.query["v"]
+        kind = req.query.get("kind", "dict")
+        if kind == "dict":
+            return fastserve.Response("d", headers={"X-Fixed": "same", "X-Echo": v})
+        if kind == "bytes":
+            return fastserve.Response("b", headers=[(b"X-Fixed", b"same"), (b"X-Echo", v.encode())])
+        if kind == "gen":
+            return fastserve.Response("g", headers=((k, x) for k, x in [("X-Echo", v)]))
+        if kind == "bytearray":
+            return fastserve.Response("a", headers=[("X-Echo", bytearray(v.encode()))])
+        if kind == "tuple":
+            return ("t", 201, {"X-Echo": v})
+        return fastserve.Response("bad", headers={"X-Echo": v + "\n"})  # invalid: a 500
+
+    port = app.start("127.0.0.1", 0)
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        kinds = ["dict", "bytes", "gen", "bytearray", "tuple"]
+        plan = [(kinds[i % 5], str(i % 400)) for i in range(1000)] + [("bad", "x"), ("bad", "x")]
+        rest = b""
+        for start in range(0, len(plan), 50):
+            chunk = plan[start : start + 50]
+            s.sendall(b"".join(b"GET /h?v=%s&kind=%s HTTP/1.1\r\nHost: x\r\n\r\n" % (v.encode(), k.encode()) for k, v in chunk))
+            for kind, v in chunk:
+                status, headers, body, rest = read_response(s, rest)
+                if kind == "bad":
+                    assert status == 500 and "x-echo" not in headers
+                    continue
+                assert headers["x-echo"] == v, (kind, v)
+                assert ("x-fixed" in headers) == (kind in ("dict", "bytes"))
+                assert status == (201 if kind == "tuple" else 200)
+        s.close()
+    finally:
+        app.stop()
