@@ -635,6 +635,14 @@ class Dispatch:
         records, then the data area). Returns (results, text): text is every
         result joined with NUL separators when all of them are str, else
         None."""
+        out = self.call(blob, count)
+        try:
+            return out, "\0".join(out)
+        except TypeError:
+            return out, None
+
+    def call(self, blob, count):
+        """As `run`, without the text: the results."""
         end = count * REC
         handlers = self.handlers
         try:
@@ -682,10 +690,7 @@ class Dispatch:
         a.b = b""  # the pool does not keep the batch alive
         if count > _POOL_KEEP:
             del pool.reqs[_POOL_KEEP:]
-        try:
-            return out, "\0".join(out)
-        except TypeError:
-            return out, None
+        return out
 
     def columns(self, out, blob):
         """The reply columns for `run`'s results: (status, header_lens,

@@ -252,3 +252,36 @@ def test_response_headers_are_each_responses_own():
         s.close()
     finally:
         app.stop()
+
+
+def test_batches_of_one_answer_and_of_nearly_one():
+    # every handler of a batch answering the same text (one body for the
+    # batch), or all but one: each response still carries its own body
+    app = fastserve.Server()
+
+    @app.get("/t")
+    def t(req):
+        v = req.query.get("v")
+        if v is not None:
+            return v  # equal strings, distinct objects
+        return "same é\x00nul" if req.query.get("nul") else "same"
+
+    port = app.start("127.0.0.1", 0)
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        rest = b""
+        for paths in (
+            ["/t"] * 30,
+            ["/t?nul=1"] * 30,
+            ["/t?v=abc"] * 30,
+            ["/t"] * 14 + ["/t?v=other"] + ["/t"] * 15,
+            ["/t?nul=1"] + ["/t"] * 28 + ["/t?nul=1"],
+        ):
+            s.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p.encode() for p in paths))
+            for p in paths:
+                status, headers, body, rest = read_response(s, rest)
+                want = "abc" if "v=abc" in p else "other" if "v=other" in p else "same é\x00nul" if "nul" in p else "same"
+                assert (status, headers["content-type"], body) == (200, "text/plain; charset=utf-8", want.encode())
+        s.close()
+    finally:
+        app.stop()
