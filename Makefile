@@ -215,7 +215,7 @@ build/bench-venv/bin/python:
 # `BENCH_TARGETS += bench-NAME` beside its rule).
 # Run it alone: flock /tmp/bench.lock make bench
 BENCH_TARGETS := bench-files bench-parse bench-router bench-access-log
-BENCH_SERVERS ?= fastserve_static,fastserve_handler,fastserve_py,may_minihttp,japronto,uvloop_httptools,granian,floor
+BENCH_SERVERS ?= fastserve_static,fastserve_handler,fastserve_py,fastserve_py_uring,may_minihttp,japronto,uvloop_httptools,granian,floor
 BENCH_SECONDS ?= 5
 BENCH_ROUNDS ?= 3
 bench: lib examples $(PYTEST) build/loadgen build/floor build/bench-venv/bin/python

@@ -29,7 +29,7 @@ import http_bench  # noqa: E402
 import loadrun  # noqa: E402
 from http_bench import SERVERS, BenchError, Server, missing_requirements  # noqa: E402
 
-DEFAULT_SERVERS = ("fastserve_static,fastserve_handler,fastserve_py,may_minihttp,japronto,"
+DEFAULT_SERVERS = ("fastserve_static,fastserve_handler,fastserve_py,fastserve_py_uring,may_minihttp,japronto,"
                    "uvloop_httptools,granian,floor")
 DEFAULT_RATIOS = "may_minihttp,japronto,floor"
 BODY = "Hello, World!"

@@ -134,6 +134,17 @@ SERVERS = {
         'requires': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
                      '{root}/build/lib/libfastserve.so'],
     },
+    # the same on the io_uring driver
+    'fastserve_py_uring': {
+        'cmd': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
+                '--port', '{port}'],
+        'path': '/plaintext-py',
+        'env': {'PYTHONPATH': '{root}/python',
+                'FASTSERVE_LIB': '{root}/build/lib/libfastserve.so',
+                'FASTSERVE_DRIVER': 'io_uring'},
+        'requires': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
+                     '{root}/build/lib/libfastserve.so'],
+    },
     # the same process, its static route (served without calling Python)
     'fastserve_py_static': {
         'cmd': ['{root}/.venv/bin/python', '{root}/python/examples/hello.py',
@@ -155,7 +166,7 @@ SERVERS = {
 # Named sets for --servers.
 PRESETS = {
     # Python handlers at Japronto speed: the comparison in one go
-    'python': 'japronto,fastserve_py,fastserve_py_static,fastserve_static,'
+    'python': 'japronto,fastserve_py,fastserve_py_uring,fastserve_py_static,fastserve_static,'
               'uvloop_httptools,granian',
 }
 

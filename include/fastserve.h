@@ -2006,6 +2006,26 @@ enum fastserve_result fastserve_batch_respond_text(struct fastserve_batch *batch
                                                    size_t data_len);
 
 /**
+ * Answers the next `count` requests of the batch with the same status
+ * word (status | `FASTSERVE_CT_*` << 16) and the same body, `body_len`
+ * bytes at `body` (any bytes, NUL included): handlers that all gave one
+ * answer, with nothing to join. Copied; returns
+ * `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers nothing) when there
+ * are more replies than requests.
+ *
+ * # Safety
+ * `batch` is the batch of the batch handler call running on this
+ * thread; `body` is readable for `body_len` bytes (NULL when 0).
+ *
+ * On an internal panic: returns FASTSERVE_RESULT_PANIC.
+ */
+enum fastserve_result fastserve_batch_respond_same(struct fastserve_batch *batch,
+                                                   uint32_t status,
+                                                   size_t count,
+                                                   const char *body,
+                                                   size_t body_len);
+
+/**
  * Answers deferred batch requests (those given status 0) by id, from
  * any thread, at any time while the server runs. `ids` holds `count`
  * ids; the other arguments are the columns of `fastserve_batch_respond`

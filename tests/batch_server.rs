@@ -222,3 +222,53 @@ fn batch_routes_without_a_handler_answer_500() {
     c.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_bodies(&mut c, 1)[0].0, 500);
 }
+
+/// Answers every batch with one body (NUL included) in one respond_same
+/// call, after checking that one reply too many is refused whole.
+struct Same {
+    too_many: Mutex<Vec<bool>>,
+}
+
+impl BatchHandler for Same {
+    fn call(&self, batch: &mut Batch<'_>) {
+        let n = batch.records().len();
+        let refused = batch
+            .respond_same(200 | (CT_TEXT << 16), n + 1, b"x")
+            .is_err();
+        self.too_many.lock().unwrap().push(refused);
+        batch
+            .respond_same(201 | (CT_TEXT << 16), n, b"same\0body")
+            .unwrap();
+    }
+}
+
+#[test]
+fn respond_same_answers_the_whole_batch_with_one_body() {
+    let h = Arc::new(Same {
+        too_many: Mutex::new(Vec::new()),
+    });
+    let mut s = Server::new(ServerConfig::default());
+    s.route_batch(Some(b"GET"), b"/same", false, 0).unwrap();
+    s.route_static(Some(b"GET"), b"/static", false, 200, b"", b"static")
+        .unwrap();
+    s.set_batch_handler(h.clone()).unwrap();
+    let addr = s.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    s.start().unwrap();
+    let mut c = TcpStream::connect(addr).unwrap();
+    let mut reqs = Vec::new();
+    for i in 0..40 {
+        let path: &[u8] = if i % 8 == 7 { b"/static" } else { b"/same" };
+        reqs.extend_from_slice(&[b"GET ", path, b" HTTP/1.1\r\nHost: x\r\n\r\n"].concat());
+    }
+    c.write_all(&reqs).unwrap();
+    for (i, got) in read_bodies(&mut c, 40).into_iter().enumerate() {
+        let want = if i % 8 == 7 {
+            (200, "static".to_string())
+        } else {
+            (201, "same\0body".to_string())
+        };
+        assert_eq!(got, want, "response {i}");
+    }
+    let refused = h.too_many.lock().unwrap();
+    assert!(!refused.is_empty() && refused.iter().all(|&r| r));
+}

@@ -18,6 +18,7 @@ import inspect
 import json
 import logging
 import sys
+import threading
 from array import array
 from struct import Struct, unpack_from
 from typing import (
@@ -180,6 +181,18 @@ def _body_allowed(status):
     return not (status < 200 or status == 204 or status == 304)
 
 
+class _Area:
+    """The bytes Requests read: a batch (its records, then the data area
+    from offset `o`), and `g`, which batch it is (for their caches)."""
+
+    __slots__ = ("b", "o", "g")
+
+    def __init__(self, blob: bytes, data_offset: int, number: int = 0) -> None:
+        self.b = blob
+        self.o = data_offset
+        self.g = number
+
+
 class Request:
     """One request. Attributes are decoded when read:
 
@@ -196,21 +209,29 @@ class Request:
     stays valid for good.
     """
 
-    __slots__ = ("_b", "_i", "_o", "_c", "_m")
+    __slots__ = ("_a", "_i", "_c", "_m")
 
     def __init__(self, blob: bytes, index: int, data_offset: int, patterns: Optional[List[Any]] = None) -> None:
-        self._b = blob  # the batch: records, then the data area
+        self._a = _Area(blob, data_offset)
         self._i = index  # this request's record
-        self._o = data_offset  # where the data area starts
-        self._c: Optional[Tuple[int, Dict[str, Any]]] = None  # (index, {name: decoded value})
+        self._c: Optional[Tuple[int, Dict[str, Any]]] = None  # (the area's batch number, {name: decoded value})
         self._m = patterns  # route patterns by tag, for params
 
+    @property
+    def _b(self) -> bytes:
+        return self._a.b  # the batch: records, then the data area
+
+    @property
+    def _o(self) -> int:
+        return self._a.o  # where the data area starts
+
     def _fields(self):
-        return _RECORD.unpack_from(self._b, self._i * REC)
+        return _RECORD.unpack_from(self._a.b, self._i * REC)
 
     def _bytes(self, off, n):
-        o = self._o + off
-        return self._b[o : o + n]
+        a = self._a
+        o = a.o + off
+        return a.b[o : o + n]
 
     @property
     def method(self) -> str:
@@ -235,11 +256,12 @@ class Request:
         return self._bytes(f[5] + f[7] + 1, f[6] - f[7] - 1).decode("latin-1")
 
     def _cached(self, name, make):
-        # the dispatch loop re-aims a Request at the next record without
-        # clearing this: a cache made for another record is dropped here
+        # pooled Requests are re-aimed at each batch without clearing this:
+        # a cache made for an earlier batch is dropped here
         c = self._c
-        if c is None or c[0] != self._i:
-            c = self._c = (self._i, {})
+        g = self._a.g
+        if c is None or c[0] != g:
+            c = self._c = (g, {})
         v = c[1].get(name)
         if v is None:
             v = c[1][name] = make()
@@ -298,15 +320,16 @@ class Request:
 
     def _set_params(self, params: Dict[str, str]) -> None:
         c = self._c
-        if c is None or c[0] != self._i:
-            c = self._c = (self._i, {})
+        g = self._a.g
+        if c is None or c[0] != g:
+            c = self._c = (g, {})
         c[1]["params"] = params
 
     @property
     def headers(self) -> Headers:
         def make():
             f = self._fields()
-            b, o = self._b, self._o
+            b, o = self._a.b, self._a.o
             items = []
             for k in range(f[8]):
                 no, nl, vo, vl = unpack_from("<4I", b, o + f[9] + 16 * k)
@@ -361,10 +384,28 @@ class Request:
         return f"<Request {self.method} {self.target}>"
 
 
+# Header lines of recent headers= values, by their (name, value) pairs: a
+# handler that answers every request with the same fields checks and
+# encodes them once.
+_HEADS: Dict[Tuple[Any, ...], bytes] = {}
+_HEADS_MAX = 256
+
+
 def _header_lines(headers):
-    out = []
     items = headers.items() if hasattr(headers, "items") else headers
+    items = tuple(items)
+    key: Optional[Tuple[Any, ...]] = items
+    try:
+        head = _HEADS.get(items)
+    except TypeError:  # an unhashable name or value, e.g. a bytearray
+        key = head = None
+    if head is not None:
+        return head
+    out = []
+    plain = True  # only str and bytes: safe as a key (1 == True == 1.0)
     for name, value in items:
+        if not isinstance(name, (str, bytes)) or not isinstance(value, (str, bytes)):
+            plain = False
         n = name.encode("latin-1") if isinstance(name, str) else bytes(name)
         v = value.encode("latin-1") if isinstance(value, str) else bytes(value)
         if not n or not set(n) <= _TOKEN or any(b < 0x20 and b != 9 or b == 0x7F for b in v):
@@ -372,7 +413,12 @@ def _header_lines(headers):
         if n.lower() in _RESERVED:
             raise ValueError(f"{name} is set by the server")
         out.append(n + b": " + v + b"\r\n")
-    return b"".join(out)
+    head = b"".join(out)
+    if key is not None and plain:
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()  # fields that change with every response
+        _HEADS[key] = head
+    return head
 
 
 def _json(obj):
@@ -517,12 +563,59 @@ async def ready(r):
     return r
 
 
-def _refcount_baseline():
-    r = object()
-    return sys.getrefcount(r)
+try:
+    from operator import call as _call  # Python 3.11+
+except ImportError:
+
+    def _call(fn, arg):
+        return fn(arg)
 
 
-_BASELINE = _refcount_baseline()
+# pooled Requests kept past this many are let go after their batch
+_POOL_KEEP = 4096
+
+
+class _Pool:
+    """One thread's Requests, request k aimed at record k of whatever batch
+    the shared area holds: a batch costs no Request objects. A handler that
+    keeps its Request (a reference past the call: stored, in a coroutine,
+    in a traceback a log handler holds) is found by its reference count
+    once the batch is done (`Dispatch.run`); it gets an area of its own, so
+    that it stays valid for good, and the pool a new Request in its place."""
+
+    __slots__ = ("area", "reqs", "refs", "patterns", "busy")
+
+    def __init__(self, patterns):
+        self.area = _Area(b"", 0)
+        self.reqs = []
+        self.refs = 0  # a pooled Request's reference count, seen as in `run`
+        self.patterns = patterns
+        self.busy = False
+
+    def grow(self, count):
+        reqs = self.reqs
+        reqs.extend(self.fresh(k) for k in range(len(reqs), count))
+        self.refs = _refs_of(reqs[:count])[0]
+
+    def fresh(self, k):
+        r = Request.__new__(Request)
+        r._a = self.area
+        r._i = k
+        r._c = None
+        r._m = self.patterns
+        return r
+
+    def release(self, reqs):
+        """Takes the Requests of `reqs` a handler kept out of the pool."""
+        a = self.area
+        for k, n in enumerate(_refs_of(reqs)):
+            if n != self.refs:
+                reqs[k]._a = _Area(a.b, a.o, a.g)
+                self.reqs[k] = self.fresh(k)
+
+
+def _refs_of(reqs):
+    return list(map(sys.getrefcount, reqs))
 
 
 class Dispatch:
@@ -535,47 +628,69 @@ class Dispatch:
         # route's path parameters.
         self.handlers = list(handlers)
         self.patterns = None if patterns is None else list(patterns)
+        self._local = threading.local()  # each thread's _Pool
 
     def run(self, blob, count):
         """Calls the handler of each of the `count` requests in `blob` (the
         records, then the data area). Returns (results, text): text is every
         result joined with NUL separators when all of them are str, else
         None."""
-        end = count * REC
-        handlers = self.handlers
-        grc = sys.getrefcount
-        base = _BASELINE
-        out = []
-        append = out.append
-        pats = self.patterns
-        req = Request(blob, 0, end, pats)
-        if len(handlers) <= 256:
-            # The hot loop; a record's tag is its first byte. One Request is
-            # re-aimed at each record as long as no handler keeps a reference
-            # to it (one that was kept is left alone, and stays valid).
-            for i, tag in enumerate(blob[0:end:REC]):
-                req._i = i
-                try:
-                    r = handlers[tag](req)
-                except BaseException:
-                    # SystemExit or KeyboardInterrupt raised by a handler fails
-                    # its own request only: a real Ctrl-C never lands here
-                    r = _failed(req)
-                append(r)
-                if grc(req) != base:
-                    req = Request(blob, 0, end, pats)
-        else:
-            for i in range(count):
-                req = Request(blob, i, end, pats)
-                try:
-                    r = handlers[unpack_from("<I", blob, i * REC)[0]](req)
-                except BaseException:
-                    r = _failed(req)
-                append(r)
+        out = self.call(blob, count)
         try:
             return out, "\0".join(out)
         except TypeError:
             return out, None
+
+    def call(self, blob, count):
+        """As `run`, without the text: the results."""
+        end = count * REC
+        handlers = self.handlers
+        try:
+            pool = self._local.pool
+        except AttributeError:
+            pool = self._local.pool = _Pool(self.patterns)
+        if pool.busy:  # called from a handler of this thread's batch
+            pool = _Pool(self.patterns)
+        if len(pool.reqs) < count:
+            pool.grow(count)
+        a = pool.area
+        a.b = blob
+        a.o = end
+        a.g += 1
+        reqs = pool.reqs[:count]
+        if len(handlers) <= 256:
+            tags: Any = blob[0:end:REC]  # a record's tag is its first byte
+        else:
+            tags = array("I", blob[:end])[:: REC // 4]
+        # The handlers are called by map, from C: one route's batch is
+        # map(handler, reqs). A handler that raises stops map there; its
+        # request gets its answer and map goes on with the next.
+        if tags.count(tags[0]) == count:
+            calls = map(handlers[tags[0]], reqs)
+        else:
+            calls = map(_call, map(handlers.__getitem__, tags), reqs)
+        out: List[Any] = []
+        pool.busy = True
+        try:
+            while True:
+                try:
+                    out.extend(calls)
+                    break
+                except BaseException:
+                    # SystemExit or KeyboardInterrupt raised by a handler
+                    # fails its own request only: a real Ctrl-C never
+                    # lands here
+                    out.append(_failed(reqs[len(out)]))
+        finally:
+            pool.busy = False
+        # no handler kept its Request: each is referenced by the pool, reqs
+        # and map only
+        if sum(map(sys.getrefcount, reqs)) != pool.refs * count:
+            pool.release(reqs)
+        a.b = b""  # the pool does not keep the batch alive
+        if count > _POOL_KEEP:
+            del pool.reqs[_POOL_KEEP:]
+        return out
 
     def columns(self, out, blob):
         """The reply columns for `run`'s results: (status, header_lens,

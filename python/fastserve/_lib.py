@@ -160,6 +160,7 @@ _PROTOS = {
     "fastserve_server_set_batch_cancel": (R, [_p, BATCH_CANCEL_FN, _p]),
     "fastserve_batch_respond": (R, [_p, _b, _b, _b, _sz, _b, _sz]),
     "fastserve_batch_respond_text": (R, [_p, c_uint32, _sz, _b, _sz]),
+    "fastserve_batch_respond_same": (R, [_p, c_uint32, _sz, _b, _sz]),
     "fastserve_server_complete": (R, [_p, _b, _b, _b, _b, _sz, _b, _sz, POINTER(_sz)]),
     "fastserve_server_listen": (R, [_p, _b, _sz, c_uint16]),
     "fastserve_server_port": (c_uint16, [_p]),

@@ -642,7 +642,17 @@ class Server:
 
     def _dispatch_batch(self, batch, blob, count):
         d = self._dispatch
-        out, text = d.run(blob, count)
+        out = d.call(blob, count)
+        first = out[0]
+        if first.__class__ is str and out[-1] == first and out.count(first) == count:
+            # every handler returned the same text: one body for all
+            data = first.encode()
+            if fast.fastserve_batch_respond_same(batch, TEXT_200, count, data, len(data)) == 0:
+                return
+        try:
+            text = "\0".join(out)
+        except TypeError:
+            text = None
         if text is not None:
             # every handler returned text: bodies NUL-separated, one call
             data = text.encode()

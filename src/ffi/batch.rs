@@ -447,6 +447,41 @@ ffi_fn! {
 }
 
 ffi_fn! {
+    /// Answers the next `count` requests of the batch with the same status
+    /// word (status | `FASTSERVE_CT_*` << 16) and the same body, `body_len`
+    /// bytes at `body` (any bytes, NUL included): handlers that all gave one
+    /// answer, with nothing to join. Copied; returns
+    /// `FASTSERVE_RESULT_INVALID_ARGUMENT` (and answers nothing) when there
+    /// are more replies than requests.
+    ///
+    /// # Safety
+    /// `batch` is the batch of the batch handler call running on this
+    /// thread; `body` is readable for `body_len` bytes (NULL when 0).
+    ///
+    /// On an internal panic: returns FASTSERVE_RESULT_PANIC.
+    #[on_panic(FASTSERVE_RESULT_PANIC)]
+    #[no_mangle]
+    pub unsafe extern "C" fn fastserve_batch_respond_same(
+        batch: *mut fastserve_batch,
+        status: u32,
+        count: usize,
+        body: *const c_char,
+        body_len: usize,
+    ) -> fastserve_result {
+        // SAFETY: forwarded contract.
+        let b = match unsafe { batch_mut(batch) } {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        // SAFETY: readable for `body_len` bytes by contract.
+        let Some(body) = (unsafe { super::bytes(body, body_len) }) else {
+            return null_with_len("body", body_len);
+        };
+        reply_result(b.respond_same(status, count, body))
+    }
+}
+
+ffi_fn! {
     /// Answers deferred batch requests (those given status 0) by id, from
     /// any thread, at any time while the server runs. `ids` holds `count`
     /// ids; the other arguments are the columns of `fastserve_batch_respond`

@@ -106,6 +106,33 @@ impl Batch<'_> {
     }
 }
 
+impl Batch<'_> {
+    /// Answers the next `count` requests with the same status word and the
+    /// same body: a batch of one route whose handler answers alike.
+    pub fn respond_same(
+        &mut self,
+        status: u32,
+        count: usize,
+        body: &[u8],
+    ) -> Result<(), ReplyError> {
+        if self.answered + count > self.records.len() {
+            return Err(ReplyError::TooMany);
+        }
+        let r = Reply {
+            status: (status & 0xffff) as u16,
+            content_type: status >> 16,
+            headers: b"",
+            body,
+        };
+        for _ in 0..count {
+            self.sink.reply(self.answered, &r);
+            self.answered += 1;
+        }
+        self.sink.done();
+        Ok(())
+    }
+}
+
 /// Where a batch request must be answered: a connection of the worker
 /// (its slab index and generation) and the request's ticket there.
 #[derive(Clone, Copy)]
