@@ -22,33 +22,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port, proc, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited before listening")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not listen within 30 s")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadrun import ROOT, free_port, wait_port  # noqa: E402
 
 
 def count(lib, path, depth, conns, seconds):
@@ -65,7 +45,7 @@ def count(lib, path, depth, conns, seconds):
              str(ROOT / "build/hello"), "127.0.0.1", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_listening(port, server)
+            wait_port(port, server, timeout=60.0)  # valgrind starts slowly
             gen = subprocess.run(
                 [str(ROOT / "build/loadgen"), "--url", f"http://127.0.0.1:{port}{path}",
                  "--conns", str(conns), "--depth", str(depth), "--duration", str(seconds),
