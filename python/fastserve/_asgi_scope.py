@@ -46,24 +46,20 @@ class Scopes:
         self.raw_root = root_path.encode("utf-8")
         self.server = server
         self.state: Optional[Dict[str, Any]] = None  # lifespan state, once started
+        self.heads: Dict[bytes, Dict[str, Any]] = {}  # request head -> its scope, less client and state
 
     def calls(self, blob: bytes, o: int, first: int, stop: int, runner: Any, http: Any, websocket: Any) -> List[Any]:
         """The calls of records first..stop-1 (data area at `o`): a scope
         each, made into `http(runner, id, scope, body)` (body None when it
         follows in pieces) or `websocket(runner, id, scope)`; each is put
-        in `runner.live` by its id. One frame for the lot: this is the
-        per-request work of the worker thread, so what repeats is looked
-        up rather than made again (paths, header names, clients)."""
+        in `runner.live` by its id. This is the per-request work of the
+        worker thread, so what repeats is looked up rather than made again
+        (scopes of heads seen before, paths, header names, clients)."""
         out = []
         append = out.append
         live = runner.live
-        root = self.root_path
-        raw_root = self.raw_root
         state = self.state
-        methods = _METHODS
         records = _records
-        paths = _paths
-        names = _names
         clients = _clients
         base = {
             "type": "http",
@@ -74,66 +70,37 @@ class Scopes:
             "path": "",
             "raw_path": b"",
             "query_string": b"",
-            "root_path": root,
+            "root_path": self.root_path,
             "headers": None,
             "client": None,
             "server": self.server,
         }
         copy = dict.copy
+        heads = self.heads
         for flags, rid, moff, mlen, toff, tlen, plen, hcount, hoff, boff, blen, poff, plen2, pport in records(blob[first * REC : stop * REC]):
-            if mlen == 3 and blob.startswith(b"GET", o + moff):
-                method = "GET"
+            # a head seen before (the same bytes from the method to the last
+            # header, no body) gets a copy of its scope: only the client,
+            # the state and the headers' list are the request's own
+            key = blob[o + moff : o + hoff] if not blen and hoff - moff <= _HEAD_KEY_MAX else None
+            kept = None if key is None else heads.get(key)
+            if kept is not None:
+                scope = copy(kept)
+                scope["headers"] = list(kept["headers"])
             else:
-                mb = blob[o + moff : o + moff + mlen]
-                method = methods.get(mb) or mb.decode("latin-1")
-            t = o + toff
-            raw = blob[t : t + plen]
-            path = paths.get(raw)
-            if path is None:
-                path = _path(raw)
-            if hcount == 1:  # Host alone
-                no, nl, vo, vl = _ONE.unpack_from(blob, o + hoff)
-                no += o
-                name = blob[no : no + nl]
-                vo += o
-                headers = [(names.get(name) or _name(name), blob[vo : vo + vl])]
-            elif hcount:
-                headers = []
-                spans = (_FIELDS.get(hcount) or _fields_struct(hcount)).unpack_from(blob, o + hoff)
-                for k in range(0, 4 * hcount, 4):
-                    no = o + spans[k]
-                    name = blob[no : no + spans[k + 1]]
-                    vo = o + spans[k + 2]
-                    headers.append((names.get(name) or _name(name), blob[vo : vo + spans[k + 3]]))
-            else:
-                headers = []
-            # a copy of the shared parts costs less than a dict made whole
-            scope = copy(base)
-            if method != "GET":
-                scope["method"] = method
-            if root:
-                scope["path"] = root + path
-                scope["raw_path"] = raw_root + raw
-            else:
-                scope["path"] = path
-                scope["raw_path"] = raw
-            if flags & FLAG_QUERY:
-                scope["query_string"] = blob[t + plen + 1 : t + tlen]
-            if not flags & FLAG_HTTP11:
-                scope["http_version"] = "1.0"
-            scope["headers"] = headers
+                scope = self._scope(blob, o, flags, moff, mlen, toff, tlen, plen, hcount, hoff, base)
+                if key is not None and scope["type"] == "http":
+                    if len(heads) >= _HEADS:
+                        heads.clear()
+                    kept = copy(scope)
+                    kept["headers"] = list(scope["headers"])
+                    heads[key] = kept
             if plen2 and not flags & FLAG_PEER_UNIX:
                 host = blob[o + poff : o + poff + plen2]
                 client = clients.get((host, pport))
                 scope["client"] = client if client is not None else _client(host, pport)
             if state is not None:
                 scope["state"] = state.copy()
-            # a handshake has Host, Upgrade, Connection, Sec-WebSocket-Key and -Version
-            if hcount > 3 and _is_websocket(method, headers):
-                scope["type"] = "websocket"
-                scope["scheme"] = "ws"
-                del scope["method"]
-                scope["subprotocols"] = _subprotocols(headers)
+            if scope["type"] == "websocket":
                 c = websocket(runner, rid, scope)
             else:
                 c = http(runner, rid, scope, None if flags & FLAG_BODY_FOLLOWS else blob[o + boff : o + boff + blen])
@@ -141,12 +108,67 @@ class Scopes:
             append(c)
         return out
 
+    def _scope(self, blob: bytes, o: int, flags: int, moff: int, mlen: int, toff: int, tlen: int, plen: int, hcount: int, hoff: int, base: Dict[str, Any]) -> Dict[str, Any]:
+        """What the request's head puts in its scope (the client and the
+        state are added per request)."""
+        names = _names
+        if mlen == 3 and blob.startswith(b"GET", o + moff):
+            method = "GET"
+        else:
+            mb = blob[o + moff : o + moff + mlen]
+            method = _METHODS.get(mb) or mb.decode("latin-1")
+        t = o + toff
+        raw = blob[t : t + plen]
+        path = _paths.get(raw)
+        if path is None:
+            path = _path(raw)
+        if hcount == 1:  # Host alone
+            no, nl, vo, vl = _ONE.unpack_from(blob, o + hoff)
+            no += o
+            name = blob[no : no + nl]
+            vo += o
+            headers = [(names.get(name) or _name(name), blob[vo : vo + vl])]
+        elif hcount:
+            headers = []
+            spans = (_FIELDS.get(hcount) or _fields_struct(hcount)).unpack_from(blob, o + hoff)
+            for k in range(0, 4 * hcount, 4):
+                no = o + spans[k]
+                name = blob[no : no + spans[k + 1]]
+                vo = o + spans[k + 2]
+                headers.append((names.get(name) or _name(name), blob[vo : vo + spans[k + 3]]))
+        else:
+            headers = []
+        # a copy of the shared parts costs less than a dict made whole
+        scope = base.copy()
+        if method != "GET":
+            scope["method"] = method
+        if self.root_path:
+            scope["path"] = self.root_path + path
+            scope["raw_path"] = self.raw_root + raw
+        else:
+            scope["path"] = path
+            scope["raw_path"] = raw
+        if flags & FLAG_QUERY:
+            scope["query_string"] = blob[t + plen + 1 : t + tlen]
+        if not flags & FLAG_HTTP11:
+            scope["http_version"] = "1.0"
+        scope["headers"] = headers
+        # a handshake has Host, Upgrade, Connection, Sec-WebSocket-Key and -Version
+        if hcount > 3 and _is_websocket(method, headers):
+            scope["type"] = "websocket"
+            scope["scheme"] = "ws"
+            del scope["method"]
+            scope["subprotocols"] = _subprotocols(headers)
+        return scope
+
 
 # Caches of what repeats from request to request, each emptied when full.
 _CACHE = 1024
 _paths: Dict[bytes, str] = {}  # raw path -> decoded path
 _names: Dict[bytes, bytes] = {}  # header name as sent -> lower case
 _clients: Dict[Tuple[bytes, int], Tuple[str, int]] = {}  # (host, port) -> scope's client
+_HEADS = 256  # request heads whose scope is kept
+_HEAD_KEY_MAX = 2048  # longer heads are not kept
 
 
 def _path(raw: bytes) -> str:

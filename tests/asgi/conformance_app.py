@@ -85,6 +85,14 @@ async def app(scope, receive, send):
     path = scope["path"][len(scope["root_path"]):]  # served under --root-path /api
     if path == "/events":
         return await reply(send, json.dumps(events).encode())
+    if path == "/mutate":
+        # what the app was given, then changed as middleware may change it
+        seen = jsonable_scope(scope)
+        seen["keys"] = sorted(scope)
+        scope["headers"].append((b"x-added", b"1"))
+        scope["path"] = "/changed"
+        scope["extra"] = True
+        return await reply(send, json.dumps(seen).encode())
     if path == "/body":
         # every body event: its size and more_body; a digest of the whole
         seen, h = [], hashlib.sha256()

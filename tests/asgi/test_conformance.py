@@ -224,6 +224,28 @@ def test_pipelined_scopes_and_heads_are_each_their_own(server):
         assert all(g["client"] == ["127.0.0.1", port] for g in got)
 
 
+def test_a_scope_changed_by_the_app_is_not_the_next_ones(server):
+    # the same head again and again, on two connections: each request sees
+    # the scope as sent, whatever the app did to the one before, and its
+    # own client
+    req = b"GET /mutate?q HTTP/1.1\r\nHost: x\r\nX-One: 1\r\n\r\n"
+    socks = [server.connect(), server.connect()]
+    for s in socks:
+        s.sendall(req * 4)
+    for s in socks:
+        rest = b""
+        port = s.getsockname()[1]
+        for _ in range(4):
+            st, h, body, rest = read_response(s, rest)
+            assert st == 200
+            seen = json.loads(body)
+            assert seen["path"] == "/api/mutate" and seen["query_string"] == "q"
+            assert seen["headers"] == [["host", "x"], ["x-one", "1"]]
+            assert "extra" not in seen["keys"]
+            assert seen["client"] == ["127.0.0.1", port]
+        s.close()
+
+
 def test_wait_between_head_and_body_in_a_pipeline(server):
     # a call that waits between its head and its body, between two that do not
     req = (
