@@ -15,7 +15,6 @@ import ctypes
 import math
 import os
 import signal
-import sys
 import threading
 import weakref
 from array import array
@@ -23,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from ctypes import byref, string_at
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Set, TypeVar, Union, cast
 
-from . import _http
 from ._http import TEXT_200, Dispatch, Handler, Response, columns_of, is_async, log, new_event_loop, run_async
 from ._lib import BATCH_CANCEL_FN, BATCH_FN, FastserveError, Stats, check, fast, lib
 from ._observe import AccessLogger, ErrorLogger, Metrics, metrics_dict

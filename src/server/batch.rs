@@ -62,14 +62,8 @@ impl Batch<'_> {
     /// times. A set of the wrong shape is refused whole.
     pub fn respond(&mut self, replies: Columns<'_>) -> Result<(), ReplyError> {
         replies.check()?;
-        if self.answered + replies.len() > self.records.len() {
-            return Err(ReplyError::TooMany);
-        }
-        for r in replies.iter() {
-            self.sink.reply(self.answered, &r);
-            self.answered += 1;
-        }
-        self.sink.done();
+        self.room(replies.len())?;
+        self.deliver(replies.iter());
         Ok(())
     }
 
@@ -81,9 +75,7 @@ impl Batch<'_> {
         count: usize,
         data: &[u8],
     ) -> Result<(), ReplyError> {
-        if self.answered + count > self.records.len() {
-            return Err(ReplyError::TooMany);
-        }
+        self.room(count)?;
         let seps = data.iter().filter(|&&b| b == 0).count();
         if count == 0 && !data.is_empty() || count > 0 && seps != count - 1 {
             return Err(ReplyError::Shape);
@@ -91,22 +83,10 @@ impl Batch<'_> {
         if count == 0 {
             return Ok(());
         }
-        for body in data.split(|&b| b == 0) {
-            let r = Reply {
-                status: (status & 0xffff) as u16,
-                content_type: status >> 16,
-                headers: b"",
-                body,
-            };
-            self.sink.reply(self.answered, &r);
-            self.answered += 1;
-        }
-        self.sink.done();
+        self.deliver(data.split(|&b| b == 0).map(|body| plain(status, body)));
         Ok(())
     }
-}
 
-impl Batch<'_> {
     /// Answers the next `count` requests with the same status word and the
     /// same body: a batch of one route whose handler answers alike.
     pub fn respond_same(
@@ -115,21 +95,38 @@ impl Batch<'_> {
         count: usize,
         body: &[u8],
     ) -> Result<(), ReplyError> {
+        self.room(count)?;
+        self.deliver(std::iter::repeat(plain(status, body)).take(count));
+        Ok(())
+    }
+
+    /// Refuses more replies than requests left unanswered.
+    fn room(&self, count: usize) -> Result<(), ReplyError> {
         if self.answered + count > self.records.len() {
             return Err(ReplyError::TooMany);
         }
-        let r = Reply {
-            status: (status & 0xffff) as u16,
-            content_type: status >> 16,
-            headers: b"",
-            body,
-        };
-        for _ in 0..count {
+        Ok(())
+    }
+
+    /// Hands `replies` to the sink, in request order, then tells it they
+    /// are all there.
+    fn deliver<'r>(&mut self, replies: impl Iterator<Item = Reply<'r>>) {
+        for r in replies {
             self.sink.reply(self.answered, &r);
             self.answered += 1;
         }
         self.sink.done();
-        Ok(())
+    }
+}
+
+/// A reply of `status` (the status in the low 16 bits, a `CT_*` content
+/// type above) with `body` and no header lines.
+fn plain(status: u32, body: &[u8]) -> Reply<'_> {
+    Reply {
+        status: (status & 0xffff) as u16,
+        content_type: status >> 16,
+        headers: b"",
+        body,
     }
 }
 
