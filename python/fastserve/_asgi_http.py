@@ -38,6 +38,7 @@ _ERROR_500 = b"Internal Server Error\n"
 _ERROR_HEAD = b"content-type: text/plain; charset=utf-8\r\n"
 _heads: Dict[Any, Any] = {}  # response header pairs -> response_head's
 _HEADS = 256
+_RETURNED = object()  # what stepping an app call gives when it has returned
 _EMPTY_EVENT = {"type": "http.request", "body": b"", "more_body": False}
 
 
@@ -363,6 +364,7 @@ class Runner:
 
     async def _drive(self, calls: List[Any], i: int) -> None:
         copy = contextvars.copy_context
+        step = next
         app = self.app
         live = self.live
         n = len(calls)
@@ -371,16 +373,17 @@ class Runner:
             i += 1
             ctx = copy()
             try:
-                coro = app(call.scope, call.receive, call.send)
-                yielded = ctx.run(coro.send, None)
-            except StopIteration:
+                coro = app(call.scope, call.receive, call.send).__await__()
+                # next() with a default: a return costs no StopIteration
+                yielded = ctx.run(step, coro, _RETURNED)
+            except BaseException as e:  # noqa: B036 -- the app's failure is its request's
+                call.finish(e)
+                continue
+            if yielded is _RETURNED:
                 if call.__class__ is Http and call.phase == 3 and call.waiter is None:
                     del live[call.rid]  # answered: the usual end
                 else:
                     call.finish(None)
-                continue
-            except BaseException as e:  # noqa: B036 -- the app's failure is its request's
-                call.finish(e)
                 continue
             # it waits: this task stays with it, the rest go on in another
             if i < n:

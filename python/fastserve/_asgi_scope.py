@@ -77,33 +77,36 @@ class Scopes:
         }
         copy = dict.copy
         heads = self.heads
+        get = heads.get
         for flags, rid, moff, mlen, toff, tlen, plen, hcount, hoff, boff, blen, poff, plen2, pport in records(blob[first * REC : stop * REC]):
             # a head seen before (the same bytes from the method to the last
             # header, no body) gets a copy of its scope: only the client,
             # the state and the headers' list are the request's own
-            key = blob[o + moff : o + hoff] if not blen and hoff - moff <= _HEAD_KEY_MAX else None
-            kept = None if key is None else heads.get(key)
+            kept = get(blob[o + moff : o + hoff]) if not blen and hoff - moff <= _HEAD_KEY_MAX else None
             if kept is not None:
                 scope = copy(kept)
-                scope["headers"] = list(kept["headers"])
+                scope["headers"] = kept["headers"].copy()
             else:
                 scope = self._scope(blob, o, flags, moff, mlen, toff, tlen, plen, hcount, hoff, base)
-                if key is not None and scope["type"] == "http":
+                if not blen and hoff - moff <= _HEAD_KEY_MAX and scope["type"] == "http":
                     if len(heads) >= _HEADS:
                         heads.clear()
                     kept = copy(scope)
-                    kept["headers"] = list(scope["headers"])
-                    heads[key] = kept
+                    kept["headers"] = scope["headers"].copy()
+                    heads[blob[o + moff : o + hoff]] = kept
             if plen2 and not flags & FLAG_PEER_UNIX:
-                host = blob[o + poff : o + poff + plen2]
-                client = clients.get((host, pport))
-                scope["client"] = client if client is not None else _client(host, pport)
+                p = o + poff
+                client = clients.get((blob[p : p + plen2], pport))
+                scope["client"] = client if client is not None else _client(blob[p : p + plen2], pport)
             if state is not None:
                 scope["state"] = state.copy()
-            if scope["type"] == "websocket":
-                c = websocket(runner, rid, scope)
+            if kept is not None or scope["type"] == "http":
+                if flags & FLAG_BODY_FOLLOWS:
+                    c = http(runner, rid, scope, None)
+                else:
+                    c = http(runner, rid, scope, blob[o + boff : o + boff + blen] if blen else b"")
             else:
-                c = http(runner, rid, scope, None if flags & FLAG_BODY_FOLLOWS else blob[o + boff : o + boff + blen])
+                c = websocket(runner, rid, scope)
             live[rid] = c
             append(c)
         return out
