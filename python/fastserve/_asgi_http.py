@@ -357,20 +357,18 @@ class Runner:
 
     def run(self, calls: List[Any]) -> None:
         """A loop callback: the calls of one batch."""
-        t = self.loop.create_task(self._drive(calls, 0))
+        t = self.loop.create_task(self._drive(calls))
         tasks = self.server._tasks
         tasks.add(t)
         t.add_done_callback(tasks.discard)
 
-    async def _drive(self, calls: List[Any], i: int) -> None:
+    async def _drive(self, calls: List[Any]) -> None:
         copy = contextvars.copy_context
         step = next
         app = self.app
         live = self.live
-        n = len(calls)
-        while i < n:
-            call = calls[i]
-            i += 1
+        it = iter(calls)
+        for call in it:
             ctx = copy()
             try:
                 coro = app(call.scope, call.receive, call.send).__await__()
@@ -386,8 +384,9 @@ class Runner:
                     call.finish(None)
                 continue
             # it waits: this task stays with it, the rest go on in another
-            if i < n:
-                self.run(calls[i:])
+            rest = list(it)
+            if rest:
+                self.run(rest)
             try:
                 await _relay(coro, ctx, yielded)
             except BaseException as e:  # noqa: B036
