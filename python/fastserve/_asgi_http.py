@@ -363,6 +363,30 @@ class Runner:
         t.add_done_callback(tasks.discard)
 
     async def _drive(self, calls: List[Any]) -> None:
+        # The answers given while the calls are stepped here go back in one
+        # call at the end of the step, not in a callback of the next loop
+        # turn: the flag says one is due, so send() schedules none.
+        due = self._flush_soon
+        self._flush_soon = True
+        try:
+            waiting = self._step(calls)
+        finally:
+            if not due:
+                self._flush()
+        if waiting is None:
+            return
+        call, coro, ctx, yielded = waiting
+        try:
+            await _relay(coro, ctx, yielded)
+        except BaseException as e:  # noqa: B036
+            call.finish(e)
+        else:
+            call.finish(None)
+
+    def _step(self, calls: List[Any]) -> Any:
+        """Steps each call until it returns or really waits. The first that
+        waits is returned (with its awaitable, context and what it yielded)
+        for this task to go on with; the calls after it go on in another."""
         copy = contextvars.copy_context
         step = next
         app = self.app
@@ -383,17 +407,11 @@ class Runner:
                 else:
                     call.finish(None)
                 continue
-            # it waits: this task stays with it, the rest go on in another
             rest = list(it)
             if rest:
                 self.run(rest)
-            try:
-                await _relay(coro, ctx, yielded)
-            except BaseException as e:  # noqa: B036
-                call.finish(e)
-            else:
-                call.finish(None)
-            return
+            return call, coro, ctx, yielded
+        return None
 
     async def one(self, call: Any) -> None:
         """A call made through the server's dispatch (a batch that also held
