@@ -9,7 +9,8 @@ anyio's task groups and cancel scopes expect). Each call runs in its own
 copy of the context.
 
 A response sent in one `http.response.body` is queued and answered with the
-others of the loop turn in one `fastserve_server_complete`; `more_body`
+others of the batch's step (of the loop turn, for a call that waited) in one
+`fastserve_server_complete`; `more_body`
 streams it through the engine's stream with its byte budget.
 """
 from __future__ import annotations
