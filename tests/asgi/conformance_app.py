@@ -10,6 +10,7 @@ import json
 import os
 
 events = []  # what the app saw after responding, fetched by GET /events
+holds = []  # futures of /hold calls, set by GET /release
 
 
 async def lifespan(scope, receive, send):
@@ -140,6 +141,18 @@ async def app(scope, receive, send):
         raise RuntimeError("failed in the middle of the body")
     if path == "/no-response":
         return
+    if path == "/hold":
+        # waits until /release is called: other requests go on meanwhile
+        held = asyncio.get_running_loop().create_future()
+        holds.append(held)
+        await held
+        return await reply(send, b"released", ctype=b"text/plain")
+    if path == "/release":
+        for held in holds:
+            if not held.done():
+                held.set_result(None)
+        holds.clear()
+        return await reply(send, b"ok", ctype=b"text/plain")
     if path == "/sleep":
         await asyncio.sleep(0.05)
         return await reply(send, b"slept", ctype=b"text/plain")

@@ -188,6 +188,27 @@ def test_pipelined_in_order(server):
     s.close()
 
 
+def test_a_waiting_call_holds_no_other_answer(server):
+    # a call waits until released; requests on other connections, pipelined
+    # behind a quick one or sent together with it, are answered meanwhile
+    held = raw(server, b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+    held.settimeout(10)
+    others = [raw(server, b"GET /x?%d HTTP/1.1\r\nHost: x\r\n\r\nGET /echo-header?%d HTTP/1.1\r\nHost: x\r\n\r\n" % (i, i))
+              for i in range(8)]
+    for i, s in enumerate(others):
+        s.settimeout(10)
+        st, h, body, rest = read_response(s, b"")
+        assert st == 200 and json.loads(body)["query_string"] == str(i)
+        st, h, body, rest = read_response(s, rest)
+        assert st == 200 and body == str(i).encode()
+        s.close()
+    r, data = call(server, "GET", "/release")
+    assert data == b"ok"
+    st, h, body, rest = read_response(held, b"")
+    assert st == 200 and body == b"released"
+    held.close()
+
+
 def test_pipelined_scopes_and_heads_are_each_their_own(server):
     # what repeats from request to request (paths, header names, the
     # client, response heads) against what changes, on two connections
