@@ -1,0 +1,276 @@
+//! A worker copies the head of a handler's response from the last one when
+//! they are alike, and keeps a handler's fields from the last response when
+//! they are the same bytes. Neither may ever show: every response here is
+//! compared byte for byte with the head it must have, whatever came before
+//! it on the connection, and its date is the current one.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fastserve::proto::date::http_date;
+use fastserve::proto::ExtBody;
+use fastserve::server::{Handler, ResponseBuilder, Routed, Server, ServerConfig};
+
+/// The fields a letter of the query adds.
+fn field(letter: u8) -> (&'static [u8], Vec<u8>) {
+    match letter {
+        b'a' => (b"X-A", b"1".to_vec()),
+        b'e' => (b"X-A", b"2".to_vec()),
+        b'b' => (b"Content-Type", b"text/plain".to_vec()),
+        b'B' => (b"content-type", b"text/plain".to_vec()),
+        b'c' => (b"X-Long", vec![b'v'; 40]),
+        // a value that reads as a second name and value
+        b'd' => (b"X", b"a: b".to_vec()),
+        _ => unreachable!(),
+    }
+}
+
+fn body_of(n: usize) -> Vec<u8> {
+    (0..n).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// Answers `?status,letters,length[,how]`: the fields the letters name in
+/// that order (`z` tries the refused `X: a` = `b` and then adds
+/// `Refused: yes`), a body of `length` bytes copied, or written in place
+/// (`m`), or sent from its own storage (`x`).
+struct Shape;
+impl Handler for Shape {
+    fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
+        let q = std::str::from_utf8(req.query.ok_or(())?).map_err(|_| ())?;
+        let parts: Vec<&str> = q.split(',').collect();
+        let status: u16 = parts[0].parse().map_err(|_| ())?;
+        let len: usize = parts[2].parse().map_err(|_| ())?;
+        let how = parts.get(3).copied().unwrap_or("");
+        res.status(status).map_err(|_| ())?;
+        for &l in parts[1].as_bytes() {
+            if l == b'z' {
+                if res.header(b"X: a", b"b").is_ok() {
+                    return Err(());
+                }
+                res.header(b"Refused", b"yes").map_err(|_| ())?;
+                continue;
+            }
+            let (name, value) = field(l);
+            res.header(name, &value).map_err(|_| ())?;
+        }
+        let body = body_of(len);
+        match how {
+            "m" => res.body_mut(len).map_err(|_| ())?.copy_from_slice(&body),
+            "x" => res.body_ext(ExtBody::Owned(body)).map_err(|_| ())?,
+            _ => res.body(&body).map_err(|_| ())?,
+        }
+        Ok(())
+    }
+}
+
+/// One request of a test: the query, and whether it is a HEAD or an
+/// HTTP/1.0 keep-alive request.
+#[derive(Clone, Copy)]
+struct Ask {
+    query: &'static str,
+    head: bool,
+    http10: bool,
+}
+
+fn ask(query: &'static str) -> Ask {
+    Ask {
+        query,
+        head: false,
+        http10: false,
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        _ => "",
+    }
+}
+
+/// The response `a` must get, its date left as 29 `#`.
+fn expected(a: &Ask) -> Vec<u8> {
+    let parts: Vec<&str> = a.query.split(',').collect();
+    let status: u16 = parts[0].parse().unwrap();
+    let len: usize = parts[2].parse().unwrap();
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\nServer: fastserve\r\nDate: {}\r\n",
+        reason(status),
+        "#".repeat(29)
+    )
+    .into_bytes();
+    if status != 204 {
+        out.extend_from_slice(format!("Content-Length: {len}\r\n").as_bytes());
+    }
+    if a.http10 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    for &l in parts[1].as_bytes() {
+        if l == b'z' {
+            out.extend_from_slice(b"Refused: yes\r\n");
+            continue;
+        }
+        let (name, value) = field(l);
+        out.extend_from_slice(&[name, b": ", &value, b"\r\n"].concat());
+    }
+    out.extend_from_slice(b"\r\n");
+    if status != 204 && !a.head {
+        out.extend_from_slice(&body_of(len));
+    }
+    out
+}
+
+fn request(a: &Ask) -> Vec<u8> {
+    let method = if a.head { "HEAD" } else { "GET" };
+    let version = if a.http10 {
+        "1.0\r\nConnection: keep-alive"
+    } else {
+        "1.1"
+    };
+    format!(
+        "{method} /shape?{} HTTP/{version}\r\nHost: x\r\n\r\n",
+        a.query
+    )
+    .into_bytes()
+}
+
+/// Sends `asks` pipelined on `s` and returns each response with its date
+/// cut out and the date.
+fn exchange(s: &mut TcpStream, asks: &[Ask]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let raw: Vec<u8> = asks.iter().flat_map(request).collect();
+    s.write_all(&raw).unwrap();
+    let want: usize = asks.iter().map(|a| expected(a).len()).sum();
+    let mut got = vec![0u8; want];
+    s.read_exact(&mut got).unwrap();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for a in asks {
+        let n = expected(a).len();
+        let mut one = got[at..at + n].to_vec();
+        at += n;
+        let d = one
+            .windows(8)
+            .position(|w| w == b"\r\nDate: ")
+            .expect("a Date field")
+            + 8;
+        let date = one[d..d + 29].to_vec();
+        one[d..d + 29].fill(b'#');
+        out.push((one, date));
+    }
+    out
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn serve() -> (Server, u16) {
+    let mut srv = Server::new(ServerConfig {
+        workers: 1,
+        ..ServerConfig::default()
+    });
+    srv.route(Some(b"GET"), b"/shape", false, Arc::new(Shape))
+        .unwrap();
+    let port = srv.listen("127.0.0.1:0".parse().unwrap()).unwrap().port();
+    srv.start().unwrap();
+    (srv, port)
+}
+
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+#[test]
+fn every_response_after_every_other_has_its_own_head() {
+    let shapes = [
+        ask("200,ab,13"),
+        ask("200,ab,13,m"),
+        ask("200,ab,5"),
+        ask("200,ab,123456"),
+        ask("200,ba,13"),
+        ask("200,Bb,13"),
+        ask("200,a,13"),
+        ask("200,e,13"),
+        ask("200,ae,13"),
+        ask("200,abc,100"),
+        ask("200,,13"),
+        ask("201,ab,13"),
+        ask("204,ab,0"),
+        ask("599,ab,3"),
+        ask("200,ab,13,x"),
+        ask("200,d,2"),
+        ask("200,dz,2"),
+        ask("200,z,2"),
+        ask("200,abcabcabcabc,1"),
+        Ask {
+            head: true,
+            ..ask("200,ab,13")
+        },
+        Ask {
+            http10: true,
+            ..ask("200,ab,13")
+        },
+    ];
+    let (srv, port) = serve();
+    let mut s = connect(port);
+    let before = now();
+    // each shape right after each other one (and itself), on one connection
+    for x in &shapes {
+        let asks: Vec<Ask> = shapes.iter().flat_map(|y| [*x, *y]).collect();
+        for (a, (got, date)) in asks.iter().zip(exchange(&mut s, &asks)) {
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&expected(a)),
+                "?{} after ?{}",
+                a.query,
+                x.query
+            );
+            let t = now();
+            assert!(
+                (before..=t).any(|s| http_date(s)[..] == date[..]),
+                "{}",
+                String::from_utf8_lossy(&date)
+            );
+        }
+    }
+    srv.stop();
+    srv.wait().unwrap();
+}
+
+#[test]
+fn a_copied_head_gets_the_current_date() {
+    let (srv, port) = serve();
+    let mut s = connect(port);
+    let same = [ask("200,ab,13"), ask("200,ab,13")];
+    let first = exchange(&mut s, &same);
+    assert_eq!(first[0].1, first[1].1, "one second apart at most");
+    let mut later = first.clone();
+    // the cached date moves once a second
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(200));
+        later = exchange(&mut s, &same);
+        if later[0].1 != first[0].1 {
+            break;
+        }
+    }
+    let t = now();
+    for (got, date) in &later {
+        assert_eq!(got, &expected(&same[0]));
+        assert_ne!(date, &first[0].1, "the date never moved");
+        assert!(
+            (t - 2..=t).any(|s| http_date(s)[..] == date[..]),
+            "{}",
+            String::from_utf8_lossy(date)
+        );
+    }
+    srv.stop();
+    srv.wait().unwrap();
+}
