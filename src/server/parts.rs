@@ -109,7 +109,7 @@ impl FieldMemo {
 
     /// Whether `name: value` is the previous response's next line, which
     /// then stays as the response's own.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn matches(&mut self, headers: &[u8], name: &[u8], value: &[u8]) -> bool {
         if !self.matching || self.at >= self.count {
             return false;

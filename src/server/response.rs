@@ -239,6 +239,7 @@ impl ResponseBuilder {
         }
     }
 
+    #[inline]
     fn open(&self) -> Result<(), BuildError> {
         match self.state {
             State::Open => Ok(()),
@@ -246,6 +247,7 @@ impl ResponseBuilder {
         }
     }
 
+    #[inline]
     fn body_allowed(&self, non_empty: bool) -> Result<(), BuildError> {
         match non_empty && !body_allowed(self.parts.status) {
             true => Err(BuildError::BodyNotAllowed(self.parts.status)),
@@ -284,6 +286,14 @@ impl ResponseBuilder {
         Ok(())
     }
 
+    /// As [`ResponseBuilder::header`] for a field that repeats the last
+    /// response's at this place, which is all it does; false for any other
+    /// (`header` then takes it).
+    #[inline(always)]
+    pub(crate) fn header_again(&mut self, name: &[u8], value: &[u8]) -> bool {
+        self.state == State::Open && self.fields.matches(&self.parts.headers, name, value)
+    }
+
     /// Adds header fields given as complete `Name: value\r\n` lines, under
     /// the rules of [`ResponseBuilder::header`].
     pub fn header_lines(&mut self, lines: &[u8]) -> Result<(), BuildError> {
@@ -308,13 +318,24 @@ impl ResponseBuilder {
 
     /// Sets a body of `len` zero bytes and returns it, to be written in
     /// place: no copy of a body built elsewhere.
+    #[inline]
     pub fn body_mut(&mut self, len: usize) -> Result<&mut [u8], BuildError> {
         self.open()?;
         self.body_allowed(len > 0)?;
         self.parts.ext = None;
-        self.parts.body.clear();
-        self.parts.body.resize(len, 0);
-        Ok(&mut self.parts.body)
+        let body = &mut self.parts.body;
+        body.clear();
+        if len <= 32 {
+            body.reserve(32); // once: the buffer is kept between responses
+                              // SAFETY: 32 bytes of capacity; zeroed before `set_len`.
+            unsafe {
+                body.as_mut_ptr().write_bytes(0, 32);
+                body.set_len(len);
+            }
+        } else {
+            body.resize(len, 0);
+        }
+        Ok(body)
     }
 
     /// Sets a body sent from its own storage, without a copy.
