@@ -21,6 +21,8 @@ fn field(letter: u8) -> (&'static [u8], Vec<u8>) {
         b'b' => (b"Content-Type", b"text/plain".to_vec()),
         b'B' => (b"content-type", b"text/plain".to_vec()),
         b'c' => (b"X-Long", vec![b'v'; 40]),
+        // a head longer than a worker keeps
+        b'L' => (b"X-Larger", vec![b'w'; 5000]),
         // a value that reads as a second name and value
         b'd' => (b"X", b"a: b".to_vec()),
         _ => unreachable!(),
@@ -210,6 +212,8 @@ fn every_response_after_every_other_has_its_own_head() {
         ask("200,dz,2"),
         ask("200,z,2"),
         ask("200,abcabcabcabc,1"),
+        ask("200,aL,3"),
+        ask("200,aLb,3"),
         Ask {
             head: true,
             ..ask("200,ab,13")
@@ -241,6 +245,7 @@ fn every_response_after_every_other_has_its_own_head() {
             );
         }
     }
+    drop(s);
     srv.stop();
     srv.wait().unwrap();
 }
@@ -271,6 +276,115 @@ fn a_copied_head_gets_the_current_date() {
             String::from_utf8_lossy(date)
         );
     }
+    drop(s);
     srv.stop();
     srv.wait().unwrap();
+}
+
+/// The fields a letter of a C handler's query adds: `n` has the length of
+/// `a` and a line feed for its value, `z` the name `X: a`.
+fn c_field(letter: u8) -> (&'static [u8], &'static [u8]) {
+    match letter {
+        b'a' => (b"X-A", b"1"),
+        b'n' => (b"X-A", b"\n"),
+        b'd' => (b"X", b"a: b"),
+        b'z' => (b"X: a", b"b"),
+        _ => unreachable!(),
+    }
+}
+
+/// Adds the fields its query's letters name through
+/// `fastserve_response_header`, and `Refused: <letter>` for each refused.
+unsafe extern "C" fn c_fields(
+    req: *const fastserve::ffi::request::fastserve_request,
+    res: *mut fastserve::ffi::request::fastserve_response,
+    _: *mut std::ffi::c_void,
+) -> std::ffi::c_int {
+    use fastserve::ffi::fastserve_result::FASTSERVE_RESULT_OK;
+    use fastserve::ffi::request::*;
+    // SAFETY: `req` and `res` are the running call's; every pointer passed
+    // is a live slice with its length.
+    unsafe {
+        let q = fastserve_request_query(req);
+        for &l in std::slice::from_raw_parts(q.ptr.cast::<u8>(), q.len) {
+            let (name, value) = c_field(l);
+            let r = fastserve_response_header(
+                res,
+                name.as_ptr().cast(),
+                name.len(),
+                value.as_ptr().cast(),
+                value.len(),
+            );
+            if r != FASTSERVE_RESULT_OK {
+                let v = [l];
+                fastserve_response_header(res, b"Refused".as_ptr().cast(), 7, v.as_ptr().cast(), 1);
+            }
+        }
+        (fastserve_response_body(res, b"ok".as_ptr().cast(), 2) != FASTSERVE_RESULT_OK).into()
+    }
+}
+
+#[test]
+fn a_c_handler_field_like_the_last_ones_is_still_checked() {
+    use fastserve::ffi::server::*;
+    let queries = ["a", "n", "a", "an", "na", "d", "z", "d", "dz", "zd", "a"];
+    // SAFETY: NULL asks for the defaults; `srv` is live until freed below
+    // and every string is a live local.
+    unsafe {
+        let srv = fastserve_server_new(std::ptr::null());
+        let r = fastserve_server_route(
+            srv,
+            b"GET".as_ptr().cast(),
+            3,
+            b"/c".as_ptr().cast(),
+            2,
+            0,
+            Some(c_fields),
+            std::ptr::null_mut(),
+        );
+        assert_eq!(r, fastserve::ffi::fastserve_result::FASTSERVE_RESULT_OK);
+        let host = "127.0.0.1";
+        fastserve_server_listen(srv, host.as_ptr().cast(), host.len(), 0);
+        fastserve_server_start(srv);
+        let mut s = connect(fastserve_server_port(srv));
+        for x in queries {
+            for y in queries {
+                for q in [x, y] {
+                    let req = format!("GET /c?{q} HTTP/1.1\r\nHost: x\r\n\r\n");
+                    s.write_all(req.as_bytes()).unwrap();
+                    let mut want = Vec::new();
+                    for &l in q.as_bytes() {
+                        let (name, value) = c_field(l);
+                        let line = if name.contains(&b':') || value.contains(&b'\n') {
+                            format!("Refused: {}\r\n", l as char).into_bytes()
+                        } else {
+                            [name, b": ", value, b"\r\n"].concat()
+                        };
+                        want.extend_from_slice(&line);
+                    }
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        s.read_exact(&mut byte).unwrap();
+                        head.push(byte[0]);
+                    }
+                    let mut body = [0u8; 2];
+                    s.read_exact(&mut body).unwrap();
+                    let cl = b"Content-Length: 2\r\n";
+                    let fields = head
+                        .windows(cl.len())
+                        .position(|w| w == cl)
+                        .expect("a length")
+                        + cl.len();
+                    assert_eq!(
+                        String::from_utf8_lossy(&head[fields..head.len() - 2]),
+                        String::from_utf8_lossy(&want),
+                        "?{q} after ?{x}"
+                    );
+                }
+            }
+        }
+        drop(s);
+        fastserve_server_free(srv);
+    }
 }

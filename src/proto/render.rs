@@ -434,6 +434,9 @@ pub struct HeadMemo {
     fields: usize,
 }
 
+/// The longest head a [`HeadMemo`] keeps: a worker holds no more for it.
+const MEMO_MAX: usize = 4096;
+
 /// What a memo's head depends on, besides `Server`, the fields and the
 /// length's value; never 0.
 #[inline(always)]
@@ -459,6 +462,10 @@ impl HeadMemo {
         extra: &[u8],
         date_at: usize,
     ) {
+        if head.len() > MEMO_MAX {
+            self.key = 0; // fits nothing
+            return;
+        }
         self.head.clear();
         self.head.extend_from_slice(head);
         self.key = key;
