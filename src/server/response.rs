@@ -158,9 +158,9 @@ impl ResponseBuilder {
             }
         }
         self.live = true;
-        self.body_sink = None;
         self.body_taken = false;
-        self.end_hook = None;
+        // the last call's, if any, were taken when it returned
+        debug_assert!(self.body_sink.is_none() && self.end_hook.is_none());
     }
 
     /// The end hook a handler set inline.
