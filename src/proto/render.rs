@@ -490,6 +490,35 @@ fn digits(n: usize) -> usize {
     len
 }
 
+/// `response_memo` when the memo does not fit: renders the head and keeps
+/// it. Out of line, so that a copy costs no more than it does.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn render_and_keep(
+    dst: &mut Vec<u8>,
+    memo: &mut HeadMemo,
+    key: u32,
+    status: u16,
+    extra: &[u8],
+    body: &[u8],
+    server: Option<&[u8]>,
+    date: &[u8; DATE_LEN],
+    conn: ConnHeader,
+    length: Option<usize>,
+) {
+    let start = dst.len();
+    let date_at = head_and(dst, status, server, date, length, conn, extra, body);
+    let end = dst.len() - body.len();
+    memo.keep(
+        &dst[start..end],
+        key,
+        server,
+        length,
+        extra,
+        date_at - start,
+    );
+}
+
 /// Renders a response with a copied body, as [`response`] does, through
 /// `memo`: its head is copied from the memo when it fits, else rendered
 /// and kept there.
@@ -517,21 +546,10 @@ pub(crate) fn response_memo(
             .get(memo.fields_at..memo.fields_at + extra.len())
             .is_some_and(|m| same(m, extra));
     if !fits {
-        let start = dst.len();
-        let date_at = head_and(
-            dst,
-            status,
-            server,
-            date,
-            f.content_length,
-            conn,
-            extra,
-            body,
+        let length = f.content_length;
+        return render_and_keep(
+            dst, memo, key, status, extra, body, server, date, conn, length,
         );
-        let end = dst.len() - body.len();
-        let head = &dst[start..end];
-        memo.keep(head, key, server, f.content_length, extra, date_at - start);
-        return;
     }
     let h = &memo.head[..];
     dst.reserve(h.len() + 20 + body.len());
