@@ -36,7 +36,8 @@ fn body_of(n: usize) -> Vec<u8> {
 /// Answers `?status,letters,length[,how]`: the fields the letters name in
 /// that order (`z` tries the refused `X: a` = `b` and then adds
 /// `Refused: yes`), a body of `length` bytes copied, or written in place
-/// (`m`), or sent from its own storage (`x`).
+/// (`m`), or sent from its own storage (`x`), or deferred and sent from
+/// another thread (`d`).
 struct Shape;
 impl Handler for Shape {
     fn call(&self, req: &Routed<'_>, res: &mut ResponseBuilder) -> Result<(), ()> {
@@ -58,6 +59,17 @@ impl Handler for Shape {
             res.header(name, &value).map_err(|_| ())?;
         }
         let body = body_of(len);
+        if how == "d" {
+            // answered later from another thread: the responses after it
+            // wait behind it, rendered
+            let mut d = res.defer().map_err(|_| ())?;
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(5));
+                d.body(&body).unwrap();
+                d.send().unwrap();
+            });
+            return Ok(());
+        }
         match how {
             "m" => res.body_mut(len).map_err(|_| ())?.copy_from_slice(&body),
             "x" => res.body_ext(ExtBody::Owned(body)).map_err(|_| ())?,
@@ -208,6 +220,8 @@ fn every_response_after_every_other_has_its_own_head() {
         ask("204,ab,0"),
         ask("599,ab,3"),
         ask("200,ab,13,x"),
+        ask("200,ab,13,d"),
+        ask("200,b,7,d"),
         ask("200,d,2"),
         ask("200,dz,2"),
         ask("200,z,2"),

@@ -113,11 +113,19 @@ impl Responder<'_> {
     ) {
         let (date, conn, head_only) = (self.date, self.conn, self.head_only);
         let server = self.cfg.server_name.as_deref();
-        self.out.emit(self.seq, status, self.pool, |dst| {
-            let (s, h) = (server, headers);
-            render::response_memo(dst, memo, status, h, body, s, date, conn, head_only);
-            None
-        });
+        let (s, h) = (server, headers);
+        if self.out.straight() {
+            // not through `emit`'s closure: a call and its set-up saved
+            let buf = self.out.out.buf(self.pool);
+            let before = buf.len();
+            render::response_memo(buf, memo, status, h, body, s, date, conn, head_only);
+            self.out.emitted(self.seq, status, before);
+        } else {
+            self.out.emit(self.seq, status, self.pool, |dst| {
+                render::response_memo(dst, memo, status, h, body, s, date, conn, head_only);
+                None
+            });
+        }
         self.done = true;
     }
 
