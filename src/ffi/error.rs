@@ -191,6 +191,8 @@ pub(crate) fn fail(code: fastserve_result, msg: impl Display) -> fastserve_resul
 }
 
 /// `FASTSERVE_RESULT_NULL_ARGUMENT` for the argument `name`.
+#[cold]
+#[inline(never)]
 pub(crate) fn null(name: &str) -> fastserve_result {
     fail(
         FASTSERVE_RESULT_NULL_ARGUMENT,
@@ -199,6 +201,8 @@ pub(crate) fn null(name: &str) -> fastserve_result {
 }
 
 /// `FASTSERVE_RESULT_NULL_ARGUMENT` for a NULL pointer given a length.
+#[cold]
+#[inline(never)]
 pub(crate) fn null_with_len(name: &str, len: usize) -> fastserve_result {
     fail(
         FASTSERVE_RESULT_NULL_ARGUMENT,

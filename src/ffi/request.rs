@@ -382,6 +382,14 @@ pub(crate) unsafe fn res<'a>(
     unsafe { r.cast::<ResponseBuilder>().as_mut() }.ok_or_else(|| null("res"))
 }
 
+/// `fastserve_response_header` for a field that is not the last
+/// response's: out of line, so that one that is costs no more than the
+/// compare.
+#[inline(never)]
+fn add_header(r: &mut ResponseBuilder, name: &[u8], value: &[u8]) -> fastserve_result {
+    build_result(r.header(name, value), || header_problem(name, value))
+}
+
 /// `FASTSERVE_RESULT_OK`, or the code of a refused change and its detail
 /// (`what` explains an invalid argument).
 pub(crate) fn build_result(
@@ -456,7 +464,10 @@ ffi_fn! {
         let Some(v) = (unsafe { bytes(value, value_len) }) else {
             return null_with_len("value", value_len);
         };
-        build_result(r.header(n, v), || header_problem(n, v))
+        if r.header_again(n, v) {
+            return FASTSERVE_RESULT_OK;
+        }
+        add_header(r, n, v)
     }
 }
 

@@ -13,25 +13,33 @@ pub(crate) fn find(b: u8, s: &[u8]) -> Option<usize> {
 }
 
 /// Whether `a` and `b` are equal, compared a word at a time (the last
-/// word overlapping the one before) and without a `bcmp` call.
-#[inline]
+/// word overlapping the one before) and without a `bcmp` call; up to 32
+/// bytes in two overlapping loads a side.
+#[inline(always)]
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
     }
-    if n < 8 {
-        return a.iter().zip(b).all(|(x, y)| x == y);
-    }
     let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
-    let mut i = 0;
-    while i + 8 < n {
-        if word(a, i) != word(b, i) {
-            return false;
+    let half = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().unwrap());
+    let wide = |s: &[u8], i: usize| u128::from_le_bytes(s[i..i + 16].try_into().unwrap());
+    match n {
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        17..=32 => wide(a, 0) == wide(b, 0) && wide(a, n - 16) == wide(b, n - 16),
+        _ => {
+            let mut i = 0;
+            while i + 8 < n {
+                if word(a, i) != word(b, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            word(a, n - 8) == word(b, n - 8)
         }
-        i += 8;
     }
-    word(a, n - 8) == word(b, n - 8)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use super::date::DATE_LEN;
 use super::framing::ConnHeader;
 use super::pool::BufPool;
-use super::render::{self, Response, StaticResponse};
+use super::render::{self, HeadMemo, Response, StaticResponse};
 use super::request::{Request, Ticket};
 use super::slots::Slots;
 use super::stream;
@@ -98,6 +98,34 @@ impl Responder<'_> {
         self.out.emit(self.seq, r.status, self.pool, |dst| {
             render::response(dst, r, server, date, conn, head_only)
         });
+        self.done = true;
+    }
+
+    /// As [`Responder::send`], for a body copied from `body`, with the
+    /// head copied from `memo` when it fits (see [`HeadMemo`]).
+    #[inline]
+    pub(crate) fn send_memo(
+        &mut self,
+        status: u16,
+        headers: &[u8],
+        body: &[u8],
+        memo: &mut HeadMemo,
+    ) {
+        let (date, conn, head_only) = (self.date, self.conn, self.head_only);
+        let server = self.cfg.server_name.as_deref();
+        let (s, h) = (server, headers);
+        if self.out.straight() {
+            // not through `emit`'s closure: a call and its set-up saved
+            let buf = self.out.out.buf(self.pool);
+            let before = buf.len();
+            render::response_memo(buf, memo, status, h, body, s, date, conn, head_only);
+            self.out.emitted(self.seq, status, before);
+        } else {
+            self.out.emit(self.seq, status, self.pool, |dst| {
+                render::response_memo(dst, memo, status, h, body, s, date, conn, head_only);
+                None
+            });
+        }
         self.done = true;
     }
 

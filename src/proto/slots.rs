@@ -99,6 +99,22 @@ impl Slots {
         }
     }
 
+    /// Whether a response rendered now goes straight to the writer's
+    /// buffer (nothing is held): the caller may then render into
+    /// `out.buf` and call [`Slots::emitted`], as `emit` does.
+    #[inline]
+    pub(crate) fn straight(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// Response `seq`, rendered into `out.buf` from `before` on while
+    /// [`Slots::straight`], is queued.
+    #[inline]
+    pub(crate) fn emitted(&mut self, seq: u64, status: u16, before: usize) {
+        self.out.appended(before);
+        self.ended(seq, status);
+    }
+
     /// Response `seq` is queued in full.
     #[inline]
     fn ended(&mut self, seq: u64, status: u16) {

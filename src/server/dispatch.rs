@@ -9,12 +9,16 @@ use super::observe::{ErrorReason, Observer};
 use super::response::{Outcome, ResponseBuilder};
 use super::router::{ErrorPages, Hit, Routed, Router, Scratch, Target};
 use super::stream::{self, BodySink, EndHook, EndReason, StreamState, UpgradeHook};
-use crate::proto::{Body, BodyPiece, BodyPlan, Flow, Request, Responder, Response, Service};
+use crate::proto::{
+    Body, BodyPiece, BodyPlan, Flow, HeadMemo, Request, Responder, Response, Service,
+};
 
 /// The worker's services, lent to one connection's `process` call.
 pub(crate) struct Dispatch<'a> {
     pub(crate) router: &'a Router,
     pub(crate) builder: &'a mut ResponseBuilder,
+    /// The head the builder's last response rendered.
+    pub(crate) heads: &'a mut HeadMemo,
     pub(crate) mailbox: &'a Arc<Mailbox>,
     pub(crate) errors: &'a ErrorPages,
     pub(crate) batch: &'a mut Batcher,
@@ -112,7 +116,10 @@ impl Service for Dispatch<'_> {
                 res.defer();
                 deferred = true;
             }
-            Outcome::Send => res.send(b.response()),
+            Outcome::Send => match b.copied() {
+                Some((status, headers, body)) => res.send_memo(status, headers, body, self.heads),
+                None => res.send(b.response()),
+            },
             Outcome::Stream(len, shared) => {
                 let p = b.response();
                 res.stream(p.status, p.headers, len);

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::mailbox::{Completion, Mailbox, Work};
-use super::parts::Parts;
+use super::parts::{FieldMemo, Parts};
 use super::stream::{BodySink, EndHook, Stream, StreamEvents, StreamState, UpgradeHook};
 use crate::proto::{self, body_allowed, valid_header_field, valid_status, ExtBody, Ticket};
 
@@ -65,6 +65,8 @@ pub struct ResponseBuilder {
     body_taken: bool,
     /// Who hears how the response ended, asked for inline.
     end_hook: Option<EndHook>,
+    /// The previous response's field lines, matched against `header` calls.
+    fields: FieldMemo,
 }
 
 impl Default for ResponseBuilder {
@@ -80,6 +82,7 @@ impl Default for ResponseBuilder {
             body_sink: None,
             body_taken: false,
             end_hook: None,
+            fields: FieldMemo::default(),
         }
     }
 }
@@ -133,7 +136,9 @@ impl ResponseBuilder {
         ticket: Ticket,
         budget: usize,
     ) {
-        self.parts.reset(200);
+        // the previous response's field lines stay, to be matched
+        self.parts.reset_keeping_headers(200);
+        self.fields.begin();
         self.state = State::Open;
         match &mut self.origin {
             Some(o) if Arc::ptr_eq(&o.mailbox, mailbox) => {
@@ -153,9 +158,9 @@ impl ResponseBuilder {
             }
         }
         self.live = true;
-        self.body_sink = None;
         self.body_taken = false;
-        self.end_hook = None;
+        // the last call's, if any, were taken when it returned
+        debug_assert!(self.body_sink.is_none() && self.end_hook.is_none());
     }
 
     /// The end hook a handler set inline.
@@ -202,10 +207,23 @@ impl ResponseBuilder {
     /// Replaces whatever was built with a bare 500.
     pub(crate) fn fail(&mut self) {
         self.parts.reset(500);
+        self.fields = FieldMemo::default();
     }
 
     pub(crate) fn response(&mut self) -> proto::Response<'_> {
+        self.fields.settle(&mut self.parts.headers);
         self.parts.response()
+    }
+
+    /// Status, header lines and body of a response whose body is copied
+    /// (not sent from its own storage).
+    #[inline]
+    pub(crate) fn copied(&mut self) -> Option<(u16, &[u8], &[u8])> {
+        self.fields.settle(&mut self.parts.headers);
+        let p = &self.parts;
+        p.ext
+            .is_none()
+            .then_some((p.status, &p.headers[..], &p.body[..]))
     }
 
     /// Whether this builder came from [`ResponseBuilder::defer`].
@@ -221,6 +239,7 @@ impl ResponseBuilder {
         }
     }
 
+    #[inline]
     fn open(&self) -> Result<(), BuildError> {
         match self.state {
             State::Open => Ok(()),
@@ -228,6 +247,7 @@ impl ResponseBuilder {
         }
     }
 
+    #[inline]
     fn body_allowed(&self, non_empty: bool) -> Result<(), BuildError> {
         match non_empty && !body_allowed(self.parts.status) {
             true => Err(BuildError::BodyNotAllowed(self.parts.status)),
@@ -251,17 +271,34 @@ impl ResponseBuilder {
     /// `Transfer-Encoding` are the engine's and are refused.
     pub fn header(&mut self, name: &[u8], value: &[u8]) -> Result<(), BuildError> {
         self.open()?;
+        // the same bytes as the previous response's field here: checked then
+        if self.fields.matches(&self.parts.headers, name, value) {
+            return Ok(());
+        }
+        self.fields.settle(&mut self.parts.headers);
         if !valid_header_field(name, value) {
             return Err(BuildError::InvalidHeader);
         }
+        let before = self.parts.headers.len();
         proto::push_field(&mut self.parts.headers, name, value);
+        self.fields
+            .record(before, name.len(), value.len(), self.parts.headers.len());
         Ok(())
+    }
+
+    /// As [`ResponseBuilder::header`] for a field that repeats the last
+    /// response's at this place, which is all it does; false for any other
+    /// (`header` then takes it).
+    #[inline(always)]
+    pub(crate) fn header_again(&mut self, name: &[u8], value: &[u8]) -> bool {
+        self.state == State::Open && self.fields.matches(&self.parts.headers, name, value)
     }
 
     /// Adds header fields given as complete `Name: value\r\n` lines, under
     /// the rules of [`ResponseBuilder::header`].
     pub fn header_lines(&mut self, lines: &[u8]) -> Result<(), BuildError> {
         self.open()?;
+        self.fields.settle(&mut self.parts.headers);
         if !lines.is_empty() && !proto::flat::valid_header_lines(lines) {
             return Err(BuildError::InvalidHeader);
         }
@@ -281,13 +318,24 @@ impl ResponseBuilder {
 
     /// Sets a body of `len` zero bytes and returns it, to be written in
     /// place: no copy of a body built elsewhere.
+    #[inline]
     pub fn body_mut(&mut self, len: usize) -> Result<&mut [u8], BuildError> {
         self.open()?;
         self.body_allowed(len > 0)?;
         self.parts.ext = None;
-        self.parts.body.clear();
-        self.parts.body.resize(len, 0);
-        Ok(&mut self.parts.body)
+        let body = &mut self.parts.body;
+        body.clear();
+        if len <= 32 {
+            body.reserve(32); // once: the buffer is kept between responses
+                              // SAFETY: 32 bytes of capacity; zeroed before `set_len`.
+            unsafe {
+                body.as_mut_ptr().write_bytes(0, 32);
+                body.set_len(len);
+            }
+        } else {
+            body.resize(len, 0);
+        }
+        Ok(body)
     }
 
     /// Sets a body sent from its own storage, without a copy.
@@ -319,6 +367,7 @@ impl ResponseBuilder {
     /// a deferred builder is posted to its worker, which sends it in order.
     pub fn send(&mut self) -> Result<(), BuildError> {
         self.open()?;
+        self.fields.settle(&mut self.parts.headers);
         self.state = State::Sent;
         if self.detached {
             let origin = self.origin.take().ok_or(BuildError::Closed)?;
@@ -343,6 +392,7 @@ impl ResponseBuilder {
         events: Option<StreamEvents>,
     ) -> Result<Stream, BuildError> {
         self.open()?;
+        self.fields.settle(&mut self.parts.headers);
         let origin = if self.detached {
             self.origin.take()
         } else {
@@ -377,6 +427,7 @@ impl ResponseBuilder {
     /// the client sent past the request. The engine never touches it again.
     pub fn upgrade(&mut self, status: u16, hook: UpgradeHook) -> Result<(), BuildError> {
         self.open()?;
+        self.fields.settle(&mut self.parts.headers);
         if status != 101 && !(200..300).contains(&status) {
             return Err(BuildError::InvalidStatus);
         }
@@ -465,6 +516,7 @@ impl ResponseBuilder {
             return Err(BuildError::Closed);
         }
         let origin = self.origin().cloned().ok_or(BuildError::Closed)?;
+        self.fields.settle(&mut self.parts.headers);
         self.state = State::Deferred;
         let mut d = Box::<ResponseBuilder>::default();
         d.origin = Some(origin);
@@ -473,6 +525,7 @@ impl ResponseBuilder {
         d.body_taken = self.body_taken;
         d.parts.status = self.parts.status;
         std::mem::swap(&mut d.parts.headers, &mut self.parts.headers);
+        self.fields = FieldMemo::default(); // the lines went with `d`
         Ok(d)
     }
 }

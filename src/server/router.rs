@@ -110,12 +110,15 @@ impl Entry {
     }
 }
 
-/// The first eight bytes of `p`, zero-padded, as one word.
+/// The first eight bytes of `p`, zero-padded, as one word; four to seven
+/// bytes in two overlapping loads.
 #[inline]
 fn head_word(p: &[u8]) -> u64 {
-    match p.get(..8) {
-        Some(w) => u64::from_le_bytes(w.try_into().unwrap()),
-        None => p.iter().rev().fold(0, |w, &b| w << 8 | b as u64),
+    let half = |i: usize| u64::from(u32::from_le_bytes(p[i..i + 4].try_into().unwrap()));
+    match p.len() {
+        8.. => u64::from_le_bytes(p[..8].try_into().unwrap()),
+        n @ 4..=7 => half(0) | half(n - 4) << ((n - 4) * 8),
+        _ => p.iter().rev().fold(0, |w, &b| w << 8 | b as u64),
     }
 }
 
@@ -450,4 +453,20 @@ pub(crate) struct ErrorPages {
     pub(crate) not_found: StaticResponse,
     /// The 405's header lines and body; `Allow` is added per request.
     pub(crate) method_not_allowed: (Vec<u8>, Vec<u8>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_word;
+
+    #[test]
+    fn head_words_are_the_first_eight_bytes_zero_padded() {
+        let p: Vec<u8> = (1..=12u8).collect();
+        for n in 0..=12 {
+            let mut w = [0u8; 8];
+            let k = n.min(8);
+            w[..k].copy_from_slice(&p[..k]);
+            assert_eq!(head_word(&p[..n]), u64::from_le_bytes(w), "{n}");
+        }
+    }
 }

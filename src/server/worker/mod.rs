@@ -31,7 +31,7 @@ use super::timers::{Clocks, Ms, Timers, View};
 use super::{Driver, Shared, Stats};
 use crate::parse::Header;
 use crate::proto::date::DateCache;
-use crate::proto::{BodyPiece, BufPool, Conn, Ctx, PROXY_HEADER_MAX};
+use crate::proto::{BodyPiece, BufPool, Conn, Ctx, HeadMemo, PROXY_HEADER_MAX};
 
 use sys::{block_sigpipe, read, write, WRITES_PER_TURN};
 use uring::{ConnIo, Uring};
@@ -149,6 +149,7 @@ pub(crate) struct Worker {
     pool: BufPool,
     headers: Vec<Header<'static>>,
     builder: ResponseBuilder,
+    heads: HeadMemo,
     scratch: Scratch,
     mailbox: Arc<Mailbox>,
     shared: Arc<Shared>,
@@ -211,6 +212,7 @@ impl Worker {
             pool: BufPool::new(shared.cfg.buffer_size, shared.cfg.spare_buffers),
             headers: vec![Header::EMPTY; max_headers],
             builder: ResponseBuilder::default(),
+            heads: HeadMemo::default(),
             scratch: Scratch::default(),
             mailbox: mailbox.clone(),
             shared,
@@ -524,6 +526,7 @@ impl Worker {
         let mut d = Dispatch {
             router: &self.shared.router,
             builder: &mut self.builder,
+            heads: &mut self.heads,
             mailbox: &self.mailbox,
             errors: &self.shared.errors,
             batch: &mut self.batch,
