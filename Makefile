@@ -109,7 +109,7 @@ test-asan: build/asan/hello build/asan/deferred build/asan/own_loop build/asan/s
 # AddressSanitizer) and the Python package. Parser and core suites do not
 # depend on the driver and run once.
 URING_TESTS := alloc attack batch_server cancel driver edge ffi_errors ffi_exports ffi_refusals \
-  graceful_stop limits linger listeners peer_and_bodies refusals routing
+  graceful_stop head_memo limits linger listeners peer_and_bodies refusals routing
 ASAN_SUITES := test_engine.py test_own_loop.py test_stream.py test_upgrade.py test_upload.py test_files.py test_observe.py
 test-uring: $(EXAMPLES) build/asan/hello build/asan/deferred build/asan/own_loop build/asan/stream build/asan/upgrade build/asan/upload build/asan/files build/asan/observe python
 	FASTSERVE_DRIVER=io_uring $(CARGO) test $(addprefix --test ,$(URING_TESTS))
