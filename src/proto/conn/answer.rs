@@ -3,7 +3,7 @@
 //! error answers, and what the driver writes.
 
 use crate::proto::framing::ConnHeader;
-use crate::proto::render::{self, Body, Response};
+use crate::proto::render::{self, Body, HeadMemo, Response};
 use crate::proto::request::Ticket;
 use crate::proto::stream::{self, StreamError};
 use crate::proto::Ctx;
@@ -13,6 +13,29 @@ use super::{Conn, Gate};
 impl Conn {
     /// Completes a deferred response. Returns false for an unknown ticket.
     pub fn complete(&mut self, ticket: Ticket, r: Response<'_>, ctx: &mut Ctx<'_>) -> bool {
+        self.complete_via(ticket, r, ctx, None)
+    }
+
+    /// As [`Conn::complete`], a copied body's head taken from `memo` when
+    /// it fits (see [`HeadMemo`]): batch and deferred answers repeat their
+    /// heads as handlers' do.
+    pub(crate) fn complete_memo(
+        &mut self,
+        ticket: Ticket,
+        r: Response<'_>,
+        ctx: &mut Ctx<'_>,
+        memo: &mut HeadMemo,
+    ) -> bool {
+        self.complete_via(ticket, r, ctx, Some(memo))
+    }
+
+    fn complete_via(
+        &mut self,
+        ticket: Ticket,
+        r: Response<'_>,
+        ctx: &mut Ctx<'_>,
+        memo: Option<&mut HeadMemo>,
+    ) -> bool {
         let server = ctx.cfg.server_name.as_deref();
         let date = ctx.date;
         let unread = self
@@ -24,8 +47,15 @@ impl Conn {
         } else {
             ticket.conn
         };
+        let head_only = ticket.head_only;
         let done = self.slots.fill(ticket.seq, r.status, ctx.pool, |dst| {
-            render::response(dst, r, server, date, conn, ticket.head_only)
+            if let (Body::Copy(b), Some(m)) = (&r.body, memo) {
+                render::response_memo(
+                    dst, m, r.status, r.headers, b, server, date, conn, head_only,
+                );
+                return None;
+            }
+            render::response(dst, r, server, date, conn, head_only)
         });
         if done && unread {
             // answered without reading the body: it is not wanted

@@ -37,7 +37,8 @@ impl Worker {
             let seq = c.ticket.seq;
             match c.work {
                 Work::Respond(mut parts) => {
-                    e.conn.complete(c.ticket, parts.response(), &mut ctx);
+                    e.conn
+                        .complete_memo(c.ticket, parts.response(), &mut ctx, &mut self.heads);
                     stream::ended(&mut e.watchers, Some(seq), EndReason::Sent);
                 }
                 Work::Watch(hook) => {
@@ -113,14 +114,14 @@ impl Worker {
     /// answers; repeats while writing those answers let more requests in.
     pub(super) fn flush_batch(&mut self) {
         while !self.batch.is_empty() {
-            let (conns, pool) = (&mut self.conns, &mut self.pool);
+            let (conns, pool, heads) = (&mut self.conns, &mut self.pool, &mut self.heads);
             let (cfg, date) = (&self.shared.cfg.proto, &self.date.text);
             let mut deliver = |o: Origin, r: crate::proto::Response<'_>| {
                 let Some(e) = conns.get_mut(o.token).filter(|e| e.gen == o.gen) else {
                     return false; // the connection closed; its slot may have been reused
                 };
                 let mut ctx = Ctx { cfg, pool, date };
-                e.conn.complete(o.ticket, r, &mut ctx)
+                e.conn.complete_memo(o.ticket, r, &mut ctx, heads)
             };
             let mut touched = std::mem::take(&mut self.touched);
             touched.clear();
