@@ -6,6 +6,7 @@ mod conn;
 pub mod date;
 pub mod flat;
 mod framing;
+mod head_memo;
 mod output;
 mod peer;
 mod pool;
@@ -20,16 +21,17 @@ mod tally;
 mod target;
 
 pub use conn::Conn;
+pub(crate) use head_memo::HeadMemo;
 pub use output::{ExtBody, ExtBytes, FileBody, FileChunk};
 pub use peer::{Peer, PeerAddr};
 pub use pool::BufPool;
 pub(crate) use pool::MAX_BLOCK;
 pub use proxy::{parse_proxy, ProxyHeader, PROXY_HEADER_MAX};
+pub(crate) use render::push_field;
 pub use render::{
     body_allowed, header_field_problem, reason, valid_header_field, valid_status, Body,
     FieldProblem, Response, StaticResponse,
 };
-pub(crate) use render::{push_field, HeadMemo};
 pub use request::{Request, Ticket};
 pub use responder::{BodyPiece, BodyPlan, Flow, Responder, Service};
 pub use stream::StreamError;

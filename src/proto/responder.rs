@@ -2,8 +2,9 @@
 
 use super::date::DATE_LEN;
 use super::framing::ConnHeader;
+use super::head_memo::{self, HeadMemo};
 use super::pool::BufPool;
-use super::render::{self, HeadMemo, Response, StaticResponse};
+use super::render::{self, Response, StaticResponse};
 use super::request::{Request, Ticket};
 use super::slots::Slots;
 use super::stream;
@@ -118,11 +119,11 @@ impl Responder<'_> {
             // not through `emit`'s closure: a call and its set-up saved
             let buf = self.out.out.buf(self.pool);
             let before = buf.len();
-            render::response_memo(buf, memo, status, h, body, s, date, conn, head_only);
+            head_memo::response_memo(buf, memo, status, h, body, s, date, conn, head_only);
             self.out.emitted(self.seq, status, before);
         } else {
             self.out.emit(self.seq, status, self.pool, |dst| {
-                render::response_memo(dst, memo, status, h, body, s, date, conn, head_only);
+                head_memo::response_memo(dst, memo, status, h, body, s, date, conn, head_only);
                 None
             });
         }

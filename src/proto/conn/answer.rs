@@ -3,7 +3,8 @@
 //! error answers, and what the driver writes.
 
 use crate::proto::framing::ConnHeader;
-use crate::proto::render::{self, Body, HeadMemo, Response};
+use crate::proto::head_memo::{self, HeadMemo};
+use crate::proto::render::{self, Body, Response};
 use crate::proto::request::Ticket;
 use crate::proto::stream::{self, StreamError};
 use crate::proto::Ctx;
@@ -50,7 +51,7 @@ impl Conn {
         let head_only = ticket.head_only;
         let done = self.slots.fill(ticket.seq, r.status, ctx.pool, |dst| {
             if let (Body::Copy(b), Some(m)) = (&r.body, memo) {
-                render::response_memo(
+                head_memo::response_memo(
                     dst, m, r.status, r.headers, b, server, date, conn, head_only,
                 );
                 return None;
