@@ -121,7 +121,7 @@ fn render_and_keep(
     );
 }
 
-/// Renders a response with a copied body, as [`response`] does, through
+/// Renders a response with a copied body, as `render::response` does, through
 /// `memo`: its head is copied from the memo when it fits, else rendered
 /// and kept there.
 #[allow(clippy::too_many_arguments)]
