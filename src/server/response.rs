@@ -326,8 +326,9 @@ impl ResponseBuilder {
         let body = &mut self.parts.body;
         body.clear();
         if len <= 32 {
-            body.reserve(32); // once: the buffer is kept between responses
-                              // SAFETY: 32 bytes of capacity; zeroed before `set_len`.
+            // reserved once: the buffer is kept between responses
+            body.reserve(32);
+            // SAFETY: 32 bytes of capacity; zeroed before `set_len`.
             unsafe {
                 body.as_mut_ptr().write_bytes(0, 32);
                 body.set_len(len);
